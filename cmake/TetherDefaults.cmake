@@ -1,0 +1,40 @@
+# Compiler settings every tether target gets: strict warnings as errors, and the
+# sanitizers when TETHER_SANITIZE is on. Applied per target so that third-party
+# headers (included as SYSTEM) do not trip our warnings.
+
+set(TETHER_WARNINGS
+    -Wall -Wextra -Werror -Wpedantic -Wshadow -Wnon-virtual-dtor -Wold-style-cast
+    -Wcast-align -Woverloaded-virtual -Wconversion -Wsign-conversion -Wnull-dereference
+    -Wdouble-promotion -Wformat=2 -Wimplicit-fallthrough)
+
+if(TETHER_SANITIZE)
+  add_compile_options(-fsanitize=address,undefined -fno-omit-frame-pointer
+                      -fno-sanitize-recover=undefined)
+  add_link_options(-fsanitize=address,undefined)
+endif()
+
+# tether_defaults(<target>): warnings and the repository root as include root, so
+# that every include names its layer: #include "protocol/message.hpp".
+function(tether_defaults target)
+  target_compile_options(${target} PRIVATE ${TETHER_WARNINGS})
+  get_target_property(type ${target} TYPE)
+  if(type STREQUAL "INTERFACE_LIBRARY")
+    target_include_directories(${target} INTERFACE ${PROJECT_SOURCE_DIR})
+  else()
+    target_include_directories(${target} PUBLIC ${PROJECT_SOURCE_DIR})
+  endif()
+endfunction()
+
+# tether_test(<name> SOURCES ... LIBS ... [TIMEOUT s] [LABELS ...]): a GoogleTest
+# binary whose every case is a ctest test with a timeout, so CI never hangs.
+function(tether_test name)
+  cmake_parse_arguments(T "" "TIMEOUT" "SOURCES;LIBS;LABELS" ${ARGN})
+  if(NOT T_TIMEOUT)
+    set(T_TIMEOUT 60)
+  endif()
+  add_executable(${name} ${T_SOURCES})
+  tether_defaults(${name})
+  target_link_libraries(${name} PRIVATE ${T_LIBS} GTest::gtest GTest::gtest_main)
+  gtest_discover_tests(${name} DISCOVERY_TIMEOUT 30
+                       PROPERTIES TIMEOUT ${T_TIMEOUT} LABELS "${T_LABELS}")
+endfunction()
