@@ -63,7 +63,7 @@ Result<ProtoMsg> decode(std::span<const std::uint8_t> data, const DecodeLimits& 
 
 // Convenience: a message with a msgpack-encoded map body, as tether's own protocols
 // and control use.
-ProtoMsg make_msg(std::uint16_t proto_number, std::string typ, std::string sid = {},
-                  Map props = {}, Bytes body = {});
+ProtoMsg make_msg(std::uint16_t proto_number, std::string typ, std::string sid = {}, Map props = {},
+                  Bytes body = {});
 
 }  // namespace tether::protocol

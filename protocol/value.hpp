@@ -28,17 +28,17 @@ class Value {
                                std::string, Bytes, Array, Map>;
 
   Value() = default;
-  Value(std::nullptr_t) {}                                            // NOLINT: implicit
-  Value(bool b) : v_(b) {}                                            // NOLINT
-  Value(int i) : v_(std::int64_t{i}) {}                               // NOLINT
-  Value(std::int64_t i) : v_(i) {}                                    // NOLINT
-  Value(std::uint64_t u);                                             // NOLINT
-  Value(double d) : v_(d) {}                                          // NOLINT
-  Value(const char* s) : v_(std::string(s)) {}                        // NOLINT
-  Value(std::string s) : v_(std::move(s)) {}                          // NOLINT
-  Value(Bytes b) : v_(std::move(b)) {}                                // NOLINT
-  Value(Array a) : v_(std::move(a)) {}                                // NOLINT
-  Value(Map m) : v_(std::move(m)) {}                                  // NOLINT
+  Value(std::nullptr_t) {}                      // NOLINT: implicit
+  Value(bool b) : v_(b) {}                      // NOLINT
+  Value(int i) : v_(std::int64_t{i}) {}         // NOLINT
+  Value(std::int64_t i) : v_(i) {}              // NOLINT
+  Value(std::uint64_t u);                       // NOLINT
+  Value(double d) : v_(d) {}                    // NOLINT
+  Value(const char* s) : v_(std::string(s)) {}  // NOLINT
+  Value(std::string s) : v_(std::move(s)) {}    // NOLINT
+  Value(Bytes b) : v_(std::move(b)) {}          // NOLINT
+  Value(Array a) : v_(std::move(a)) {}          // NOLINT
+  Value(Map m) : v_(std::move(m)) {}            // NOLINT
 
   bool is_nil() const { return std::holds_alternative<std::monostate>(v_); }
   bool is_bool() const { return std::holds_alternative<bool>(v_); }
@@ -58,8 +58,11 @@ class Value {
   std::optional<std::uint64_t> as_uint() const;
   std::optional<double> as_float() const;  // floats only; integers are not promoted
   const std::string* as_str() const { return std::get_if<std::string>(&v_); }
+  std::string* as_str() { return std::get_if<std::string>(&v_); }
   const Bytes* as_bin() const { return std::get_if<Bytes>(&v_); }
+  Bytes* as_bin() { return std::get_if<Bytes>(&v_); }
   const Array* as_array() const { return std::get_if<Array>(&v_); }
+  Array* as_array() { return std::get_if<Array>(&v_); }
   const Map* as_map() const { return std::get_if<Map>(&v_); }
   Map* as_map() { return std::get_if<Map>(&v_); }
 
@@ -72,6 +75,10 @@ class Value {
  private:
   Storage v_;
 };
+
+// The msgpack type of `value` as error messages name it: nil, bool, int, float, str,
+// bin, array or map.
+std::string_view type_name(const Value& value);
 
 // Finds `key` in a map; nullptr when absent or nil (nil counts as absent on the wire).
 const Value* find(const Map& map, std::string_view key);
