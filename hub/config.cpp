@@ -1,0 +1,162 @@
+#include "hub/config.hpp"
+
+#include <boost/program_options.hpp>
+#include <exception>
+#include <fstream>
+#include <limits>
+#include <sstream>
+
+namespace tether::hub {
+
+namespace po = boost::program_options;
+
+namespace {
+
+// Boost.Program_options reports through exceptions; they are caught here, at the
+// edge, and never cross into the event loop.
+template <typename T>
+Status copy_count(const po::variables_map& vm, const char* key, T& out, std::uint64_t min,
+                  std::uint64_t max) {
+  if (!vm.count(key)) return Status::Ok();
+  const long long v = vm[key].as<long long>();
+  if (v < 0 || static_cast<std::uint64_t>(v) < min || static_cast<std::uint64_t>(v) > max) {
+    return Error(std::string("option '") + key + "': " + std::to_string(v) + " is out of range [" +
+                 std::to_string(min) + ", " + std::to_string(max) + "]");
+  }
+  out = static_cast<T>(v);
+  return Status::Ok();
+}
+
+Result<LogLevel> parse_level(const std::string& s) {
+  if (s == "error") return LogLevel::kError;
+  if (s == "warn") return LogLevel::kWarn;
+  if (s == "info") return LogLevel::kInfo;
+  if (s == "debug") return LogLevel::kDebug;
+  return Error("option 'log.level': unknown level '" + s + "' (error, warn, info, debug)");
+}
+
+}  // namespace
+
+Result<Invocation> parse_command_line(int argc, const char* const argv[]) {
+  po::options_description cmd("Commands");
+  cmd.add_options()("help", "show this help")("version", "print the version")(
+      "config", po::value<std::string>(), "INI file with the settings below")(
+      "add-device", po::value<std::string>(),
+      "register device ID (or give it a new token) and exit; needs --token-file")(
+      "token-file", po::value<std::string>(),
+      "with --add-device: the device's token; generated (mode 0600) when the file is "
+      "missing or empty")("hash-password",
+                          "read a password on stdin, print its operator.password-hash, exit");
+
+  po::options_description settings("Settings ([section] key in the config file)");
+  settings.add_options()("listen.address", po::value<std::string>(),
+                         "address to listen on (default 127.0.0.1)")(
+      "listen.port", po::value<long long>(), "TCP port, 0 = any free one (default 8443)")(
+      "tls.cert-file", po::value<std::string>(), "PEM server certificate (chain)")(
+      "tls.key-file", po::value<std::string>(), "PEM private key")(
+      "hub.state-dir", po::value<std::string>(),
+      "directory of hub.db (default /var/lib/tether-hub)")("hub.web-root", po::value<std::string>(),
+                                                           "directory of the built web UI")(
+      "hub.session-ttl", po::value<long long>(),
+      "operator login lifetime, seconds (default 43200)")(
+      "hub.ping-interval", po::value<long long>(),
+      "seconds of silence before the hub pings a peer (default 30)")(
+      "operator.username", po::value<std::string>(), "operator login name")(
+      "operator.password-hash", po::value<std::string>(), "output of --hash-password")(
+      "limits.max-message", po::value<long long>(),
+      "bytes, largest inbound message (default 1048576)")("limits.operators-per-device",
+                                                          po::value<long long>(), "default 8")(
+      "limits.sessions-per-operator", po::value<long long>(), "default 4")(
+      "limits.sessions-per-device", po::value<long long>(), "default 16")(
+      "limits.max-connections", po::value<long long>(), "default 512")(
+      "log.level", po::value<std::string>(), "error, warn, info (default), debug");
+
+  po::options_description all;
+  all.add(cmd).add(settings);
+
+  po::variables_map vm;
+  try {
+    po::store(po::parse_command_line(argc, argv, all), vm);
+    if (vm.count("config")) {
+      const auto path = vm["config"].as<std::string>();
+      std::ifstream in(path);
+      if (!in) return Error("option 'config': cannot open " + path);
+      po::store(po::parse_config_file(in, settings, false), vm);
+    }
+    po::notify(vm);
+  } catch (const std::exception& e) {
+    return Error(e.what());
+  }
+
+  Invocation inv;
+  if (vm.count("help")) {
+    std::ostringstream os;
+    os << "tether-hub: the reference backend and operator web UI for tetherd\n\n"
+       << "  tether-hub --config FILE\n"
+       << "  tether-hub --config FILE --add-device ID --token-file FILE\n"
+       << "  tether-hub --hash-password < password\n\n"
+       << all;
+    inv.mode = Invocation::Mode::kHelp;
+    inv.help_text = os.str();
+    return inv;
+  }
+  if (vm.count("version")) {
+    inv.mode = Invocation::Mode::kVersion;
+    return inv;
+  }
+
+  HubConfig& c = inv.config;
+  auto str = [&](const char* key, std::string& out) {
+    if (vm.count(key)) out = vm[key].as<std::string>();
+  };
+  str("listen.address", c.listen_address);
+  str("tls.cert-file", c.cert_file);
+  str("tls.key-file", c.key_file);
+  str("hub.state-dir", c.state_dir);
+  str("hub.web-root", c.web_root);
+  str("operator.username", c.operator_username);
+  str("operator.password-hash", c.operator_password_hash);
+  constexpr std::uint64_t kBig = std::numeric_limits<std::uint32_t>::max();
+  for (const Status& s : {
+           copy_count(vm, "listen.port", c.listen_port, 0, 65535),
+           copy_count(vm, "hub.session-ttl", c.session_ttl_s, 60, kBig),
+           copy_count(vm, "hub.ping-interval", c.ping_interval_s, 1, 3600),
+           copy_count(vm, "limits.max-message", c.limits.max_message, 1024, 64u << 20),
+           copy_count(vm, "limits.operators-per-device", c.limits.operators_per_device, 1, 1024),
+           copy_count(vm, "limits.sessions-per-operator", c.limits.sessions_per_operator, 1, 1024),
+           copy_count(vm, "limits.sessions-per-device", c.limits.sessions_per_device, 1, 4096),
+           copy_count(vm, "limits.max-connections", c.limits.max_connections, 4, 65536),
+       }) {
+    if (!s.ok()) return s.error();
+  }
+  if (vm.count("log.level")) {
+    auto level = parse_level(vm["log.level"].as<std::string>());
+    if (!level.ok()) return level.error();
+    c.log_level = *level;
+  }
+
+  if (vm.count("hash-password")) {
+    inv.mode = Invocation::Mode::kHashPassword;
+  } else if (vm.count("add-device")) {
+    inv.mode = Invocation::Mode::kAddDevice;
+    inv.add_device_id = vm["add-device"].as<std::string>();
+    if (!vm.count("token-file")) return Error("option '--add-device' needs --token-file");
+    inv.token_file = vm["token-file"].as<std::string>();
+  }
+  return inv;
+}
+
+std::vector<std::string> validate_for_serving(const HubConfig& c) {
+  std::vector<std::string> problems;
+  if (c.cert_file.empty()) problems.emplace_back("option 'tls.cert-file' is required");
+  if (c.key_file.empty()) problems.emplace_back("option 'tls.key-file' is required");
+  if (c.operator_username.empty()) problems.emplace_back("option 'operator.username' is required");
+  if (c.operator_password_hash.empty())
+    problems.emplace_back("option 'operator.password-hash' is required (see --hash-password)");
+  for (const auto* f : {&c.cert_file, &c.key_file}) {
+    if (!f->empty() && !std::ifstream(*f)) problems.emplace_back("cannot read " + *f);
+  }
+  return problems;
+}
+
+}  // namespace tether::hub

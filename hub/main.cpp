@@ -1,0 +1,156 @@
+// tether-hub: the composition root. Parses the command line, then either registers
+// a device, hashes a password, or opens the store and serves.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+#include <string>
+
+#include "hub/auth.hpp"
+#include "hub/config.hpp"
+#include "hub/log.hpp"
+#include "hub/relay.hpp"
+#include "hub/server.hpp"
+#include "hub/store.hpp"
+
+#ifndef TETHER_HUB_VERSION
+#define TETHER_HUB_VERSION "0.0.0"
+#endif
+#ifndef TETHER_HUB_WEB_ROOT
+#define TETHER_HUB_WEB_ROOT ""
+#endif
+
+namespace {
+
+using namespace tether;
+using namespace tether::hub;
+
+std::string trim(std::string s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ')) s.pop_back();
+  std::size_t i = 0;
+  while (i < s.size() && s[i] == ' ') ++i;
+  return s.substr(i);
+}
+
+// Reads the token from `path`, or makes one and writes it there (0600) when the
+// file is missing or empty.
+Result<std::string> read_or_make_token(const std::string& path) {
+  {
+    std::ifstream in(path);
+    if (in) {
+      std::stringstream ss;
+      ss << in.rdbuf();
+      std::string token = trim(ss.str());
+      if (!token.empty()) return token;
+    }
+  }
+  auto token = random_hex(32);
+  if (!token.ok()) return token.error();
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return Error("writing " + path + ": " + std::strerror(errno));
+  const std::string line = *token + "\n";
+  const bool ok = ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size());
+  ::close(fd);
+  if (!ok) return Error("writing " + path + ": short write");
+  return *token;
+}
+
+int add_device(const Invocation& inv, const Logger& log) {
+  if (!valid_device_id(inv.add_device_id)) {
+    log.error("option '--add-device': '" + inv.add_device_id +
+              "' is not a valid device id (1-128 of A-Z a-z 0-9 . _ : -)");
+    return 2;
+  }
+  auto token = read_or_make_token(inv.token_file);
+  if (!token.ok()) {
+    log.error(token.error().wrap("option '--token-file'").message());
+    return 2;
+  }
+  auto store = Store::open(inv.config.state_dir);
+  if (!store.ok()) {
+    log.error(store.error().message());
+    return 1;
+  }
+  if (auto s = (*store)->put_device(inv.add_device_id, sha256_hex(*token), now_ms()); !s.ok()) {
+    log.error(s.error().wrap("registering " + inv.add_device_id).message());
+    return 1;
+  }
+  log.info("device " + inv.add_device_id + " registered; its token is in " + inv.token_file);
+  return 0;
+}
+
+int hash_password_from_stdin(const Logger& log) {
+  std::string password;
+  std::getline(std::cin, password);
+  if (!password.empty() && password.back() == '\r') password.pop_back();
+  if (password.empty()) {
+    log.error("empty password on stdin");
+    return 2;
+  }
+  auto hash = hash_password(password);
+  if (!hash.ok()) {
+    log.error(hash.error().message());
+    return 1;
+  }
+  std::cout << *hash << "\n";
+  return 0;
+}
+
+int serve(Invocation& inv, const Logger& log) {
+  HubConfig& config = inv.config;
+  if (config.web_root.empty()) config.web_root = TETHER_HUB_WEB_ROOT;
+  const auto problems = validate_for_serving(config);
+  if (!problems.empty()) {
+    for (const auto& p : problems) log.error(p);
+    return 2;
+  }
+  struct stat st {};
+  if (::stat((config.web_root + "/index.html").c_str(), &st) != 0) {
+    log.warn("no web UI at " + config.web_root + " (hub.web-root); the API still works");
+  }
+  auto store = Store::open(config.state_dir);
+  if (!store.ok()) {
+    log.error(store.error().message());
+    return 1;
+  }
+  auto server = Server::create(config, **store, log);
+  if (!server.ok()) {
+    log.error(server.error().message());
+    return 1;
+  }
+  log.info("listening on https://" + config.listen_address + ":" +
+           std::to_string((*server)->port()) + "/");
+  return (*server)->run();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  auto inv = parse_command_line(argc, argv);
+  if (!inv.ok()) {
+    Logger().error(inv.error().message());
+    return 2;
+  }
+  const Logger log(inv->config.log_level);
+  switch (inv->mode) {
+    case Invocation::Mode::kHelp:
+      std::cout << inv->help_text;
+      return 0;
+    case Invocation::Mode::kVersion:
+      std::cout << "tether-hub " << TETHER_HUB_VERSION << "\n";
+      return 0;
+    case Invocation::Mode::kAddDevice:
+      return add_device(*inv, log);
+    case Invocation::Mode::kHashPassword:
+      return hash_password_from_stdin(log);
+    case Invocation::Mode::kServe:
+      return serve(*inv, log);
+  }
+  return 1;
+}

@@ -1,0 +1,681 @@
+#include "hub/server.hpp"
+
+#include <libwebsockets.h>
+#include <openssl/ssl.h>
+#include <signal.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <charconv>
+#include <cstring>
+#include <deque>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "hub/auth.hpp"
+#include "hub/http_api.hpp"
+#include "hub/link.hpp"
+#include "hub/relay.hpp"
+
+namespace tether::hub {
+
+namespace {
+
+constexpr std::string_view kDevicePath = "/api/devices/v1/deviceconnect/connect";
+constexpr std::string_view kOperatorPrefix = "/api/management/v1/deviceconnect/devices/";
+constexpr std::string_view kOperatorSuffix = "/connect";
+constexpr std::size_t kMaxHttpBody = std::size_t{16} * 1024;
+
+constexpr const char* kStaticHeaders =
+    "x-content-type-options: nosniff\x0d\x0a"
+    "cache-control: no-cache\x0d\x0a"
+    "referrer-policy: no-referrer\x0d\x0a"
+    "x-frame-options: DENY\x0d\x0a"
+    "content-security-policy: default-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'\x0d\x0a";
+
+// A header of the current request as a string; nullopt when absent or longer than `max`.
+std::optional<std::string> header(lws* wsi, lws_token_indexes token, std::size_t max) {
+  const int len = lws_hdr_total_length(wsi, token);
+  if (len <= 0 || static_cast<std::size_t>(len) > max) return std::nullopt;
+  std::string out(static_cast<std::size_t>(len) + 1, '\0');
+  const int n = lws_hdr_copy(wsi, out.data(), len + 1, token);
+  if (n < 0) return std::nullopt;
+  out.resize(static_cast<std::size_t>(n));
+  return out;
+}
+
+std::optional<std::string> session_cookie(lws* wsi) {
+  char buf[160];
+  std::size_t len = sizeof buf;
+  if (lws_http_cookie_get(wsi, kSessionCookie, buf, &len) != 0) return std::nullopt;
+  return std::string(buf, len);
+}
+
+const char* mime_type(std::string_view path) {
+  auto ends = [&](std::string_view ext) {
+    return path.size() >= ext.size() && path.substr(path.size() - ext.size()) == ext;
+  };
+  if (ends(".html")) return "text/html; charset=utf-8";
+  if (ends(".js") || ends(".mjs")) return "text/javascript; charset=utf-8";
+  if (ends(".css")) return "text/css; charset=utf-8";
+  if (ends(".svg")) return "image/svg+xml";
+  if (ends(".png")) return "image/png";
+  if (ends(".ico")) return "image/x-icon";
+  if (ends(".json") || ends(".map")) return "application/json";
+  if (ends(".woff2")) return "font/woff2";
+  return nullptr;  // anything else is not served
+}
+
+bool safe_static_path(std::string_view path) {
+  if (path.empty() || path[0] != '/' || path.size() > 256) return false;
+  if (path.find("..") != std::string_view::npos || path.find("//") != std::string_view::npos ||
+      path.find("/.") != std::string_view::npos) {
+    return false;
+  }
+  for (char c : path) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '/' || c == '.' || c == '-' || c == '_';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+enum class PeerKind { kDevice, kOperator };
+
+// Outcome of looking at an upgrade request.
+struct Admission {
+  unsigned status = 0;  // 0 = admitted, else the HTTP status to refuse with
+  PeerKind kind = PeerKind::kDevice;
+  std::string device_id;
+  std::string user;
+};
+
+}  // namespace
+
+class WsConn;
+
+// An in-progress HTTP API transaction.
+struct HttpTxn {
+  HttpRequest request;
+  bool too_big = false;
+  std::vector<unsigned char> pending;  // LWS_PRE + body, written on HTTP_WRITEABLE
+  bool has_pending = false;
+  bool responded = false;
+};
+
+// lws's per-connection user data. Plain pointers: lws allocates it zeroed.
+struct Pss {
+  HttpTxn* http;
+  WsConn* ws;
+};
+
+class Server::Impl {
+ public:
+  Impl(const HubConfig& config, Store& store, const Logger& log)
+      : config_(config),
+        store_(store),
+        log_(log),
+        relay_(store, config.limits, log),
+        sessions_(std::chrono::seconds(config.session_ttl_s), config.limits.max_operator_sessions),
+        api_(config, store, relay_, sessions_, log) {}
+  ~Impl();
+
+  Status start();
+  int run();
+  std::uint16_t port() const { return port_; }
+
+  static int callback(lws* wsi, lws_callback_reasons reason, void* user, void* in, std::size_t len);
+  static int signal_callback(lws* wsi, lws_callback_reasons reason, void* user, void* in,
+                             std::size_t len);
+
+  bool shutting_down() const { return shutting_down_; }
+  std::size_t queue_hard_cap() const { return config_.limits.queue_hard_cap; }
+  Relay& relay() { return relay_; }
+
+ private:
+  int on_http(lws* wsi, Pss& pss, const char* uri);
+  int respond(lws* wsi, HttpTxn& txn);
+  int serve_static(lws* wsi, std::string path);
+  Admission admit(lws* wsi);
+  int on_ws(lws* wsi, lws_callback_reasons reason, Pss& pss, void* in, std::size_t len);
+
+  const HubConfig& config_;
+  Store& store_;
+  const Logger& log_;
+  Relay relay_;
+  OperatorSessions sessions_;
+  HttpApi api_;
+  lws_retry_bo_t retry_{};
+  lws_protocols protocols_[3]{};
+  lws_context* context_ = nullptr;
+  lws_vhost* vhost_ = nullptr;
+  std::uint16_t port_ = 0;
+  int signal_fd_ = -1;
+  bool stop_ = false;
+  bool shutting_down_ = false;
+  ConnId next_conn_ = 1;
+};
+
+// One WebSocket: the Link the relay talks to.
+class WsConn final : public Link {
+ public:
+  WsConn(Server::Impl& server, lws* wsi, const Admission& a)
+      : server_(server), wsi_(wsi), kind_(a.kind), device_id_(a.device_id), user_(a.user) {}
+
+  void send(protocol::Bytes encoded, bool urgent) override {
+    if (closing_ || server_.shutting_down()) return;
+    // Whatever the relay's flow control does, a peer that sends but never reads
+    // (each bad message earns it an error reply) cannot make this queue grow
+    // without bound: past the hard cap it is dropped.
+    if (queued_ + encoded.size() > server_.queue_hard_cap()) {
+      close(close_code::kPolicy, "not reading");
+      return;
+    }
+    std::vector<unsigned char> frame(LWS_PRE + encoded.size());
+    std::memcpy(frame.data() + LWS_PRE, encoded.data(), encoded.size());
+    queued_ += encoded.size();
+    (urgent ? urgent_ : bulk_).push_back(std::move(frame));
+    lws_callback_on_writable(wsi_);
+  }
+  void close(std::uint16_t code, std::string reason) override {
+    if (closing_ || server_.shutting_down()) return;
+    closing_ = true;
+    close_code_ = code;
+    close_reason_ = std::move(reason);
+    if (close_reason_.size() > 100) close_reason_.resize(100);
+    lws_callback_on_writable(wsi_);
+  }
+  std::size_t queued_bytes() const override { return queued_; }
+  void set_receiving(bool on) override {
+    if (!server_.shutting_down()) lws_rx_flow_control(wsi_, on ? 1 : 0);
+  }
+
+  // LWS_CALLBACK_SERVER_WRITEABLE: one message per callback; <0 closes.
+  int on_writable() {
+    auto& q = !urgent_.empty() ? urgent_ : bulk_;
+    if (!q.empty()) {
+      auto frame = std::move(q.front());
+      q.pop_front();
+      const std::size_t len = frame.size() - LWS_PRE;
+      queued_ -= len;
+      const int n = lws_write(wsi_, frame.data() + LWS_PRE, len, LWS_WRITE_BINARY);
+      if (n < 0 || static_cast<std::size_t>(n) < len) return -1;
+      if (kind_ == PeerKind::kOperator) server_.relay().operator_wrote(id_);
+      if (!urgent_.empty() || !bulk_.empty() || closing_) lws_callback_on_writable(wsi_);
+      return 0;
+    }
+    if (closing_) {
+      lws_close_reason(wsi_, static_cast<lws_close_status>(close_code_),
+                       reinterpret_cast<unsigned char*>(close_reason_.data()),
+                       close_reason_.size());
+      return -1;
+    }
+    return 0;
+  }
+
+  // LWS_CALLBACK_RECEIVE: reassembles one message; <0 closes.
+  int on_receive(const void* in, std::size_t len, std::size_t max_message) {
+    if (closing_) return 0;
+    if (lws_is_first_fragment(wsi_)) {
+      rx_.clear();
+      if (!lws_frame_is_binary(wsi_)) {
+        refuse(close_code::kUnsupportedData, "binary messages only");
+        return -1;
+      }
+    }
+    if (rx_.size() + len > max_message) {
+      refuse(close_code::kTooBig, "message too big");
+      return -1;
+    }
+    const auto* p = static_cast<const std::uint8_t*>(in);
+    rx_.insert(rx_.end(), p, p + len);
+    if (lws_is_final_fragment(wsi_) && lws_remaining_packet_payload(wsi_) == 0) {
+      protocol::Bytes message;
+      message.swap(rx_);
+      if (kind_ == PeerKind::kDevice) {
+        server_.relay().device_message(id_, message);
+      } else {
+        server_.relay().operator_message(id_, message);
+      }
+    }
+    return 0;
+  }
+
+  void refuse(std::uint16_t code, const char* reason) {
+    lws_close_reason(wsi_, static_cast<lws_close_status>(code),
+                     reinterpret_cast<unsigned char*>(const_cast<char*>(reason)),
+                     std::strlen(reason));
+  }
+
+  PeerKind kind() const { return kind_; }
+  const std::string& device_id() const { return device_id_; }
+  const std::string& user() const { return user_; }
+  ConnId id() const { return id_; }
+  void set_id(ConnId id) { id_ = id; }
+  bool registered() const { return id_ != 0; }
+
+ private:
+  Server::Impl& server_;
+  lws* wsi_;
+  PeerKind kind_;
+  std::string device_id_;
+  std::string user_;
+  ConnId id_ = 0;
+  std::deque<std::vector<unsigned char>> urgent_, bulk_;
+  std::size_t queued_ = 0;
+  protocol::Bytes rx_;
+  bool closing_ = false;
+  std::uint16_t close_code_ = close_code::kNormal;
+  std::string close_reason_;
+};
+
+Server::Impl::~Impl() {
+  shutting_down_ = true;
+  if (context_) lws_context_destroy(context_);
+}
+
+Status Server::Impl::start() {
+  // SIGINT/SIGTERM arrive through a signalfd adopted into the loop: no handler, no
+  // global flag.
+  sigset_t mask;
+  sigemptyset(&mask);
+  sigaddset(&mask, SIGINT);
+  sigaddset(&mask, SIGTERM);
+  if (pthread_sigmask(SIG_BLOCK, &mask, nullptr) != 0) return Error("blocking signals failed");
+  signal(SIGPIPE, SIG_IGN);
+  signal_fd_ = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+  if (signal_fd_ < 0) return Error(std::string("signalfd: ") + std::strerror(errno));
+
+  protocols_[0] = {"tether-hub", &Impl::callback, sizeof(Pss), 0, 0, nullptr, 0};
+  protocols_[1] = {"tether-signal", &Impl::signal_callback, 0, 0, 0, nullptr, 0};
+  protocols_[2] = {nullptr, nullptr, 0, 0, 0, nullptr, 0};
+
+  lws_set_log_level(LLL_ERR | (log_.enabled(LogLevel::kDebug) ? LLL_WARN | LLL_NOTICE : 0),
+                    nullptr);
+
+  lws_context_creation_info info{};
+  info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT | LWS_SERVER_OPTION_EXPLICIT_VHOSTS;
+  info.user = this;
+  info.gid = -1;
+  info.uid = -1;
+  info.fd_limit_per_thread = static_cast<unsigned>(config_.limits.max_connections + 16);
+  context_ = lws_create_context(&info);
+  if (!context_) return Error("creating the libwebsockets context failed");
+
+  retry_.secs_since_valid_ping = config_.ping_interval_s;
+  retry_.secs_since_valid_hangup = static_cast<std::uint16_t>(config_.ping_interval_s * 2 + 5);
+
+  lws_context_creation_info vh{};
+  vh.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT | LWS_SERVER_OPTION_FAIL_UPON_UNABLE_TO_BIND;
+  if (config_.listen_address.find(':') == std::string::npos) {
+    vh.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
+  }
+  vh.vhost_name = "tether-hub";
+  vh.port = config_.listen_port;
+  vh.iface = config_.listen_address.c_str();
+  vh.protocols = protocols_;
+  vh.ssl_cert_filepath = config_.cert_file.c_str();
+  vh.ssl_private_key_filepath = config_.key_file.c_str();
+  vh.ssl_options_set = SSL_OP_NO_TLSv1 | SSL_OP_NO_TLSv1_1;
+  // HTTP/1.1 only: WebSocket over h2 (RFC 8441) is not what devices or browsers
+  // here expect, and one framing keeps the upgrade path simple.
+  vh.alpn = "http/1.1";
+  vh.retry_and_idle_policy = &retry_;
+  vh.user = this;
+  vhost_ = lws_create_vhost(context_, &vh);
+  if (!vhost_) {
+    return Error("cannot listen on " + config_.listen_address + ":" +
+                 std::to_string(config_.listen_port) + " with " + config_.cert_file + " / " +
+                 config_.key_file + " (address in use, or bad certificate or key)");
+  }
+  const int port = lws_get_vhost_listen_port(vhost_);
+  port_ = static_cast<std::uint16_t>(port);
+
+  lws_sock_file_fd_type fd{};
+  fd.filefd = signal_fd_;
+  if (!lws_adopt_descriptor_vhost(vhost_, LWS_ADOPT_RAW_FILE_DESC, fd, "tether-signal", nullptr)) {
+    return Error("adopting the signalfd failed");
+  }
+  return Status::Ok();
+}
+
+int Server::Impl::run() {
+  while (!stop_) {
+    if (lws_service(context_, 0) < 0) {
+      log_.error("the lws service loop failed");
+      return 1;
+    }
+  }
+  log_.info("stopping");
+  shutting_down_ = true;
+  return 0;
+}
+
+int Server::Impl::signal_callback(lws* wsi, lws_callback_reasons reason, void*, void*,
+                                  std::size_t) {
+  if (reason != LWS_CALLBACK_RAW_RX_FILE) return 0;
+  auto* self = static_cast<Impl*>(lws_context_user(lws_get_context(wsi)));
+  signalfd_siginfo si;
+  while (::read(self->signal_fd_, &si, sizeof si) == static_cast<ssize_t>(sizeof si)) {
+    self->log_.info(std::string("received ") + strsignal(static_cast<int>(si.ssi_signo)));
+    self->stop_ = true;
+  }
+  lws_cancel_service(lws_get_context(wsi));
+  return 0;
+}
+
+Admission Server::Impl::admit(lws* wsi) {
+  Admission a;
+  auto uri = header(wsi, WSI_TOKEN_GET_URI, 512);
+  if (!uri) {
+    a.status = 404;
+    return a;
+  }
+  if (*uri == kDevicePath) {
+    a.kind = PeerKind::kDevice;
+    auto auth = header(wsi, WSI_TOKEN_HTTP_AUTHORIZATION, 1024);
+    constexpr std::string_view kBearer = "Bearer ";
+    if (!auth || auth->size() <= kBearer.size() || auth->compare(0, kBearer.size(), kBearer) != 0) {
+      a.status = 401;
+      return a;
+    }
+    std::string_view token = std::string_view(*auth).substr(kBearer.size());
+    while (!token.empty() && token.front() == ' ') token.remove_prefix(1);
+    while (!token.empty() && token.back() == ' ') token.remove_suffix(1);
+    if (token.empty()) {
+      a.status = 401;
+      return a;
+    }
+    auto id = store_.device_for_token(sha256_hex(token));
+    if (!id.ok()) {
+      log_.error(id.error().wrap("authenticating a device").message());
+      a.status = 500;
+      return a;
+    }
+    if (!id->has_value()) {
+      a.status = 401;
+      return a;
+    }
+    a.device_id = **id;
+    return a;
+  }
+  if (uri->size() > kOperatorPrefix.size() + kOperatorSuffix.size() &&
+      uri->compare(0, kOperatorPrefix.size(), kOperatorPrefix) == 0 &&
+      uri->compare(uri->size() - kOperatorSuffix.size(), kOperatorSuffix.size(), kOperatorSuffix) ==
+          0) {
+    a.kind = PeerKind::kOperator;
+    auto user = api_.user_for(session_cookie(wsi));
+    if (!user) {
+      a.status = 401;
+      return a;
+    }
+    // Cross-site WebSocket hijacking: a browser always sends Origin; it must be us.
+    if (auto origin = header(wsi, WSI_TOKEN_ORIGIN, 512)) {
+      auto host = header(wsi, WSI_TOKEN_HOST, 512);
+      if (!host || *origin != "https://" + *host) {
+        a.status = 403;
+        return a;
+      }
+    }
+    a.user = *user;
+    a.device_id = uri->substr(kOperatorPrefix.size(),
+                              uri->size() - kOperatorPrefix.size() - kOperatorSuffix.size());
+    if (!valid_device_id(a.device_id)) {
+      a.status = 404;
+      return a;
+    }
+    auto record = store_.get(a.device_id);
+    if (!record.ok()) {
+      log_.error(record.error().wrap("looking up device " + a.device_id).message());
+      a.status = 500;
+      return a;
+    }
+    if (!record->has_value()) {
+      a.status = 404;
+      return a;
+    }
+    switch (relay_.check_attach(a.device_id)) {
+      case AttachCheck::kOk:
+        break;
+      case AttachCheck::kUnknownDevice:
+        a.status = 404;
+        break;
+      case AttachCheck::kOffline:
+        a.status = 409;
+        break;
+      case AttachCheck::kTooManyOperators:
+        a.status = 429;
+        break;
+    }
+    return a;
+  }
+  a.status = 404;
+  return a;
+}
+
+int Server::Impl::callback(lws* wsi, lws_callback_reasons reason, void* user, void* in,
+                           std::size_t len) {
+  auto* self = static_cast<Impl*>(lws_context_user(lws_get_context(wsi)));
+  auto* pss = static_cast<Pss*>(user);
+  switch (reason) {
+    case LWS_CALLBACK_HTTP:
+      return self->on_http(wsi, *pss, static_cast<const char*>(in));
+
+    case LWS_CALLBACK_HTTP_BODY: {
+      if (!pss->http) return -1;
+      auto& body = pss->http->request.body;
+      if (body.size() + len > kMaxHttpBody) {
+        pss->http->too_big = true;
+      } else {
+        body.append(static_cast<const char*>(in), len);
+      }
+      return 0;
+    }
+    case LWS_CALLBACK_HTTP_BODY_COMPLETION:
+      if (!pss->http) return -1;
+      return self->respond(wsi, *pss->http);
+
+    case LWS_CALLBACK_HTTP_WRITEABLE:
+      if (pss && pss->http && pss->http->has_pending) {
+        auto& p = pss->http->pending;
+        const std::size_t n = p.size() - LWS_PRE;
+        if (lws_write(wsi, p.data() + LWS_PRE, n, LWS_WRITE_HTTP_FINAL) < static_cast<int>(n)) {
+          return -1;
+        }
+        delete pss->http;
+        pss->http = nullptr;
+        if (lws_http_transaction_completed(wsi)) return -1;
+        return 0;
+      }
+      break;
+
+    case LWS_CALLBACK_CLOSED_HTTP:
+    case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
+      if (pss && pss->http) {
+        delete pss->http;
+        pss->http = nullptr;
+      }
+      break;
+
+    case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE: {
+      if (!in || std::strcmp(static_cast<const char*>(in), "websocket") != 0) {
+        lws_return_http_status(wsi, HTTP_STATUS_FORBIDDEN, nullptr);
+        return 1;
+      }
+      const Admission a = self->admit(wsi);
+      if (a.status != 0) {
+        if (a.status == 401 || a.status == 500) {
+          self->log_.info(a.kind == PeerKind::kDevice
+                              ? "refused a device connection (" + std::to_string(a.status) + ")"
+                              : "refused an operator connection (" + std::to_string(a.status) +
+                                    ")");
+        }
+        lws_return_http_status(wsi, a.status, nullptr);
+        return 1;
+      }
+      return 0;
+    }
+
+    case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION: {
+      // Same checks again (the per-connection data was reset by the upgrade, and
+      // nothing ran in between): keep what they found for ESTABLISHED.
+      const Admission a = self->admit(wsi);
+      if (a.status != 0) return -1;
+      pss->ws = new WsConn(*self, wsi, a);
+      return 0;
+    }
+
+    case LWS_CALLBACK_ESTABLISHED: {
+      if (!pss->ws) return -1;
+      WsConn& c = *pss->ws;
+      c.set_id(self->next_conn_++);
+      if (c.kind() == PeerKind::kDevice) {
+        self->relay_.device_connected(c.id(), c.device_id(), c);
+      } else {
+        self->relay_.operator_connected(c.id(), c.device_id(), c.user(), c);
+      }
+      return 0;
+    }
+
+    case LWS_CALLBACK_RECEIVE:
+      if (!pss->ws) return -1;
+      return pss->ws->on_receive(in, len, self->config_.limits.max_message);
+
+    case LWS_CALLBACK_SERVER_WRITEABLE:
+      if (!pss->ws) return -1;
+      return pss->ws->on_writable();
+
+    case LWS_CALLBACK_CLOSED:
+    case LWS_CALLBACK_WS_SERVER_DROP_PROTOCOL:
+      if (pss && pss->ws) {
+        WsConn* c = pss->ws;
+        pss->ws = nullptr;
+        if (c->registered()) {
+          if (c->kind() == PeerKind::kDevice) {
+            self->relay_.device_closed(c->id());
+          } else {
+            self->relay_.operator_closed(c->id());
+          }
+        }
+        delete c;
+      }
+      break;
+
+    default:
+      break;
+  }
+  return lws_callback_http_dummy(wsi, reason, user, in, len);
+}
+
+int Server::Impl::on_http(lws* wsi, Pss& pss, const char* uri) {
+  const std::string path = uri ? uri : "/";
+  const bool is_post = lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI) > 0;
+  const bool is_get = lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) > 0;
+
+  if (path.compare(0, 5, "/api/") == 0 || path == "/api") {
+    delete pss.http;
+    pss.http = new HttpTxn();
+    HttpRequest& r = pss.http->request;
+    r.method = is_post ? "POST" : is_get ? "GET" : "OTHER";
+    r.path = path;
+    r.session_cookie = session_cookie(wsi);
+    r.content_type = header(wsi, WSI_TOKEN_HTTP_CONTENT_TYPE, 256).value_or("");
+    if (is_post) {
+      // A POST must say Content-Length (browsers always do, 0 included): without
+      // it lws's body state does not line up with keep-alive, so refuse and close.
+      auto cl = header(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH, 32);
+      if (!cl || lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0) {
+        lws_return_http_status(wsi, HTTP_STATUS_LENGTH_REQUIRED, nullptr);
+        return -1;
+      }
+      std::uint64_t n = 0;
+      const auto [end, ec] = std::from_chars(cl->data(), cl->data() + cl->size(), n);
+      if (ec != std::errc() || end != cl->data() + cl->size()) {
+        lws_return_http_status(wsi, HTTP_STATUS_BAD_REQUEST, nullptr);
+        return -1;
+      }
+      if (n > kMaxHttpBody) {
+        pss.http->too_big = true;
+        return respond(wsi, *pss.http);
+      }
+      // lws calls HTTP_BODY (if any) and then HTTP_BODY_COMPLETION for every POST,
+      // even one with an empty body: answer there.
+      return 0;
+    }
+    return respond(wsi, *pss.http);
+  }
+  if (!is_get) {
+    lws_return_http_status(wsi, HTTP_STATUS_METHOD_NOT_ALLOWED, nullptr);
+    return lws_http_transaction_completed(wsi) ? -1 : 0;
+  }
+  return serve_static(wsi, path);
+}
+
+int Server::Impl::respond(lws* wsi, HttpTxn& txn) {
+  if (txn.responded) return 0;
+  txn.responded = true;
+  HttpResponse res;
+  if (txn.too_big) {
+    res = HttpResponse{413, "{\"error\":\"request body too large\"}", {}};
+  } else {
+    res = api_.handle(txn.request);
+  }
+  unsigned char buf[LWS_PRE + 2048];
+  unsigned char* start = buf + LWS_PRE;
+  unsigned char* p = start;
+  unsigned char* end = buf + sizeof buf - 1;
+  auto add = [&](const char* name, const std::string& value) {
+    return lws_add_http_header_by_name(wsi, reinterpret_cast<const unsigned char*>(name),
+                                       reinterpret_cast<const unsigned char*>(value.data()),
+                                       static_cast<int>(value.size()), &p, end) == 0;
+  };
+  if (lws_add_http_common_headers(wsi, res.status, "application/json", res.body.size(), &p, end) ||
+      !add("cache-control:", "no-store") || !add("x-content-type-options:", "nosniff") ||
+      (!res.set_cookie.empty() && !add("set-cookie:", res.set_cookie)) ||
+      lws_finalize_write_http_header(wsi, start, &p, end)) {
+    return -1;
+  }
+  txn.pending.assign(LWS_PRE, 0);
+  txn.pending.insert(txn.pending.end(), res.body.begin(), res.body.end());
+  txn.has_pending = true;
+  lws_callback_on_writable(wsi);
+  return 0;
+}
+
+int Server::Impl::serve_static(lws* wsi, std::string path) {
+  if (path == "/") path = "/index.html";
+  const char* mime = safe_static_path(path) ? mime_type(path) : nullptr;
+  const std::string file = config_.web_root + path;
+  struct stat st {};
+  if (!mime || ::stat(file.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) {
+    lws_return_http_status(wsi, HTTP_STATUS_NOT_FOUND, nullptr);
+    return lws_http_transaction_completed(wsi) ? -1 : 0;
+  }
+  const int n = lws_serve_http_file(wsi, file.c_str(), mime, kStaticHeaders,
+                                    static_cast<int>(std::strlen(kStaticHeaders)));
+  if (n < 0 || (n > 0 && lws_http_transaction_completed(wsi))) return -1;
+  return 0;
+}
+
+Result<std::unique_ptr<Server>> Server::create(const HubConfig& config, Store& store,
+                                               const Logger& log) {
+  auto impl = std::make_unique<Impl>(config, store, log);
+  if (auto s = impl->start(); !s.ok()) return s.error();
+  return std::unique_ptr<Server>(new Server(std::move(impl)));
+}
+
+Server::Server(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Server::~Server() = default;
+std::uint16_t Server::port() const {
+  return impl_->port();
+}
+int Server::run() {
+  return impl_->run();
+}
+
+}  // namespace tether::hub

@@ -1,0 +1,33 @@
+// The hub's JSON API (docs/hub.md). Every call sends the session cookie; a 401
+// anywhere means "log in again".
+export class Unauthorized extends Error {}
+
+async function call(method, path, body) {
+  const init = { method, credentials: 'same-origin', headers: {} };
+  if (body !== undefined) {
+    init.headers['Content-Type'] = 'application/json';
+    init.body = JSON.stringify(body);
+  }
+  const res = await fetch(path, init);
+  let data = null;
+  try {
+    data = await res.json();
+  } catch {
+    data = null;
+  }
+  if (res.status === 401 && path !== '/api/login') throw new Unauthorized('not logged in');
+  if (!res.ok) {
+    const err = new Error((data && data.error) || `HTTP ${res.status}`);
+    err.status = res.status;
+    throw err;
+  }
+  return data;
+}
+
+export const api = {
+  login: (username, password) => call('POST', '/api/login', { username, password }),
+  logout: () => call('POST', '/api/logout'),
+  session: () => call('GET', '/api/session'),
+  devices: () => call('GET', '/api/devices'),
+  device: (id) => call('GET', `/api/devices/${encodeURIComponent(id)}`),
+};

@@ -1,0 +1,258 @@
+// The operator UI: a tiny hash router over three pages (login, device list, device).
+import { api, Unauthorized } from './api.js';
+import { TerminalSession } from './terminal.js';
+
+const main = document.getElementById('main');
+const userBox = document.getElementById('user');
+let cleanup = null; // the current page's teardown
+let currentUser = null;
+
+function h(tag, attrs = {}, ...children) {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k === 'class') el.className = v;
+    else if (k.startsWith('on')) el.addEventListener(k.slice(2), v);
+    else el.setAttribute(k, v === true ? '' : v);
+  }
+  for (const c of children.flat()) {
+    if (c === null || c === undefined || c === false) continue;
+    el.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  }
+  return el;
+}
+
+function ago(ms) {
+  if (!ms) return 'never';
+  const s = Math.max(0, Math.round((Date.now() - ms) / 1000));
+  if (s < 10) return 'just now';
+  if (s < 60) return `${s} s ago`;
+  if (s < 3600) return `${Math.floor(s / 60)} min ago`;
+  if (s < 86400) return `${Math.floor(s / 3600)} h ago`;
+  return new Date(ms).toLocaleString();
+}
+
+function badge(online) {
+  return h('span', { class: `badge ${online ? 'online' : 'offline'}`, 'data-testid': 'device-state' },
+    online ? 'online' : 'offline');
+}
+
+function go(hash) {
+  if (location.hash === hash) route();
+  else location.hash = hash;
+}
+
+function setUser(user) {
+  currentUser = user;
+  userBox.replaceChildren();
+  if (user) {
+    userBox.append(
+      h('span', { class: 'who' }, user),
+      h('button', { class: 'link', 'data-testid': 'logout', onclick: logout }, 'Log out'),
+    );
+  }
+}
+
+async function logout() {
+  try {
+    await api.logout();
+  } catch {
+    /* logged out anyway */
+  }
+  setUser(null);
+  go('#/login');
+}
+
+function handleError(e, where) {
+  if (e instanceof Unauthorized) {
+    setUser(null);
+    go('#/login');
+    return;
+  }
+  where.replaceChildren(h('p', { class: 'error' }, e.message || String(e)));
+}
+
+// ---------------------------------------------------------------- pages
+
+function loginPage() {
+  const error = h('p', { class: 'error', role: 'alert' });
+  const user = h('input', { name: 'username', autocomplete: 'username', required: true, 'data-testid': 'username' });
+  const pass = h('input', { name: 'password', type: 'password', autocomplete: 'current-password', required: true, 'data-testid': 'password' });
+  const form = h('form', { class: 'card login', 'data-testid': 'login-form' },
+    h('h1', {}, 'Sign in'),
+    h('label', {}, 'Username', user),
+    h('label', {}, 'Password', pass),
+    error,
+    h('button', { type: 'submit', class: 'primary' }, 'Sign in'));
+  form.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    error.textContent = '';
+    try {
+      const res = await api.login(user.value, pass.value);
+      setUser(res.user);
+      go('#/devices');
+    } catch (e) {
+      error.textContent = e.status === 401 ? 'Wrong username or password.' : e.message;
+    }
+  });
+  main.replaceChildren(h('div', { class: 'center' }, form));
+  user.focus();
+}
+
+function devicesPage() {
+  const body = h('div', { class: 'table-wrap' }, h('p', { class: 'muted' }, 'Loading…'));
+  main.replaceChildren(
+    h('section', { class: 'page' },
+      h('div', { class: 'page-head' }, h('h1', {}, 'Devices')),
+      body));
+  let timer = null;
+  async function load() {
+    try {
+      const devices = await api.devices();
+      if (devices.length === 0) {
+        body.replaceChildren(h('p', { class: 'muted' },
+          'No devices registered yet. Add one with tether-hub --add-device ID --token-file FILE.'));
+        return;
+      }
+      body.replaceChildren(h('table', { class: 'devices', 'data-testid': 'device-list' },
+        h('thead', {}, h('tr', {}, h('th', {}, 'Device'), h('th', {}, 'State'),
+          h('th', {}, 'Last seen'), h('th', { class: 'wide' }, 'Version'))),
+        h('tbody', {}, devices.map((d) =>
+          h('tr', { 'data-testid': 'device-row', 'data-device': d.id },
+            h('td', {}, h('a', { href: `#/devices/${encodeURIComponent(d.id)}` }, d.id)),
+            h('td', {}, badge(d.online)),
+            h('td', {}, d.online ? 'now' : ago(d.last_seen)),
+            h('td', { class: 'wide' }, d.version || '—'))))));
+    } catch (e) {
+      handleError(e, body);
+    }
+  }
+  load();
+  timer = setInterval(load, 5000);
+  return () => clearInterval(timer);
+}
+
+const TABS = [
+  { id: 'terminal', label: 'Terminal' },
+  { id: 'telemetry', label: 'Telemetry', later: true },
+  { id: 'alerts', label: 'Alerts', later: true },
+  { id: 'config', label: 'Config', later: true },
+  { id: 'updates', label: 'Updates', later: true },
+];
+
+function devicePage(id) {
+  const info = h('div', { class: 'device-info' }, h('span', { class: 'muted' }, 'Loading…'));
+  const status = h('span', { class: 'term-status', 'data-testid': 'terminal-status' }, 'Not connected');
+  const openBtn = h('button', { class: 'primary', 'data-testid': 'terminal-open' }, 'Open terminal');
+  const closeBtn = h('button', { 'data-testid': 'terminal-close', disabled: true }, 'Close session');
+  const termHost = h('div', { class: 'term-host', 'data-testid': 'terminal' });
+  const overlay = h('div', { class: 'term-overlay', 'data-testid': 'terminal-message' },
+    h('p', {}, 'Open a terminal to start a shell on this device.'));
+  const tabs = h('nav', { class: 'tabs', role: 'tablist' }, TABS.map((t) =>
+    h('button', { role: 'tab', class: t.id === 'terminal' ? 'tab active' : 'tab',
+      disabled: t.later, title: t.later ? 'Coming later' : undefined }, t.label)));
+
+  main.replaceChildren(
+    h('section', { class: 'page device-page' },
+      h('div', { class: 'page-head' },
+        h('a', { href: '#/devices', class: 'back' }, '← Devices'),
+        h('h1', { 'data-testid': 'device-title' }, id), info),
+      tabs,
+      h('div', { class: 'term-panel' },
+        h('div', { class: 'term-toolbar' }, status, h('span', { class: 'spacer' }), closeBtn, openBtn),
+        h('div', { class: 'term-frame' }, termHost, overlay))));
+
+  let session = null;
+  let online = false;
+  let disposed = false;
+  let lastMessage = '';
+
+  function showState(state, message) {
+    status.textContent = message;
+    status.dataset.state = state;
+    const live = state === 'open';
+    closeBtn.disabled = !live;
+    openBtn.textContent = live ? 'New session' : session && state !== 'connecting' ? 'Reopen terminal' : 'Open terminal';
+    openBtn.disabled = state === 'connecting';
+    overlay.hidden = live || state === 'connecting';
+    if (!overlay.hidden) {
+      lastMessage = message;
+      overlay.replaceChildren(h('p', {}, message));
+      if (state === 'ended' || state === 'error') {
+        overlay.append(h('p', { class: 'muted' }, 'Reopen the terminal to start a new shell.'));
+      }
+    }
+    if (state === 'error' || state === 'ended') refresh();
+  }
+
+  async function refresh() {
+    try {
+      const d = await api.device(id);
+      if (disposed) return;
+      online = d.online;
+      const parts = [badge(d.online),
+        h('span', {}, d.online ? 'connected now' : `last seen ${ago(d.last_seen)}`),
+        h('span', {}, `version ${d.version || '—'}`)];
+      if (d.status && d.status.uptime_s != null) {
+        parts.push(h('span', {}, `up ${Math.round(d.status.uptime_s / 60)} min`));
+      }
+      info.replaceChildren(...parts);
+      if ((!session || !session.live) && !online) {
+        overlay.hidden = false;
+        overlay.replaceChildren(h('p', {}, lastMessage || 'No terminal open.'),
+          h('p', { class: 'muted' }, 'The device is offline; reopen the terminal once it is back.'));
+      }
+    } catch (e) {
+      if (e.status === 404) info.replaceChildren(h('span', { class: 'error' }, 'No such device'));
+      else handleError(e, info);
+    }
+  }
+
+  openBtn.addEventListener('click', async () => {
+    await refresh();
+    if (!online) {
+      showState('error', 'The device is offline.');
+      return;
+    }
+    if (!session) session = new TerminalSession(id, termHost, showState);
+    session.open();
+  });
+  closeBtn.addEventListener('click', () => session && session.stop());
+
+  refresh();
+  const timer = setInterval(refresh, 5000);
+  return () => {
+    disposed = true;
+    clearInterval(timer);
+    if (session) session.dispose();
+  };
+}
+
+// ---------------------------------------------------------------- router
+
+async function route() {
+  if (cleanup) {
+    cleanup();
+    cleanup = null;
+  }
+  const hash = location.hash || '#/devices';
+  if (hash === '#/login') {
+    loginPage();
+    return;
+  }
+  if (!currentUser) {
+    try {
+      const s = await api.session();
+      setUser(s.user);
+    } catch {
+      go('#/login');
+      return;
+    }
+  }
+  const m = hash.match(/^#\/devices\/(.+)$/);
+  if (m) cleanup = devicePage(decodeURIComponent(m[1]));
+  else cleanup = devicesPage() || null;
+}
+
+window.addEventListener('hashchange', route);
+route();
