@@ -41,6 +41,8 @@ struct ChildPlan {
   const gid_t* groups = nullptr;
   std::size_t group_count = 0;
   pid_t parent_pid = 0;
+  // The shell is the init of a PID namespace of its own (see spawn below).
+  bool own_pid_namespace = false;
   const char* failed_step = nullptr;
   int error = 0;
 };
@@ -94,7 +96,10 @@ int child_main(void* arg) {
   if (::prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) {
     child_fail(plan, "PR_SET_PDEATHSIG");
   }
-  if (::getppid() != plan->parent_pid) {
+  // Outside our namespace the parent is invisible (getppid() is 0), so the check
+  // that the daemon did not die before the signal was armed works only without one;
+  // with one, the kernel's namespace teardown covers that window anyway.
+  if (!plan->own_pid_namespace && ::getppid() != plan->parent_pid) {
     ::_exit(127);  // the daemon died before the signal was armed
   }
   sigset_t none;
@@ -229,10 +234,25 @@ Result<PtyProcess> PtyProcess::spawn(const std::string& command, const UserAccou
   sigset_t previous;
   ::sigfillset(&all_signals);
   ::pthread_sigmask(SIG_SETMASK, &all_signals, &previous);
+  // Each shell is the init of a new PID namespace when the daemon may make one
+  // (root): when init dies, the kernel kills every process in its namespace. That
+  // is what makes "no process of the session survives" hold even for background
+  // jobs in other process groups, and even when the daemon is killed with -9 (the
+  // parent-death signal kills init, the kernel the rest). Without the privilege the
+  // shell runs in the daemon's namespace and teardown falls back to signalling the
+  // session's processes.
   int pidfd = -1;
-  pid_t pid = ::clone(child_main, stack.get() + kStackWords,
-                      CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD, &plan, &pidfd);
+  const int base_flags = CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD;
+  plan.own_pid_namespace = true;
+  pid_t pid =
+      ::clone(child_main, stack.get() + kStackWords, base_flags | CLONE_NEWPID, &plan, &pidfd);
   int clone_error = errno;
+  if (pid < 0 && (clone_error == EPERM || clone_error == EINVAL || clone_error == ENOSPC ||
+                  clone_error == EUSERS)) {
+    plan.own_pid_namespace = false;
+    pid = ::clone(child_main, stack.get() + kStackWords, base_flags, &plan, &pidfd);
+    clone_error = errno;
+  }
   ::pthread_sigmask(SIG_SETMASK, &previous, nullptr);
   if (pid < 0) {
     return errno_error("clone", clone_error);

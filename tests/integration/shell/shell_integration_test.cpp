@@ -4,6 +4,7 @@
 #include <signal.h>
 
 #include <cctype>
+#include <fstream>
 #include <optional>
 #include <string>
 #include <thread>
@@ -52,19 +53,17 @@ class ShellIntegrationTest : public DaemonTest {
     }
     return output_.find(needle) != std::string::npos;
   }
-  // The shell's pid, as the shell itself reports it ("pid=$$" echoed back by the
-  // terminal is skipped: only "pid=" followed by a digit counts).
-  pid_t shell_pid(const std::string& sid) {
-    EXPECT_TRUE(server_->send(shell_msg(wire::typ::kShell, sid, "echo \"pid=$$.\"\n")));
+  // The shell's pid as the host sees it: the daemon's only child. ($$ would not do:
+  // the shell is pid 1 of its own PID namespace.)
+  pid_t shell_pid(const std::string& /*sid*/) {
+    const std::string children = "/proc/" + std::to_string(daemon_->pid()) + "/task/" +
+                                 std::to_string(daemon_->pid()) + "/children";
     const auto deadline = std::chrono::steady_clock::now() + 10s;
     while (std::chrono::steady_clock::now() < deadline) {
-      for (std::size_t at = output_.find("pid="); at != std::string::npos;
-           at = output_.find("pid=", at + 1)) {
-        if (at + 4 < output_.size() && std::isdigit(static_cast<unsigned char>(output_[at + 4]))) {
-          return std::atoi(output_.c_str() + at + 4);
-        }
-      }
-      receive_until("(none)", sid, 100ms);
+      std::ifstream in(children);
+      pid_t pid = -1;
+      if (in >> pid && pid > 1) return pid;
+      std::this_thread::sleep_for(20ms);
     }
     return -1;
   }
@@ -111,10 +110,11 @@ TEST_F(ShellIntegrationTest, Kill9OfTetherdLeavesNoShell) {
   ASSERT_TRUE(wait_output("s1", "up-2")) << output_;
   const pid_t shell = shell_pid("s1");
   ASSERT_GT(shell, 1);
-  // A foreground command is running when the daemon dies.
-  ASSERT_TRUE(server_->send(shell_msg(wire::typ::kShell, "s1", "sleep 1000\n")));
+  // A background job (its own process group) and a foreground command are running
+  // when the daemon dies.
+  ASSERT_TRUE(server_->send(shell_msg(wire::typ::kShell, "s1", "sleep 1000 & sleep 1001\n")));
   std::this_thread::sleep_for(300ms);
-  ASSERT_GE(plugins::shell::live_processes_in_session(shell).size(), 2U);
+  ASSERT_GE(plugins::shell::live_processes_in_session(shell).size(), 3U);
   daemon_->send_signal(SIGKILL);
   ASSERT_TRUE(daemon_->wait_for_exit(5s));
   EXPECT_TRUE(session_gone(shell, 3s))

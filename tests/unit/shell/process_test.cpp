@@ -6,6 +6,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <fstream>
+#include <sstream>
 #include <string>
 #include <thread>
 
@@ -142,22 +144,42 @@ TEST(UserAccount, UnknownUserIsAnError) {
 TEST(PtyProcess, RunsOnAFreshTerminalOfTheRequestedSize) {
   auto process = PtyProcess::spawn("/bin/sh", self(), TerminalSize{123, 45});
   ASSERT_TRUE(process.ok()) << process.error().message();
-  std::string output = converse(*process,
-                                "echo \"tty=$(tty)\"; echo \"size=$(stty size)\"; "
-                                "echo \"sid=$(ps -o sid= -p $$) pid=$$\"; exit 3\n");
+  std::string output =
+      converse(*process, "echo \"tty=$(tty)\"; echo \"size=$(stty size)\"; exit 3\n");
   EXPECT_TRUE(contains(output, "tty=/dev/pts/")) << output;
   EXPECT_TRUE(contains(output, "size=45 123")) << output;
-  // Its own session: the session id is its pid.
-  const std::string pid = std::to_string(process->pid());
-  EXPECT_TRUE(contains(output, "sid=" + std::string(pid.size() < 7 ? 7 - pid.size() : 0, ' ') +
-                                   pid + " pid=" + pid) ||
-              contains(output, "sid=" + pid + " pid=" + pid))
-      << output;
+  // Its own session: the session id (field 6 of /proc/PID/stat) is its pid. Read
+  // from the host's side, because inside its PID namespace the shell is pid 1.
+  std::ifstream stat("/proc/" + std::to_string(process->pid()) + "/stat");
+  std::string stat_line;
+  std::getline(stat, stat_line);
+  std::istringstream fields(stat_line.substr(stat_line.rfind(')') + 2));
+  std::string state, ppid, pgrp, session;
+  fields >> state >> ppid >> pgrp >> session;
+  EXPECT_EQ(session, std::to_string(process->pid())) << stat_line;
   ASSERT_TRUE(process->reap(std::chrono::seconds(5)));
   auto status = process->exit_status();
   ASSERT_TRUE(status);
   EXPECT_EQ(status->code, 3);
   EXPECT_FALSE(status->signaled);
+}
+
+// Background jobs sit in process groups of their own, out of reach of the terminal's
+// hangup; the shell's own PID namespace is what takes them down with it.
+TEST(PtyProcess, BackgroundJobsDieWithTheShell) {
+  if (::geteuid() != 0) GTEST_SKIP() << "a PID namespace per shell needs root";
+  auto process = PtyProcess::spawn("/bin/sh", self(), TerminalSize{});
+  ASSERT_TRUE(process.ok()) << process.error().message();
+  const pid_t session = process->pid();
+  std::string output = converse(*process, "sleep 1000 & sleep 1001 & echo started; exit 0\n");
+  EXPECT_TRUE(contains(output, "started")) << output;
+  ASSERT_TRUE(process->reap(std::chrono::seconds(5)));
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(3);
+  while (!live_processes_in_session(session).empty() &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_TRUE(live_processes_in_session(session).empty());
 }
 
 TEST(PtyProcess, ResizeIsSeenByTheShell) {
