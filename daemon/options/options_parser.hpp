@@ -1,0 +1,28 @@
+// The command line and INI file parser for tetherd (Boost.Program_options). It
+// never throws and never exits: it returns what to do, or every problem it found,
+// so that main decides about output and exit codes in one place.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "daemon/options/daemon_options.hpp"
+
+namespace tether::daemon {
+
+struct ParsedCommandLine {
+  enum class Action { kRun, kCheckConfig, kHelp, kVersion };
+  Action action = Action::kRun;
+  DaemonOptions options;
+  // One line per problem, each naming the option ("server.ping-interval: not a
+  // number: 'abc'"). Non-empty means the options must not be used.
+  std::vector<std::string> problems;
+  std::string help_text;  // filled for kHelp
+};
+
+// `environment_machine_id_path` is where the default device.id comes from; tests
+// point it elsewhere.
+ParsedCommandLine parse_command_line(int argc, const char* const argv[],
+                                     const std::string& machine_id_path = "/etc/machine-id");
+
+}  // namespace tether::daemon

@@ -1,0 +1,88 @@
+// The one WebSocket to the backend, kept alive forever (docs/connection.md):
+// dial, handshake with the bearer token, keep alive with pings, notice a dead link,
+// back off and re-dial. It owns the outbound queue and reports everything else to a
+// LinkListener. libwebsockets stays inside this file's implementation.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "daemon/log/logger.hpp"
+#include "daemon/loop/event_loop.hpp"
+#include "daemon/options/daemon_options.hpp"
+#include "daemon/transport/link_listener.hpp"
+#include "daemon/transport/outbound_queue.hpp"
+#include "daemon/transport/proxy_config.hpp"
+#include "daemon/transport/server_url.hpp"
+#include "protocol/result.hpp"
+
+namespace tether::daemon::transport {
+
+enum class LinkState {
+  kOffline,     // waiting for the next dial (backoff) or not started
+  kConnecting,  // resolving, TCP, TLS, WebSocket handshake
+  kOnline,      // handshake done, messages flow
+  kStopped,     // shutdown finished
+};
+std::string_view link_state_name(LinkState state);
+
+class Connection {
+ public:
+  struct Settings {
+    ServerUrl url;
+    AuthMode auth = AuthMode::kToken;
+    std::string token_file;
+    std::string ca_file;
+    std::string cert_file;
+    std::string key_file;
+    std::optional<ProxyAddress> proxy;
+    std::chrono::milliseconds ping_interval{30'000};
+    std::chrono::milliseconds pong_timeout{15'000};
+    std::chrono::milliseconds backoff_max{300'000};
+    std::chrono::milliseconds auth_backoff{60'000};
+    std::chrono::milliseconds stable_after{30'000};
+    // A dial that has not completed the handshake by then is abandoned. Defaults
+    // to ping_interval + pong_timeout: the same budget a live link gets.
+    std::chrono::milliseconds connect_timeout{45'000};
+    std::size_t max_message = 1048576;
+    OutboundQueue::Limits outbound_limits;
+  };
+
+  // Builds settings from the options (the URL and proxy must already be valid).
+  static Result<Settings> settings_from(const ServerOptions& options);
+
+  // Fails on a TLS configuration that cannot work (bad certificate or key file),
+  // with the option's name in the message.
+  static Result<std::unique_ptr<Connection>> create(EventLoop& loop, Settings settings,
+                                                    const log::Logger& logger);
+  ~Connection();
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  // Where link events and inbound messages go; set before start(). Separate from
+  // create() because the listener (the router) needs outbound() to be built.
+  void set_listener(LinkListener& listener);
+  // Dials at once, and keeps dialling until shutdown().
+  void start();
+  // Closes the WebSocket with 1001 (if it is up), stops dialling, then calls `done`
+  // on the loop. `done` is called within about two seconds whatever the peer does.
+  void shutdown(std::function<void()> done);
+
+  Outbound& outbound();
+  LinkState state() const;
+  // Called with every state change and a sentence about it (for sd_notify STATUS).
+  void on_state_change(std::function<void(LinkState, const std::string&)> fn);
+
+  class Impl;
+
+ private:
+  explicit Connection(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace tether::daemon::transport

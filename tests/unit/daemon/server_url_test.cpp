@@ -1,0 +1,55 @@
+#include "daemon/transport/server_url.hpp"
+
+#include <gtest/gtest.h>
+
+namespace tether::daemon::transport {
+namespace {
+
+TEST(ServerUrlTest, WssDefaultsToPort443AndTheMenderPath) {
+  auto url = parse_server_url("wss://backend.example.com");
+  ASSERT_TRUE(url.ok());
+  EXPECT_TRUE(url->tls);
+  EXPECT_EQ(url->host, "backend.example.com");
+  EXPECT_EQ(url->port, 443);
+  EXPECT_EQ(url->path, "/api/devices/v1/deviceconnect/connect");
+  EXPECT_EQ(parse_server_url("wss://b.example/")->path, "/api/devices/v1/deviceconnect/connect");
+}
+
+TEST(ServerUrlTest, WsOnlyWhenWrittenSoWithPort80) {
+  auto url = parse_server_url("ws://localhost");
+  ASSERT_TRUE(url.ok());
+  EXPECT_FALSE(url->tls);
+  EXPECT_EQ(url->port, 80);
+}
+
+TEST(ServerUrlTest, PortPathAndQuery) {
+  auto url = parse_server_url("wss://h.example:8443/ws/connect?device=1");
+  ASSERT_TRUE(url.ok());
+  EXPECT_EQ(url->port, 8443);
+  EXPECT_EQ(url->path, "/ws/connect?device=1");
+  EXPECT_EQ(url->authority(), "h.example:8443");
+  EXPECT_EQ(parse_server_url("wss://h.example?x=1")->path, "/?x=1");
+}
+
+TEST(ServerUrlTest, Ipv6Literal) {
+  auto url = parse_server_url("wss://[::1]:9000/p");
+  ASSERT_TRUE(url.ok());
+  EXPECT_EQ(url->host, "::1");
+  EXPECT_TRUE(url->host_is_ipv6_literal);
+  EXPECT_EQ(url->port, 9000);
+  EXPECT_EQ(url->authority(), "[::1]:9000");
+  EXPECT_EQ(parse_server_url("wss://[fe80::1]")->port, 443);
+}
+
+TEST(ServerUrlTest, Refusals) {
+  for (const char* bad :
+       {"https://h.example", "h.example", "wss://", "wss://:443", "wss://h.example:0",
+        "wss://h.example:65536", "wss://h.example:abc", "wss://h.example:", "wss://user@h.example",
+        "wss://[::1", "wss://[zz::1]", "wss://[::1]x", "wss://h.example/#frag", "wss://h ex",
+        "WSS://h.example", "wss://h.example/\n"}) {
+    EXPECT_FALSE(parse_server_url(bad).ok()) << bad;
+  }
+}
+
+}  // namespace
+}  // namespace tether::daemon::transport
