@@ -225,7 +225,7 @@ Result<PtyProcess> PtyProcess::spawn(const std::string& command, const UserAccou
 
   // The child uses only a few hundred bytes of stack; 64 KiB leaves room for the
   // kernel's signal frames and glibc's syscall wrappers.
-  constexpr std::size_t kStackWords = 64 * 1024 / sizeof(std::uint64_t);
+  constexpr std::size_t kStackWords = std::size_t{64} * 1024 / sizeof(std::uint64_t);
   auto stack = std::make_unique<std::uint64_t[]>(kStackWords);
 
   // Block every signal across the clone: a handler run by the child before it

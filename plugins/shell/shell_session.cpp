@@ -22,12 +22,11 @@ constexpr std::chrono::milliseconds kReapWait{1000};
 
 // A session ending in the hangup path must not read forever from a terminal whose
 // slave a process outside the session still writes to.
-constexpr std::size_t kMaxHangupDrain = 4 * 1024 * 1024;
+constexpr std::size_t kMaxHangupDrain = std::size_t{4} * 1024 * 1024;
 
 std::string_view end_text(EndReason reason) {
   switch (reason) {
-    case EndReason::kExited:
-      return "";
+    case EndReason::kExited:  // the exit speaks for itself (exit_code)
     case EndReason::kStopRequested:
       return "";
     case EndReason::kIdle:
