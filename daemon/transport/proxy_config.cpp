@@ -1,7 +1,8 @@
 #include "daemon/transport/proxy_config.hpp"
 
-#include <charconv>
 #include <cstdlib>
+
+#include "daemon/transport/server_url.hpp"
 
 namespace tether::daemon::transport {
 namespace {
@@ -51,13 +52,9 @@ Result<ProxyAddress> parse_proxy_url(std::string_view text) {
   }
   if (proxy.host.empty()) return Error("no host in proxy " + quoted);
   if (!port_text.empty()) {
-    unsigned value = 0;
-    const auto [end, ec] =
-        std::from_chars(port_text.data(), port_text.data() + port_text.size(), value);
-    if (ec != std::errc() || end != port_text.data() + port_text.size() || value == 0 ||
-        value > 65535)
-      return Error("invalid port in proxy " + quoted);
-    proxy.port = static_cast<std::uint16_t>(value);
+    const auto port = parse_port(port_text);
+    if (!port) return Error("invalid port in proxy " + quoted);
+    proxy.port = *port;
   }
   return proxy;
 }

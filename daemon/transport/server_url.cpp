@@ -71,15 +71,21 @@ Result<ServerUrl> parse_server_url(std::string_view text) {
   }
   if (url.host.empty()) return Error("no host in " + quoted);
   if (!port_text.empty()) {
-    unsigned value = 0;
-    const auto [end, ec] =
-        std::from_chars(port_text.data(), port_text.data() + port_text.size(), value);
-    if (ec != std::errc() || end != port_text.data() + port_text.size() || value == 0 ||
-        value > 65535)
-      return Error("invalid port '" + std::string(port_text) + "' in " + quoted);
-    url.port = static_cast<std::uint16_t>(value);
+    const auto port = parse_port(port_text);
+    if (!port) return Error("invalid port '" + std::string(port_text) + "' in " + quoted);
+    url.port = *port;
   }
   return url;
+}
+
+std::optional<std::uint16_t> parse_port(std::string_view text) {
+  unsigned value = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (text.empty() || ec != std::errc() || end != text.data() + text.size() || value == 0 ||
+      value > 65535) {
+    return std::nullopt;
+  }
+  return static_cast<std::uint16_t>(value);
 }
 
 }  // namespace tether::daemon::transport

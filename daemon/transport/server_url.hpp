@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -27,5 +28,9 @@ struct ServerUrl {
 // Accepts wss://host[:port][/path] and ws://...; refuses other schemes, user
 // info, fragments, empty hosts and ports outside 1..65535.
 Result<ServerUrl> parse_server_url(std::string_view text);
+
+// A TCP port written in decimal, 1 to 65535, nothing else; shared by every
+// host:port this daemon parses (server URL, proxy).
+std::optional<std::uint16_t> parse_port(std::string_view text);
 
 }  // namespace tether::daemon::transport

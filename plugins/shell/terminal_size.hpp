@@ -8,6 +8,7 @@
 #include <cstdint>
 
 #include "protocol/result.hpp"
+#include "protocol/shell.hpp"
 #include "protocol/value.hpp"
 
 namespace tether::plugins::shell {
@@ -17,8 +18,8 @@ namespace tether::plugins::shell {
 inline constexpr std::uint16_t kMaxTerminalDimension = 4096;
 
 struct TerminalSize {
-  std::uint16_t columns = 80;
-  std::uint16_t rows = 40;
+  std::uint16_t columns = protocol::shell::kDefaultWidth;
+  std::uint16_t rows = protocol::shell::kDefaultHeight;
   friend bool operator==(const TerminalSize&, const TerminalSize&) = default;
 };
 

@@ -2,6 +2,7 @@
 // unknown protocols and the control protocol.
 #include "protocol/codec.hpp"
 #include "tests/integration/daemon/daemon_fixture.hpp"
+#include "tests/support/body_fields.hpp"
 
 namespace tether::test {
 namespace {
@@ -21,28 +22,6 @@ std::optional<protocol::ProtoMsg> next_control(TestServer& server, const std::st
 protocol::Value body_of(const protocol::ProtoMsg& msg) {
   auto value = protocol::decode_value(msg.body);
   return value ? *value : protocol::Value();
-}
-
-std::optional<std::string> str_field(const protocol::Value& body, const char* key) {
-  const protocol::Value* v = body.find(key);
-  if (v == nullptr || v->as_str() == nullptr) return std::nullopt;
-  return *v->as_str();
-}
-
-std::optional<std::uint64_t> uint_field(const protocol::Value& body, const char* key) {
-  const protocol::Value* v = body.find(key);
-  return v == nullptr ? std::nullopt : v->as_uint();
-}
-
-std::optional<bool> bool_field(const protocol::Value& body, const char* key) {
-  const protocol::Value* v = body.find(key);
-  return v == nullptr ? std::nullopt : v->as_bool();
-}
-
-std::optional<std::size_t> array_size(const protocol::Value& body, const char* key) {
-  const protocol::Value* v = body.find(key);
-  if (v == nullptr || v->as_array() == nullptr) return std::nullopt;
-  return v->as_array()->size();
 }
 
 TEST_F(DaemonTest, OversizeMessageIsClosedWith1009AndTheDaemonReconnects) {

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "protocol/codec.hpp"
+#include "tests/support/body_fields.hpp"
 
 namespace tether::daemon {
 namespace {
@@ -49,19 +50,9 @@ class RecordingHandler final : public ProtocolHandler {
   int shutdowns = 0;
 };
 
-std::optional<std::string> str_field(const protocol::Value& body, const char* key) {
-  const protocol::Value* v = body.find(key);
-  if (v == nullptr || v->as_str() == nullptr) return std::nullopt;
-  return *v->as_str();
-}
-std::optional<std::uint64_t> uint_field(const protocol::Value& body, const char* key) {
-  const protocol::Value* v = body.find(key);
-  return v == nullptr ? std::nullopt : v->as_uint();
-}
-std::optional<bool> bool_field(const protocol::Value& body, const char* key) {
-  const protocol::Value* v = body.find(key);
-  return v == nullptr ? std::nullopt : v->as_bool();
-}
+using test::bool_field;
+using test::str_field;
+using test::uint_field;
 
 class RouterTest : public ::testing::Test {
  protected:

@@ -51,5 +51,13 @@ TEST(ServerUrlTest, Refusals) {
   }
 }
 
+TEST(ServerUrlTest, PortParsing) {
+  EXPECT_EQ(parse_port("1"), std::uint16_t{1});
+  EXPECT_EQ(parse_port("65535"), std::uint16_t{65535});
+  for (const char* bad : {"", "0", "65536", "-1", "+1", "80a", " 80", "4294967297", "8 0"}) {
+    EXPECT_FALSE(parse_port(bad).has_value()) << bad;
+  }
+}
+
 }  // namespace
 }  // namespace tether::daemon::transport
