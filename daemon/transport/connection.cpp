@@ -466,12 +466,15 @@ class Connection::Impl {
       ping_due_ = false;
       unsigned char frame[LWS_PRE + 4];
       if (lws_write(wsi, frame + LWS_PRE, 0, LWS_WRITE_PING) < 0) return -1;
-      pong_timer_.start(settings_.pong_timeout, [this] {
-        log_.warn("no pong or frame from " + server_name() + " within " +
-                  describe(settings_.pong_timeout) + " after a ping; the link is dead");
-        abandon_wsi();
-        fail(Failure::kTransient);
-      });
+      // The deadline runs from the first unanswered ping: re-arming it on every ping
+      // would push it out forever whenever pong-timeout >= ping-interval.
+      if (!pong_timer_.pending())
+        pong_timer_.start(settings_.pong_timeout, [this] {
+          log_.warn("no pong or frame from " + server_name() + " within " +
+                    describe(settings_.pong_timeout) + " after a ping; the link is dead");
+          abandon_wsi();
+          fail(Failure::kTransient);
+        });
       if (!queue_.empty()) lws_callback_on_writable(wsi);
       return 0;
     }

@@ -55,6 +55,25 @@ TEST_F(DaemonTest, BlackHoleIsDetectedWithinPingPlusPongTimeoutAndRedialled) {
   expect_connection(5s);
 }
 
+// Pings keep going while one is unanswered; they must not move the deadline of the
+// first one, or a pong timeout longer than the ping interval would never expire.
+TEST_F(DaemonTest, BlackHoleIsDetectedWhenThePongTimeoutExceedsThePingInterval) {
+  auto proxy = FaultProxy::start(server_->port());
+  ASSERT_TRUE(proxy.ok());
+  auto& daemon = start_daemon({"--server.ping-interval=0.3", "--server.pong-timeout=1.2"},
+                              "wss://localhost:" + std::to_string((*proxy)->port()));
+  expect_connection();
+  std::this_thread::sleep_for(700ms);  // pings went through and were answered
+  EXPECT_EQ(daemon.count_in_output("the link is dead"), 0u);
+
+  const std::size_t mark = daemon.output().size();
+  const auto holed = Clock::now();
+  (*proxy)->black_hole();
+  // ping-interval 0.3 s + pong-timeout 1.2 s, plus slack for scheduling.
+  ASSERT_TRUE(daemon.wait_for_output("the link is dead", 3000ms, mark));
+  EXPECT_LT(Clock::now() - holed, 3000ms);
+}
+
 TEST_F(DaemonTest, TwoHundredReconnectsLeaveDescriptorsAndMemoryFlat) {
   auto& daemon = start_daemon({"--server.backoff-max=0.02", "--log.level=warn"});
   std::size_t fds_before = 0;
