@@ -127,7 +127,7 @@ class Connection::Impl {
       : loop_(loop),
         settings_(std::move(settings)),
         log_(logger),
-        backoff_({milliseconds(1000), settings_.backoff_max, milliseconds(100)}),
+        backoff_({milliseconds(1000), settings_.server.backoff_max, milliseconds(100)}),
         queue_(
             settings_.outbound_limits,
             [&loop](std::function<void()> fn) { loop.post(std::move(fn)); },
@@ -152,8 +152,8 @@ class Connection::Impl {
   }
 
   Status init() {
-    auto tls =
-        make_client_tls_context({settings_.ca_file, settings_.cert_file, settings_.key_file});
+    auto tls = make_client_tls_context(
+        {settings_.server.ca_file, settings_.server.cert_file, settings_.server.key_file});
     if (!tls) return tls.error();
     tls_ = std::move(tls).value();
 
@@ -196,11 +196,11 @@ class Connection::Impl {
     set_state(LinkState::kConnecting, "connecting to " + server_name());
     last_tls_error_.clear();
     token_.clear();
-    if (settings_.auth == AuthMode::kToken || settings_.auth == AuthMode::kMender) {
-      auto token = read_token(settings_.token_file);
+    if (settings_.server.auth == AuthMode::kToken || settings_.server.auth == AuthMode::kMender) {
+      auto token = read_token(settings_.server.token_file);
       if (!token) {
-        log_.warn("no token: server.token-file '" + settings_.token_file +
-                  "' is missing or empty; retrying in " + describe(settings_.auth_backoff));
+        log_.warn("no token: server.token-file '" + settings_.server.token_file +
+                  "' is missing or empty; retrying in " + describe(settings_.server.auth_backoff));
         fail(Failure::kNoToken);
         return;
       }
@@ -292,7 +292,7 @@ class Connection::Impl {
     switch (failure) {
       case Failure::kRefusedCredentials:
       case Failure::kNoToken:
-        wait = settings_.auth_backoff;
+        wait = settings_.server.auth_backoff;
         break;
       case Failure::kTransient:
         if (!was_online) ++next_address_;
@@ -368,7 +368,7 @@ class Connection::Impl {
     if (status == 401 || status == 403) {
       log_.warn("server " + server_name() + " refused the credentials (HTTP " +
                 std::to_string(status) + "); re-reading the token and waiting at least " +
-                describe(settings_.auth_backoff));
+                describe(settings_.server.auth_backoff));
       fail(Failure::kRefusedCredentials);
       return;
     }
@@ -394,7 +394,7 @@ class Connection::Impl {
     set_state(LinkState::kOnline, "online: connected to " + server_name());
     log_.info("connected to " + server_name() + " (" + address_ + ")");
     schedule_ping();
-    stable_timer_.start(settings_.stable_after, [this] {
+    stable_timer_.start(settings_.server.stable_after, [this] {
       log_.debug("connection stable; backoff reset");
       backoff_.reset();
     });
@@ -402,7 +402,7 @@ class Connection::Impl {
   }
 
   void schedule_ping() {
-    ping_timer_.start(settings_.ping_interval, [this] {
+    ping_timer_.start(settings_.server.ping_interval, [this] {
       if (state_ != LinkState::kOnline || wsi_ == nullptr) return;
       ping_due_ = true;
       lws_callback_on_writable(wsi_);
@@ -427,9 +427,9 @@ class Connection::Impl {
       }
     }
     const std::size_t remaining = lws_remaining_packet_payload(wsi);
-    if (rx_.size() + len + remaining > settings_.max_message) {
+    if (rx_.size() + len + remaining > settings_.server.max_message) {
       log_.warn("server sent a message over server.max-message (" +
-                std::to_string(settings_.max_message) + " bytes); closing with 1009");
+                std::to_string(settings_.server.max_message) + " bytes); closing with 1009");
       static const char kReason[] = "message too big";
       lws_close_reason(wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE,
                        reinterpret_cast<unsigned char*>(const_cast<char*>(kReason)),
@@ -469,9 +469,9 @@ class Connection::Impl {
       // The deadline runs from the first unanswered ping: re-arming it on every ping
       // would push it out forever whenever pong-timeout >= ping-interval.
       if (!pong_timer_.pending())
-        pong_timer_.start(settings_.pong_timeout, [this] {
+        pong_timer_.start(settings_.server.pong_timeout, [this] {
           log_.warn("no pong or frame from " + server_name() + " within " +
-                    describe(settings_.pong_timeout) + " after a ping; the link is dead");
+                    describe(settings_.server.pong_timeout) + " after a ping; the link is dead");
           abandon_wsi();
           fail(Failure::kTransient);
         });
@@ -613,24 +613,14 @@ int client_callback(lws* wsi, lws_callback_reasons reason, void* /*user*/, void*
 
 Result<Connection::Settings> Connection::settings_from(const ServerOptions& options) {
   Settings s;
+  s.server = options;
   auto url = parse_server_url(options.url);
   if (!url) return url.error().wrap("server.url");
   s.url = std::move(url).value();
-  s.auth = options.auth;
-  s.token_file = options.token_file;
-  s.ca_file = options.ca_file;
-  s.cert_file = options.cert_file;
-  s.key_file = options.key_file;
   auto proxy = choose_proxy(options.proxy, s.url.host);
   if (!proxy) return proxy.error();
   s.proxy = std::move(proxy).value();
-  s.ping_interval = options.ping_interval;
-  s.pong_timeout = options.pong_timeout;
-  s.backoff_max = options.backoff_max;
-  s.auth_backoff = options.auth_backoff;
-  s.stable_after = options.stable_after;
   s.connect_timeout = options.ping_interval + options.pong_timeout;
-  s.max_message = options.max_message;
   return s;
 }
 

@@ -33,23 +33,14 @@ std::string_view link_state_name(LinkState state);
 
 class Connection {
  public:
+  // The server options as configured, plus what is derived from them once.
   struct Settings {
-    ServerUrl url;
-    AuthMode auth = AuthMode::kToken;
-    std::string token_file;
-    std::string ca_file;
-    std::string cert_file;
-    std::string key_file;
-    std::optional<ProxyAddress> proxy;
-    std::chrono::milliseconds ping_interval{30'000};
-    std::chrono::milliseconds pong_timeout{15'000};
-    std::chrono::milliseconds backoff_max{300'000};
-    std::chrono::milliseconds auth_backoff{60'000};
-    std::chrono::milliseconds stable_after{30'000};
-    // A dial that has not completed the handshake by then is abandoned. Defaults
-    // to ping_interval + pong_timeout: the same budget a live link gets.
+    ServerOptions server;
+    ServerUrl url;                      // server.url, parsed
+    std::optional<ProxyAddress> proxy;  // server.proxy or the environment, resolved
+    // A dial that has not completed the handshake by then is abandoned:
+    // ping_interval + pong_timeout, the same budget a live link gets.
     std::chrono::milliseconds connect_timeout{45'000};
-    std::size_t max_message = 1048576;
     OutboundQueue::Limits outbound_limits;
   };
 
