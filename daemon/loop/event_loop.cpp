@@ -1,12 +1,19 @@
 #include "daemon/loop/event_loop.hpp"
 
+#include <fcntl.h>
 #include <libwebsockets.h>
+#include <sys/epoll.h>
 #include <unistd.h>
 
+#include <array>
 #include <atomic>
+#include <cerrno>
+#include <cstdint>
 #include <cstring>
 #include <deque>
 #include <mutex>
+#include <string>
+#include <unordered_map>
 
 #include "daemon/loop/worker_pool.hpp"
 
@@ -14,6 +21,7 @@ namespace tether::daemon {
 namespace {
 
 constexpr const char* kLoopProtocolName = "tether-loop";
+constexpr unsigned kLwsFdLimit = 32;
 
 int loop_callback(lws* wsi, lws_callback_reasons reason, void* user, void* in, size_t len);
 
@@ -37,6 +45,15 @@ class EventLoop::Impl {
   std::mutex posted_mu;
   std::deque<std::function<void()>> posted;
   WorkerPool pool;
+
+  // Every FdWatch lives in this epoll set, and lws polls only the set's own fd (see
+  // FdWatch in event_loop.hpp for why). Watches are found by id, not by pointer, so
+  // that an event for a watch destroyed earlier in the same batch is skipped.
+  int epoll_fd = -1;
+  std::uint64_t next_watch_id = 1;
+  std::unordered_map<std::uint64_t, FdWatch::State*> watches;
+
+  void dispatch_ready();
 
   void post(std::function<void()> fn) {
     {
@@ -74,10 +91,64 @@ struct Timer::State {
 
 struct FdWatch::State {
   EventLoop::Impl* loop = nullptr;
-  lws* wsi = nullptr;
+  int fd = -1;  // our dup of the caller's fd: the registration lives as long as it
+  std::uint64_t id = 0;
   Callbacks callbacks;
+  bool readable_wanted = true;
   bool writable_wanted = false;
+  bool active = false;  // registered in the epoll set
+
+  void update_interest() const {
+    if (!active) return;
+    epoll_event event{};
+    event.events = (readable_wanted ? EPOLLIN : 0U) | (writable_wanted ? EPOLLOUT : 0U);
+    event.data.u64 = id;
+    ::epoll_ctl(loop->epoll_fd, EPOLL_CTL_MOD, fd, &event);
+  }
+
+  void stop() {
+    if (!active) return;
+    active = false;
+    ::epoll_ctl(loop->epoll_fd, EPOLL_CTL_DEL, fd, nullptr);
+    loop->watches.erase(id);
+  }
 };
+
+void EventLoop::Impl::dispatch_ready() {
+  std::array<epoll_event, 32> events{};
+  const int count = ::epoll_wait(epoll_fd, events.data(), static_cast<int>(events.size()), 0);
+  for (int i = 0; i < count; ++i) {
+    const epoll_event& event = events[static_cast<std::size_t>(i)];
+    const std::uint64_t id = event.data.u64;
+    // Looked up again after every callback: a callback may destroy any watch.
+    auto find = [this, id]() -> FdWatch::State* {
+      auto found = watches.find(id);
+      return found == watches.end() ? nullptr : found->second;
+    };
+    FdWatch::State* state = find();
+    if (state != nullptr && (event.events & EPOLLOUT) != 0 && state->writable_wanted) {
+      state->writable_wanted = false;
+      state->update_interest();
+      auto fn = state->callbacks.on_writable;  // copied: the callback may destroy it
+      if (fn) fn();
+      state = find();
+    }
+    bool read = false;
+    if (state != nullptr && (event.events & EPOLLIN) != 0 && state->readable_wanted) {
+      read = true;
+      auto fn = state->callbacks.on_readable;
+      if (fn) fn();
+      state = find();
+    }
+    // A hangup is reported once the reader has taken what was left (or does not
+    // want it): the watch stops, then hears about it.
+    if (state != nullptr && (event.events & (EPOLLHUP | EPOLLERR)) != 0 && !read) {
+      state->stop();
+      auto fn = state->callbacks.on_hangup;
+      if (fn) fn();
+    }
+  }
+}
 
 namespace {
 
@@ -99,32 +170,9 @@ int loop_callback(lws* wsi, lws_callback_reasons reason, void* /*user*/, void* /
       return 0;
     }
     case LWS_CALLBACK_RAW_RX_FILE: {
-      auto* state = static_cast<FdWatch::State*>(lws_get_opaque_user_data(wsi));
-      if (state != nullptr && state->callbacks.on_readable) {
-        auto fn = state->callbacks.on_readable;
-        fn();
-      }
-      return 0;
-    }
-    case LWS_CALLBACK_RAW_WRITEABLE_FILE: {
-      auto* state = static_cast<FdWatch::State*>(lws_get_opaque_user_data(wsi));
-      if (state != nullptr && state->writable_wanted && state->callbacks.on_writable) {
-        state->writable_wanted = false;
-        auto fn = state->callbacks.on_writable;
-        fn();
-      }
-      return 0;
-    }
-    case LWS_CALLBACK_RAW_CLOSE_FILE: {
-      auto* state = static_cast<FdWatch::State*>(lws_get_opaque_user_data(wsi));
-      if (state != nullptr) {
-        lws_set_opaque_user_data(wsi, nullptr);
-        state->wsi = nullptr;
-        if (state->callbacks.on_hangup) {
-          auto fn = state->callbacks.on_hangup;
-          fn();
-        }
-      }
+      // The epoll set has ready watches.
+      auto* impl = static_cast<EventLoop::Impl*>(lws_get_opaque_user_data(wsi));
+      if (impl != nullptr) impl->dispatch_ready();
       return 0;
     }
     default:
@@ -141,9 +189,16 @@ Result<std::unique_ptr<EventLoop>> EventLoop::create(const Options& options) {
   // The device never listens on a port.
   info.port = CONTEXT_PORT_NO_LISTEN;
   info.protocols = kLoopProtocols;
-  info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+  // No TLS options here: the default vhost only holds the epoll set, and with
+  // DO_SSL_GLOBAL_INIT lws would give it a client SSL_CTX of its own, loaded with the
+  // whole system CA bundle (about 1.4 MiB of heap for nothing). The client vhost
+  // (daemon/transport) asks for TLS when it needs it.
   info.gid = -1;
   info.uid = -1;
+  // lws holds only a handful of fds itself (the epoll set, its cancel pipe, the
+  // server connection while it is replaced); every other fd is in the epoll set.
+  // Without a limit lws sizes its fd tables by RLIMIT_NOFILE: 320 KiB at 20000.
+  info.fd_limit_per_thread = kLwsFdLimit;
   info.user = impl.get();
   impl->context = lws_create_context(&info);
   if (impl->context == nullptr) return Error("creating the libwebsockets context failed");
@@ -151,6 +206,26 @@ Result<std::unique_ptr<EventLoop>> EventLoop::create(const Options& options) {
   if (impl->vhost == nullptr) {
     lws_context_destroy(impl->context);
     return Error("libwebsockets created no default vhost");
+  }
+  impl->epoll_fd = ::epoll_create1(EPOLL_CLOEXEC);
+  if (impl->epoll_fd < 0) {
+    const std::string reason = std::strerror(errno);
+    lws_context_destroy(impl->context);
+    return Error("epoll_create1: " + reason);
+  }
+  // lws closes what it adopts, so it gets a copy of the epoll fd.
+  const int copy = ::dup(impl->epoll_fd);
+  lws_adopt_desc_t desc;
+  std::memset(&desc, 0, sizeof desc);
+  desc.vh = impl->vhost;
+  desc.type = LWS_ADOPT_RAW_FILE_DESC;
+  desc.fd.filefd = copy;
+  desc.vh_prot_name = kLoopProtocolName;
+  desc.opaque = impl.get();
+  if (copy < 0 || lws_adopt_descriptor_vhost_via_info(&desc) == nullptr) {
+    ::close(impl->epoll_fd);
+    lws_context_destroy(impl->context);
+    return Error("watching the loop's epoll set failed");
   }
   return std::unique_ptr<EventLoop>(new EventLoop(std::move(impl)));
 }
@@ -162,6 +237,7 @@ EventLoop::~EventLoop() {
   impl_->pool.shutdown();
   lws_context_destroy(impl_->context);
   impl_->context = nullptr;
+  if (impl_->epoll_fd >= 0) ::close(impl_->epoll_fd);
 }
 
 void EventLoop::run() {
@@ -226,39 +302,43 @@ Result<std::unique_ptr<FdWatch>> FdWatch::create(EventLoop& loop, int fd, Callba
   auto state = std::make_unique<State>();
   state->loop = loop.impl_.get();
   state->callbacks = std::move(callbacks);
-  const int copy = ::dup(fd);
-  if (copy < 0) return Error("dup of fd " + std::to_string(fd) + " failed");
-  lws_adopt_desc_t desc;
-  std::memset(&desc, 0, sizeof desc);
-  desc.vh = state->loop->vhost;
-  desc.type = LWS_ADOPT_RAW_FILE_DESC;
-  desc.fd.filefd = copy;
-  desc.vh_prot_name = kLoopProtocolName;
-  desc.opaque = state.get();
-  // On failure lws closes `copy` itself.
-  state->wsi = lws_adopt_descriptor_vhost_via_info(&desc);
-  if (state->wsi == nullptr) return Error("adopting fd " + std::to_string(fd) + " failed");
+  state->fd = ::fcntl(fd, F_DUPFD_CLOEXEC, 0);
+  if (state->fd < 0) {
+    return Error("dup of fd " + std::to_string(fd) + " failed: " + std::strerror(errno));
+  }
+  state->id = state->loop->next_watch_id++;
+  epoll_event event{};
+  event.events = EPOLLIN;
+  event.data.u64 = state->id;
+  if (::epoll_ctl(state->loop->epoll_fd, EPOLL_CTL_ADD, state->fd, &event) != 0) {
+    const std::string reason = std::strerror(errno);
+    ::close(state->fd);
+    return Error("watching fd " + std::to_string(fd) + " failed: " + reason);
+  }
+  state->active = true;
+  state->loop->watches.emplace(state->id, state.get());
   return std::unique_ptr<FdWatch>(new FdWatch(std::move(state)));
 }
 
 FdWatch::FdWatch(std::unique_ptr<State> state) : state_(std::move(state)) {}
 
 FdWatch::~FdWatch() {
-  if (state_->wsi != nullptr) {
-    // Closed on the next loop turn rather than here: this destructor may run
-    // inside one of this watch's own callbacks.
-    lws_set_opaque_user_data(state_->wsi, nullptr);
-    lws_set_timeout(state_->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
-  }
+  // Safe inside one of this watch's own callbacks: dispatch looks the watch up again
+  // by id after every callback.
+  state_->stop();
+  ::close(state_->fd);
 }
 
 void FdWatch::want_readable(bool on) {
-  if (state_->wsi != nullptr) lws_rx_flow_control(state_->wsi, on ? 1 : 0);
+  if (state_->readable_wanted == on) return;
+  state_->readable_wanted = on;
+  state_->update_interest();
 }
 
 void FdWatch::want_writable(bool on) {
+  if (state_->writable_wanted == on) return;
   state_->writable_wanted = on;
-  if (on && state_->wsi != nullptr) lws_callback_on_writable(state_->wsi);
+  state_->update_interest();
 }
 
 }  // namespace tether::daemon

@@ -3,8 +3,8 @@
 //
 // Why libwebsockets owns the loop: Debian 12's lws is built without external-poll
 // support, so it cannot be driven from our own poll(); instead every other source
-// (PTY masters, the sd-bus fd, signalfd, child pidfds) is adopted into it as a raw
-// file descriptor, and timers are lws "sul" timers.
+// (PTY masters, the sd-bus fd, signalfd, child pidfds, timerfds) is registered in one
+// epoll set whose fd lws polls, and timers are lws "sul" timers.
 //
 // Threading: everything here must be used on the loop thread, except post() and
 // stop(), which any thread may call.
@@ -81,8 +81,16 @@ class Timer {
   std::unique_ptr<State> state_;
 };
 
-// Watches a file descriptor the caller keeps owning (it is dup()ed for lws, which
-// closes what it adopts). Destroying the watch stops it.
+// Watches a file descriptor the caller keeps owning (the watch registers its own dup,
+// so that closing the caller's fd first cannot leave a stale registration behind).
+// Destroying the watch stops it, also from inside one of its own callbacks.
+//
+// Why an epoll set instead of adopting each fd into lws: lws polls every fd it holds
+// on every turn of the loop, and poll() on a PTY master whose buffer is empty waits
+// for the kernel's tty flush worker. Under bulk shell output that wait was a fifth of
+// the daemon's CPU, paid even while the shell plugin was deliberately not reading
+// (docs/performance.md). In the epoll set a watch with no interest costs nothing.
+// Readiness is level-triggered, as with poll().
 class FdWatch {
  public:
   struct Callbacks {

@@ -8,6 +8,8 @@
 #include <chrono>
 #include <thread>
 
+#include "daemon/loop/short_timer.hpp"
+
 namespace tether::daemon {
 namespace {
 
@@ -155,6 +157,189 @@ TEST(EventLoopTest, FlowControlPausesReadableCallbacks) {
   watch.reset();
   ::close(fds[0]);
   ::close(fds[1]);
+}
+
+// Two fds ready in the same turn: the first callback destroys the second watch, whose
+// event must then be dropped instead of calling into freed memory (ASan checks).
+TEST(EventLoopTest, AWatchDestroyedByAnotherCallbackInTheSameTurnIsNotCalled) {
+  auto loop = make_loop();
+  int a[2];
+  int b[2];
+  ASSERT_EQ(::pipe2(a, O_NONBLOCK | O_CLOEXEC), 0);
+  ASSERT_EQ(::pipe2(b, O_NONBLOCK | O_CLOEXEC), 0);
+  ASSERT_EQ(::write(a[1], "x", 1), 1);
+  ASSERT_EQ(::write(b[1], "x", 1), 1);
+  std::unique_ptr<FdWatch> first;
+  std::unique_ptr<FdWatch> second;
+  int calls = 0;
+  auto read_and_destroy_other = [&](int fd, std::unique_ptr<FdWatch>& other) {
+    ++calls;
+    char byte;
+    EXPECT_EQ(::read(fd, &byte, 1), 1);
+    other.reset();
+  };
+  first =
+      std::move(FdWatch::create(*loop, a[0],
+                                {[&] { read_and_destroy_other(a[0], second); }, nullptr, nullptr}))
+          .value();
+  second =
+      std::move(FdWatch::create(*loop, b[0],
+                                {[&] { read_and_destroy_other(b[0], first); }, nullptr, nullptr}))
+          .value();
+  Timer end(*loop);
+  end.start(100ms, [&] { loop->stop(); });
+  run_with_deadline(*loop);
+  EXPECT_EQ(calls, 1);
+  for (int fd : {a[0], a[1], b[0], b[1]}) ::close(fd);
+}
+
+TEST(EventLoopTest, AWatchMayDestroyItselfInItsOwnCallback) {
+  auto loop = make_loop();
+  int fds[2];
+  ASSERT_EQ(::pipe2(fds, O_NONBLOCK | O_CLOEXEC), 0);
+  ASSERT_EQ(::write(fds[1], "x", 1), 1);
+  std::unique_ptr<FdWatch> watch;
+  int calls = 0;
+  watch = std::move(FdWatch::create(*loop, fds[0],
+                                    {[&] {
+                                       ++calls;
+                                       watch.reset();
+                                     },
+                                     nullptr, [&] { ++calls; }}))
+              .value();
+  ::close(fds[1]);  // readable and hung up in the same turn
+  Timer end(*loop);
+  end.start(100ms, [&] { loop->stop(); });
+  run_with_deadline(*loop);
+  EXPECT_EQ(calls, 1);
+  ::close(fds[0]);
+}
+
+// The watch registers its own dup: the caller closing its fd first neither breaks the
+// watch nor leaves a registration that outlives it.
+TEST(EventLoopTest, AWatchKeepsWorkingAfterTheCallerClosesItsFd) {
+  auto loop = make_loop();
+  int fds[2];
+  ASSERT_EQ(::pipe2(fds, O_NONBLOCK | O_CLOEXEC), 0);
+  std::string got;
+  std::unique_ptr<FdWatch> watch;
+  int dup_fd = -1;
+  watch = std::move(FdWatch::create(*loop, fds[0],
+                                    {[&] {
+                                       char buffer[8];
+                                       const ssize_t n = ::read(dup_fd, buffer, sizeof buffer);
+                                       if (n > 0) got.append(buffer, static_cast<std::size_t>(n));
+                                       loop->stop();
+                                     },
+                                     nullptr, nullptr}))
+              .value();
+  dup_fd = ::dup(fds[0]);
+  ::close(fds[0]);
+  ASSERT_EQ(::write(fds[1], "ok", 2), 2);
+  run_with_deadline(*loop);
+  EXPECT_EQ(got, "ok");
+  watch.reset();
+  ::close(dup_fd);
+  ::close(fds[1]);
+}
+
+// Hangup comes after the reader has taken the last bytes, exactly once.
+TEST(EventLoopTest, HangupIsReportedOnceAfterTheLastBytesAreRead) {
+  auto loop = make_loop();
+  int fds[2];
+  ASSERT_EQ(::pipe2(fds, O_NONBLOCK | O_CLOEXEC), 0);
+  ASSERT_EQ(::write(fds[1], "tail", 4), 4);
+  ::close(fds[1]);
+  std::string got;
+  int hangups = 0;
+  std::unique_ptr<FdWatch> watch;
+  watch = std::move(FdWatch::create(*loop, fds[0],
+                                    {[&] {
+                                       char buffer[2];  // two turns to drain
+                                       const ssize_t n = ::read(fds[0], buffer, sizeof buffer);
+                                       if (n > 0) got.append(buffer, static_cast<std::size_t>(n));
+                                       if (n == 0) watch->want_readable(false);
+                                     },
+                                     nullptr, [&] { ++hangups; }}))
+              .value();
+  Timer end(*loop);
+  end.start(150ms, [&] { loop->stop(); });
+  run_with_deadline(*loop);
+  EXPECT_EQ(got, "tail");
+  EXPECT_EQ(hangups, 1);
+  watch.reset();
+  ::close(fds[0]);
+}
+
+TEST(ShortTimerTest, FiresAfterASubMillisecondDelayAndCanBeReArmedFromItsCallback) {
+  auto loop = make_loop();
+  auto created = ShortTimer::create(*loop);
+  ASSERT_TRUE(created.ok()) << created.error().message();
+  auto& timer = *created.value();
+  std::vector<std::chrono::steady_clock::time_point> fired;
+  const auto start = std::chrono::steady_clock::now();
+  std::function<void()> tick = [&] {
+    fired.push_back(std::chrono::steady_clock::now());
+    if (fired.size() < 5) {
+      timer.start(200us, tick);
+    } else {
+      loop->stop();
+    }
+  };
+  timer.start(200us, tick);
+  EXPECT_TRUE(timer.pending());
+  run_with_deadline(*loop);
+  ASSERT_EQ(fired.size(), 5u);
+  EXPECT_FALSE(timer.pending());
+  // Never early; not stretched to lws's millisecond timer granularity either (a loose
+  // upper bound: this is a correctness test, not a benchmark).
+  EXPECT_GE(fired.front() - start, 200us);
+  EXPECT_GE(fired.back() - start, 1000us);
+}
+
+TEST(ShortTimerTest, CancelAndDestroyStopIt) {
+  auto loop = make_loop();
+  auto a = std::move(ShortTimer::create(*loop)).value();
+  auto b = std::move(ShortTimer::create(*loop)).value();
+  int fired = 0;
+  a->start(100us, [&] { ++fired; });
+  b->start(100us, [&] { ++fired; });
+  a->cancel();
+  EXPECT_FALSE(a->pending());
+  b.reset();
+  Timer end(*loop);
+  end.start(50ms, [&] { loop->stop(); });
+  run_with_deadline(*loop);
+  EXPECT_EQ(fired, 0);
+}
+
+TEST(ShortTimerTest, ATimerMayDestroyItselfInItsCallback) {
+  auto loop = make_loop();
+  auto timer = std::move(ShortTimer::create(*loop)).value();
+  int fired = 0;
+  timer->start(100us, [&] {
+    ++fired;
+    timer.reset();
+    loop->stop();
+  });
+  run_with_deadline(*loop);
+  EXPECT_EQ(fired, 1);
+  EXPECT_EQ(timer, nullptr);
+}
+
+TEST(ShortTimerTest, RepeatingTicksUntilCancelledFromItsCallback) {
+  auto loop = make_loop();
+  auto timer = std::move(ShortTimer::create(*loop)).value();
+  int ticks = 0;
+  timer->start_repeating(200us, [&] {
+    EXPECT_TRUE(timer->pending());  // still armed between ticks
+    if (++ticks == 5) timer->cancel();
+  });
+  Timer end(*loop);
+  end.start(50ms, [&] { loop->stop(); });
+  run_with_deadline(*loop);
+  EXPECT_EQ(ticks, 5);
+  EXPECT_FALSE(timer->pending());
 }
 
 }  // namespace
