@@ -15,6 +15,7 @@
 
 #include "daemon/transport/backoff.hpp"
 #include "daemon/transport/tls_context.hpp"
+#include "daemon/transport/websocket_frame.hpp"
 
 namespace tether::daemon::transport {
 namespace {
@@ -480,10 +481,19 @@ class Connection::Impl {
     }
     auto next = queue_.pop();
     if (!next) return 0;
-    out_.resize(LWS_PRE + next->size());
-    std::copy(next->begin(), next->end(), out_.begin() + LWS_PRE);
-    const int written = lws_write(wsi, out_.data() + LWS_PRE, next->size(), LWS_WRITE_BINARY);
-    if (written < static_cast<int>(next->size())) {
+    // Data frames are framed and masked here (websocket_frame.hpp says why) and
+    // go through lws untouched; pings and the close frame stay with lws.
+    auto key = random_mask_key();
+    if (!key) {
+      log_.warn("framing a message for " + server_name() + ": " + key.error().message());
+      return -1;
+    }
+    out_.resize(kMaxClientFrameHeader + next->size());
+    std::copy(next->begin(), next->end(), out_.begin() + kMaxClientFrameHeader);
+    const auto frame = frame_client_binary(out_, kMaxClientFrameHeader, *key);
+    const int written =
+        frame.empty() ? -1 : lws_write(wsi, frame.data(), frame.size(), LWS_WRITE_RAW);
+    if (written < static_cast<int>(frame.size())) {
       log_.warn("writing to " + server_name() + " failed");
       return -1;
     }
