@@ -166,8 +166,9 @@ int main(int argc, char** argv) {
       break;
   }
   std::vector<std::string> problems = parsed.problems;
-  if (problems.empty()) {
-    // The TLS material is checked as deeply as a connection would use it.
+  if (problems.empty() && parsed.action == ParsedCommandLine::Action::kCheckConfig) {
+    // The TLS material is checked as deeply as a connection would use it. A running
+    // daemon gets the same check, and exit code, from building its connection.
     const auto& server = parsed.options.server;
     if (auto tls = tether::daemon::transport::make_client_tls_context(
             {server.ca_file, server.cert_file, server.key_file});

@@ -153,18 +153,24 @@ class Connection::Impl {
   }
 
   Status init() {
-    auto tls = make_client_tls_context(
-        {settings_.server.ca_file, settings_.server.cert_file, settings_.server.key_file});
-    if (!tls) return tls.error();
-    tls_ = std::move(tls).value();
+    // A ws:// server needs no TLS context: not building one keeps OpenSSL's
+    // algorithm tables and the CA store out of memory.
+    if (settings_.url.tls) {
+      auto tls = make_client_tls_context(
+          {settings_.server.ca_file, settings_.server.cert_file, settings_.server.key_file});
+      if (!tls) return tls.error();
+      tls_ = std::move(tls).value();
+    }
 
     lws_context_creation_info info;
     std::memset(&info, 0, sizeof info);
     info.port = CONTEXT_PORT_NO_LISTEN;
     info.protocols = kClientProtocols;
     info.vhost_name = "tether-client";
-    info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
-    info.provided_client_ssl_ctx = tls_.get();
+    if (tls_) {
+      info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+      info.provided_client_ssl_ctx = tls_.get();
+    }
     binding_ = new VhostBinding{this};
     info.user = binding_;
     info.gid = -1;
