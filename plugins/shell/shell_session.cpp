@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <csignal>
 #include <utility>
@@ -41,12 +42,20 @@ std::string_view end_text(EndReason reason) {
   return "";
 }
 
-// Output within this long of the previous message is coalesced (see
-// on_master_readable): long enough to gather a 64 KiB chunk from a fast producer,
-// too short for a person to notice.
+// Streaming output is sent at least this often (see read_stream): long enough to
+// gather tens of KiB from a fast producer, too short for a person to notice.
 constexpr std::chrono::milliseconds kCoalesceWindow{2};
-// Output of at least this many bytes in one go is bulk, not interaction.
+// Output of at least this many bytes in one read is bulk, not interaction.
 constexpr std::size_t kBulkOutput = 256;
+// While a terminal streams, it is read this often instead of on every wakeup. The
+// kernel moves PTY output to the reader through a 4 KiB buffer, a line at a time
+// from a line-buffered program: a reader that wakes for each line pays a context
+// switch per 100 bytes. Waiting this long lets about 2 KiB gather at 20 MB/s, yet
+// is short enough that the buffer does not fill and stall the shell (measured in
+// docs/performance.md: 100 µs halves a bare reader's CPU at equal throughput).
+constexpr std::chrono::microseconds kStreamReadInterval{100};
+// One read(2) of a PTY master returns at most the kernel's 4 KiB line buffer.
+constexpr std::size_t kReadStep = std::size_t{16} * 1024;
 
 protocol::Bytes text_bytes(std::string_view text) {
   return {text.begin(), text.end()};
@@ -81,10 +90,14 @@ ShellSession::ShellSession(daemon::EventLoop& loop, daemon::Outbound& outbound,
       ping_timer_(loop),
       pong_timer_(loop),
       kill_timer_(loop),
-      linger_timer_(loop),
-      coalesce_timer_(loop) {}
+      linger_timer_(loop) {}
 
 Status ShellSession::attach() {
+  auto stream_timer = daemon::ShortTimer::create(loop_);
+  if (!stream_timer) {
+    return stream_timer.error().wrap("creating the stream read timer");
+  }
+  stream_timer_ = std::move(stream_timer.value());
   auto master = daemon::FdWatch::create(loop_, process_.master(),
                                         {.on_readable = [this] { on_master_readable(); },
                                          .on_writable = [this] { flush_input(); },
@@ -112,6 +125,7 @@ Status ShellSession::attach() {
 
 ShellSession::~ShellSession() {
   outbound_.cancel_drained(flow_);
+  stream_timer_.reset();
   master_watch_.reset();
   child_watch_.reset();
   if (!process_.reaped()) {
@@ -125,35 +139,76 @@ ShellSession::~ShellSession() {
 // ---- output -------------------------------------------------------------------------
 
 void ShellSession::on_master_readable() {
-  if (eof_ || output_paused_) {
+  if (eof_ || output_paused_ || streaming()) {
     return;
   }
-  read_master(settings_.tuning.read_chunk - std::min(unsent_.size(), settings_.tuning.read_chunk));
-  // The kernel hands PTY output over in small pieces (a line at a time from a
-  // line-buffered program, at most about 4 KiB). Bulk output that follows a message
-  // sent moments ago is a stream: hold it for up to kCoalesceWindow and send one
-  // large message instead of many small ones. Small output (an echo, a prompt) and
-  // output after a quiet spell go out at once, so typing never waits.
-  const bool bulk = unsent_.size() >= kBulkOutput || last_output_size_ >= kBulkOutput;
-  if (!eof_ && !discarding_ && bulk && unsent_.size() < settings_.tuning.read_chunk &&
-      Clock::now() - last_output_sent_ < kCoalesceWindow) {
-    if (!coalesce_timer_.pending()) {
-      coalesce_timer_.start(kCoalesceWindow, [this] { flush_unsent(); });
-    }
+  const std::size_t got = read_master(read_room());
+  if (!eof_ && !discarding_ && got >= kBulkOutput) {
+    // Bulk output: from now on read at a steady pace instead of on every wakeup.
+    first_unsent_at_ = Clock::now();
+    stream_timer_->start_repeating(kStreamReadInterval, [this] { read_stream(); });
+    update_master_interest();
     return;
   }
-  coalesce_timer_.cancel();
+  send_read_output();
+}
+
+void ShellSession::read_stream() {
+  if (eof_ || output_paused_ || !master_open_) {
+    stream_timer_->cancel();  // defensive: whatever ended the stream stops the ticks
+    return;
+  }
+  const bool had_unsent = !unsent_.empty();
+  const std::size_t got = read_master(read_room());
+  if (eof_ || discarding_ || (got == 0 && !had_unsent)) {
+    // The producer paused with everything sent (or output ended): go back to waking
+    // on output, so that the next keystroke's echo is not held.
+    send_read_output();
+    return;
+  }
+  const auto now = Clock::now();
+  if (!had_unsent) {
+    first_unsent_at_ = now;
+  }
+  // A producer that merely hiccups (a busy CPU, a slow pipe) keeps the stream: what
+  // was gathered goes out when it is a full chunk or kCoalesceWindow old.
+  if (unsent_.size() >= settings_.tuning.read_chunk || now - first_unsent_at_ >= kCoalesceWindow) {
+    flush_unsent();  // a full queue pauses output, which also ends the ticks
+  }
+}
+
+std::size_t ShellSession::read_room() const {
+  return settings_.tuning.read_chunk - std::min(unsent_.size(), settings_.tuning.read_chunk);
+}
+
+bool ShellSession::streaming() const {
+  return stream_timer_ != nullptr && stream_timer_->pending();
+}
+
+void ShellSession::send_read_output() {
+  if (stream_timer_) {
+    stream_timer_->cancel();
+  }
   flush_unsent();
-  if (eof_) {
+  if (eof_ && master_open_) {
     master_open_ = false;
-    master_watch_->want_readable(false);
+    update_master_interest();
     maybe_finish();
+    return;
+  }
+  update_master_interest();
+}
+
+void ShellSession::update_master_interest() {
+  if (master_watch_) {
+    master_watch_->want_readable(master_open_ && !output_paused_ && !streaming());
   }
 }
 
 void ShellSession::on_master_hangup() {
   // The watch is stopped: whatever the terminal still holds must be read now.
   master_open_ = false;
+  stream_timer_->cancel();
   if (!eof_) {
     read_master(kMaxHangupDrain, true);
     eof_ = true;
@@ -162,15 +217,14 @@ void ShellSession::on_master_hangup() {
   maybe_finish();
 }
 
-void ShellSession::read_master(std::size_t limit, bool draining_to_eof) {
+std::size_t ShellSession::read_master(std::size_t limit, bool draining_to_eof) {
   std::size_t taken = 0;
+  std::array<std::uint8_t, kReadStep> step;  // not in unsent_: growing it would zero-fill
   while (taken < limit) {
-    std::size_t want = std::min(limit - taken, settings_.tuning.read_chunk);
-    std::size_t old_size = unsent_.size();
-    unsent_.resize(old_size + want);
-    ssize_t n = ::read(process_.master(), unsent_.data() + old_size, want);
-    unsent_.resize(old_size + (n > 0 ? static_cast<std::size_t>(n) : 0));
+    const std::size_t want = std::min(limit - taken, step.size());
+    const ssize_t n = ::read(process_.master(), step.data(), want);
     if (n > 0) {
+      unsent_.insert(unsent_.end(), step.begin(), step.begin() + n);
       taken += static_cast<std::size_t>(n);
       if (static_cast<std::size_t>(n) < want && !draining_to_eof) {
         // A short read emptied the terminal's buffer. Another read would only
@@ -193,10 +247,10 @@ void ShellSession::read_master(std::size_t limit, bool draining_to_eof) {
   if (discarding_) {
     unsent_.clear();
   }
+  return taken;
 }
 
 void ShellSession::flush_unsent() {
-  coalesce_timer_.cancel();
   while (!unsent_.empty() && !quiet_) {
     if (over_queue_cap()) {
       pause_output();
@@ -213,8 +267,6 @@ void ShellSession::flush_unsent() {
     protocol::ProtoMsg msg = protocol::make_msg(
         protocol::proto::kShell, std::string(wire::typ::kShell), sid_,
         {{std::string(wire::prop::kStatus), wire::status::kNormal}}, std::move(body));
-    last_output_sent_ = Clock::now();
-    last_output_size_ = chunk;
     if (Status sent = outbound_.send(msg, daemon::Priority::kBulk, flow_); !sent) {
       if (!outbound_.connected()) {
         unsent_.clear();  // the link-down stop that follows discards the rest too
@@ -244,9 +296,8 @@ void ShellSession::pause_output() {
     return;
   }
   output_paused_ = true;
-  if (master_open_) {
-    master_watch_->want_readable(false);
-  }
+  stream_timer_->cancel();
+  update_master_interest();
   outbound_.when_drained(flow_, settings_.tuning.session_queue_low,
                          settings_.tuning.total_queue_low, [this] { resume_output(); });
 }
@@ -256,15 +307,11 @@ void ShellSession::resume_output() {
     return;
   }
   output_paused_ = false;
-  // A producer that was held back has a full terminal buffer waiting: a stream.
-  last_output_sent_ = Clock::now();
   flush_unsent();
   if (output_paused_) {
     return;
   }
-  if (master_open_) {
-    master_watch_->want_readable(true);
-  }
+  update_master_interest();
   maybe_finish();
 }
 
@@ -274,9 +321,7 @@ void ShellSession::discard_output() {
   outbound_.cancel_drained(flow_);
   if (output_paused_) {
     output_paused_ = false;
-    if (master_open_) {
-      master_watch_->want_readable(true);
-    }
+    update_master_interest();
   }
 }
 
@@ -448,6 +493,7 @@ void ShellSession::maybe_finish() {
 
 void ShellSession::finish() {
   finished_ = true;
+  stream_timer_->cancel();
   kill_timer_.cancel();
   linger_timer_.cancel();
   idle_timer_.cancel();

@@ -30,6 +30,7 @@
 #include <string>
 
 #include "daemon/loop/event_loop.hpp"
+#include "daemon/loop/short_timer.hpp"
 #include "daemon/router/protocol_handler.hpp"
 #include "plugins/shell/pty_process.hpp"
 #include "plugins/shell/shell_tuning.hpp"
@@ -90,9 +91,22 @@ class ShellSession {
   // Output: PTY -> backend.
   void on_master_readable();
   void on_master_hangup();
-  // Reads at most `limit` bytes into unsent_; sets eof_ at end of file. Stops at a
-  // short read unless `draining_to_eof` (after a hangup, when no event will follow).
-  void read_master(std::size_t limit, bool draining_to_eof = false);
+  // While output streams, the terminal is not watched but read every
+  // kStreamReadInterval by stream_timer_, and what gathers is sent every
+  // kCoalesceWindow or read_chunk bytes; a read that finds nothing, with nothing
+  // left to send, ends the stream.
+  void read_stream();
+  bool streaming() const;
+  std::size_t read_room() const;
+  // Sends what was read; at end of output, stops watching the terminal.
+  void send_read_output();
+  // The one place that decides whether the terminal is watched for output: while
+  // it is open, not paused by a full queue and not streaming.
+  void update_master_interest();
+  // Reads at most `limit` bytes into unsent_ and returns how many; sets eof_ at end
+  // of file. Stops at a short read unless `draining_to_eof` (after a hangup, when
+  // no event will follow).
+  std::size_t read_master(std::size_t limit, bool draining_to_eof = false);
   void flush_unsent();
   bool over_queue_cap() const;
   void pause_output();
@@ -137,8 +151,6 @@ class ShellSession {
   std::optional<ExitStatus> exit_;
 
   std::chrono::steady_clock::time_point last_input_;
-  std::chrono::steady_clock::time_point last_output_sent_;
-  std::size_t last_output_size_ = 0;
   bool awaiting_pong_ = false;
 
   daemon::Timer idle_timer_;
@@ -146,7 +158,8 @@ class ShellSession {
   daemon::Timer pong_timer_;
   daemon::Timer kill_timer_;
   daemon::Timer linger_timer_;
-  daemon::Timer coalesce_timer_;
+  std::chrono::steady_clock::time_point first_unsent_at_;
+  std::unique_ptr<daemon::ShortTimer> stream_timer_;
   std::unique_ptr<daemon::FdWatch> master_watch_;
   std::unique_ptr<daemon::FdWatch> child_watch_;
 };
