@@ -14,6 +14,24 @@
 // TLS (wss) and plain ws; OpenSSH runs a private sshd with throwaway keys on a
 // spare port, with `ssh -T` and `ssh -tt`. Results are printed with tether/ssh ratios.
 //
+// Two more peers show what no daemon can go below, measured in the same run rather
+// than argued:
+//   - pty-reader-floor runs the same pipeline on a PTY with the same terminal
+//     settings and only reads and discards the output. Its CPU per 100 MB is the
+//     floor of any remote shell on this kernel: PTY output reaches the master in
+//     small pieces (a 4 KiB line discipline buffer and a flush worker), so just
+//     reading it costs most of what sshd spends. It runs twice: reading on every
+//     wakeup, and waiting 100 us after short reads (which halves the floor's CPU
+//     at about the same throughput).
+//   - tls-client-floor only creates a TLS client context with the bench's CA file,
+//     as tetherd does, and sleeps: the memory floor of any TLS client on this OS.
+//     It runs next to the idle tetherd, and the idle memory of tetherd, of it and of
+//     sshd is printed as VmRSS, Pss and USS (Private_Clean + Private_Dirty from
+//     smaps_rollup). VmRSS counts shared library pages in full, Pss divides them
+//     among the processes that map them (so it depends on what else runs), USS
+//     counts only the process's own pages.
+// Their rows and ratios are printed after the tether/ssh ones.
+//
 // Usage: shell-throughput [--bytes N] [--idle-seconds S] [--tetherd PATH]
 // Run as root or as a user sshd will accept by key (the current user).
 #include <arpa/inet.h>
@@ -117,6 +135,41 @@ long rss_kib(pid_t pid) {
   return status_field(read_file("/proc/" + std::to_string(pid) + "/status"), "VmRSS");
 }
 
+// A "Key:   123 kB" line of /proc/PID/smaps_rollup, in KiB; -1 if there is none.
+long smaps_field(const std::string& smaps, const std::string& key) {
+  std::istringstream lines(smaps);
+  std::string line;
+  while (std::getline(lines, line)) {
+    if (line.compare(0, key.size() + 1, key + ":") == 0) {
+      return std::atol(line.c_str() + key.size() + 1);
+    }
+  }
+  return -1;
+}
+
+struct Memory {
+  long rss_kib = -1;  // VmRSS
+  long pss_kib = -1;  // shared pages divided among the processes that map them
+  long uss_kib = -1;  // private pages only: Private_Clean + Private_Dirty
+  Memory& operator+=(const Memory& other) {
+    rss_kib = std::max(rss_kib, 0L) + std::max(other.rss_kib, 0L);
+    pss_kib = std::max(pss_kib, 0L) + std::max(other.pss_kib, 0L);
+    uss_kib = std::max(uss_kib, 0L) + std::max(other.uss_kib, 0L);
+    return *this;
+  }
+};
+
+Memory memory_kib(pid_t pid) {
+  Memory memory;
+  memory.rss_kib = rss_kib(pid);
+  const std::string smaps = read_file("/proc/" + std::to_string(pid) + "/smaps_rollup");
+  memory.pss_kib = smaps_field(smaps, "Pss");
+  const long clean = smaps_field(smaps, "Private_Clean");
+  const long dirty = smaps_field(smaps, "Private_Dirty");
+  if (clean >= 0 && dirty >= 0) memory.uss_kib = clean + dirty;
+  return memory;
+}
+
 // `root` and every process below it named `comm`.
 std::vector<pid_t> tree_named(pid_t root, const std::string& comm) {
   std::map<pid_t, ProcStat> all;
@@ -195,6 +248,9 @@ struct Result {
   Percentiles echo_ms;
   long idle_rss_kib = -1;
   double idle_wakeups = -1;
+  Memory idle_memory;  // summed over idle_processes
+  int idle_processes = 0;
+  std::size_t reads = 0;  // pty floors only
   double mb_per_s() const { return seconds > 0 ? static_cast<double>(bytes) / 1e6 / seconds : 0; }
   double cpu_per_100mb() const {
     return bytes > 0 ? daemon_cpu / (static_cast<double>(bytes) / 1e8) : 0;
@@ -202,6 +258,13 @@ struct Result {
 };
 
 // ---- tether ----------------------------------------------------------------------------
+
+// A process whose idle memory is read at the same moment as tetherd's, so that both
+// Pss values divide the shared library pages among the same set of processes.
+struct Neighbour {
+  pid_t pid = -1;
+  Memory memory;
+};
 
 ProtoMsg shell_msg(const std::string& typ, const std::string& sid, const std::string& body = {}) {
   return tether::protocol::make_msg(tether::protocol::proto::kShell, typ, sid, {},
@@ -251,7 +314,7 @@ class TetherShell {
 std::optional<Result> bench_tether(const std::string& tetherd, bool tls, std::size_t bytes,
                                    int idle_seconds, const tether::test::TempDir& dir,
                                    const tether::test::CertificateSet& certs,
-                                   const std::string& token_file) {
+                                   const std::string& token_file, Neighbour* neighbour) {
   Result result;
   result.name = tls ? "tether wss" : "tether ws";
   tether::test::TestServer::Options options;
@@ -284,6 +347,9 @@ std::optional<Result> bench_tether(const std::string& tetherd, bool tls, std::si
     std::this_thread::sleep_for(std::chrono::seconds(idle_seconds));
     result.idle_wakeups = static_cast<double>(context_switches(pid) - before) / idle_seconds;
     result.idle_rss_kib = rss_kib(pid);
+    result.idle_memory = memory_kib(pid);
+    result.idle_processes = 1;
+    if (neighbour != nullptr && neighbour->pid > 0) neighbour->memory = memory_kib(neighbour->pid);
   }
 
   TetherShell bulk(server, "bulk");
@@ -496,9 +562,11 @@ std::optional<Result> bench_ssh(Sshd& sshd, const std::string& mode, std::size_t
     for (pid_t p : pids) {
       after += context_switches(p);
       rss += rss_kib(p);
+      result.idle_memory += memory_kib(p);
     }
     result.idle_wakeups = static_cast<double>(after - before) / idle_seconds;
     result.idle_rss_kib = rss;
+    result.idle_processes = static_cast<int>(pids.size());
   }
 
   const std::string stty = mode == "-tt" ? "stty -opost; " : "";
@@ -546,6 +614,61 @@ std::optional<Result> bench_ssh(Sshd& sshd, const std::string& mode, std::size_t
   return result;
 }
 
+// ---- floors ----------------------------------------------------------------------------
+
+// Everything a child writes to stdout until it closes it (or `timeout` passes).
+std::string read_all(Child& child, std::chrono::milliseconds timeout,
+                     const std::string& until = {}) {
+  std::string text;
+  const auto deadline = Clock::now() + timeout;
+  char buffer[4096];
+  while (Clock::now() < deadline) {
+    if (!until.empty() && text.find(until) != std::string::npos) break;
+    pollfd fd{child.out, POLLIN, 0};
+    if (::poll(&fd, 1, 100) <= 0) continue;
+    const ssize_t n = ::read(child.out, buffer, sizeof buffer);
+    if (n <= 0) break;
+    text.append(buffer, static_cast<std::size_t>(n));
+  }
+  return text;
+}
+
+std::optional<Result> bench_pty_floor(const std::string& path, std::size_t bytes, int hold_us) {
+  Result result;
+  result.name = hold_us > 0 ? "pty floor (" + std::to_string(hold_us) + " us hold)"
+                            : "pty floor (read on wake)";
+  auto child =
+      spawn({path, "--bytes", std::to_string(bytes), "--hold-us", std::to_string(hold_us)});
+  if (!child) return std::nullopt;
+  ::close(child->in);
+  child->in = -1;
+  const std::string line = read_all(*child, 600s);
+  child->wait(10s);
+  unsigned long long got = 0;
+  unsigned long long reads = 0;
+  if (std::sscanf(line.c_str(), "bytes=%llu seconds=%lf cpu=%lf reads=%llu", &got, &result.seconds,
+                  &result.daemon_cpu, &reads) != 4) {
+    std::fprintf(stderr, "%s: unexpected output: %s\n", result.name.c_str(), line.c_str());
+    return std::nullopt;
+  }
+  result.bytes = static_cast<std::size_t>(got);
+  result.reads = static_cast<std::size_t>(reads);
+  return result;
+}
+
+// Started before the tether runs and measured next to the idle tetherd.
+std::unique_ptr<Child> start_tls_floor(const std::string& path, const std::string& ca_file) {
+  auto child = spawn({path, ca_file});
+  if (!child) return nullptr;
+  if (read_all(*child, 10s, "ready\n").find("ready\n") == std::string::npos) {
+    std::fprintf(stderr, "tls-client-floor did not get ready\n");
+    return nullptr;
+  }
+  return child;
+}
+
+// ---- output ----------------------------------------------------------------------------
+
 void print(const Result& r) {
   std::printf("%-14s %9.1f MB/s %8.2f s  cpu %6.2f s/100MB  echo p50 %6.2f ms p99 %6.2f ms",
               r.name.c_str(), r.mb_per_s(), r.seconds, r.cpu_per_100mb(), r.echo_ms.p50,
@@ -561,12 +684,24 @@ void ratio(const char* what, double tether, double ssh) {
               ssh);
 }
 
+// As ratio(), for lines whose two sides are not tether and ssh.
+void ratio_of(const std::string& what, const char* a_name, double a, const char* b_name, double b) {
+  std::printf("  %-40s %8.3f  (%s %.3f, %s %.3f)\n", what.c_str(), b != 0 ? a / b : 0, a_name, a,
+              b_name, b);
+}
+
+void print_memory(const std::string& name, double rss, double pss, double uss) {
+  std::printf("  %-28s %10.0f %10.0f %10.0f\n", name.c_str(), rss, pss, uss);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   std::size_t bytes = 100000000;
   int idle_seconds = 10;
   std::string tetherd = TETHERD_PATH;
+  const std::string pty_floor = PTY_READER_FLOOR_PATH;
+  const std::string tls_floor = TLS_CLIENT_FLOOR_PATH;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string flag = argv[i];
     if (flag == "--bytes") bytes = std::stoul(argv[i + 1]);
@@ -583,8 +718,16 @@ int main(int argc, char** argv) {
   const std::string token = dir.write("token", "bench-token\n").string();
 
   std::vector<Result> results;
+  Neighbour tls_floor_idle;
   for (bool tls : {true, false}) {
-    auto r = bench_tether(tetherd, tls, bytes, tls ? idle_seconds : 0, dir, *certs, token);
+    std::unique_ptr<Child> floor;
+    if (tls && idle_seconds > 0) {
+      floor = start_tls_floor(tls_floor, certs->ca_cert.string());
+      if (!floor) return 1;
+      tls_floor_idle.pid = floor->pid;
+    }
+    auto r = bench_tether(tetherd, tls, bytes, tls ? idle_seconds : 0, dir, *certs, token,
+                          &tls_floor_idle);
     if (!r) {
       std::fprintf(stderr, "tether %s run failed\n", tls ? "wss" : "ws");
       return 1;
@@ -599,6 +742,15 @@ int main(int argc, char** argv) {
     auto r = bench_ssh(sshd, mode, bytes, mode == "-tt" ? idle_seconds : 0);
     if (!r) {
       std::fprintf(stderr, "ssh %s run failed\n", mode.c_str());
+      return 1;
+    }
+    print(*r);
+    results.push_back(*r);
+  }
+  for (int hold_us : {0, 100}) {
+    auto r = bench_pty_floor(pty_floor, bytes, hold_us);
+    if (!r) {
+      std::fprintf(stderr, "pty floor (hold %d us) run failed\n", hold_us);
       return 1;
     }
     print(*r);
@@ -620,5 +772,56 @@ int main(int argc, char** argv) {
   ratio("idle rss wss / sshd", static_cast<double>(wss.idle_rss_kib),
         static_cast<double>(ssh_tt.idle_rss_kib));
   ratio("idle wakeups/s wss / sshd", wss.idle_wakeups, ssh_tt.idle_wakeups);
+
+  const Result& wake = results[4];
+  const Result& hold = results[5];
+  std::printf("\nratios against the pty floors (what only reading the PTY costs):\n");
+  ratio_of("cpu/100MB wss / pty floor (wake)", "wss", wss.cpu_per_100mb(), "floor",
+           wake.cpu_per_100mb());
+  ratio_of("cpu/100MB wss / pty floor (hold)", "wss", wss.cpu_per_100mb(), "floor",
+           hold.cpu_per_100mb());
+  ratio_of("cpu/100MB pty floor (wake) / ssh -tt", "floor", wake.cpu_per_100mb(), "ssh",
+           ssh_tt.cpu_per_100mb());
+  ratio_of("cpu/100MB pty floor (hold) / ssh -tt", "floor", hold.cpu_per_100mb(), "ssh",
+           ssh_tt.cpu_per_100mb());
+  ratio_of("throughput pty floor (wake) / ssh -tt", "floor", wake.mb_per_s(), "ssh",
+           ssh_tt.mb_per_s());
+  ratio_of("throughput pty floor (hold) / ssh -tt", "floor", hold.mb_per_s(), "ssh",
+           ssh_tt.mb_per_s());
+  for (const Result* floor : {&wake, &hold}) {
+    std::printf("  %-40s %8.0f  (%zu reads)\n", (floor->name + " bytes/read").c_str(),
+                floor->reads > 0
+                    ? static_cast<double>(floor->bytes) / static_cast<double>(floor->reads)
+                    : 0.0,
+                floor->reads);
+  }
+
+  if (idle_seconds > 0) {
+    const Memory& t = wss.idle_memory;
+    const Memory& f = tls_floor_idle.memory;
+    const Memory& s = ssh_tt.idle_memory;
+    const double n = std::max(ssh_tt.idle_processes, 1);
+    std::printf("\nidle memory, KiB                   VmRSS        Pss        USS\n");
+    print_memory("tetherd (wss)", static_cast<double>(t.rss_kib), static_cast<double>(t.pss_kib),
+                 static_cast<double>(t.uss_kib));
+    print_memory("tls client floor", static_cast<double>(f.rss_kib), static_cast<double>(f.pss_kib),
+                 static_cast<double>(f.uss_kib));
+    print_memory("sshd (" + std::to_string(ssh_tt.idle_processes) + " processes)",
+                 static_cast<double>(s.rss_kib), static_cast<double>(s.pss_kib),
+                 static_cast<double>(s.uss_kib));
+    print_memory("sshd per process", static_cast<double>(s.rss_kib) / n,
+                 static_cast<double>(s.pss_kib) / n, static_cast<double>(s.uss_kib) / n);
+    std::printf("\nratios idle memory (tls floor measured next to the idle tetherd):\n");
+    const struct {
+      const char* name;
+      long Memory::*field;
+    } kinds[] = {{"vmrss", &Memory::rss_kib}, {"pss", &Memory::pss_kib}, {"uss", &Memory::uss_kib}};
+    for (const auto& kind : kinds) {
+      ratio_of(std::string(kind.name) + " tether / tls floor", "tether",
+               static_cast<double>(t.*kind.field), "floor", static_cast<double>(f.*kind.field));
+      ratio_of(std::string(kind.name) + " tether / sshd", "tether",
+               static_cast<double>(t.*kind.field), "sshd", static_cast<double>(s.*kind.field));
+    }
+  }
   return 0;
 }
