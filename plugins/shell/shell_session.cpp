@@ -54,7 +54,8 @@ constexpr std::size_t kBulkOutput = 256;
 // is short enough that the buffer does not fill and stall the shell (measured in
 // docs/performance.md: 100 µs halves a bare reader's CPU at equal throughput).
 constexpr std::chrono::microseconds kStreamReadInterval{100};
-// One read(2) of a PTY master returns at most the kernel's 4 KiB line buffer.
+// One read(2) of a PTY master returns at most the kernel's 4 KiB line buffer; a
+// 16 KiB stack buffer leaves room to spare without a heap buffer per session.
 constexpr std::size_t kReadStep = std::size_t{16} * 1024;
 
 protocol::Bytes text_bytes(std::string_view text) {
@@ -186,17 +187,16 @@ bool ShellSession::streaming() const {
 }
 
 void ShellSession::send_read_output() {
-  if (stream_timer_) {
-    stream_timer_->cancel();
-  }
+  stream_timer_->cancel();
   flush_unsent();
-  if (eof_ && master_open_) {
+  const bool output_ended = eof_ && master_open_;
+  if (output_ended) {
     master_open_ = false;
-    update_master_interest();
-    maybe_finish();
-    return;
   }
   update_master_interest();
+  if (output_ended) {
+    maybe_finish();
+  }
 }
 
 void ShellSession::update_master_interest() {
