@@ -189,6 +189,16 @@ class Writer {
     return &logs_.emplace(name, state).first->second;
   }
 
+  // Persists the high-water mark of a log, in the batch's transaction, so that
+  // sequence numbers continue after a restart even once every record is erased.
+  Status save_high_water(const LogState& log) {
+    auto mark = connection_->prepare("UPDATE logs SET high_water = ? WHERE id = ?");
+    if (!mark.ok()) return mark.error();
+    if (Status st = (*mark)->bind(1, to_sql(log.stats.high_water)); !st.ok()) return st;
+    if (Status st = (*mark)->bind(2, log.id); !st.ok()) return st;
+    return (*mark)->run();
+  }
+
   const LogState* log_for_read(const std::string& name) const {
     auto found = logs_.find(name);
     return found == logs_.end() ? nullptr : &found->second;
@@ -207,11 +217,7 @@ class Writer {
     }
     if (Status st = statement.bind_blob(4, bytes); !st.ok()) return st.error();
     if (Status st = statement.run(); !st.ok()) return st.error();
-    auto mark = connection_->prepare("UPDATE logs SET high_water = ? WHERE id = ?");
-    if (!mark.ok()) return mark.error();
-    if (Status st = (*mark)->bind(1, to_sql(seq)); !st.ok()) return st.error();
-    if (Status st = (*mark)->bind(2, log.id); !st.ok()) return st.error();
-    if (Status st = (*mark)->run(); !st.ok()) return st.error();
+    // The high-water mark reaches the logs table once per batch, in save_high_water().
     log.stats.high_water = seq;
     log.stats.count += 1;
     log.stats.bytes += bytes.size();
@@ -385,6 +391,12 @@ class Writer {
 // store is gone, they drop their operations instead of calling back.
 struct LoopSide {
   std::unordered_map<std::string, LogStats> stats;
+  // While completions are delivered, the operations their callbacks queue wake the
+  // writer once, after the last callback, not at the first: the writer then takes
+  // them as one batch instead of committing the first few alone.
+  bool delivering = false;
+  bool wake_writer = false;
+  DurableStore::Impl* impl = nullptr;
 };
 
 class DurableStore::Impl {
@@ -395,6 +407,7 @@ class DurableStore::Impl {
         path_(options_.directory / options_.file_name),
         writer_(std::move(writer)),
         loop_side_(std::make_shared<LoopSide>()) {
+    loop_side_->impl = this;
     for (const auto& [name, state] : writer_->logs()) loop_side_->stats[name] = state.stats;
   }
 
@@ -409,6 +422,8 @@ class DurableStore::Impl {
 
   Impl(const Impl&) = delete;
   Impl& operator=(const Impl&) = delete;
+
+  void wake_writer() { cv_.notify_one(); }
 
   void start() {
     thread_ = std::thread([this] { run(); });
@@ -429,7 +444,11 @@ class DurableStore::Impl {
       }
     }
     if (accepted) {
-      cv_.notify_one();
+      if (loop_side_->delivering) {
+        loop_side_->wake_writer = true;
+      } else {
+        cv_.notify_one();
+      }
       return;
     }
     op->fail(Error(ErrorCode::kBusy,
@@ -476,10 +495,16 @@ class DurableStore::Impl {
       auto side = weak.lock();
       if (!side) return;  // the store is gone: no callbacks
       for (auto& [name, committed] : completion->stats) side->stats[name] = committed;
+      side->delivering = true;
       for (auto& op : completion->ops) {
         op->deliver();
         // The store may have been destroyed by this callback.
         if (weak.expired()) return;
+      }
+      side->delivering = false;
+      if (side->wake_writer) {
+        side->wake_writer = false;
+        side->impl->wake_writer();
       }
     });
   }
@@ -559,7 +584,7 @@ class DurableStore::Impl {
         remember(before_batch, op->log);
         remember(before_op, op->log);
       }
-      if (Status st = connection.exec("SAVEPOINT op"); !st.ok()) {
+      if (Status st = connection.run("SAVEPOINT op"); !st.ok()) {
         op->fail(st.error());
         done.push_back(std::move(op));
         continue;
@@ -567,16 +592,26 @@ class DurableStore::Impl {
       if (Status st = op->execute(*writer_); !st.ok()) {
         restore(before_op);
         if (connection.in_transaction()) {
-          (void)connection.exec("ROLLBACK TO op");
-          (void)connection.exec("RELEASE op");
+          (void)connection.run("ROLLBACK TO op");
+          (void)connection.run("RELEASE op");
         }
       } else {
-        (void)connection.exec("RELEASE op");
+        (void)connection.run("RELEASE op");
       }
       done.push_back(std::move(op));
     }
     if (writes) {
-      Status committed = connection.exec("COMMIT");
+      Status committed;
+      for (const auto& [name, state] : before_batch) {
+        auto found = logs.find(name);
+        const bool advanced =
+            found != logs.end() && (!state || state->stats.high_water != found->second.stats.high_water);
+        if (advanced && committed.ok()) committed = writer_->save_high_water(found->second);
+      }
+      if (committed.ok() && !connection.in_transaction()) {
+        committed = connection.error("the transaction was rolled back");
+      }
+      if (committed.ok()) committed = connection.exec("COMMIT");
       if (!committed.ok()) {
         if (connection.in_transaction()) (void)connection.exec("ROLLBACK");
         restore(before_batch);

@@ -101,6 +101,12 @@ Status SqliteConnection::exec(const char* sql) {
   return {};
 }
 
+Status SqliteConnection::run(const char* sql) {
+  auto statement = prepare(sql);
+  if (!statement.ok()) return statement.error();
+  return (*statement)->run();
+}
+
 Result<Statement*> SqliteConnection::prepare(const char* sql) {
   auto found = statements_.find(sql);
   if (found != statements_.end()) return found->second.get();

@@ -76,6 +76,9 @@ class SqliteConnection {
 
   // Runs one or more statements that return no rows.
   Status exec(const char* sql);
+  // Runs one statement that returns no rows, prepared once and cached (for the
+  // statements the writer runs per operation, such as SAVEPOINT and RELEASE).
+  Status run(const char* sql);
   // The statement for `sql`, prepared once and cached by its text.
   Result<Statement*> prepare(const char* sql);
   // true while the connection is inside an explicit transaction.
