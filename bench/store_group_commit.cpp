@@ -12,10 +12,10 @@
 #include <sqlite3.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
-#include <algorithm>
 #include <cstring>
 #include <filesystem>
 #include <memory>
@@ -201,8 +201,8 @@ int main(int argc, char** argv) {
 
   std::printf("directory %s\n", dir.c_str());
   std::printf("floor = write 4 KiB + fdatasync rounds/s, measured just before each row\n\n");
-  std::printf("%8s %10s %12s %10s %12s %14s %12s %12s\n", "writers", "floor", "appends/s",
-              "txn/s", "appends/txn", "ceiling W*fl", "of ceiling", "txn/floor");
+  std::printf("%8s %10s %12s %10s %12s %14s %12s %12s\n", "writers", "floor", "appends/s", "txn/s",
+              "appends/txn", "ceiling W*fl", "of ceiling", "txn/floor");
   for (int writers : writer_counts) {
     // The disk is shared with whatever else runs: the floor is measured next to each
     // row so that the ratios compare like with like.
@@ -219,9 +219,10 @@ int main(int argc, char** argv) {
   if (open_mb > 0) {
     double quick_check = 0;
     const double open = open_seconds(dir / "open", open_mb, quick_check);
-    std::printf("\nopen of a store holding a %d MiB log, cold cache: %.0f ms "
-                "(PRAGMA quick_check alone, cold cache: %.0f ms)\n",
-                open_mb, 1000.0 * open, 1000.0 * quick_check);
+    std::printf(
+        "\nopen of a store holding a %d MiB log, cold cache: %.0f ms "
+        "(PRAGMA quick_check alone, cold cache: %.0f ms)\n",
+        open_mb, 1000.0 * open, 1000.0 * quick_check);
   }
   fs::remove_all(dir);
   return 0;

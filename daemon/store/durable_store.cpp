@@ -45,8 +45,8 @@ Status prepare_directory(const std::filesystem::path& directory) {
   const auto status = std::filesystem::status(directory, ec);
   if (status.type() == std::filesystem::file_type::not_found) {
     if (::mkdir(directory.c_str(), 0700) != 0 && errno != EEXIST) {
-      return storage_error(directory, std::string("creating the state directory: ") +
-                                          std::strerror(errno));
+      return storage_error(directory,
+                           std::string("creating the state directory: ") + std::strerror(errno));
     }
     const auto parent = directory.has_parent_path() ? directory.parent_path() : ".";
     const int fd = ::open(parent.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -451,10 +451,10 @@ class DurableStore::Impl {
       }
       return;
     }
-    op->fail(Error(ErrorCode::kBusy,
-                   path_.string() + ": the store's write queue is full (" +
-                       std::to_string(options_.max_queued_operations) + " operations or " +
-                       std::to_string(options_.max_queued_bytes) + " bytes)"));
+    op->fail(Error(ErrorCode::kBusy, path_.string() + ": the store's write queue is full (" +
+                                         std::to_string(options_.max_queued_operations) +
+                                         " operations or " +
+                                         std::to_string(options_.max_queued_bytes) + " bytes)"));
     deliver_later({}, std::move(op));
   }
 
@@ -537,8 +537,8 @@ class DurableStore::Impl {
                             const std::string& name) {
       if (into.contains(name)) return;
       auto found = logs.find(name);
-      into.emplace(name, found == logs.end() ? std::nullopt
-                                             : std::optional<LogState>(found->second));
+      into.emplace(name,
+                   found == logs.end() ? std::nullopt : std::optional<LogState>(found->second));
     };
     auto restore = [&logs](const std::unordered_map<std::string, std::optional<LogState>>& from) {
       for (const auto& [name, state] : from) {
@@ -604,8 +604,8 @@ class DurableStore::Impl {
       Status committed;
       for (const auto& [name, state] : before_batch) {
         auto found = logs.find(name);
-        const bool advanced =
-            found != logs.end() && (!state || state->stats.high_water != found->second.stats.high_water);
+        const bool advanced = found != logs.end() &&
+                              (!state || state->stats.high_water != found->second.stats.high_water);
         if (advanced && committed.ok()) committed = writer_->save_high_water(found->second);
       }
       if (committed.ok() && !connection.in_transaction()) {
@@ -697,7 +697,9 @@ Result<std::unique_ptr<DurableStore>> DurableStore::open(EventLoop& loop, Option
 DurableStore::DurableStore(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 DurableStore::~DurableStore() = default;
 
-const std::filesystem::path& DurableStore::path() const { return impl_->path(); }
+const std::filesystem::path& DurableStore::path() const {
+  return impl_->path();
+}
 
 void DurableStore::append(std::string_view log, Bytes bytes, Done<std::uint64_t> done) {
   const std::size_t size = bytes.size();
@@ -847,7 +849,9 @@ void DurableStore::trim_to_bytes(std::string_view log, std::uint64_t max_log_byt
       std::move(done)));
 }
 
-LogStats DurableStore::stats(std::string_view log) const { return impl_->stats(log); }
+LogStats DurableStore::stats(std::string_view log) const {
+  return impl_->stats(log);
+}
 
 void DurableStore::put(std::string key, Bytes bytes, StatusDone done) {
   DocumentChange change;
@@ -893,8 +897,8 @@ void DurableStore::commit(DocumentChange change, StatusDone done) {
 
 void DurableStore::get(std::string key, Done<std::optional<Bytes>> done) {
   impl_->enqueue(make_operation<std::optional<Bytes>>(
-      std::string(), 0, false,
-      [key = std::move(key)](Writer& writer) { return writer.get(key); }, std::move(done)));
+      std::string(), 0, false, [key = std::move(key)](Writer& writer) { return writer.get(key); },
+      std::move(done)));
 }
 
 void DurableStore::list(std::string prefix, Done<std::vector<Document>> done) {
@@ -904,6 +908,8 @@ void DurableStore::list(std::string prefix, Done<std::vector<Document>> done) {
       std::move(done)));
 }
 
-DurableStore::Counters DurableStore::counters() const { return impl_->counters(); }
+DurableStore::Counters DurableStore::counters() const {
+  return impl_->counters();
+}
 
 }  // namespace tether::daemon::store

@@ -46,12 +46,30 @@ Result<std::int64_t> single_int(SqliteConnection& connection, const char* sql) {
   return use->column_int(0);
 }
 
+// "ok", or the first few problems quick_check reports, joined (a damaged file can
+// report thousands; the first ones say enough).
+Result<std::string> check_integrity(SqliteConnection& connection) {
+  // The first statement that reads the file: a file that is not a database fails
+  // here with "file is not a database", a truncated one with "malformed".
+  auto statement = connection.prepare("PRAGMA quick_check(4)");
+  if (!statement.ok()) return connection.error("checking the database");
+  StatementUse use(**statement);
+  std::string report;
+  while (true) {
+    auto row = use->step();
+    if (!row.ok()) return connection.error("checking the database");
+    if (!*row) break;
+    if (!report.empty()) report += "; ";
+    report += use->column_text(0);
+  }
+  return report;
+}
+
 }  // namespace
 
 Status prepare_schema(SqliteConnection& connection) {
   const std::string& path = connection.path().string();
-  // The first statement that reads the file: a file that is not a database (or is
-  // encrypted, or is garbage) fails here with "file is not a database".
+  // A second tetherd waiting for the lock would hang at start: fail at once.
   if (Status st = connection.exec("PRAGMA busy_timeout = 0"); !st.ok()) return st;
   if (connection.read_only()) {
     return Error(ErrorCode::kStorageFailure, path + ": the database file is not writable");
@@ -65,7 +83,7 @@ Status prepare_schema(SqliteConnection& connection) {
   // quick_check verifies every b-tree page (structure, free list, record format) but
   // not that indexes match their tables; it reads the whole file once, which is
   // O(database size): docs/store.md gives the measured cost.
-  auto check = single_text(connection, "PRAGMA quick_check");
+  auto check = check_integrity(connection);
   if (!check.ok()) return check.error();
   if (*check != "ok") {
     return Error(ErrorCode::kStorageFailure, path + ": integrity check failed: " + *check);
@@ -97,10 +115,10 @@ Status prepare_schema(SqliteConnection& connection) {
   auto version = single_int(connection, "PRAGMA user_version");
   if (!version.ok()) return rollback(version.error());
   if (*version < 0 || *version > kSchemaVersion) {
-    return rollback(Error(ErrorCode::kStorageFailure,
-                          path + ": schema version " + std::to_string(*version) +
-                              " is not one this tetherd knows (it writes version " +
-                              std::to_string(kSchemaVersion) + ")"));
+    return rollback(
+        Error(ErrorCode::kStorageFailure, path + ": schema version " + std::to_string(*version) +
+                                              " is not one this tetherd knows (it writes version " +
+                                              std::to_string(kSchemaVersion) + ")"));
   }
   for (auto v = static_cast<std::size_t>(*version); v < kMigrations.size(); ++v) {
     if (Status st = connection.exec(kMigrations.at(v)); !st.ok()) {

@@ -14,8 +14,8 @@ Status Statement::bind(int index, std::int64_t value) {
 }
 
 Status Statement::bind(int index, std::string_view text) {
-  if (sqlite3_bind_text64(stmt_, index, text.data(), text.size(), SQLITE_TRANSIENT,
-                          SQLITE_UTF8) != SQLITE_OK) {
+  if (sqlite3_bind_text64(stmt_, index, text.data(), text.size(), SQLITE_TRANSIENT, SQLITE_UTF8) !=
+      SQLITE_OK) {
     return connection_->error("binding a value");
   }
   return {};
@@ -50,7 +50,9 @@ void Statement::reset() {
   sqlite3_clear_bindings(stmt_);
 }
 
-std::int64_t Statement::column_int(int index) const { return sqlite3_column_int64(stmt_, index); }
+std::int64_t Statement::column_int(int index) const {
+  return sqlite3_column_int64(stmt_, index);
+}
 
 std::string Statement::column_text(int index) const {
   const unsigned char* text = sqlite3_column_text(stmt_, index);
@@ -120,9 +122,13 @@ Result<Statement*> SqliteConnection::prepare(const char* sql) {
   return raw;
 }
 
-bool SqliteConnection::in_transaction() const { return sqlite3_get_autocommit(db_) == 0; }
+bool SqliteConnection::in_transaction() const {
+  return sqlite3_get_autocommit(db_) == 0;
+}
 
-bool SqliteConnection::read_only() const { return sqlite3_db_readonly(db_, "main") == 1; }
+bool SqliteConnection::read_only() const {
+  return sqlite3_db_readonly(db_, "main") == 1;
+}
 
 Error SqliteConnection::error(std::string_view what) const {
   return Error(ErrorCode::kStorageFailure,

@@ -16,7 +16,8 @@ inline protocol::Bytes record_payload(int writer, std::uint64_t n) {
   protocol::Bytes bytes(head.begin(), head.end());
   const std::size_t filler = 16 + (static_cast<std::size_t>(writer) * 131 + n * 17) % 600;
   for (std::size_t i = 0; i < filler; ++i) {
-    bytes.push_back(static_cast<std::uint8_t>('a' + (i + n + static_cast<std::size_t>(writer)) % 26));
+    bytes.push_back(
+        static_cast<std::uint8_t>('a' + (i + n + static_cast<std::size_t>(writer)) % 26));
   }
   return bytes;
 }
@@ -29,7 +30,8 @@ inline std::string document_key(int group, const std::string& name) {
 inline protocol::Bytes document_value(int group, std::uint64_t n) {
   const std::string head = std::to_string(n) + ":";
   protocol::Bytes bytes(head.begin(), head.end());
-  bytes.resize(head.size() + 3000, static_cast<std::uint8_t>('A' + (n + static_cast<std::uint64_t>(group)) % 26));
+  bytes.resize(head.size() + 3000,
+               static_cast<std::uint8_t>('A' + (n + static_cast<std::uint64_t>(group)) % 26));
   return bytes;
 }
 

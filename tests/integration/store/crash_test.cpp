@@ -101,11 +101,10 @@ TEST(StoreCrashTest, EveryAcknowledgedAppendSurvivesKill9) {
   // an early round must still hold the same record later (sequence numbers never
   // repeat across restarts).
   std::map<std::uint64_t, std::pair<int, std::uint64_t>> acked;
-  const std::vector<int> kill_points = {
-      0, std::uniform_int_distribution<int>(1, 100)(random),
-      std::uniform_int_distribution<int>(100, 1000)(random),
-      std::uniform_int_distribution<int>(1000, 4000)(random),
-      std::uniform_int_distribution<int>(1, 4000)(random)};
+  const std::vector<int> kill_points = {0, std::uniform_int_distribution<int>(1, 100)(random),
+                                        std::uniform_int_distribution<int>(100, 1000)(random),
+                                        std::uniform_int_distribution<int>(1000, 4000)(random),
+                                        std::uniform_int_distribution<int>(1, 4000)(random)};
   for (int kill_after : kill_points) {
     SCOPED_TRACE("killed after " + std::to_string(kill_after) + " acks");
     const auto lines = run_and_kill(dir.path(), "append", kWriters, kill_after);

@@ -37,16 +37,16 @@ struct Appender {
 
   void next() {
     const std::uint64_t current = n++;
-    store->append("crash", tether::store_test::record_payload(writer, current),
-                  [this, current](tether::Result<std::uint64_t> seq) {
-                    if (!seq.ok()) {
-                      std::fprintf(stderr, "append failed: %s\n", seq.error().message().c_str());
-                      std::_Exit(4);
-                    }
-                    say(std::to_string(*seq) + " " + std::to_string(writer) + " " +
-                        std::to_string(current));
-                    next();
-                  });
+    store->append(
+        "crash", tether::store_test::record_payload(writer, current),
+        [this, current](tether::Result<std::uint64_t> seq) {
+          if (!seq.ok()) {
+            std::fprintf(stderr, "append failed: %s\n", seq.error().message().c_str());
+            std::_Exit(4);
+          }
+          say(std::to_string(*seq) + " " + std::to_string(writer) + " " + std::to_string(current));
+          next();
+        });
   }
 };
 

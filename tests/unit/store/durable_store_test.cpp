@@ -197,9 +197,8 @@ TEST(DurableStoreTest, AppendWithinBudgetDropsOldestAndAddsAMarkerInOneStep) {
   tether::test::TempDir dir;
   StoreHarness harness;
   ASSERT_TRUE(harness.open(options_in(dir)).ok());
-  const std::uint64_t reserve = marker_for(DroppedRange{UINT64_MAX, UINT64_MAX, UINT64_MAX, 0},
-                                           UINT64_MAX)
-                                    .size();
+  const std::uint64_t reserve =
+      marker_for(DroppedRange{UINT64_MAX, UINT64_MAX, UINT64_MAX, 0}, UINT64_MAX).size();
   const std::uint64_t budget = 1000;
   auto append = [&](std::size_t size) {
     return harness.await<Result<BudgetedAppend>>([&](auto done) {
@@ -408,9 +407,8 @@ TEST(DurableStoreTest, NoCallbackAfterDestructionButQueuedWritesAreCommitted) {
     ASSERT_TRUE(harness.open(options).ok());
     harness.on_loop([&] {
       for (int i = 0; i < 10; ++i) {
-        harness.store().append("log", bytes_of("late"), [called](Result<std::uint64_t>) {
-          called->store(true);
-        });
+        harness.store().append("log", bytes_of("late"),
+                               [called](Result<std::uint64_t>) { called->store(true); });
       }
       harness.destroy_store();  // on the loop thread, right after queueing
       return 0;

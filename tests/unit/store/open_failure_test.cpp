@@ -14,8 +14,8 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstring>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <string>
 
@@ -93,7 +93,8 @@ std::pair<int, std::string> open_as_nobody(const DurableStore::Options& options)
   std::string out;
   char buffer[4096];
   ssize_t n = 0;
-  while ((n = ::read(fds[0], buffer, sizeof buffer)) > 0) out.append(buffer, static_cast<size_t>(n));
+  while ((n = ::read(fds[0], buffer, sizeof buffer)) > 0)
+    out.append(buffer, static_cast<size_t>(n));
   ::close(fds[0]);
   int status = 0;
   ::waitpid(pid, &status, 0);
@@ -114,7 +115,8 @@ TEST(StoreOpenTest, TruncatedDatabaseIsAStorageFailure) {
   tether::test::TempDir dir;
   make_database(dir.path(), 300);
   const fs::path db = dir.path() / "tether.db";
-  ASSERT_FALSE(fs::exists(dir.path() / "tether.db-wal") && fs::file_size(dir.path() / "tether.db-wal") > 0);
+  ASSERT_FALSE(fs::exists(dir.path() / "tether.db-wal") &&
+               fs::file_size(dir.path() / "tether.db-wal") > 0);
   const auto size = fs::file_size(db);
   ASSERT_GT(size, 100000u);
   fs::resize_file(db, size / 2);

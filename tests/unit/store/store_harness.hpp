@@ -19,8 +19,12 @@ namespace tether::daemon::store::test {
 
 inline constexpr std::chrono::seconds kDeadline{20};
 
-inline Bytes bytes_of(std::string_view text) { return {text.begin(), text.end()}; }
-inline std::string text_of(const Bytes& bytes) { return {bytes.begin(), bytes.end()}; }
+inline Bytes bytes_of(std::string_view text) {
+  return {text.begin(), text.end()};
+}
+inline std::string text_of(const Bytes& bytes) {
+  return {bytes.begin(), bytes.end()};
+}
 
 class StoreHarness {
  public:
@@ -119,13 +123,11 @@ class StoreHarness {
     return on_loop([this, log] { return store_->stats(log); });
   }
   Status put(const std::string& key, std::string_view text) {
-    return await<Status>([this, key, data = bytes_of(text)](auto done) {
-      store_->put(key, data, std::move(done));
-    });
+    return await<Status>(
+        [this, key, data = bytes_of(text)](auto done) { store_->put(key, data, std::move(done)); });
   }
   Status commit(DocumentChange change) {
-    return await<Status>(
-        [this, change](auto done) { store_->commit(change, std::move(done)); });
+    return await<Status>([this, change](auto done) { store_->commit(change, std::move(done)); });
   }
   Result<std::optional<Bytes>> get(const std::string& key) {
     return await<Result<std::optional<Bytes>>>(
