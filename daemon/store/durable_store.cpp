@@ -124,7 +124,7 @@ class BasicOperation final : public Operation {
 
 std::function<void(Result<Unit>)> status_done(DurableStore::StatusDone done) {
   if (!done) return {};
-  return [done = std::move(done)](Result<Unit> result) {
+  return [done = std::move(done)](const Result<Unit>& result) {
     done(result.ok() ? Status::Ok() : Status(result.error()));
   };
 }
@@ -433,29 +433,30 @@ class DurableStore::Impl {
   const Options& options() const { return options_; }
 
   void enqueue(std::unique_ptr<Operation> op) {
-    bool accepted = false;
+    std::unique_ptr<Operation> refused;
     {
       std::lock_guard lock(mu_);
       if (!stopping_ && queue_.size() < options_.max_queued_operations &&
           queued_bytes_ + op->payload_bytes <= options_.max_queued_bytes) {
         queued_bytes_ += op->payload_bytes;
         queue_.push_back(std::move(op));
-        accepted = true;
-      }
-    }
-    if (accepted) {
-      if (loop_side_->delivering) {
-        loop_side_->wake_writer = true;
       } else {
-        cv_.notify_one();
+        refused = std::move(op);
       }
-      return;
     }
-    op->fail(Error(ErrorCode::kBusy, path_.string() + ": the store's write queue is full (" +
+    if (refused) {
+      reject(std::move(refused),
+             Error(ErrorCode::kBusy, path_.string() + ": the store's write queue is full (" +
                                          std::to_string(options_.max_queued_operations) +
                                          " operations or " +
                                          std::to_string(options_.max_queued_bytes) + " bytes)"));
-    deliver_later({}, std::move(op));
+      return;
+    }
+    if (loop_side_->delivering) {
+      loop_side_->wake_writer = true;
+    } else {
+      cv_.notify_one();
+    }
   }
 
   // Fails `op` on the loop (later, never inside the caller's call).
@@ -654,11 +655,11 @@ class DurableStore::Impl {
 namespace {
 
 template <typename T>
-std::unique_ptr<Operation> make_operation(std::string log, std::size_t payload_bytes, bool writes,
-                                          typename BasicOperation<T>::Body body,
+std::unique_ptr<Operation> make_operation(std::string_view log, std::size_t payload_bytes,
+                                          bool writes, typename BasicOperation<T>::Body body,
                                           std::function<void(Result<T>)> done) {
   auto op = std::make_unique<BasicOperation<T>>(std::move(body), std::move(done));
-  op->log = std::move(log);
+  op->log = std::string(log);
   op->payload_bytes = payload_bytes;
   op->writes = writes;
   return op;
