@@ -11,8 +11,9 @@
 // committed and synced to disk. Operations queued while the writer is busy are run
 // together in ONE transaction (group commit), so concurrent writers share one sync.
 // Each operation runs in its own savepoint inside that transaction: one failing
-// operation (a full disk, a value over the limit) fails alone, and a failed commit
-// fails every operation of the batch. A failed write leaves nothing behind.
+// operation fails alone, and a failed commit fails every operation of the batch (so
+// does an error after which SQLite rolled the whole transaction back, as it may on
+// a full disk). A failed write leaves nothing behind and uses no sequence number.
 //
 // Lifetime: destroying the store waits for the operations already queued to be
 // committed, then closes the database; their `done` callbacks are NOT called (the
