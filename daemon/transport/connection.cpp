@@ -187,30 +187,30 @@ class Connection::Impl {
   void dial() {
     if (stopping_) return;
     ++attempt_;
-    set_state(LinkState::kConnecting, "connecting to " + server_name());
     last_tls_error_.clear();
     token_.clear();
     url_ = settings_.url;
+    std::string no_credentials;  // why this dial cannot start, when it cannot
     if (settings_.server.auth != AuthMode::kNone) {
       CredentialSource& source = credential_source_ != nullptr ? *credential_source_ : token_file_;
       auto credentials = source.credentials();
       if (!credentials) {
-        log_.warn("no token: " + source.missing_reason() + "; retrying in " +
-                  describe(settings_.server.auth_backoff));
-        fail(Failure::kNoToken);
-        return;
-      }
-      if (!credentials->server_url.empty()) {
-        auto url = url_from_credentials(credentials->server_url);
-        if (!url) {
-          log_.warn("the server URL from the credentials is unusable: " + url.error().message() +
-                    "; retrying in " + describe(settings_.server.auth_backoff));
-          fail(Failure::kNoToken);
-          return;
-        }
+        no_credentials = "no token: " + source.missing_reason();
+      } else if (auto url = credentials->server_url.empty()
+                                ? Result<ServerUrl>(settings_.url)
+                                : url_from_credentials(credentials->server_url);
+                 !url) {
+        no_credentials = "the server URL from the credentials is unusable: " + url.error().message();
+      } else {
         url_ = std::move(url).value();
+        token_ = std::move(credentials->token);
       }
-      token_ = std::move(credentials->token);
+    }
+    set_state(LinkState::kConnecting, "connecting to " + server_name());
+    if (!no_credentials.empty()) {
+      log_.warn(no_credentials + "; retrying in " + describe(settings_.server.auth_backoff));
+      fail(Failure::kNoToken);
+      return;
     }
     connect_timer_.start(settings_.connect_timeout, [this, attempt = attempt_] {
       if (attempt != attempt_ || state_ != LinkState::kConnecting) return;
