@@ -146,8 +146,8 @@ void BusService::own_name(std::function<void(Status)> done) {
   Impl& impl = *impl_;
   auto on_reply = [&impl, done](const sdbus::Error* error, std::uint32_t reply) {
     if (error != nullptr) {
-      done(Error(ErrorCode::kAccessDenied, std::string("the bus refused the name ") + kBusName +
-                                               ": " + error->getMessage()));
+      done(Error(ErrorCode::kAccessDenied,
+                 std::string("the bus refused the name ") + kBusName + ": " + error->getMessage()));
       return;
     }
     if (reply != kPrimaryOwner && reply != kAlreadyOwner) {
@@ -189,9 +189,9 @@ sdbus::Error BusService::to_dbus_error(const Error& error) {
     case ErrorCode::kBusy:
     case ErrorCode::kStorageFailure:
     case ErrorCode::kAccessDenied:
-      return sdbus::Error(std::string(tether::dbus::kErrorPrefix) +
-                              std::string(error_code_name(error.code())),
-                          error.message());
+      return sdbus::Error(
+          std::string(tether::dbus::kErrorPrefix) + std::string(error_code_name(error.code())),
+          error.message());
     case ErrorCode::kIo:
     case ErrorCode::kProtocol:
     case ErrorCode::kUnavailable:

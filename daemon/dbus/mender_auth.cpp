@@ -8,9 +8,9 @@ Result<std::unique_ptr<MenderAuth>> MenderAuth::create(BusService& bus, const lo
     std::unique_ptr<MenderAuth> auth(new MenderAuth(bus, logger, std::move(changed)));
     return auth;
   } catch (const sdbus::Error& e) {
-    return Error(ErrorCode::kUnavailable,
-                 "server.auth=mender: subscribing to " + std::string(kServiceName) +
-                     " signals failed: " + e.getMessage());
+    return Error(ErrorCode::kUnavailable, "server.auth=mender: subscribing to " +
+                                              std::string(kServiceName) +
+                                              " signals failed: " + e.getMessage());
   }
 }
 
@@ -56,7 +56,8 @@ void MenderAuth::ask_token() {
   const Status sent = bus_.send([this] { GetJwtToken(); });
   if (!sent) {
     asking_ = false;
-    last_problem_ = "asking " + std::string(kServiceName) + " for a token: " + sent.error().message();
+    last_problem_ =
+        "asking " + std::string(kServiceName) + " for a token: " + sent.error().message();
   }
 }
 

@@ -200,7 +200,8 @@ class Connection::Impl {
                                 ? Result<ServerUrl>(settings_.url)
                                 : url_from_credentials(credentials->server_url);
                  !url) {
-        no_credentials = "the server URL from the credentials is unusable: " + url.error().message();
+        no_credentials =
+            "the server URL from the credentials is unusable: " + url.error().message();
       } else {
         url_ = std::move(url).value();
         token_ = std::move(credentials->token);

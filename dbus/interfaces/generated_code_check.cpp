@@ -18,9 +18,12 @@ namespace tether::dbus {
 
 std::span<const char* const> generated_interfaces() {
   static constexpr const char* kNames[] = {
-      io::tether::Gateway1_adaptor::INTERFACE_NAME,  io::tether::Telemetry1_adaptor::INTERFACE_NAME,
-      io::tether::Config1_adaptor::INTERFACE_NAME,   io::tether::Update1_adaptor::INTERFACE_NAME,
-      io::tether::Commands1_adaptor::INTERFACE_NAME, io::mender::Authentication1_proxy::INTERFACE_NAME,
+      io::tether::Gateway1_adaptor::INTERFACE_NAME,
+      io::tether::Telemetry1_adaptor::INTERFACE_NAME,
+      io::tether::Config1_adaptor::INTERFACE_NAME,
+      io::tether::Update1_adaptor::INTERFACE_NAME,
+      io::tether::Commands1_adaptor::INTERFACE_NAME,
+      io::mender::Authentication1_proxy::INTERFACE_NAME,
   };
   return kNames;
 }

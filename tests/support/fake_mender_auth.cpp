@@ -16,8 +16,7 @@ namespace {
 constexpr const char* kName = "io.mender.AuthenticationManager";
 constexpr const char* kPath = "/io/mender/AuthenticationManager";
 
-class FakeAuthManager final
-    : public sdbus::AdaptorInterfaces<io::mender::Authentication1_adaptor> {
+class FakeAuthManager final : public sdbus::AdaptorInterfaces<io::mender::Authentication1_adaptor> {
  public:
   FakeAuthManager(sdbus::IConnection& connection, std::string token, std::string url)
       : AdaptorInterfaces(connection, kPath), token_(std::move(token)), url_(std::move(url)) {

@@ -34,8 +34,8 @@ Result<std::unique_ptr<PrivateBus>> PrivateBus::start() {
   bus->daemon_ = std::move(daemon).value();
   // The address is printed once the socket listens.
   const auto at = bus->daemon_->wait_for_output("unix:", std::chrono::seconds(10));
-  const auto end = at ? bus->daemon_->wait_for_output("\n", std::chrono::seconds(10), *at)
-                      : std::nullopt;
+  const auto end =
+      at ? bus->daemon_->wait_for_output("\n", std::chrono::seconds(10), *at) : std::nullopt;
   if (!at || !end) return Error("dbus-daemon printed no address: " + bus->daemon_->output());
   const std::string output = bus->daemon_->output();
   const std::size_t start = *at - 5;
@@ -54,8 +54,7 @@ void PrivateBus::export_address() const {
 Result<CompletedProcess> PrivateBus::run(const std::string& binary,
                                          const std::vector<std::string>& args,
                                          std::chrono::milliseconds timeout) const {
-  auto process =
-      DaemonProcess::start(binary, args, {"DBUS_SESSION_BUS_ADDRESS=" + address_});
+  auto process = DaemonProcess::start(binary, args, {"DBUS_SESSION_BUS_ADDRESS=" + address_});
   if (!process) return process.error();
   auto status = (*process)->wait_for_exit(timeout);
   if (!status) return Error("timed out: " + binary + "\n" + (*process)->output());

@@ -47,8 +47,8 @@ CompletedProcess BusTest::tetherctl(const std::vector<std::string>& args) {
 }
 
 std::string BusTest::property(const std::string& name) {
-  auto got = busctl({"get-property", "io.tether.Gateway1", "/io/tether/Gateway1",
-                     "io.tether.Gateway1", name});
+  auto got = busctl(
+      {"get-property", "io.tether.Gateway1", "/io/tether/Gateway1", "io.tether.Gateway1", name});
   EXPECT_EQ(got.exit_status, 0) << got.output;
   std::string value = got.output;
   while (!value.empty() && value.back() == '\n') value.pop_back();

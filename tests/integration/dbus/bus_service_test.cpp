@@ -129,7 +129,9 @@ TEST_F(BusServiceTest, AsyncRepliesErrorsAndCallerReachThePluginsClient) {
   ASSERT_TRUE(opened.ok()) << opened.error().message();
   BusService& service = **opened;
   // Gateway1 and a plugin's interface side by side on the one object.
-  daemon::dbus::GatewayService gateway(service, {.device_id = "d", .version = "v", .server_url = {}, .pending_records = {}, .reconnect = {}});
+  daemon::dbus::GatewayService gateway(
+      service,
+      {.device_id = "d", .version = "v", .server_url = {}, .pending_records = {}, .reconnect = {}});
   SlowTelemetry telemetry(service, *loop_);
 
   const std::string script =
@@ -142,7 +144,8 @@ TEST_F(BusServiceTest, AsyncRepliesErrorsAndCallerReachThePluginsClient) {
       kCall + "io.tether.Telemetry1.ClearAlert a; echo \"rc=$?\"; " +                   //
       "busctl --user call io.tether.Gateway1 /io/tether/Gateway1 io.tether.Telemetry1 Submit "
       "si x 7; echo \"rc=$?\"; " +  //
-      kCall + "io.tether.Gateway1.Reconnect; echo \"rc=$?\"; " +                         //
+      kCall +
+      "io.tether.Gateway1.Reconnect; echo \"rc=$?\"; " +  //
       "gdbus introspect --session --dest io.tether.Gateway1 --object-path /io/tether/Gateway1";
   const ScriptRun run = run_with_loop(service, script);
   ASSERT_EQ(run.exit_status, 0) << run.output;
@@ -205,7 +208,9 @@ TEST_F(BusServiceTest, TheBusGoingAwayIsSurvived) {
   auto opened = BusService::open(*loop_, daemon::BusKind::kSession, logger_);
   ASSERT_TRUE(opened.ok()) << opened.error().message();
   BusService& service = **opened;
-  daemon::dbus::GatewayService gateway(service, {.device_id = "d", .version = "v", .server_url = {}, .pending_records = {}, .reconnect = {}});
+  daemon::dbus::GatewayService gateway(
+      service,
+      {.device_id = "d", .version = "v", .server_url = {}, .pending_records = {}, .reconnect = {}});
   daemon::Timer later(*loop_);
   bool owned = false;
   service.own_name([&](const Status& status) {

@@ -26,7 +26,7 @@ TEST_F(BusTest, IntrospectionShowsEveryGatewayMember) {
   for (const char* member : {"io.tether.Gateway1", ".Reconnect", ".State", ".DeviceId",
                              ".ServerUrl", ".Version", ".PendingRecords"})
     EXPECT_NE(busctl_view.output.find(member), std::string::npos) << member << "\n"
-                                                                   << busctl_view.output;
+                                                                  << busctl_view.output;
   EXPECT_NE(busctl_view.output.find("emits-change"), std::string::npos) << busctl_view.output;
 
   auto gdbus_view = gdbus({"introspect", "--session", "--dest", "io.tether.Gateway1",
@@ -36,7 +36,7 @@ TEST_F(BusTest, IntrospectionShowsEveryGatewayMember) {
        {"interface io.tether.Gateway1", "Reconnect();", "readonly s State", "readonly s DeviceId",
         "readonly s ServerUrl", "readonly s Version", "readonly t PendingRecords"})
     EXPECT_NE(gdbus_view.output.find(member), std::string::npos) << member << "\n"
-                                                                  << gdbus_view.output;
+                                                                 << gdbus_view.output;
 }
 
 TEST_F(BusTest, EveryPropertyReads) {
@@ -44,7 +44,8 @@ TEST_F(BusTest, EveryPropertyReads) {
   expect_connection();
   EXPECT_TRUE(wait_for_property("State", "s \"online\"", 5s)) << property("State");
   EXPECT_EQ(property("DeviceId"), "s \"test-device\"");
-  EXPECT_EQ(property("ServerUrl"), "s \"" + server_->url() + "/api/devices/v1/deviceconnect/connect\"");
+  EXPECT_EQ(property("ServerUrl"),
+            "s \"" + server_->url() + "/api/devices/v1/deviceconnect/connect\"");
   EXPECT_EQ(property("Version"), std::string("s \"") + TETHER_VERSION + "\"");
   EXPECT_EQ(property("PendingRecords"), "t 0");
 
@@ -61,16 +62,15 @@ TEST_F(BusTest, StateChangesEmitPropertiesChanged) {
   start_on_bus();
   expect_connection();
   ASSERT_TRUE(wait_for_property("State", "s \"online\"", 5s));
-  auto monitor = DaemonProcess::start("/usr/bin/gdbus", {"monitor", "--session", "--dest",
-                                                         "io.tether.Gateway1", "--object-path",
-                                                         "/io/tether/Gateway1"});
+  auto monitor = DaemonProcess::start(
+      "/usr/bin/gdbus", {"monitor", "--session", "--dest", "io.tether.Gateway1", "--object-path",
+                         "/io/tether/Gateway1"});
   ASSERT_TRUE(monitor.ok()) << monitor.error().message();
   ASSERT_TRUE((*monitor)->wait_for_output("owned by", 5s)) << (*monitor)->output();
 
   server_->stop();  // the backend goes away: online → offline → connecting → ...
   EXPECT_TRUE((*monitor)->wait_for_output("{'State': <'offline'>}", 5s)) << (*monitor)->output();
-  EXPECT_TRUE((*monitor)->wait_for_output("{'State': <'connecting'>}", 5s))
-      << (*monitor)->output();
+  EXPECT_TRUE((*monitor)->wait_for_output("{'State': <'connecting'>}", 5s)) << (*monitor)->output();
   const auto before_restart = (*monitor)->output().size();
   ASSERT_TRUE(server_->start().ok());
   expect_connection();
@@ -114,9 +114,11 @@ TEST_F(BusTest, BadCallsGetClearErrorsAndTheDaemonLivesOn) {
       << unknown_interface.output;
 
   // Arguments where none are expected, of several types, and a large one.
-  for (const std::vector<std::string>& garbage :
-       {std::vector<std::string>{"s", "garbage"}, {"i", "42"}, {"ay", "3", "1", "2", "3"},
-        {"a{sv}", "1", "k", "s", "v"}, {"s", std::string(100000, 'x')}}) {
+  for (const std::vector<std::string>& garbage : {std::vector<std::string>{"s", "garbage"},
+                                                  {"i", "42"},
+                                                  {"ay", "3", "1", "2", "3"},
+                                                  {"a{sv}", "1", "k", "s", "v"},
+                                                  {"s", std::string(100000, 'x')}}) {
     std::vector<std::string> rest = {"io.tether.Gateway1", "Reconnect"};
     rest.insert(rest.end(), garbage.begin(), garbage.end());
     auto wrong = busctl(gateway_call("call", rest));
@@ -129,10 +131,11 @@ TEST_F(BusTest, BadCallsGetClearErrorsAndTheDaemonLivesOn) {
   EXPECT_NE(no_such_property.output.find("or property Color"), std::string::npos)
       << no_such_property.output;
 
-  auto write_read_only = busctl(gateway_call("set-property", {"io.tether.Gateway1", "State", "s",
-                                                             "online"}));
+  auto write_read_only =
+      busctl(gateway_call("set-property", {"io.tether.Gateway1", "State", "s", "online"}));
   EXPECT_NE(write_read_only.exit_status, 0);
-  EXPECT_NE(write_read_only.output.find("not writable"), std::string::npos) << write_read_only.output;
+  EXPECT_NE(write_read_only.output.find("not writable"), std::string::npos)
+      << write_read_only.output;
 
   // Get with the wrong types for its own arguments.
   auto wrong_get = gdbus({"call", "--session", "--dest", "io.tether.Gateway1", "--object-path",

@@ -15,9 +15,7 @@ constexpr const char* kThirdToken = "mender-jwt-cccc";
 class MenderAuthTest : public BusTest {
  protected:
   // What Mender reports as its server: the test server's authority over https.
-  std::string mender_url() const {
-    return "https://localhost:" + std::to_string(server_->port());
-  }
+  std::string mender_url() const { return "https://localhost:" + std::to_string(server_->port()); }
 
   DaemonProcess& start_fake(const std::string& token) {
     auto fake = DaemonProcess::start(FAKE_MENDER_AUTH_PATH, {token, mender_url()});
@@ -55,9 +53,8 @@ TEST_F(MenderAuthTest, ConnectsWithMendersTokenAndServer) {
   auto handshake = expect_connection();
   EXPECT_EQ(handshake.headers["authorization"], std::string("Bearer ") + kMenderToken);
   EXPECT_EQ(handshake.path, "/x");
-  EXPECT_TRUE(wait_for_property("ServerUrl",
-                                "s \"wss://localhost:" + std::to_string(server_->port()) + "/x\"",
-                                3s));
+  EXPECT_TRUE(wait_for_property(
+      "ServerUrl", "s \"wss://localhost:" + std::to_string(server_->port()) + "/x\"", 3s));
   EXPECT_EQ(daemon.count_in_output(kMenderToken), 0u) << "the token was logged";
 }
 

@@ -45,10 +45,13 @@ TEST_F(BusTest, TetherctlStatusWithoutDaemonFailsWithTheBusSentence) {
 }
 
 TEST_F(BusTest, TetherctlCommandLineErrorsExit2) {
-  for (const std::vector<std::string>& args :
-       {std::vector<std::string>{}, {"--bus", "session"}, {"--bus"}, {"--bus", "tram", "status"},
-        {"--bogus", "status"}, {"--bus", "session", "frobnicate"},
-        {"--bus", "session", "status", "extra"}}) {
+  for (const std::vector<std::string>& args : {std::vector<std::string>{},
+                                               {"--bus", "session"},
+                                               {"--bus"},
+                                               {"--bus", "tram", "status"},
+                                               {"--bogus", "status"},
+                                               {"--bus", "session", "frobnicate"},
+                                               {"--bus", "session", "status", "extra"}}) {
     auto run = tetherctl(args);
     EXPECT_EQ(run.exit_status, 2) << run.output;
     EXPECT_NE(run.output.find("tetherctl: "), std::string::npos) << run.output;
