@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <exception>
+#include <memory>
 
 namespace tether::daemon::dbus {
 
@@ -144,19 +145,21 @@ bool BusService::name_owned() const {
 
 void BusService::own_name(std::function<void(Status)> done) {
   Impl& impl = *impl_;
-  auto on_reply = [&impl, done](const sdbus::Error* error, std::uint32_t reply) {
+  // Shared: the reply handler keeps it, and a failure to send needs it here too.
+  auto finish = std::make_shared<std::function<void(Status)>>(std::move(done));
+  auto on_reply = [&impl, finish](const sdbus::Error* error, std::uint32_t reply) {
     if (error != nullptr) {
-      done(Error(ErrorCode::kAccessDenied,
-                 std::string("the bus refused the name ") + kBusName + ": " + error->getMessage()));
+      (*finish)(Error(ErrorCode::kAccessDenied, std::string("the bus refused the name ") +
+                                                    kBusName + ": " + error->getMessage()));
       return;
     }
     if (reply != kPrimaryOwner && reply != kAlreadyOwner) {
-      done(Error(ErrorCode::kBusy,
-                 std::string("another process owns the name ") + kBusName + " on the bus"));
+      (*finish)(Error(ErrorCode::kBusy,
+                      std::string("another process owns the name ") + kBusName + " on the bus"));
       return;
     }
     impl.name_owned_ = true;
-    done(Status::Ok());
+    (*finish)(Status::Ok());
   };
   const Status sent = send([&] {
     impl.bus_daemon_->callMethodAsync("RequestName")
@@ -164,7 +167,7 @@ void BusService::own_name(std::function<void(Status)> done) {
         .withArguments(std::string(kBusName), kDoNotQueue)
         .uponReplyInvoke(on_reply);
   });
-  if (!sent) done(sent.error().wrap(std::string("asking the bus for ") + kBusName));
+  if (!sent) (*finish)(sent.error().wrap(std::string("asking the bus for ") + kBusName));
 }
 
 Status BusService::send(const std::function<void()>& emit) {
