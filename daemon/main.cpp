@@ -114,7 +114,7 @@ int run_daemon(const DaemonOptions& options) {
     auto reconnect_soon = [&event_loop, &link] {
       event_loop.post([&link] { link.reconnect_now(); });
     };
-    gateway = std::make_unique<dbus::GatewayService>(
+    auto registered = dbus::GatewayService::create(
         *bus, dbus::GatewayService::Sources{
                   .device_id = options.device.id,
                   .version = TETHER_VERSION,
@@ -123,6 +123,11 @@ int run_daemon(const DaemonOptions& options) {
                   .pending_records = [] { return std::uint64_t{0}; },
                   .reconnect = reconnect_soon,
               });
+    if (!registered) {
+      logger.error(registered.error().message());
+      return kExitFailure;
+    }
+    gateway = std::move(registered).value();
     if (options.server.auth == AuthMode::kMender) {
       auto auth = dbus::MenderAuth::create(*bus, logger, reconnect_soon);
       if (!auth) {

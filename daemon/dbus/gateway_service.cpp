@@ -2,6 +2,15 @@
 
 namespace tether::daemon::dbus {
 
+Result<std::unique_ptr<GatewayService>> GatewayService::create(BusService& bus, Sources sources) {
+  try {
+    return std::make_unique<GatewayService>(bus, std::move(sources));
+  } catch (const sdbus::Error& e) {
+    return Error(ErrorCode::kInternal, std::string("registering ") + INTERFACE_NAME + " on " +
+                                           BusService::kObjectPath + ": " + e.getMessage());
+  }
+}
+
 GatewayService::GatewayService(BusService& bus, Sources sources)
     : AdaptorInterfaces(bus.connection(), BusService::kObjectPath),
       bus_(bus),

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 
 #include "daemon/dbus/bus_service.hpp"
@@ -24,7 +25,10 @@ class GatewayService final : public sdbus::AdaptorInterfaces<io::tether::Gateway
     std::function<void()> reconnect;
   };
 
-  // Registers the interface on BusService::kObjectPath (no bus traffic).
+  // Registers the interface on BusService::kObjectPath (no bus traffic). Fails
+  // when the object already has the interface.
+  static Result<std::unique_ptr<GatewayService>> create(BusService& bus, Sources sources);
+  // As create(), but throws sdbus::Error (for tests that build it directly).
   GatewayService(BusService& bus, Sources sources);
   ~GatewayService();
   GatewayService(const GatewayService&) = delete;
