@@ -10,6 +10,9 @@
 #include <memory>
 #include <string>
 
+#include "daemon/dbus/bus_service.hpp"
+#include "daemon/dbus/gateway_service.hpp"
+#include "daemon/dbus/mender_auth.hpp"
 #include "daemon/lifecycle/signal_watch.hpp"
 #include "daemon/lifecycle/systemd_notifier.hpp"
 #include "daemon/log/logger.hpp"
@@ -56,11 +59,7 @@ int run_daemon(const DaemonOptions& options) {
   }
   if (options.device.id.empty())
     logger.warn("device.id is not set and /etc/machine-id is unreadable; the device has no id");
-  if (options.server.auth == AuthMode::kMender)
-    logger.warn(
-        "server.auth=mender needs D-Bus, which this build does not have yet; "
-        "using server.token-file instead");
-  if (options.server.auth != AuthMode::kNone && options.server.token_file.empty())
+  if (options.server.auth == AuthMode::kToken && options.server.token_file.empty())
     logger.warn("server.token-file is not set: the device cannot authenticate");
 
   auto loop = EventLoop::create({.workers = 2});
@@ -98,10 +97,58 @@ int run_daemon(const DaemonOptions& options) {
   // Monitoring, config, update and command handlers register here once they exist.
   // ---- end of protocol handlers.
 
+  // ---- D-Bus service (daemon/dbus, docs/dbus.md): dbus.bus, io.tether.Gateway1 and
+  // server.auth = mender. With dbus.bus = none nothing of it exists. Calls from the
+  // bus into the connection are posted, so that the connection never runs inside
+  // one of its own callbacks and the D-Bus reply leaves first.
+  std::unique_ptr<dbus::BusService> bus;
+  std::unique_ptr<dbus::GatewayService> gateway;
+  std::unique_ptr<dbus::MenderAuth> mender;
+  if (options.dbus_bus != BusKind::kNone) {
+    auto opened = dbus::BusService::open(event_loop, options.dbus_bus, logger);
+    if (!opened) {
+      logger.error(opened.error().message());
+      return kExitFailure;
+    }
+    bus = std::move(opened).value();
+    auto reconnect_soon = [&event_loop, &link] {
+      event_loop.post([&link] { link.reconnect_now(); });
+    };
+    auto registered = dbus::GatewayService::create(
+        *bus, dbus::GatewayService::Sources{
+                  .device_id = options.device.id,
+                  .version = TETHER_VERSION,
+                  .server_url = [&link] { return link.server_url(); },
+                  // The monitoring plugin provides this once it exists.
+                  .pending_records = [] { return std::uint64_t{0}; },
+                  .reconnect = reconnect_soon,
+              });
+    if (!registered) {
+      logger.error(registered.error().message());
+      return kExitFailure;
+    }
+    gateway = std::move(registered).value();
+    if (options.server.auth == AuthMode::kMender) {
+      auto auth = dbus::MenderAuth::create(*bus, logger, reconnect_soon);
+      if (!auth) {
+        logger.error(auth.error().message());
+        return kExitFailure;
+      }
+      mender = std::move(auth).value();
+      link.set_credential_source(*mender);
+    }
+  }
+  // ---- end of the D-Bus service.
+
   SystemdNotifier systemd;
   link.on_state_change([&](transport::LinkState state, const std::string& sentence) {
     systemd.status(sentence);
     logger.debug("link " + std::string(transport::link_state_name(state)) + ": " + sentence);
+    if (gateway) {
+      gateway->set_state(state == transport::LinkState::kStopped
+                             ? "offline"
+                             : std::string(transport::link_state_name(state)));
+    }
   });
 
   Timer stop_deadline(event_loop);
@@ -137,14 +184,31 @@ int run_daemon(const DaemonOptions& options) {
 
   logger.info("tetherd " TETHER_VERSION " starting; server " + options.server.url +
               ", device id '" + options.device.id + "'");
+  int exit_code = kExitOk;
+  if (mender) mender->start();
   link.start();
-  // READY once the first connection attempt is under way. (The spec also waits for
-  // the D-Bus name; tetherd has no D-Bus service yet.)
-  systemd.ready();
+  // READY once the first connection attempt is under way and, with D-Bus, once the
+  // name is owned (its reply arrives when the loop runs).
+  if (bus) {
+    const char* bus_name = options.dbus_bus == BusKind::kSystem ? "system" : "session";
+    bus->own_name([&, bus_name](const Status& owned) {
+      if (!owned) {
+        logger.error("dbus.bus: " + owned.error().message());
+        exit_code = kExitFailure;
+        event_loop.stop();
+        return;
+      }
+      logger.info(std::string("owning ") + dbus::BusService::kBusName + " on the " + bus_name +
+                  " bus");
+      systemd.ready();
+    });
+  } else {
+    systemd.ready();
+  }
 
   event_loop.run();
   logger.info("tetherd stopped");
-  return kExitOk;
+  return exit_code;
 }
 
 }  // namespace

@@ -288,6 +288,9 @@ void validate(const po::variables_map& values, const std::string& machine_id_pat
   v.choice(
       "dbus.bus", o.dbus_bus,
       {{"system", BusKind::kSystem}, {"session", BusKind::kSession}, {"none", BusKind::kNone}});
+  if (o.server.auth == AuthMode::kMender && o.dbus_bus == BusKind::kNone)
+    v.problem("server.auth",
+              "mender takes the token from D-Bus and needs dbus.bus = system or session");
 
   // [shell]
   v.boolean("shell.enabled", o.shell.enabled);

@@ -8,12 +8,12 @@
 
 #include <algorithm>
 #include <cstring>
-#include <fstream>
 #include <iterator>
 #include <sstream>
 #include <vector>
 
 #include "daemon/transport/backoff.hpp"
+#include "daemon/transport/credential_source.hpp"
 #include "daemon/transport/tls_context.hpp"
 #include "daemon/transport/websocket_frame.hpp"
 
@@ -84,22 +84,6 @@ bool is_address_literal(const std::string& host) {
   return inet_pton(AF_INET, host.c_str(), &v4) == 1 || inet_pton(AF_INET6, host.c_str(), &v6) == 1;
 }
 
-// The token, without its trailing newline; nullopt when missing or empty. The
-// file is small by contract; reading at most 64 KiB bounds a mistaken path.
-std::optional<std::string> read_token(const std::string& path) {
-  if (path.empty()) return std::nullopt;
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return std::nullopt;
-  std::string token;
-  token.resize(65536);
-  in.read(token.data(), static_cast<std::streamsize>(token.size()));
-  token.resize(static_cast<std::size_t>(in.gcount()));
-  while (!token.empty() && (token.back() == '\n' || token.back() == '\r' || token.back() == ' '))
-    token.pop_back();
-  if (token.empty()) return std::nullopt;
-  return token;
-}
-
 }  // namespace
 
 std::string_view link_state_name(LinkState state) {
@@ -128,6 +112,8 @@ class Connection::Impl {
       : loop_(loop),
         settings_(std::move(settings)),
         log_(logger),
+        url_(settings_.url),
+        token_file_(settings_.server.token_file),
         backoff_({milliseconds(1000), settings_.server.backoff_max, milliseconds(100)}),
         queue_(
             settings_.outbound_limits,
@@ -155,7 +141,8 @@ class Connection::Impl {
   Status init() {
     // A ws:// server needs no TLS context: not building one keeps OpenSSL's
     // algorithm tables and the CA store out of memory.
-    if (settings_.url.tls) {
+    // With server.auth = mender the server URL may come from Mender, and with it wss://.
+    if (settings_.url.tls || settings_.server.auth == AuthMode::kMender) {
       auto tls = make_client_tls_context(
           {settings_.server.ca_file, settings_.server.cert_file, settings_.server.key_file});
       if (!tls) return tls.error();
@@ -200,18 +187,31 @@ class Connection::Impl {
   void dial() {
     if (stopping_) return;
     ++attempt_;
-    set_state(LinkState::kConnecting, "connecting to " + server_name());
     last_tls_error_.clear();
     token_.clear();
-    if (settings_.server.auth == AuthMode::kToken || settings_.server.auth == AuthMode::kMender) {
-      auto token = read_token(settings_.server.token_file);
-      if (!token) {
-        log_.warn("no token: server.token-file '" + settings_.server.token_file +
-                  "' is missing or empty; retrying in " + describe(settings_.server.auth_backoff));
-        fail(Failure::kNoToken);
-        return;
+    url_ = settings_.url;
+    std::string no_credentials;  // why this dial cannot start, when it cannot
+    if (settings_.server.auth != AuthMode::kNone) {
+      CredentialSource& source = credential_source_ != nullptr ? *credential_source_ : token_file_;
+      auto credentials = source.credentials();
+      if (!credentials) {
+        no_credentials = "no token: " + source.missing_reason();
+      } else if (auto url = credentials->server_url.empty()
+                                ? Result<ServerUrl>(settings_.url)
+                                : url_from_credentials(credentials->server_url);
+                 !url) {
+        no_credentials =
+            "the server URL from the credentials is unusable: " + url.error().message();
+      } else {
+        url_ = std::move(url).value();
+        token_ = std::move(credentials->token);
       }
-      token_ = std::move(*token);
+    }
+    set_state(LinkState::kConnecting, "connecting to " + server_name());
+    if (!no_credentials.empty()) {
+      log_.warn(no_credentials + "; retrying in " + describe(settings_.server.auth_backoff));
+      fail(Failure::kNoToken);
+      return;
     }
     connect_timer_.start(settings_.connect_timeout, [this, attempt = attempt_] {
       if (attempt != attempt_ || state_ != LinkState::kConnecting) return;
@@ -220,7 +220,7 @@ class Connection::Impl {
       abandon_wsi();
       fail(Failure::kTransient);
     });
-    const std::string& host = settings_.url.host;
+    const std::string& host = url_.host;
     if (settings_.proxy || is_address_literal(host)) {
       connect_to(host);
       return;
@@ -250,13 +250,13 @@ class Connection::Impl {
     ci.context = loop_.lws();
     ci.vhost = vhost_;
     ci.address = address_.c_str();
-    ci.port = settings_.url.port;
-    ci.path = settings_.url.path.c_str();
+    ci.port = url_.port;
+    ci.path = url_.path.c_str();
     // The name, not the address: lws uses .host for the Host header, SNI and the
     // certificate's host name check.
-    ci.host = settings_.url.host.c_str();
-    ci.origin = settings_.url.host.c_str();
-    ci.ssl_connection = settings_.url.tls ? LCCSCF_USE_SSL : 0;
+    ci.host = url_.host.c_str();
+    ci.origin = url_.host.c_str();
+    ci.ssl_connection = url_.tls ? LCCSCF_USE_SSL : 0;
     ci.local_protocol_name = kClientProtocolName;
     ci.ietf_version_or_minus_one = -1;
     log_.debug("dialling " + server_name() + " at " + address_);
@@ -277,7 +277,9 @@ class Connection::Impl {
   }
 
   // Every end of a dial or a link comes through here exactly once per attempt.
-  void fail(Failure failure) {
+  // Ends the current attempt or link: its timers stop and, if it was online, the
+  // listener hears that the link is down. Returns whether it was online.
+  bool end_attempt() {
     const bool was_online = state_ == LinkState::kOnline;
     wsi_ = nullptr;
     connect_timer_.cancel();
@@ -291,6 +293,11 @@ class Connection::Impl {
       queue_.set_connected(false);
       if (listener_ != nullptr) listener_->on_link_down();
     }
+    return was_online;
+  }
+
+  void fail(Failure failure) {
+    const bool was_online = end_attempt();
     if (stopping_) {
       finish_shutdown();
       return;
@@ -316,6 +323,30 @@ class Connection::Impl {
   void abandon_wsi() {
     if (wsi_ != nullptr) lws_set_timeout(wsi_, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
     wsi_ = nullptr;
+  }
+
+  void reconnect_now() {
+    if (stopping_) return;
+    log_.info("dropping the connection to " + server_name() + " and dialling again now");
+    abandon_wsi();
+    end_attempt();
+    retry_timer_.cancel();
+    dial();
+  }
+
+  // server.auth = mender: the URL Mender reports (https://host[:port][/prefix])
+  // becomes wss://host[:port]/prefix + server.url's path.
+  Result<ServerUrl> url_from_credentials(const std::string& text) const {
+    std::string ws = text;
+    if (ws.rfind("https://", 0) == 0) {
+      ws = "wss://" + ws.substr(8);
+    } else if (ws.rfind("http://", 0) == 0) {
+      ws = "ws://" + ws.substr(7);
+    }
+    while (!ws.empty() && ws.back() == '/') ws.pop_back();
+    auto url = parse_server_url(ws + settings_.url.path);
+    if (!url) return url.error();
+    return std::move(url).value();
   }
 
   void shutdown(std::function<void()> done) {
@@ -376,13 +407,13 @@ class Connection::Impl {
       log_.warn("server " + server_name() + " refused the credentials (HTTP " +
                 std::to_string(status) + "); re-reading the token and waiting at least " +
                 describe(settings_.server.auth_backoff));
+      if (credential_source_ != nullptr) credential_source_->refused();
       fail(Failure::kRefusedCredentials);
       return;
     }
     std::string line = "connection to " + server_name() + " (" + address_ + ") failed: ";
     if (!last_tls_error_.empty()) {
-      line +=
-          "TLS certificate verify failed for host " + settings_.url.host + ": " + last_tls_error_;
+      line += "TLS certificate verify failed for host " + url_.host + ": " + last_tls_error_;
     } else if (status > 0) {
       line += "HTTP " + std::to_string(status) + " (" + why + ")";
     } else {
@@ -567,7 +598,7 @@ class Connection::Impl {
   }
 
   std::string server_name() const {
-    return std::string(settings_.url.tls ? "wss://" : "ws://") + settings_.url.authority();
+    return std::string(url_.tls ? "wss://" : "ws://") + url_.authority();
   }
 
   void set_state(LinkState state, const std::string& sentence) {
@@ -578,6 +609,9 @@ class Connection::Impl {
   EventLoop& loop_;
   Settings settings_;
   const log::Logger& log_;
+  ServerUrl url_;  // the URL of the current dial: server.url, or from the credentials
+  TokenFileCredentials token_file_;
+  CredentialSource* credential_source_ = nullptr;  // null: token_file_
   LinkListener* listener_ = nullptr;
   Backoff backoff_;
   OutboundQueue queue_;
@@ -664,6 +698,16 @@ Outbound& Connection::outbound() {
 }
 LinkState Connection::state() const {
   return impl_->state_;
+}
+void Connection::set_credential_source(CredentialSource& source) {
+  impl_->credential_source_ = &source;
+}
+void Connection::reconnect_now() {
+  impl_->reconnect_now();
+}
+std::string Connection::server_url() const {
+  const ServerUrl& url = impl_->url_;
+  return std::string(url.tls ? "wss://" : "ws://") + url.authority() + url.path;
 }
 void Connection::on_state_change(std::function<void(LinkState, const std::string&)> fn) {
   impl_->state_listener_ = std::move(fn);

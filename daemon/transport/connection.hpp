@@ -15,6 +15,7 @@
 #include "daemon/log/logger.hpp"
 #include "daemon/loop/event_loop.hpp"
 #include "daemon/options/daemon_options.hpp"
+#include "daemon/transport/credential_source.hpp"
 #include "daemon/transport/link_listener.hpp"
 #include "daemon/transport/outbound_queue.hpp"
 #include "daemon/transport/proxy_config.hpp"
@@ -63,6 +64,16 @@ class Connection {
   // Closes the WebSocket with 1001 (if it is up), stops dialling, then calls `done`
   // on the loop. `done` is called within about two seconds whatever the peer does.
   void shutdown(std::function<void()> done);
+
+  // Where each dial gets its token (and maybe its server URL); set before start().
+  // Without one, the connection reads server.token-file. The source must outlive
+  // the connection.
+  void set_credential_source(CredentialSource& source);
+  // Drops the link (or the dial under way) and dials again at once, without the
+  // backoff wait: for D-Bus Reconnect and for credentials that changed.
+  void reconnect_now();
+  // The URL of the current or last dial, e.g. "wss://host:443/path".
+  std::string server_url() const;
 
   Outbound& outbound();
   LinkState state() const;

@@ -162,6 +162,15 @@ TEST_F(OptionsTest, UnknownChoices) {
   expect_problem({"--shell.enabled=maybe"}, "shell.enabled");
 }
 
+TEST_F(OptionsTest, MenderAuthNeedsDbus) {
+  expect_problem({"--server.auth=mender", "--dbus.bus=none"}, "server.auth", "dbus.bus");
+  for (const char* bus : {"--dbus.bus=system", "--dbus.bus=session"}) {
+    const auto parsed = parse({"--server.url=wss://example.com", "--server.auth=mender", bus});
+    EXPECT_TRUE(parsed.problems.empty()) << parsed.problems[0];
+    EXPECT_EQ(parsed.options.server.auth, AuthMode::kMender);
+  }
+}
+
 TEST_F(OptionsTest, PathsUsersAndFiles) {
   expect_problem({"--shell.command=sh"}, "shell.command", "absolute");
   expect_problem({"--shell.user=no-such-user-tether"}, "shell.user", "unknown user");
