@@ -5,8 +5,7 @@
 namespace tether::daemon::transport {
 
 MessageAssembler::Outcome MessageAssembler::add(std::span<const std::uint8_t> piece,
-                                                const Fragment& fragment,
-                                                std::size_t max_message) {
+                                                const Fragment& fragment, std::size_t max_message) {
   if (fragment.first) {
     buffer_.clear();
     if (!fragment.binary) return Outcome::kNotBinary;

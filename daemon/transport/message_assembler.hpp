@@ -16,10 +16,10 @@ namespace tether::daemon::transport {
 
 // What libwebsockets says about the piece just received.
 struct Fragment {
-  bool first = true;           // lws_is_first_fragment: starts a new message
-  bool binary = true;          // lws_frame_is_binary: only looked at on the first piece
-  bool final = true;           // lws_is_final_fragment
-  std::size_t remaining = 0;   // lws_remaining_packet_payload: bytes of this frame still to come
+  bool first = true;          // lws_is_first_fragment: starts a new message
+  bool binary = true;         // lws_frame_is_binary: only looked at on the first piece
+  bool final = true;          // lws_is_final_fragment
+  std::size_t remaining = 0;  // lws_remaining_packet_payload: bytes of this frame still to come
 };
 
 class MessageAssembler {

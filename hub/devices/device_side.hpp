@@ -19,8 +19,7 @@ class DeviceSide {
   // Queues `msg` to the device's live link. `urgent` (control-class) messages go
   // ahead of bulk output. kUnavailable: the device has no live link; kBusy: its
   // outbound queue is over limits.queue_hard_cap and the message was dropped.
-  virtual Status send(const std::string& device_id, const protocol::ProtoMsg& msg,
-                      bool urgent) = 0;
+  virtual Status send(const std::string& device_id, const protocol::ProtoMsg& msg, bool urgent) = 0;
 
   // Whether the device holds a live link (its lease).
   virtual bool online(const std::string& device_id) const = 0;

@@ -45,9 +45,9 @@ void LocalDevices::message(ConnId conn, std::span<const std::uint8_t> data) {
   auto decoded = protocol::decode(data);
   if (!decoded.ok()) {
     log_.debug("device " + device_id + ": malformed message: " + decoded.error().message());
-    link.send(protocol::encode(control_error("malformed message: " + decoded.error().message(),
-                                             false)),
-              true);
+    link.send(
+        protocol::encode(control_error("malformed message: " + decoded.error().message(), false)),
+        true);
     return;
   }
   protocol::ProtoMsg& msg = *decoded;

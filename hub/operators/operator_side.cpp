@@ -15,7 +15,8 @@ constexpr std::size_t kMaxSidLength = 128;
 
 AttachCheck OperatorSide::check_attach(const std::string& device_id) const {
   if (!devices_.online(device_id)) return AttachCheck::kOffline;
-  if (operators_of(device_id) >= limits_.operators_per_device) return AttachCheck::kTooManyOperators;
+  if (operators_of(device_id) >= limits_.operators_per_device)
+    return AttachCheck::kTooManyOperators;
   return AttachCheck::kOk;
 }
 
@@ -211,7 +212,8 @@ bool OperatorSide::owns(OperatorId op, const protocol::ProtoHdr& hdr) {
 
 bool OperatorSide::has_owner(const std::string& device_id, const std::string& sid) const {
   auto dev = devices_state_.find(device_id);
-  return dev != devices_state_.end() && dev->second.sid_owner.find(sid) != dev->second.sid_owner.end();
+  return dev != devices_state_.end() &&
+         dev->second.sid_owner.find(sid) != dev->second.sid_owner.end();
 }
 
 void OperatorSide::forget(const std::string& device_id, const std::string& sid) {

@@ -60,8 +60,7 @@ class OperatorSide {
 
   // --- from the lws glue ---
   AttachCheck check_attach(const std::string& device_id) const;
-  void connected(OperatorId op, const std::string& device_id, const std::string& user,
-                 Link& link);
+  void connected(OperatorId op, const std::string& device_id, const std::string& user, Link& link);
   void message(OperatorId op, std::span<const std::uint8_t> data);
   void closed(OperatorId op);
   // Called after a write to the operator's socket (flow control).

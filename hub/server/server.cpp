@@ -531,8 +531,8 @@ int Server::Impl::serve_static(lws* wsi, std::string path) {
   return 0;
 }
 
-Result<std::unique_ptr<Server>> Server::create(const HubConfig& config, Store& store,
-                                               HubCore& core, const Logger& log) {
+Result<std::unique_ptr<Server>> Server::create(const HubConfig& config, Store& store, HubCore& core,
+                                               const Logger& log) {
   auto impl = std::make_unique<Impl>(config, store, core, log);
   if (auto s = impl->start(); !s.ok()) return s.error();
   return std::unique_ptr<Server>(new Server(std::move(impl)));

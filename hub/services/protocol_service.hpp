@@ -58,9 +58,7 @@ class ProtocolService {
 
   // A message from an operator attached to a device. false: this protocol is not
   // for operators to send (they get a control error).
-  virtual bool on_operator_message(OperatorId /*op*/, protocol::ProtoMsg& /*msg*/) {
-    return false;
-  }
+  virtual bool on_operator_message(OperatorId /*op*/, protocol::ProtoMsg& /*msg*/) { return false; }
 
   // The device lost its lease: drop per-device state.
   virtual void on_device_offline(const std::string& /*device_id*/) {}

@@ -23,9 +23,8 @@ Status register_services(ServiceRegistry& registry, const ServiceContext& contex
   namespace proto = protocol::proto;
   for (const Status& added : {
            add<ShellRelay>(registry, {proto::kShell}, context),
-           add<RoutedSessions>(registry,
-                               {proto::kControl, proto::kFileTransfer, proto::kPortForward},
-                               context),
+           add<RoutedSessions>(
+               registry, {proto::kControl, proto::kFileTransfer, proto::kPortForward}, context),
            add<MonitoringIntake>(registry, {proto::kMonitoring}, context),
            add<Passthrough>(registry,
                             {proto::kClient, proto::kConfig, proto::kUpdate, proto::kCommand},

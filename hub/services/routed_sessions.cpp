@@ -25,8 +25,8 @@ void RoutedSessions::on_device_message(const std::string& device_id, protocol::P
     return;
   }
   if (!context_.operators.to_owner(device_id, msg, true, false)) {
-    context_.log.debug("device " + device_id + ": dropping proto " +
-                       std::to_string(msg.hdr.proto) + " for unowned session");
+    context_.log.debug("device " + device_id + ": dropping proto " + std::to_string(msg.hdr.proto) +
+                       " for unowned session");
   }
 }
 

@@ -9,8 +9,7 @@ Result<ProtocolService*> ServiceRegistry::add(std::initializer_list<std::uint16_
   }
   for (std::uint16_t proto : protos) {
     if (by_proto_.count(proto) != 0) {
-      return Error(ErrorCode::kBusy,
-                   "proto " + std::to_string(proto) + " already has a service");
+      return Error(ErrorCode::kBusy, "proto " + std::to_string(proto) + " already has a service");
     }
   }
   ProtocolService* raw = service.get();

@@ -41,8 +41,8 @@ void ShellRelay::on_device_message(const std::string& device_id, protocol::Proto
   // A `new` answered with any status but "normal" means the shell did not start.
   const bool ends =
       t == typ::kStop ||
-      (t == typ::kNew && msg.hdr.prop_int(prop::kStatus).value_or(shell_status::kNormal) !=
-                             shell_status::kNormal);
+      (t == typ::kNew &&
+       msg.hdr.prop_int(prop::kStatus).value_or(shell_status::kNormal) != shell_status::kNormal);
   if (!context_.operators.has_owner(device_id, msg.hdr.sid)) {
     if (t != typ::kStop) stop_orphan(device_id, msg.hdr.sid);
     return;
@@ -61,8 +61,9 @@ bool ShellRelay::on_operator_message(OperatorId op, protocol::ProtoMsg& msg) {
         break;
       case Claim::kTooMany:
         context_.operators.send(
-            op, shell_msg(typ::kNew, msg.hdr.sid, {{std::string(prop::kStatus), shell_status::kError}},
-                          "too many sessions"),
+            op,
+            shell_msg(typ::kNew, msg.hdr.sid, {{std::string(prop::kStatus), shell_status::kError}},
+                      "too many sessions"),
             true);
         break;
       case Claim::kRefused:
@@ -91,8 +92,8 @@ void ShellRelay::on_device_offline(const std::string& device_id) {
 
 void ShellRelay::on_session_abandoned(const std::string& device_id, const std::string& user,
                                       const std::string& sid) {
-  (void)context_.devices.send(device_id,
-                              shell_msg(typ::kStop, sid, {{std::string(prop::kUserId), user}}), true);
+  (void)context_.devices.send(
+      device_id, shell_msg(typ::kStop, sid, {{std::string(prop::kUserId), user}}), true);
 }
 
 void ShellRelay::on_session_lost(OperatorId op, const std::string& sid, const std::string& why) {

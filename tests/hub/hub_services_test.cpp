@@ -361,8 +361,9 @@ TEST_F(MonitoringIntakeTest, RecordsAreAcknowledgedBySeq) {
 
 TEST_F(MonitoringIntakeTest, BadBodiesAndTypesAreErrors) {
   from_dev(protocol::make_msg(proto::kMonitoring, "status", {}, {}, {0xc1}));
-  from_dev(protocol::make_msg(proto::kMonitoring, "data", {}, {},
-                              protocol::encode_value(protocol::Value(protocol::Map{{"seq", "x"}}))));
+  from_dev(
+      protocol::make_msg(proto::kMonitoring, "data", {}, {},
+                         protocol::encode_value(protocol::Value(protocol::Map{{"seq", "x"}}))));
   from_dev(protocol::make_msg(proto::kMonitoring, "data"));  // no body at all
   from_dev(protocol::make_msg(proto::kMonitoring, "telemetry"));
   auto sent = devices.take("gw");
