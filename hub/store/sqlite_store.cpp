@@ -1,5 +1,7 @@
 #include "hub/store/sqlite_store.hpp"
 
+#include <pthread.h>
+#include <signal.h>
 #include <sqlite3.h>
 #include <sys/stat.h>
 
@@ -158,6 +160,11 @@ SqliteStore::~SqliteStore() {
 }
 
 void SqliteStore::writer_main() {
+  // Signals belong to the loop thread (its signalfd); this thread must never be
+  // the one a SIGTERM is delivered to.
+  sigset_t all;
+  sigfillset(&all);
+  pthread_sigmask(SIG_BLOCK, &all, nullptr);
   std::unique_lock lock(mutex_);
   for (;;) {
     wake_writer_.wait(lock, [this] { return stopping_ || !queued_.empty(); });
