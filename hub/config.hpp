@@ -9,10 +9,16 @@
 #include <string>
 #include <vector>
 
-#include "hub/log.hpp"
+#include "daemon/log/logger.hpp"
 #include "protocol/result.hpp"
 
 namespace tether::hub {
+
+// The hub logs through tetherd's logger (one format for both programs); main
+// names the program "tether-hub".
+using LogLevel = daemon::log::Level;
+using Logger = daemon::log::Logger;
+inline constexpr const char* kProgramName = "tether-hub";
 
 struct Limits {
   // Largest inbound WebSocket message, device or operator (wire.md: 1 MiB).

@@ -1,6 +1,7 @@
 #include "hub/http_api.hpp"
 
 #include <algorithm>
+#include <utility>
 
 #include "hub/json.hpp"
 
@@ -55,6 +56,11 @@ HttpResponse HttpApi::handle(const HttpRequest& req) {
     }
     body += "]";
     return HttpResponse{200, std::move(body), {}};
+  }
+  for (const auto& service : services_.services()) {
+    if (ApiHandler* routes = service->api()) {
+      if (auto res = routes->handle(req, *user)) return std::move(*res);
+    }
   }
   constexpr std::string_view kDevicePrefix = "/api/devices/";
   if (req.path.compare(0, kDevicePrefix.size(), kDevicePrefix) == 0) {
@@ -118,7 +124,7 @@ HttpResponse HttpApi::login(const HttpRequest& req) {
 }
 
 std::string HttpApi::device_json(const DeviceRecord& d) const {
-  const bool online = relay_.online(d.id);
+  const bool online = devices_.online(d.id);
   std::string s = "{\"id\":" + json::quote(d.id);
   s += ",\"online\":";
   s += online ? "true" : "false";
@@ -126,7 +132,7 @@ std::string HttpApi::device_json(const DeviceRecord& d) const {
   s += online ? std::to_string(now_ms())
               : (d.last_seen_ms ? std::to_string(d.last_seen_ms) : std::string("null"));
   s += ",\"version\":" + (d.version.empty() ? std::string("null") : json::quote(d.version));
-  s += ",\"operators\":" + std::to_string(relay_.operators_of(d.id));
+  s += ",\"operators\":" + std::to_string(operators_.operators_of(d.id));
   s += ",\"status\":";
   if (d.status_ms == 0) {
     s += "null";

@@ -7,7 +7,9 @@
 //   GET  /api/devices  -> 200 [device, ...]
 //   GET  /api/devices/{id} -> 200 device | 404
 //
-// Every route but login answers 401 without a valid session cookie.
+// Every route but login answers 401 without a valid session cookie. Routes the
+// API does not know are offered to each protocol service's ApiHandler (in
+// registration order) before the answer is 404.
 #pragma once
 
 #include <chrono>
@@ -16,33 +18,29 @@
 
 #include "hub/auth.hpp"
 #include "hub/config.hpp"
-#include "hub/log.hpp"
-#include "hub/relay.hpp"
-#include "hub/store.hpp"
+#include "hub/devices/device_side.hpp"
+#include "hub/http_types.hpp"
+#include "hub/operators/operator_side.hpp"
+#include "hub/services/service_registry.hpp"
+#include "hub/store/store.hpp"
 
 namespace tether::hub {
 
 inline constexpr const char* kSessionCookie = "tether_session";
 
-struct HttpRequest {
-  std::string method;  // "GET", "POST", ...
-  std::string path;    // without the query string
-  std::optional<std::string> session_cookie;
-  std::string content_type;
-  std::string body;
-};
-
-struct HttpResponse {
-  unsigned status = 200;
-  std::string body;        // JSON
-  std::string set_cookie;  // empty = none
-};
-
 class HttpApi {
  public:
-  HttpApi(const HubConfig& config, Store& store, const Relay& relay, OperatorSessions& sessions,
-          const Logger& log)
-      : config_(config), store_(store), relay_(relay), sessions_(sessions), log_(log) {}
+  // The API reaches devices, operators and services through the same interfaces
+  // the services use, so a route can send (to a device wherever its link is).
+  HttpApi(const HubConfig& config, Store& store, DeviceSide& devices, OperatorSide& operators,
+          ServiceRegistry& services, OperatorSessions& sessions, const Logger& log)
+      : config_(config),
+        store_(store),
+        devices_(devices),
+        operators_(operators),
+        services_(services),
+        sessions_(sessions),
+        log_(log) {}
 
   // The operator behind a session cookie value, if it is a live session.
   std::optional<std::string> user_for(const std::optional<std::string>& cookie);
@@ -60,7 +58,9 @@ class HttpApi {
 
   const HubConfig& config_;
   Store& store_;
-  const Relay& relay_;
+  DeviceSide& devices_;
+  OperatorSide& operators_;
+  ServiceRegistry& services_;
   OperatorSessions& sessions_;
   const Logger& log_;
   double login_tokens_ = 5;

@@ -1,6 +1,6 @@
-// A WebSocket peer as the relay sees it: a device or an operator's browser. The lws
-// glue (server.cpp) implements it; tests of the relay can fake it. Everything runs
-// on the one loop thread.
+// A WebSocket peer as the device side and the operator side see it: a device or
+// an operator's browser. The lws glue (server/server.cpp) implements it; tests
+// fake it. Everything runs on the one loop thread.
 #pragma once
 
 #include <cstddef>

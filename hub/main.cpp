@@ -14,10 +14,9 @@
 
 #include "hub/auth.hpp"
 #include "hub/config.hpp"
-#include "hub/log.hpp"
-#include "hub/relay.hpp"
-#include "hub/server.hpp"
-#include "hub/store.hpp"
+#include "hub/core.hpp"
+#include "hub/server/server.hpp"
+#include "hub/store/sqlite_store.hpp"
 
 #ifndef TETHER_HUB_VERSION
 #define TETHER_HUB_VERSION "0.0.0"
@@ -72,7 +71,7 @@ int add_device(const Invocation& inv, const Logger& log) {
     log.error(token.error().wrap("option '--token-file'").message());
     return 2;
   }
-  auto store = Store::open(inv.config.state_dir);
+  auto store = SqliteStore::open(inv.config.state_dir);
   if (!store.ok()) {
     log.error(store.error().message());
     return 1;
@@ -102,6 +101,17 @@ int hash_password_from_stdin(const Logger& log) {
   return 0;
 }
 
+// Write batches fail on the store's writer thread; the logger writes one line
+// with one write(2), so logging from there is safe.
+class StoreErrorLog final : public WriteErrorSink {
+ public:
+  explicit StoreErrorLog(const Logger& log) : log_(log) {}
+  void write_failed(const Error& error) override { log_.error(error.wrap("store").message()); }
+
+ private:
+  const Logger& log_;
+};
+
 int serve(Invocation& inv, const Logger& log) {
   HubConfig& config = inv.config;
   if (config.web_root.empty()) config.web_root = TETHER_HUB_WEB_ROOT;
@@ -114,19 +124,29 @@ int serve(Invocation& inv, const Logger& log) {
   if (::stat((config.web_root + "/index.html").c_str(), &st) != 0) {
     log.warn("no web UI at " + config.web_root + " (hub.web-root); the API still works");
   }
-  auto store = Store::open(config.state_dir);
+  StoreErrorLog store_errors(log);
+  auto store = SqliteStore::open(config.state_dir, &store_errors);
   if (!store.ok()) {
     log.error(store.error().message());
     return 1;
   }
-  auto server = Server::create(config, **store, log);
+  auto core = HubCore::create(**store, config.limits, log);
+  if (!core.ok()) {
+    log.error(core.error().message());
+    return 1;
+  }
+  auto server = Server::create(config, **store, **core, log);
   if (!server.ok()) {
     log.error(server.error().message());
     return 1;
   }
   log.info("listening on https://" + config.listen_address + ":" +
            std::to_string((*server)->port()) + "/");
-  return (*server)->run();
+  const int status = (*server)->run();
+  if (auto flushed = (*store)->flush(); !flushed.ok()) {
+    log.error(flushed.error().wrap("saving device state at exit").message());
+  }
+  return status;
 }
 
 }  // namespace
@@ -134,10 +154,10 @@ int serve(Invocation& inv, const Logger& log) {
 int main(int argc, char** argv) {
   auto inv = parse_command_line(argc, argv);
   if (!inv.ok()) {
-    Logger().error(inv.error().message());
+    Logger(LogLevel::kInfo, kProgramName).error(inv.error().message());
     return 2;
   }
-  const Logger log(inv->config.log_level);
+  const Logger log(inv->config.log_level, kProgramName);
   switch (inv->mode) {
     case Invocation::Mode::kHelp:
       std::cout << inv->help_text;

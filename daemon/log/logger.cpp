@@ -68,7 +68,7 @@ std::string_view level_name(Level level) {
   return "info";
 }
 
-std::string format_line(Level level, std::string_view message) {
+std::string format_line(Level level, std::string_view message, std::string_view program) {
   std::string line;
   if (std::getenv("JOURNAL_STREAM") != nullptr) {
     line = "<" + std::to_string(syslog_priority(level)) + ">";
@@ -86,7 +86,8 @@ std::string format_line(Level level, std::string_view message) {
                   static_cast<int>(millis));
     line = stamp;
   }
-  line += "tetherd ";
+  line += program;
+  line += ' ';
   line += level_name(level);
   line += ": ";
   line += message;
@@ -96,7 +97,7 @@ std::string format_line(Level level, std::string_view message) {
 
 void Logger::write(Level level, std::string_view message) const {
   if (!enabled(level)) return;
-  emit(format_line(level, message));
+  emit(format_line(level, message, program_));
 }
 
 void route_lws_logs(Level level) {

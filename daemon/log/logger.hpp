@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 
 namespace tether::daemon::log {
 
@@ -19,12 +20,15 @@ std::string_view level_name(Level level);
 
 // The one place that turns a message into a line. Under systemd (JOURNAL_STREAM
 // set) the line carries a "<N>" priority prefix instead of a timestamp, because the
-// journal records time itself.
-std::string format_line(Level level, std::string_view message);
+// journal records time itself. `program` names the process in the line (tether-hub
+// shares this logger).
+std::string format_line(Level level, std::string_view message,
+                        std::string_view program = "tetherd");
 
 class Logger {
  public:
-  explicit Logger(Level level = Level::kInfo) : level_(level) {}
+  explicit Logger(Level level = Level::kInfo, std::string program = "tetherd")
+      : level_(level), program_(std::move(program)) {}
 
   Level level() const { return level_; }
   void set_level(Level level) { level_ = level; }
@@ -39,6 +43,7 @@ class Logger {
 
  private:
   Level level_;
+  std::string program_;
 };
 
 // Routes libwebsockets' own log lines through format_line. lws takes a plain

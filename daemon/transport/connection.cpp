@@ -14,6 +14,7 @@
 
 #include "daemon/transport/backoff.hpp"
 #include "daemon/transport/credential_source.hpp"
+#include "daemon/transport/message_assembler.hpp"
 #include "daemon/transport/tls_context.hpp"
 #include "daemon/transport/websocket_frame.hpp"
 
@@ -427,7 +428,7 @@ class Connection::Impl {
     connect_timer_.cancel();
     token_.assign(token_.size(), '\0');
     token_.clear();
-    rx_.clear();
+    rx_.reset();
     queue_.set_connected(true);
     set_state(LinkState::kOnline, "online: connected to " + server_name());
     log_.info("connected to " + server_name() + " (" + address_ + ")");
@@ -453,33 +454,29 @@ class Connection::Impl {
   // Returns nonzero to close the connection (after lws_close_reason).
   int on_receive(lws* wsi, const void* in, std::size_t len) {
     saw_traffic();
-    if (lws_is_first_fragment(wsi)) {
-      rx_.clear();
-      if (!lws_frame_is_binary(wsi)) {
-        log_.warn("server sent a text message; closing with 1003 (binary msgpack only)");
-        static const char kReason[] = "binary messages only";
-        lws_close_reason(wsi, LWS_CLOSE_STATUS_UNACCEPTABLE_OPCODE,
-                         reinterpret_cast<unsigned char*>(const_cast<char*>(kReason)),
-                         sizeof kReason - 1);
-        return -1;
-      }
+    const Fragment fragment{lws_is_first_fragment(wsi) != 0, lws_frame_is_binary(wsi) != 0,
+                            lws_is_final_fragment(wsi) != 0, lws_remaining_packet_payload(wsi)};
+    const auto outcome = rx_.add({static_cast<const std::uint8_t*>(in), len}, fragment,
+                                 settings_.server.max_message);
+    if (outcome == MessageAssembler::Outcome::kNotBinary) {
+      log_.warn("server sent a text message; closing with 1003 (binary msgpack only)");
+      static const char kReason[] = "binary messages only";
+      lws_close_reason(wsi, LWS_CLOSE_STATUS_UNACCEPTABLE_OPCODE,
+                       reinterpret_cast<unsigned char*>(const_cast<char*>(kReason)),
+                       sizeof kReason - 1);
+      return -1;
     }
-    const std::size_t remaining = lws_remaining_packet_payload(wsi);
-    if (rx_.size() + len + remaining > settings_.server.max_message) {
+    if (outcome == MessageAssembler::Outcome::kTooBig) {
       log_.warn("server sent a message over server.max-message (" +
                 std::to_string(settings_.server.max_message) + " bytes); closing with 1009");
       static const char kReason[] = "message too big";
       lws_close_reason(wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE,
                        reinterpret_cast<unsigned char*>(const_cast<char*>(kReason)),
                        sizeof kReason - 1);
-      rx_.clear();
       return -1;
     }
-    const auto* bytes = static_cast<const std::uint8_t*>(in);
-    rx_.insert(rx_.end(), bytes, bytes + len);
-    if (!lws_is_final_fragment(wsi) || remaining != 0) return 0;
-    protocol::Bytes message;
-    message.swap(rx_);
+    if (outcome != MessageAssembler::Outcome::kComplete) return 0;
+    protocol::Bytes message = rx_.take();
     auto decoded = protocol::decode(message);
     if (!decoded) {
       log_.debug("undecodable message (" + std::to_string(message.size()) +
@@ -642,7 +639,7 @@ class Connection::Impl {
   bool closing_ = false;
   bool stopping_ = false;
   std::function<void()> shutdown_done_;
-  protocol::Bytes rx_;
+  MessageAssembler rx_;
   std::vector<unsigned char> out_;
 };
 

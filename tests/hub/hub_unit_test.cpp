@@ -1,25 +1,37 @@
-// Unit tests of the hub's pure parts: credentials, JSON, the SQLite registry and
-// the relay's routing rules (with fake links instead of sockets).
+// Unit tests of the hub's pure parts: credentials, JSON, the SQLite store,
+// admission, static files, and the core wired together (device side, operator
+// side, the built-in services) with fake links instead of sockets. Each service on
+// its own, with a fake device side: hub_services_test.cpp.
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 #include <stdlib.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <filesystem>
+#include <fstream>
+#include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
 #include "hub/auth.hpp"
+#include "hub/core.hpp"
 #include "hub/json.hpp"
-#include "hub/relay.hpp"
-#include "hub/store.hpp"
+#include "hub/server/admission.hpp"
+#include "hub/server/static_files.hpp"
+#include "hub/store/sqlite_store.hpp"
 #include "protocol/codec.hpp"
+#include "protocol/control.hpp"
 #include "protocol/message.hpp"
+#include "tests/hub/hub_fakes.hpp"
 
 namespace tether::hub {
 namespace {
 
 using protocol::ProtoMsg;
+using testing::FakeLink;
+using testing::MemoryStore;
 namespace proto = protocol::proto;
 
 TEST(Auth, Sha256OfAKnownString) {
@@ -77,7 +89,7 @@ class TempDir {
 
 TEST(Store, RegistersLooksUpAndRecordsStatus) {
   TempDir dir;
-  auto store = Store::open(dir.path() + "/state");
+  auto store = SqliteStore::open(dir.path() + "/state");
   ASSERT_TRUE(store.ok()) << store.error().message();
   Store& s = **store;
   ASSERT_TRUE(s.put_device("gw1", sha256_hex("tok1"), 1000).ok());
@@ -88,14 +100,90 @@ TEST(Store, RegistersLooksUpAndRecordsStatus) {
   EXPECT_FALSE(s.device_for_token(sha256_hex("tok1"))->has_value());
   // a token can belong to one device only
   EXPECT_FALSE(s.put_device("gw2", sha256_hex("tok2"), 2000).ok());
-  ASSERT_TRUE(s.record_status("gw1", {"1.0", "online", "boot", 5}, 3000).ok());
+  s.record_status("gw1", {"1.0", "online", "boot", 5}, 3000);
+  ASSERT_TRUE(s.flush().ok());
   auto rec = s.get("gw1");
   ASSERT_TRUE(rec.ok() && rec->has_value());
   EXPECT_EQ((*rec)->version, "1.0");
   EXPECT_EQ((*rec)->uptime_s, 5);
   EXPECT_EQ((*rec)->last_seen_ms, 3000);
+  EXPECT_EQ((*rec)->status_ms, 3000);
   EXPECT_EQ((*rec)->created_ms, 1000);
   EXPECT_EQ(s.list()->size(), 1u);
+}
+
+TEST(Store, ReadsSeeQueuedWritesBeforeTheyAreApplied) {
+  TempDir dir;
+  auto store = SqliteStore::open(dir.path());
+  ASSERT_TRUE(store.ok());
+  SqliteStore& s = **store;
+  ASSERT_TRUE(s.put_device("gw1", sha256_hex("t1"), 1).ok());
+  ASSERT_TRUE(s.put_device("gw2", sha256_hex("t2"), 1).ok());
+  // No flush between the write and the reads: whatever the writer thread has
+  // done so far, the reads answer with the newest values.
+  s.record_seen("gw1", 500);
+  s.record_status("gw2", {"2.0", "shutdown", "b", -1}, 600);
+  auto one = s.get("gw1");
+  ASSERT_TRUE(one.ok() && one->has_value());
+  EXPECT_EQ((*one)->last_seen_ms, 500);
+  auto all = s.list();
+  ASSERT_TRUE(all.ok());
+  ASSERT_EQ(all->size(), 2u);
+  EXPECT_EQ((*all)[1].version, "2.0");
+  EXPECT_EQ((*all)[1].state, "shutdown");
+  EXPECT_EQ((*all)[1].uptime_s, -1);
+  ASSERT_TRUE(s.flush().ok());
+  EXPECT_EQ((*s.get("gw2"))->status_ms, 600);
+}
+
+TEST(Store, WritesAreBatchedAndSurviveReopening) {
+  TempDir dir;
+  {
+    auto store = SqliteStore::open(dir.path());
+    ASSERT_TRUE(store.ok());
+    SqliteStore& s = **store;
+    ASSERT_TRUE(s.put_device("gw", sha256_hex("t"), 1).ok());
+    for (int i = 1; i <= 2000; ++i) s.record_seen("gw", i);
+    ASSERT_TRUE(s.flush().ok());
+    // 2000 writes for one device coalesce: far fewer transactions than writes.
+    EXPECT_LT(s.batches_written(), 2000u);
+    EXPECT_GE(s.batches_written(), 1u);
+    s.record_seen("gw", 5000);  // applied by the destructor
+  }
+  auto again = SqliteStore::open(dir.path());
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ((*(*again)->get("gw"))->last_seen_ms, 5000);
+}
+
+class CollectErrors : public WriteErrorSink {
+ public:
+  void write_failed(const Error& error) override {
+    std::lock_guard lock(mutex);
+    errors.push_back(error.message());
+  }
+  std::mutex mutex;
+  std::vector<std::string> errors;
+};
+
+TEST(Store, AFailedBatchIsReportedNotHidden) {
+  TempDir dir;
+  CollectErrors sink;
+  auto store = SqliteStore::open(dir.path(), &sink);
+  ASSERT_TRUE(store.ok());
+  SqliteStore& s = **store;
+  ASSERT_TRUE(s.put_device("gw", sha256_hex("t"), 1).ok());
+  // Another connection holds the write lock past the busy timeout.
+  sqlite3* other = nullptr;
+  ASSERT_EQ(sqlite3_open((dir.path() + "/hub.db").c_str(), &other), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(other, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr), SQLITE_OK);
+  s.record_seen("gw", 42);
+  const Status flushed = s.flush();
+  sqlite3_exec(other, "ROLLBACK", nullptr, nullptr, nullptr);
+  sqlite3_close(other);
+  ASSERT_FALSE(flushed.ok());
+  EXPECT_EQ(flushed.error().code(), ErrorCode::kStorageFailure);
+  std::lock_guard lock(sink.mutex);
+  EXPECT_EQ(sink.errors.size(), 1u);
 }
 
 TEST(Store, ValidDeviceIds) {
@@ -106,64 +194,63 @@ TEST(Store, ValidDeviceIds) {
   EXPECT_FALSE(valid_device_id(std::string(129, 'a')));
 }
 
-class FakeLink : public Link {
- public:
-  void send(protocol::Bytes encoded, bool) override {
-    auto m = protocol::decode(encoded);
-    ASSERT_TRUE(m.ok());
-    sent.push_back(*m);
-  }
-  void close(std::uint16_t code, std::string) override { closed = code; }
-  std::size_t queued_bytes() const override { return queued; }
-  void set_receiving(bool on) override { receiving = on; }
+TEST(StaticFiles, OnlySafePathsAndKnownTypes) {
+  EXPECT_TRUE(safe_static_path("/app.js"));
+  EXPECT_FALSE(safe_static_path("/../etc/passwd"));
+  EXPECT_FALSE(safe_static_path("/.git/config"));
+  EXPECT_FALSE(safe_static_path("//x.js"));
+  EXPECT_FALSE(safe_static_path("/a b.js"));
+  EXPECT_FALSE(safe_static_path(""));
+  EXPECT_STREQ(mime_type("/index.html"), "text/html; charset=utf-8");
+  EXPECT_EQ(mime_type("/secret.db"), nullptr);
+  TempDir dir;
+  std::ofstream(dir.path() + "/index.html") << "<!doctype html>";
+  std::filesystem::create_directory(dir.path() + "/sub.js");
+  auto index = resolve_static(dir.path(), "/");
+  ASSERT_TRUE(index);
+  EXPECT_EQ(index->path, dir.path() + "/index.html");
+  EXPECT_FALSE(resolve_static(dir.path(), "/missing.js"));
+  EXPECT_FALSE(resolve_static(dir.path(), "/sub.js"));  // a directory
+}
 
-  std::vector<ProtoMsg> take() { return std::exchange(sent, {}); }
-
-  std::vector<ProtoMsg> sent;
-  int closed = 0;
-  std::size_t queued = 0;
-  bool receiving = true;
-};
-
-class RelayTest : public ::testing::Test {
+// The core wired together: LocalDevices, OperatorSide and the built-in services.
+class CoreTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto s = Store::open(dir.path());
-    ASSERT_TRUE(s.ok());
-    store = std::move(*s);
-    ASSERT_TRUE(store->put_device("gw", sha256_hex("t"), 1).ok());
-    relay = std::make_unique<Relay>(*store, limits, log);
-    relay->device_connected(1, "gw", dev);
+    ASSERT_TRUE(store.put_device("gw", sha256_hex("t"), 1).ok());
+    auto c = HubCore::create(store, limits, log);
+    ASSERT_TRUE(c.ok());
+    core = std::move(*c);
+    core->devices().connected(1, "gw", dev);
   }
-  void from_op(ConnId id, const ProtoMsg& m) { relay->operator_message(id, protocol::encode(m)); }
-  void from_dev(const ProtoMsg& m) { relay->device_message(1, protocol::encode(m)); }
+  void from_op(ConnId id, const ProtoMsg& m) { core->operators().message(id, protocol::encode(m)); }
+  void from_dev(const ProtoMsg& m) { core->devices().message(1, protocol::encode(m)); }
 
-  TempDir dir;
   Limits limits;
-  Logger log{LogLevel::kError};
-  std::unique_ptr<Store> store;
-  std::unique_ptr<Relay> relay;
+  Logger log{LogLevel::kError, kProgramName};
+  MemoryStore store;
+  std::unique_ptr<HubCore> core;
   FakeLink dev, op1, op2;
 };
 
-TEST_F(RelayTest, SlowOperatorPausesTheDeviceUntilItDrains) {
-  relay->operator_connected(10, "gw", "alice", op1);
+TEST_F(CoreTest, SlowOperatorPausesTheDeviceUntilItDrains) {
+  core->operators().connected(10, "gw", "alice", op1);
   from_op(10, protocol::make_msg(proto::kShell, "new", "s"));
   op1.queued = limits.queue_high_water + 1;
   from_dev(protocol::make_msg(proto::kShell, "shell", "s", {{"status", 1}}, {'x'}));
   EXPECT_FALSE(dev.receiving);
   op1.queued = 0;
-  relay->operator_wrote(10);
+  core->operators().wrote(10);
   EXPECT_TRUE(dev.receiving);
 }
 
-TEST_F(RelayTest, OperatorGoneStopsItsShellsOnly) {
-  relay->operator_connected(10, "gw", "alice", op1);
-  relay->operator_connected(11, "gw", "bob", op2);
+TEST_F(CoreTest, OperatorGoneStopsItsShellsOnly) {
+  core->operators().connected(10, "gw", "alice", op1);
+  core->operators().connected(11, "gw", "bob", op2);
   from_op(10, protocol::make_msg(proto::kShell, "new", "a"));
   from_op(11, protocol::make_msg(proto::kShell, "new", "b"));
   dev.take();
-  relay->operator_closed(10);
+  core->operators().closed(10);
   auto sent = dev.take();
   ASSERT_EQ(sent.size(), 1u);
   EXPECT_EQ(sent[0].hdr.typ, "stop");
@@ -172,19 +259,163 @@ TEST_F(RelayTest, OperatorGoneStopsItsShellsOnly) {
   EXPECT_EQ(op2.closed, 0);
 }
 
-TEST_F(RelayTest, DeviceGoneTellsAndClosesOperators) {
-  relay->operator_connected(10, "gw", "alice", op1);
+TEST_F(CoreTest, DeviceGoneTellsAndClosesOperators) {
+  core->operators().connected(10, "gw", "alice", op1);
   from_op(10, protocol::make_msg(proto::kShell, "new", "a"));
-  relay->device_closed(1);
+  from_op(10, protocol::make_msg(proto::kControl, "open", "r"));
+  EXPECT_EQ(dev.take().size(), 2u);
+  core->devices().closed(1);
   auto sent = op1.take();
-  ASSERT_EQ(sent.size(), 2u);
-  EXPECT_EQ(sent[0].hdr.typ, "stop");
+  ASSERT_EQ(sent.size(), 3u);
+  EXPECT_EQ(sent[0].hdr.typ, "stop");  // sid "a"
   EXPECT_EQ(sent[0].hdr.prop_int("status"), 2);
-  EXPECT_EQ(sent[1].hdr.proto, proto::kControl);
-  EXPECT_EQ(sent[1].hdr.typ, "error");
+  EXPECT_EQ(sent[1].hdr.typ, "close");  // sid "r"
+  EXPECT_EQ(sent[1].hdr.sid, "r");
+  EXPECT_EQ(sent[2].hdr.proto, proto::kControl);
+  EXPECT_EQ(sent[2].hdr.typ, "error");
+  auto err = protocol::ControlError::decode(sent[2].body);
+  ASSERT_TRUE(err.ok());
+  EXPECT_EQ(err->err, "device disconnected");
+  EXPECT_TRUE(err->close);
   EXPECT_EQ(op1.closed, close_code::kGoingAway);
-  EXPECT_FALSE(relay->online("gw"));
-  relay->operator_closed(10);  // later close callback: harmless
+  EXPECT_FALSE(core->devices().online("gw"));
+  EXPECT_EQ(core->operators().operators_of("gw"), 0u);
+  core->operators().closed(10);  // later close callback: harmless
+  EXPECT_TRUE(dev.take().empty());
+}
+
+TEST_F(CoreTest, ANewerLinkTakesTheLease) {
+  core->operators().connected(10, "gw", "alice", op1);
+  from_op(10, protocol::make_msg(proto::kShell, "new", "a"));
+  dev.take();
+  FakeLink dev2;
+  core->devices().connected(2, "gw", dev2);
+  EXPECT_EQ(dev.closed, close_code::kNormal);
+  auto told = op1.take();
+  ASSERT_EQ(told.size(), 2u);
+  auto err = protocol::ControlError::decode(told[1].body);
+  ASSERT_TRUE(err.ok());
+  EXPECT_EQ(err->err, "device reconnected");
+  EXPECT_EQ(op1.closed, close_code::kGoingAway);
+  // the old link's late close does not take the device offline
+  core->devices().closed(1);
+  EXPECT_TRUE(core->devices().online("gw"));
+  // and messages go to the new link only
+  ASSERT_TRUE(core->devices().send("gw", protocol::make_msg(proto::kControl, "ping"), true).ok());
+  EXPECT_EQ(dev2.take().size(), 1u);
+  EXPECT_TRUE(dev.take().empty());
+}
+
+TEST_F(CoreTest, GarbageAndUnknownProtocolsAreAnsweredAndTheLinkStays) {
+  const protocol::Bytes garbage{0xc1, 0x00};
+  core->devices().message(1, garbage);
+  from_dev(protocol::make_msg(0x7777, "x"));
+  auto sent = dev.take();
+  ASSERT_EQ(sent.size(), 2u);
+  auto malformed = protocol::ControlError::decode(sent[0].body);
+  ASSERT_TRUE(malformed.ok());
+  EXPECT_EQ(malformed->err.rfind("malformed message", 0), 0u);
+  auto unknown = protocol::ControlError::decode(sent[1].body);
+  ASSERT_TRUE(unknown.ok());
+  EXPECT_EQ(unknown->err, "unknown proto 30583");
+  EXPECT_EQ(unknown->msgproto, 0x7777);
+  EXPECT_EQ(dev.closed, 0);
+  EXPECT_TRUE(core->devices().online("gw"));
+}
+
+TEST_F(CoreTest, PresenceIsRecorded) {
+  EXPECT_GT(store.devices["gw"].last_seen_ms, 0);
+  store.devices["gw"].last_seen_ms = 0;
+  core->devices().closed(1);
+  EXPECT_GT(store.devices["gw"].last_seen_ms, 0);
+}
+
+TEST_F(CoreTest, OperatorsCannotAttachBeyondTheLimitOrToAnOfflineDevice) {
+  limits.operators_per_device = 1;
+  EXPECT_EQ(core->operators().check_attach("gw"), AttachCheck::kOk);
+  core->operators().connected(10, "gw", "alice", op1);
+  EXPECT_EQ(core->operators().check_attach("gw"), AttachCheck::kTooManyOperators);
+  core->operators().connected(11, "gw", "bob", op2);
+  EXPECT_EQ(op2.closed, close_code::kPolicy);
+  EXPECT_EQ(core->operators().check_attach("elsewhere"), AttachCheck::kOffline);
+}
+
+// Admission decides from headers alone.
+class AdmissionTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(store.put_device("gw", sha256_hex("tok"), 1).ok());
+    ASSERT_TRUE(store.put_device("idle", sha256_hex("tok2"), 1).ok());
+    auto c = HubCore::create(store, config.limits, log);
+    ASSERT_TRUE(c.ok());
+    core = std::move(*c);
+    api = std::make_unique<HttpApi>(config, store, core->devices(), core->operators(),
+                                    core->services(), sessions, log);
+    admission = std::make_unique<AdmissionControl>(store, *api, core->operators(), log);
+    core->devices().connected(1, "gw", dev);
+    auto s = sessions.create("admin");
+    ASSERT_TRUE(s.ok());
+    cookie = *s;
+  }
+  UpgradeRequest op(const std::string& device) {
+    UpgradeRequest r;
+    r.uri = "/api/management/v1/deviceconnect/devices/" + device + "/connect";
+    r.session_cookie = cookie;
+    r.origin = "https://hub:1";
+    r.host = "hub:1";
+    return r;
+  }
+
+  HubConfig config;
+  Logger log{LogLevel::kError, kProgramName};
+  MemoryStore store;
+  OperatorSessions sessions{std::chrono::seconds(60), 4};
+  std::unique_ptr<HubCore> core;
+  std::unique_ptr<HttpApi> api;
+  std::unique_ptr<AdmissionControl> admission;
+  FakeLink dev;
+  std::string cookie;
+};
+
+TEST_F(AdmissionTest, Devices) {
+  UpgradeRequest r;
+  r.uri = "/api/devices/v1/deviceconnect/connect";
+  EXPECT_EQ(admission->admit(r).status, 401u);
+  r.authorization = "Bearer tok";
+  const Admission a = admission->admit(r);
+  EXPECT_EQ(a.status, 0u);
+  EXPECT_EQ(a.kind, PeerKind::kDevice);
+  EXPECT_EQ(a.device_id, "gw");
+  for (const char* bad : {"Bearer nope", "Bearer ", "Bearer    ", "Basic tok", "bearer tok"}) {
+    r.authorization = bad;
+    EXPECT_EQ(admission->admit(r).status, 401u) << bad;
+  }
+  r.uri = "/api/devices/v1/other";
+  EXPECT_EQ(admission->admit(r).status, 404u);
+  EXPECT_EQ(admission->admit(UpgradeRequest{}).status, 404u);
+}
+
+TEST_F(AdmissionTest, Operators) {
+  Admission a = admission->admit(op("gw"));
+  EXPECT_EQ(a.status, 0u);
+  EXPECT_EQ(a.kind, PeerKind::kOperator);
+  EXPECT_EQ(a.user, "admin");
+  EXPECT_EQ(a.device_id, "gw");
+  EXPECT_EQ(admission->admit(op("idle")).status, 409u);
+  EXPECT_EQ(admission->admit(op("nope")).status, 404u);
+  EXPECT_EQ(admission->admit(op("..")).status, 404u);
+  UpgradeRequest r = op("gw");
+  r.origin = "https://evil";
+  EXPECT_EQ(admission->admit(r).status, 403u);
+  r = op("gw");
+  r.origin.reset();  // not a browser: no Origin to check
+  EXPECT_EQ(admission->admit(r).status, 0u);
+  r.session_cookie = "forged";
+  EXPECT_EQ(admission->admit(r).status, 401u);
+  for (std::size_t i = 0; i < config.limits.operators_per_device; ++i) {
+    core->operators().connected(100 + i, "gw", "admin", dev);
+  }
+  EXPECT_EQ(admission->admit(op("gw")).status, 429u);
 }
 
 }  // namespace

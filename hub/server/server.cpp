@@ -1,10 +1,9 @@
-#include "hub/server.hpp"
+#include "hub/server/server.hpp"
 
 #include <libwebsockets.h>
 #include <openssl/ssl.h>
 #include <signal.h>
 #include <sys/signalfd.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -16,27 +15,18 @@
 #include <string_view>
 #include <vector>
 
+#include "daemon/transport/message_assembler.hpp"
 #include "hub/auth.hpp"
 #include "hub/http_api.hpp"
 #include "hub/link.hpp"
-#include "hub/relay.hpp"
+#include "hub/server/admission.hpp"
+#include "hub/server/static_files.hpp"
 
 namespace tether::hub {
 
 namespace {
 
-constexpr std::string_view kDevicePath = "/api/devices/v1/deviceconnect/connect";
-constexpr std::string_view kOperatorPrefix = "/api/management/v1/deviceconnect/devices/";
-constexpr std::string_view kOperatorSuffix = "/connect";
 constexpr std::size_t kMaxHttpBody = std::size_t{16} * 1024;
-
-constexpr const char* kStaticHeaders =
-    "x-content-type-options: nosniff\x0d\x0a"
-    "cache-control: no-cache\x0d\x0a"
-    "referrer-policy: no-referrer\x0d\x0a"
-    "x-frame-options: DENY\x0d\x0a"
-    "content-security-policy: default-src 'self'; style-src 'self' 'unsafe-inline'; "
-    "img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'\x0d\x0a";
 
 // A header of the current request as a string; nullopt when absent or longer than `max`.
 std::optional<std::string> header(lws* wsi, lws_token_indexes token, std::size_t max) {
@@ -56,44 +46,16 @@ std::optional<std::string> session_cookie(lws* wsi) {
   return std::string(buf, len);
 }
 
-const char* mime_type(std::string_view path) {
-  auto ends = [&](std::string_view ext) {
-    return path.size() >= ext.size() && path.substr(path.size() - ext.size()) == ext;
-  };
-  if (ends(".html")) return "text/html; charset=utf-8";
-  if (ends(".js") || ends(".mjs")) return "text/javascript; charset=utf-8";
-  if (ends(".css")) return "text/css; charset=utf-8";
-  if (ends(".svg")) return "image/svg+xml";
-  if (ends(".png")) return "image/png";
-  if (ends(".ico")) return "image/x-icon";
-  if (ends(".json") || ends(".map")) return "application/json";
-  if (ends(".woff2")) return "font/woff2";
-  return nullptr;  // anything else is not served
+// The headers admission looks at, each bounded.
+UpgradeRequest upgrade_request(lws* wsi) {
+  UpgradeRequest r;
+  r.uri = header(wsi, WSI_TOKEN_GET_URI, 512);
+  r.authorization = header(wsi, WSI_TOKEN_HTTP_AUTHORIZATION, 1024);
+  r.session_cookie = session_cookie(wsi);
+  r.origin = header(wsi, WSI_TOKEN_ORIGIN, 512);
+  r.host = header(wsi, WSI_TOKEN_HOST, 512);
+  return r;
 }
-
-bool safe_static_path(std::string_view path) {
-  if (path.empty() || path[0] != '/' || path.size() > 256) return false;
-  if (path.find("..") != std::string_view::npos || path.find("//") != std::string_view::npos ||
-      path.find("/.") != std::string_view::npos) {
-    return false;
-  }
-  for (char c : path) {
-    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                    c == '/' || c == '.' || c == '-' || c == '_';
-    if (!ok) return false;
-  }
-  return true;
-}
-
-enum class PeerKind { kDevice, kOperator };
-
-// Outcome of looking at an upgrade request.
-struct Admission {
-  unsigned status = 0;  // 0 = admitted, else the HTTP status to refuse with
-  PeerKind kind = PeerKind::kDevice;
-  std::string device_id;
-  std::string user;
-};
 
 }  // namespace
 
@@ -116,13 +78,13 @@ struct Pss {
 
 class Server::Impl {
  public:
-  Impl(const HubConfig& config, Store& store, const Logger& log)
+  Impl(const HubConfig& config, Store& store, HubCore& core, const Logger& log)
       : config_(config),
-        store_(store),
         log_(log),
-        relay_(store, config.limits, log),
+        core_(core),
         sessions_(std::chrono::seconds(config.session_ttl_s), config.limits.max_operator_sessions),
-        api_(config, store, relay_, sessions_, log) {}
+        api_(config, store, core.devices(), core.operators(), core.services(), sessions_, log),
+        admission_(store, api_, core.operators(), log) {}
   ~Impl();
 
   Status start();
@@ -135,21 +97,20 @@ class Server::Impl {
 
   bool shutting_down() const { return shutting_down_; }
   std::size_t queue_hard_cap() const { return config_.limits.queue_hard_cap; }
-  Relay& relay() { return relay_; }
+  HubCore& core() { return core_; }
 
  private:
   int on_http(lws* wsi, Pss& pss, const char* uri);
   int respond(lws* wsi, HttpTxn& txn);
   int serve_static(lws* wsi, std::string path);
-  Admission admit(lws* wsi);
   int on_ws(lws* wsi, lws_callback_reasons reason, Pss& pss, void* in, std::size_t len);
 
   const HubConfig& config_;
-  Store& store_;
   const Logger& log_;
-  Relay relay_;
+  HubCore& core_;
   OperatorSessions sessions_;
   HttpApi api_;
+  AdmissionControl admission_;
   lws_retry_bo_t retry_{};
   lws_protocols protocols_[3]{};
   lws_context* context_ = nullptr;
@@ -158,10 +119,10 @@ class Server::Impl {
   int signal_fd_ = -1;
   bool stop_ = false;
   bool shutting_down_ = false;
-  ConnId next_conn_ = 1;
+  ConnId next_conn_ = 1;  // device and operator sockets share the numbering
 };
 
-// One WebSocket: the Link the relay talks to.
+// One WebSocket: the Link the device side or the operator side talks to.
 class WsConn final : public Link {
  public:
   WsConn(Server::Impl& server, lws* wsi, const Admission& a)
@@ -169,7 +130,7 @@ class WsConn final : public Link {
 
   void send(protocol::Bytes encoded, bool urgent) override {
     if (closing_ || server_.shutting_down()) return;
-    // Whatever the relay's flow control does, a peer that sends but never reads
+    // Whatever the operator side's flow control does, a peer that sends but never reads
     // (each bad message earns it an error reply) cannot make this queue grow
     // without bound: past the hard cap it is dropped.
     if (queued_ + encoded.size() > server_.queue_hard_cap()) {
@@ -205,7 +166,7 @@ class WsConn final : public Link {
       queued_ -= len;
       const int n = lws_write(wsi_, frame.data() + LWS_PRE, len, LWS_WRITE_BINARY);
       if (n < 0 || static_cast<std::size_t>(n) < len) return -1;
-      if (kind_ == PeerKind::kOperator) server_.relay().operator_wrote(id_);
+      if (kind_ == PeerKind::kOperator) server_.core().operators().wrote(id_);
       if (!urgent_.empty() || !bulk_.empty() || closing_) lws_callback_on_writable(wsi_);
       return 0;
     }
@@ -221,27 +182,27 @@ class WsConn final : public Link {
   // LWS_CALLBACK_RECEIVE: reassembles one message; <0 closes.
   int on_receive(const void* in, std::size_t len, std::size_t max_message) {
     if (closing_) return 0;
-    if (lws_is_first_fragment(wsi_)) {
-      rx_.clear();
-      if (!lws_frame_is_binary(wsi_)) {
+    const daemon::transport::Fragment fragment{
+        lws_is_first_fragment(wsi_) != 0, lws_frame_is_binary(wsi_) != 0,
+        lws_is_final_fragment(wsi_) != 0, lws_remaining_packet_payload(wsi_)};
+    using Outcome = daemon::transport::MessageAssembler::Outcome;
+    switch (rx_.add({static_cast<const std::uint8_t*>(in), len}, fragment, max_message)) {
+      case Outcome::kIncomplete:
+        return 0;
+      case Outcome::kNotBinary:
         refuse(close_code::kUnsupportedData, "binary messages only");
         return -1;
-      }
+      case Outcome::kTooBig:
+        refuse(close_code::kTooBig, "message too big");
+        return -1;
+      case Outcome::kComplete:
+        break;
     }
-    if (rx_.size() + len > max_message) {
-      refuse(close_code::kTooBig, "message too big");
-      return -1;
-    }
-    const auto* p = static_cast<const std::uint8_t*>(in);
-    rx_.insert(rx_.end(), p, p + len);
-    if (lws_is_final_fragment(wsi_) && lws_remaining_packet_payload(wsi_) == 0) {
-      protocol::Bytes message;
-      message.swap(rx_);
-      if (kind_ == PeerKind::kDevice) {
-        server_.relay().device_message(id_, message);
-      } else {
-        server_.relay().operator_message(id_, message);
-      }
+    const protocol::Bytes message = rx_.take();
+    if (kind_ == PeerKind::kDevice) {
+      server_.core().devices().message(id_, message);
+    } else {
+      server_.core().operators().message(id_, message);
     }
     return 0;
   }
@@ -268,7 +229,7 @@ class WsConn final : public Link {
   ConnId id_ = 0;
   std::deque<std::vector<unsigned char>> urgent_, bulk_;
   std::size_t queued_ = 0;
-  protocol::Bytes rx_;
+  daemon::transport::MessageAssembler rx_;
   bool closing_ = false;
   std::uint16_t close_code_ = close_code::kNormal;
   std::string close_reason_;
@@ -369,95 +330,6 @@ int Server::Impl::signal_callback(lws* wsi, lws_callback_reasons reason, void*, 
   return 0;
 }
 
-Admission Server::Impl::admit(lws* wsi) {
-  Admission a;
-  auto uri = header(wsi, WSI_TOKEN_GET_URI, 512);
-  if (!uri) {
-    a.status = 404;
-    return a;
-  }
-  if (*uri == kDevicePath) {
-    a.kind = PeerKind::kDevice;
-    auto auth = header(wsi, WSI_TOKEN_HTTP_AUTHORIZATION, 1024);
-    constexpr std::string_view kBearer = "Bearer ";
-    if (!auth || auth->size() <= kBearer.size() || auth->compare(0, kBearer.size(), kBearer) != 0) {
-      a.status = 401;
-      return a;
-    }
-    std::string_view token = std::string_view(*auth).substr(kBearer.size());
-    while (!token.empty() && token.front() == ' ') token.remove_prefix(1);
-    while (!token.empty() && token.back() == ' ') token.remove_suffix(1);
-    if (token.empty()) {
-      a.status = 401;
-      return a;
-    }
-    auto id = store_.device_for_token(sha256_hex(token));
-    if (!id.ok()) {
-      log_.error(id.error().wrap("authenticating a device").message());
-      a.status = 500;
-      return a;
-    }
-    if (!id->has_value()) {
-      a.status = 401;
-      return a;
-    }
-    a.device_id = **id;
-    return a;
-  }
-  if (uri->size() > kOperatorPrefix.size() + kOperatorSuffix.size() &&
-      uri->compare(0, kOperatorPrefix.size(), kOperatorPrefix) == 0 &&
-      uri->compare(uri->size() - kOperatorSuffix.size(), kOperatorSuffix.size(), kOperatorSuffix) ==
-          0) {
-    a.kind = PeerKind::kOperator;
-    auto user = api_.user_for(session_cookie(wsi));
-    if (!user) {
-      a.status = 401;
-      return a;
-    }
-    // Cross-site WebSocket hijacking: a browser always sends Origin; it must be us.
-    if (auto origin = header(wsi, WSI_TOKEN_ORIGIN, 512)) {
-      auto host = header(wsi, WSI_TOKEN_HOST, 512);
-      if (!host || *origin != "https://" + *host) {
-        a.status = 403;
-        return a;
-      }
-    }
-    a.user = *user;
-    a.device_id = uri->substr(kOperatorPrefix.size(),
-                              uri->size() - kOperatorPrefix.size() - kOperatorSuffix.size());
-    if (!valid_device_id(a.device_id)) {
-      a.status = 404;
-      return a;
-    }
-    auto record = store_.get(a.device_id);
-    if (!record.ok()) {
-      log_.error(record.error().wrap("looking up device " + a.device_id).message());
-      a.status = 500;
-      return a;
-    }
-    if (!record->has_value()) {
-      a.status = 404;
-      return a;
-    }
-    switch (relay_.check_attach(a.device_id)) {
-      case AttachCheck::kOk:
-        break;
-      case AttachCheck::kUnknownDevice:
-        a.status = 404;
-        break;
-      case AttachCheck::kOffline:
-        a.status = 409;
-        break;
-      case AttachCheck::kTooManyOperators:
-        a.status = 429;
-        break;
-    }
-    return a;
-  }
-  a.status = 404;
-  return a;
-}
-
 int Server::Impl::callback(lws* wsi, lws_callback_reasons reason, void* user, void* in,
                            std::size_t len) {
   auto* self = static_cast<Impl*>(lws_context_user(lws_get_context(wsi)));
@@ -507,7 +379,7 @@ int Server::Impl::callback(lws* wsi, lws_callback_reasons reason, void* user, vo
         lws_return_http_status(wsi, HTTP_STATUS_FORBIDDEN, nullptr);
         return 1;
       }
-      const Admission a = self->admit(wsi);
+      const Admission a = self->admission_.admit(upgrade_request(wsi));
       if (a.status != 0) {
         if (a.status == 401 || a.status == 500) {
           self->log_.info(a.kind == PeerKind::kDevice
@@ -524,7 +396,7 @@ int Server::Impl::callback(lws* wsi, lws_callback_reasons reason, void* user, vo
     case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION: {
       // Same checks again (the per-connection data was reset by the upgrade, and
       // nothing ran in between): keep what they found for ESTABLISHED.
-      const Admission a = self->admit(wsi);
+      const Admission a = self->admission_.admit(upgrade_request(wsi));
       if (a.status != 0) return -1;
       pss->ws = new WsConn(*self, wsi, a);
       return 0;
@@ -535,9 +407,9 @@ int Server::Impl::callback(lws* wsi, lws_callback_reasons reason, void* user, vo
       WsConn& c = *pss->ws;
       c.set_id(self->next_conn_++);
       if (c.kind() == PeerKind::kDevice) {
-        self->relay_.device_connected(c.id(), c.device_id(), c);
+        self->core_.devices().connected(c.id(), c.device_id(), c);
       } else {
-        self->relay_.operator_connected(c.id(), c.device_id(), c.user(), c);
+        self->core_.operators().connected(c.id(), c.device_id(), c.user(), c);
       }
       return 0;
     }
@@ -557,9 +429,9 @@ int Server::Impl::callback(lws* wsi, lws_callback_reasons reason, void* user, vo
         pss->ws = nullptr;
         if (c->registered()) {
           if (c->kind() == PeerKind::kDevice) {
-            self->relay_.device_closed(c->id());
+            self->core_.devices().closed(c->id());
           } else {
-            self->relay_.operator_closed(c->id());
+            self->core_.operators().closed(c->id());
           }
         }
         delete c;
@@ -648,23 +520,20 @@ int Server::Impl::respond(lws* wsi, HttpTxn& txn) {
 }
 
 int Server::Impl::serve_static(lws* wsi, std::string path) {
-  if (path == "/") path = "/index.html";
-  const char* mime = safe_static_path(path) ? mime_type(path) : nullptr;
-  const std::string file = config_.web_root + path;
-  struct stat st {};
-  if (!mime || ::stat(file.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) {
+  const auto file = resolve_static(config_.web_root, std::move(path));
+  if (!file) {
     lws_return_http_status(wsi, HTTP_STATUS_NOT_FOUND, nullptr);
     return lws_http_transaction_completed(wsi) ? -1 : 0;
   }
-  const int n = lws_serve_http_file(wsi, file.c_str(), mime, kStaticHeaders,
+  const int n = lws_serve_http_file(wsi, file->path.c_str(), file->mime, kStaticHeaders,
                                     static_cast<int>(std::strlen(kStaticHeaders)));
   if (n < 0 || (n > 0 && lws_http_transaction_completed(wsi))) return -1;
   return 0;
 }
 
-Result<std::unique_ptr<Server>> Server::create(const HubConfig& config, Store& store,
+Result<std::unique_ptr<Server>> Server::create(const HubConfig& config, Store& store, HubCore& core,
                                                const Logger& log) {
-  auto impl = std::make_unique<Impl>(config, store, log);
+  auto impl = std::make_unique<Impl>(config, store, core, log);
   if (auto s = impl->start(); !s.ok()) return s.error();
   return std::unique_ptr<Server>(new Server(std::move(impl)));
 }

@@ -1,6 +1,8 @@
 // The libwebsockets server: one TLS listener (HTTP/1.1 only), its own lws service
-// loop, and the glue that turns lws callbacks into calls on the relay (WebSockets),
-// the JSON API and the static UI files. The only file of the hub that sees lws.
+// loop, and the glue that turns lws callbacks into calls on the hub core (device
+// and operator WebSockets), the JSON API and the static UI files. Admission
+// (admission.hpp) and the static files' rules (static_files.hpp) live apart; this
+// is the only file of the hub that sees lws.
 //
 // Paths:
 //   /api/devices/v1/deviceconnect/connect                      device WebSocket (Bearer token)
@@ -13,8 +15,8 @@
 #include <memory>
 
 #include "hub/config.hpp"
-#include "hub/log.hpp"
-#include "hub/store.hpp"
+#include "hub/core.hpp"
+#include "hub/store/store.hpp"
 #include "protocol/result.hpp"
 
 namespace tether::hub {
@@ -23,8 +25,9 @@ class Server {
  public:
   // Binds the listener and prepares everything; SIGINT and SIGTERM are blocked in
   // the calling thread and delivered to the loop through a signalfd.
+  // `core` gets the WebSockets; the JSON API reaches it and `store`.
   static Result<std::unique_ptr<Server>> create(const HubConfig& config, Store& store,
-                                                const Logger& log);
+                                                HubCore& core, const Logger& log);
   ~Server();
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;

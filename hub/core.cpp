@@ -1,0 +1,32 @@
+#include "hub/core.hpp"
+
+#include "hub/services/registrations.hpp"
+
+namespace tether::hub {
+
+HubCore::HubCore(Store& store, const Limits& limits, const Logger& log)
+    : devices_(*this, store, limits, log),
+      operators_(devices_, registry_, limits, log),
+      context_{devices_, operators_, store, limits, log} {}
+
+Result<std::unique_ptr<HubCore>> HubCore::create(Store& store, const Limits& limits,
+                                                 const Logger& log) {
+  auto core = std::make_unique<HubCore>(store, limits, log);
+  if (auto s = register_services(core->registry_, core->context_); !s.ok()) return s.error();
+  return core;
+}
+
+void HubCore::device_online(const std::string& /*device_id*/) {}
+
+void HubCore::device_offline(const std::string& device_id, const std::string& why) {
+  // Operators first (their sessions end through the services that own them),
+  // then the services drop what they kept about the device.
+  operators_.device_gone(device_id, why);
+  registry_.device_offline(device_id);
+}
+
+bool HubCore::device_message(const std::string& device_id, protocol::ProtoMsg& msg) {
+  return registry_.device_message(device_id, msg);
+}
+
+}  // namespace tether::hub

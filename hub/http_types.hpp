@@ -1,0 +1,24 @@
+// An HTTP request and response as the JSON API sees them, without any transport:
+// the lws glue fills an HttpRequest and writes the HttpResponse back.
+#pragma once
+
+#include <optional>
+#include <string>
+
+namespace tether::hub {
+
+struct HttpRequest {
+  std::string method;  // "GET", "POST", ...
+  std::string path;    // without the query string
+  std::optional<std::string> session_cookie;
+  std::string content_type;
+  std::string body;
+};
+
+struct HttpResponse {
+  unsigned status = 200;
+  std::string body;        // JSON
+  std::string set_cookie;  // empty = none
+};
+
+}  // namespace tether::hub

@@ -1,0 +1,38 @@
+#include "hub/services/registrations.hpp"
+
+#include "hub/services/monitoring_intake.hpp"
+#include "hub/services/passthrough.hpp"
+#include "hub/services/routed_sessions.hpp"
+#include "hub/services/shell_relay.hpp"
+
+namespace tether::hub {
+
+namespace {
+
+template <typename Service>
+Status add(ServiceRegistry& registry, std::initializer_list<std::uint16_t> protos,
+           const ServiceContext& context) {
+  auto added = registry.emplace<Service>(protos, context);
+  if (!added.ok()) return added.error().wrap("registering the hub's protocol services");
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status register_services(ServiceRegistry& registry, const ServiceContext& context) {
+  namespace proto = protocol::proto;
+  for (const Status& added : {
+           add<ShellRelay>(registry, {proto::kShell}, context),
+           add<RoutedSessions>(
+               registry, {proto::kControl, proto::kFileTransfer, proto::kPortForward}, context),
+           add<MonitoringIntake>(registry, {proto::kMonitoring}, context),
+           add<Passthrough>(registry,
+                            {proto::kClient, proto::kConfig, proto::kUpdate, proto::kCommand},
+                            context),
+       }) {
+    if (!added.ok()) return added;
+  }
+  return Status::Ok();
+}
+
+}  // namespace tether::hub

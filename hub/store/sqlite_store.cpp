@@ -1,0 +1,340 @@
+#include "hub/store/sqlite_store.hpp"
+
+#include <pthread.h>
+#include <signal.h>
+#include <sqlite3.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <utility>
+
+namespace tether::hub {
+
+namespace {
+
+// A prepared statement that finalizes itself.
+class Stmt {
+ public:
+  Stmt(sqlite3* db, const char* sql) : db_(db) {
+    rc_ = sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr);
+  }
+  ~Stmt() { sqlite3_finalize(stmt_); }
+  Stmt(const Stmt&) = delete;
+  Stmt& operator=(const Stmt&) = delete;
+
+  bool ok() const { return rc_ == SQLITE_OK; }
+  Error error(const char* what) const {
+    return Error(ErrorCode::kStorageFailure, std::string(what) + ": " + sqlite3_errmsg(db_));
+  }
+  void bind(int i, const std::string& s) {
+    sqlite3_bind_text(stmt_, i, s.data(), static_cast<int>(s.size()), SQLITE_TRANSIENT);
+  }
+  void bind(int i, std::int64_t v) { sqlite3_bind_int64(stmt_, i, v); }
+  int step() { return sqlite3_step(stmt_); }
+  std::string text(int col) const {
+    const auto* p = sqlite3_column_text(stmt_, col);
+    return p ? std::string(reinterpret_cast<const char*>(p),
+                           static_cast<std::size_t>(sqlite3_column_bytes(stmt_, col)))
+             : std::string();
+  }
+  std::int64_t int64(int col) const { return sqlite3_column_int64(stmt_, col); }
+  bool is_null(int col) const { return sqlite3_column_type(stmt_, col) == SQLITE_NULL; }
+
+ private:
+  sqlite3* db_;
+  sqlite3_stmt* stmt_ = nullptr;
+  int rc_;
+};
+
+constexpr const char* kColumns =
+    "id, created_ms, last_seen_ms, version, state, boot_id, uptime_s, status_ms";
+
+DeviceRecord read_row(const Stmt& s) {
+  DeviceRecord r;
+  r.id = s.text(0);
+  r.created_ms = s.int64(1);
+  r.last_seen_ms = s.is_null(2) ? 0 : s.int64(2);
+  r.version = s.text(3);
+  r.state = s.text(4);
+  r.boot_id = s.text(5);
+  r.uptime_s = s.is_null(6) ? -1 : s.int64(6);
+  r.status_ms = s.is_null(7) ? 0 : s.int64(7);
+  return r;
+}
+
+Status exec(sqlite3* db, const char* sql) {
+  char* err = nullptr;
+  if (sqlite3_exec(db, sql, nullptr, nullptr, &err) != SQLITE_OK) {
+    std::string msg = err ? err : "unknown error";
+    sqlite3_free(err);
+    return Error(ErrorCode::kStorageFailure, msg);
+  }
+  return Status::Ok();
+}
+
+Result<sqlite3*> open_connection(const std::string& path) {
+  sqlite3* db = nullptr;
+  const int rc = sqlite3_open_v2(
+      path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+  if (rc != SQLITE_OK) {
+    std::string msg = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+    sqlite3_close(db);
+    return Error(ErrorCode::kStorageFailure, "opening " + path + ": " + msg);
+  }
+  sqlite3_busy_timeout(db, 2000);
+  return db;
+}
+
+}  // namespace
+
+bool valid_device_id(std::string_view id) {
+  if (id.empty() || id.size() > 128) return false;
+  for (char c : id) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '.' || c == '_' || c == ':' || c == '-';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+std::int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const std::string& state_dir,
+                                                       WriteErrorSink* errors) {
+  if (::mkdir(state_dir.c_str(), 0700) != 0 && errno != EEXIST) {
+    return Error(ErrorCode::kStorageFailure,
+                 "creating state directory " + state_dir + ": " + std::strerror(errno));
+  }
+  const std::string path = state_dir + "/hub.db";
+  auto reader = open_connection(path);
+  if (!reader.ok()) return reader.error();
+  for (const char* sql : {
+           "PRAGMA journal_mode=WAL",
+           "PRAGMA synchronous=NORMAL",
+           "CREATE TABLE IF NOT EXISTS devices ("
+           " id TEXT PRIMARY KEY,"
+           " token_sha256 TEXT NOT NULL UNIQUE,"
+           " created_ms INTEGER NOT NULL,"
+           " last_seen_ms INTEGER,"
+           " version TEXT, state TEXT, boot_id TEXT, uptime_s INTEGER, status_ms INTEGER)",
+       }) {
+    if (auto s = exec(*reader, sql); !s.ok()) {
+      sqlite3_close(*reader);
+      return s.error().wrap("initialising " + path);
+    }
+  }
+  auto writer = open_connection(path);
+  if (!writer.ok()) {
+    sqlite3_close(*reader);
+    return writer.error();
+  }
+  if (auto s = exec(*writer, "PRAGMA synchronous=NORMAL"); !s.ok()) {
+    sqlite3_close(*reader);
+    sqlite3_close(*writer);
+    return s.error().wrap("initialising " + path);
+  }
+  return std::unique_ptr<SqliteStore>(new SqliteStore(*reader, *writer, errors));
+}
+
+SqliteStore::SqliteStore(sqlite3* reader, sqlite3* writer, WriteErrorSink* errors)
+    : reader_(reader), writer_(writer), errors_(errors) {
+  writer_thread_ = std::thread([this] { writer_main(); });
+}
+
+SqliteStore::~SqliteStore() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  wake_writer_.notify_one();
+  writer_thread_.join();
+  sqlite3_close(writer_);
+  sqlite3_close(reader_);
+}
+
+void SqliteStore::writer_main() {
+  // Signals belong to the loop thread (its signalfd); this thread must never be
+  // the one a SIGTERM is delivered to.
+  sigset_t all;
+  sigfillset(&all);
+  pthread_sigmask(SIG_BLOCK, &all, nullptr);
+  std::unique_lock lock(mutex_);
+  for (;;) {
+    wake_writer_.wait(lock, [this] { return stopping_ || !queued_.empty(); });
+    if (queued_.empty()) return;  // stopping, and everything is written
+    in_flight_ = std::exchange(queued_, {});
+    const std::uint64_t batch_seq = queued_seq_;
+    lock.unlock();
+    Status written = write_batch(in_flight_);
+    if (!written.ok() && errors_ != nullptr) errors_->write_failed(written.error());
+    lock.lock();
+    if (!written.ok() && !first_error_) first_error_ = written.error();
+    in_flight_.clear();
+    applied_seq_ = batch_seq;
+    ++batches_;
+    batch_done_.notify_all();
+  }
+}
+
+Status SqliteStore::write_batch(const Batch& batch) {
+  if (auto s = exec(writer_, "BEGIN IMMEDIATE"); !s.ok()) return s.error().wrap("writing a batch");
+  Status result = Status::Ok();
+  for (const auto& [id, change] : batch) {
+    if (change.seen_ms) {
+      Stmt s(writer_, "UPDATE devices SET last_seen_ms = ?2 WHERE id = ?1");
+      if (!s.ok()) {
+        result = s.error("updating last seen");
+        break;
+      }
+      s.bind(1, id);
+      s.bind(2, *change.seen_ms);
+      if (s.step() != SQLITE_DONE) {
+        result = s.error("updating last seen");
+        break;
+      }
+    }
+    if (change.status) {
+      const StatusUpdate& st = *change.status;
+      Stmt s(writer_,
+             "UPDATE devices SET last_seen_ms = MAX(COALESCE(last_seen_ms, 0), ?2), "
+             "status_ms = ?2, version = ?3, state = ?4, boot_id = ?5, "
+             "uptime_s = CASE WHEN ?6 < 0 THEN NULL ELSE ?6 END WHERE id = ?1");
+      if (!s.ok()) {
+        result = s.error("recording status");
+        break;
+      }
+      s.bind(1, id);
+      s.bind(2, change.status_ms);
+      s.bind(3, st.version);
+      s.bind(4, st.state);
+      s.bind(5, st.boot_id);
+      s.bind(6, st.uptime_s);
+      if (s.step() != SQLITE_DONE) {
+        result = s.error("recording status");
+        break;
+      }
+    }
+  }
+  if (!result.ok()) {
+    (void)exec(writer_, "ROLLBACK");
+    return result.error().wrap("writing a batch of " + std::to_string(batch.size()) + " devices");
+  }
+  if (auto s = exec(writer_, "COMMIT"); !s.ok()) {
+    (void)exec(writer_, "ROLLBACK");
+    return s.error().wrap("committing a batch");
+  }
+  return Status::Ok();
+}
+
+void SqliteStore::record_seen(const std::string& id, std::int64_t now_ms) {
+  {
+    std::lock_guard lock(mutex_);
+    auto& change = queued_[id];
+    if (!change.seen_ms || *change.seen_ms < now_ms) change.seen_ms = now_ms;
+    ++queued_seq_;
+  }
+  wake_writer_.notify_one();
+}
+
+void SqliteStore::record_status(const std::string& id, const StatusUpdate& status,
+                                std::int64_t now_ms) {
+  {
+    std::lock_guard lock(mutex_);
+    auto& change = queued_[id];
+    change.status = status;
+    change.status_ms = now_ms;
+    ++queued_seq_;
+  }
+  wake_writer_.notify_one();
+}
+
+Status SqliteStore::flush() {
+  std::unique_lock lock(mutex_);
+  const std::uint64_t target = queued_seq_;
+  batch_done_.wait(lock, [&] { return applied_seq_ >= target; });
+  if (first_error_) return *std::exchange(first_error_, std::nullopt);
+  return Status::Ok();
+}
+
+std::uint64_t SqliteStore::batches_written() const {
+  std::lock_guard lock(mutex_);
+  return batches_;
+}
+
+void SqliteStore::overlay(DeviceRecord& record) const {
+  for (const Batch* batch : {&in_flight_, &queued_}) {
+    auto it = batch->find(record.id);
+    if (it == batch->end()) continue;
+    const PendingWrite& change = it->second;
+    if (change.seen_ms) record.last_seen_ms = std::max(record.last_seen_ms, *change.seen_ms);
+    if (change.status) {
+      record.last_seen_ms = std::max(record.last_seen_ms, change.status_ms);
+      record.status_ms = change.status_ms;
+      record.version = change.status->version;
+      record.state = change.status->state;
+      record.boot_id = change.status->boot_id;
+      record.uptime_s = change.status->uptime_s;
+    }
+  }
+}
+
+Status SqliteStore::put_device(const std::string& id, const std::string& token_sha256,
+                               std::int64_t now_ms) {
+  Stmt s(reader_,
+         "INSERT INTO devices(id, token_sha256, created_ms) VALUES(?1, ?2, ?3) "
+         "ON CONFLICT(id) DO UPDATE SET token_sha256 = excluded.token_sha256");
+  if (!s.ok()) return s.error("registering device");
+  s.bind(1, id);
+  s.bind(2, token_sha256);
+  s.bind(3, now_ms);
+  if (s.step() != SQLITE_DONE) return s.error("registering device");
+  return Status::Ok();
+}
+
+Result<std::optional<std::string>> SqliteStore::device_for_token(const std::string& token_sha256) {
+  Stmt s(reader_, "SELECT id FROM devices WHERE token_sha256 = ?1");
+  if (!s.ok()) return s.error("looking up a token");
+  s.bind(1, token_sha256);
+  const int rc = s.step();
+  if (rc == SQLITE_ROW) return std::optional<std::string>(s.text(0));
+  if (rc == SQLITE_DONE) return std::optional<std::string>();
+  return s.error("looking up a token");
+}
+
+Result<std::optional<DeviceRecord>> SqliteStore::get(const std::string& id) {
+  // Held across the read: the writer cannot retire its in-flight batch between
+  // the snapshot this read sees and the overlay laid over it.
+  std::lock_guard lock(mutex_);
+  const std::string sql = std::string("SELECT ") + kColumns + " FROM devices WHERE id = ?1";
+  Stmt s(reader_, sql.c_str());
+  if (!s.ok()) return s.error("reading device");
+  s.bind(1, id);
+  const int rc = s.step();
+  if (rc == SQLITE_DONE) return std::optional<DeviceRecord>();
+  if (rc != SQLITE_ROW) return s.error("reading device");
+  DeviceRecord record = read_row(s);
+  overlay(record);
+  return std::optional<DeviceRecord>(std::move(record));
+}
+
+Result<std::vector<DeviceRecord>> SqliteStore::list() {
+  std::lock_guard lock(mutex_);
+  const std::string sql = std::string("SELECT ") + kColumns + " FROM devices ORDER BY id";
+  Stmt s(reader_, sql.c_str());
+  if (!s.ok()) return s.error("listing devices");
+  std::vector<DeviceRecord> out;
+  int rc;
+  while ((rc = s.step()) == SQLITE_ROW) out.push_back(read_row(s));
+  if (rc != SQLITE_DONE) return s.error("listing devices");
+  for (auto& record : out) overlay(record);
+  return out;
+}
+
+}  // namespace tether::hub

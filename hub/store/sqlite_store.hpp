@@ -1,0 +1,84 @@
+// The Store in SQLite (STATE_DIR/hub.db, WAL mode): one row per device with the
+// SHA-256 of its token (the token itself is never stored) and what the hub last
+// learned about it.
+//
+// Two connections: the loop thread reads through one; a writer thread owns the
+// other and applies queued presence/status writes in one transaction per batch.
+// WAL lets the reads go on while a batch commits. Writes queued while a batch is
+// being written coalesce per device (last value wins), so the queue is bounded by
+// the number of devices, not by the message rate.
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "hub/store/store.hpp"
+
+struct sqlite3;
+
+namespace tether::hub {
+
+class SqliteStore final : public Store {
+ public:
+  // Opens (creating when needed) STATE_DIR/hub.db; creates STATE_DIR (0700).
+  // `errors` (may be null) hears about failed write batches.
+  static Result<std::unique_ptr<SqliteStore>> open(const std::string& state_dir,
+                                                   WriteErrorSink* errors = nullptr);
+  // Applies what is still queued, then closes.
+  ~SqliteStore() override;
+  SqliteStore(const SqliteStore&) = delete;
+  SqliteStore& operator=(const SqliteStore&) = delete;
+
+  Status put_device(const std::string& id, const std::string& token_sha256,
+                    std::int64_t now_ms) override;
+  Result<std::optional<std::string>> device_for_token(const std::string& token_sha256) override;
+  Result<std::optional<DeviceRecord>> get(const std::string& id) override;
+  Result<std::vector<DeviceRecord>> list() override;
+  void record_seen(const std::string& id, std::int64_t now_ms) override;
+  void record_status(const std::string& id, const StatusUpdate& status,
+                     std::int64_t now_ms) override;
+  Status flush() override;
+
+  // Batches committed so far (tests look at the batching through this).
+  std::uint64_t batches_written() const;
+
+ private:
+  // The not-yet-applied changes to one device's row.
+  struct PendingWrite {
+    std::optional<std::int64_t> seen_ms;
+    std::optional<StatusUpdate> status;
+    std::int64_t status_ms = 0;
+  };
+  using Batch = std::map<std::string, PendingWrite, std::less<>>;
+
+  SqliteStore(sqlite3* reader, sqlite3* writer, WriteErrorSink* errors);
+  void writer_main();
+  Status write_batch(const Batch& batch);
+  // Lays queued and in-flight changes over a row read from the database.
+  void overlay(DeviceRecord& record) const;  // needs mutex_
+
+  sqlite3* reader_;
+  sqlite3* writer_;
+  WriteErrorSink* errors_;
+
+  mutable std::mutex mutex_;
+  std::condition_variable wake_writer_;
+  std::condition_variable batch_done_;
+  Batch queued_;
+  Batch in_flight_;
+  std::uint64_t queued_seq_ = 0;   // writes queued so far
+  std::uint64_t applied_seq_ = 0;  // writes applied (or failed) so far
+  std::uint64_t batches_ = 0;
+  std::optional<Error> first_error_;
+  bool stopping_ = false;
+  std::thread writer_thread_;
+};
+
+}  // namespace tether::hub

@@ -1,0 +1,517 @@
+// Each protocol service on its own: a fake device side (no sockets, devices are
+// "online somewhere"), the real operator side with fake operator links, and a
+// registry holding only the service under test. Plus a made-up service that is
+// wired in by its registration alone, and reached through the JSON API.
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "hub/auth.hpp"
+#include "hub/http_api.hpp"
+#include "hub/operators/operator_side.hpp"
+#include "hub/services/monitoring_intake.hpp"
+#include "hub/services/passthrough.hpp"
+#include "hub/services/routed_sessions.hpp"
+#include "hub/services/service_registry.hpp"
+#include "hub/services/shell_relay.hpp"
+#include "protocol/codec.hpp"
+#include "protocol/control.hpp"
+#include "protocol/monitoring.hpp"
+#include "protocol/shell.hpp"
+#include "tests/hub/hub_fakes.hpp"
+
+namespace tether::hub {
+namespace {
+
+using protocol::ProtoMsg;
+using testing::FakeDeviceSide;
+using testing::FakeLink;
+using testing::MemoryStore;
+namespace proto = protocol::proto;
+namespace monitoring = protocol::monitoring;
+
+// The operator side and a registry around a fake device side; `add` registers the
+// service under test exactly as registrations.cpp does.
+class ServiceTest : public ::testing::Test {
+ protected:
+  ServiceTest() { devices.set_online("gw", true); }
+
+  template <typename Service>
+  Service& add(std::initializer_list<std::uint16_t> protos) {
+    auto added = registry.emplace<Service>(protos, context);
+    EXPECT_TRUE(added.ok());
+    return **added;
+  }
+  // The device side's part when the device drops: what HubCore does.
+  void device_drops(const std::string& why) {
+    devices.set_online("gw", false);
+    operators.device_gone("gw", why);
+    registry.device_offline("gw");
+  }
+  void from_op(OperatorId op, const ProtoMsg& m) { operators.message(op, protocol::encode(m)); }
+  void from_dev(ProtoMsg m) {
+    if (!registry.device_message("gw", m)) unrouted.push_back(m);
+  }
+  static protocol::ControlError error_of(const ProtoMsg& m) {
+    EXPECT_EQ(m.hdr.proto, proto::kControl);
+    EXPECT_EQ(m.hdr.typ, "error");
+    auto e = protocol::ControlError::decode(m.body);
+    EXPECT_TRUE(e.ok());
+    return e.ok() ? *e : protocol::ControlError{};
+  }
+
+  Limits limits;
+  Logger log{LogLevel::kError, kProgramName};
+  MemoryStore store;
+  FakeDeviceSide devices;
+  ServiceRegistry registry;
+  OperatorSide operators{devices, registry, limits, log};
+  ServiceContext context{devices, operators, store, limits, log};
+  FakeLink alice, bob;
+  std::vector<ProtoMsg> unrouted;
+};
+
+// ------------------------------------------------------------------ shell
+
+class ShellRelayTest : public ServiceTest {
+ protected:
+  void SetUp() override {
+    add<ShellRelay>({proto::kShell});
+    operators.connected(1, "gw", "alice", alice);
+    operators.connected(2, "gw", "bob", bob);
+  }
+};
+
+TEST_F(ShellRelayTest, NewClaimsTheSidAndStampsTheOperator) {
+  from_op(1, protocol::make_msg(proto::kShell, "new", "s1", {{"terminal_width", 80}}));
+  auto sent = devices.take("gw");
+  ASSERT_EQ(sent.size(), 1u);
+  EXPECT_EQ(sent[0].hdr.sid, "s1");
+  EXPECT_EQ(sent[0].hdr.prop_str("user_id"), "alice");
+  EXPECT_EQ(sent[0].hdr.prop_int("terminal_width"), 80);
+  // output goes to the owner only, as bulk
+  from_dev(protocol::make_msg(proto::kShell, "shell", "s1", {{"status", 1}}, {'o', 'k'}));
+  auto out = alice.take();
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].body, (protocol::Bytes{'o', 'k'}));
+  EXPECT_TRUE(bob.take().empty());
+}
+
+TEST_F(ShellRelayTest, AnEmptySidIsMadeUp) {
+  from_op(1, protocol::make_msg(proto::kShell, "new"));
+  auto sent = devices.take("gw");
+  ASSERT_EQ(sent.size(), 1u);
+  EXPECT_EQ(sent[0].hdr.sid.size(), 32u);
+}
+
+TEST_F(ShellRelayTest, OperatorsCannotDriveEachOthersShells) {
+  from_op(1, protocol::make_msg(proto::kShell, "new", "sa"));
+  devices.take("gw");
+  for (const char* typ : {"shell", "resize", "stop", "pong"}) {
+    from_op(2, protocol::make_msg(proto::kShell, typ, "sa"));
+    auto refused = bob.take();
+    ASSERT_EQ(refused.size(), 1u) << typ;
+    EXPECT_EQ(error_of(refused[0]).err, "session not found");
+  }
+  from_op(2, protocol::make_msg(proto::kShell, "new", "sa"));
+  EXPECT_EQ(error_of(bob.take().at(0)).err, "session id in use");
+  from_op(2, protocol::make_msg(proto::kShell, "new", std::string(129, 'x')));
+  EXPECT_EQ(error_of(bob.take().at(0)).err, "session id too long");
+  EXPECT_TRUE(devices.take("gw").empty());
+}
+
+TEST_F(ShellRelayTest, StopWithoutSidStopsOnlyTheSendersShells) {
+  from_op(1, protocol::make_msg(proto::kShell, "new", "a1"));
+  from_op(1, protocol::make_msg(proto::kShell, "new", "a2"));
+  from_op(2, protocol::make_msg(proto::kShell, "new", "b1"));
+  devices.take("gw");
+  from_op(1, protocol::make_msg(proto::kShell, "stop"));
+  auto sent = devices.take("gw");
+  ASSERT_EQ(sent.size(), 2u);
+  EXPECT_EQ(sent[0].hdr.sid, "a1");
+  EXPECT_EQ(sent[1].hdr.sid, "a2");
+  EXPECT_EQ(sent[1].hdr.prop_str("user_id"), "alice");
+}
+
+TEST_F(ShellRelayTest, TooManySessionsIsANewWithStatusTwo) {
+  limits.sessions_per_operator = 1;
+  from_op(1, protocol::make_msg(proto::kShell, "new", "a1"));
+  from_op(1, protocol::make_msg(proto::kShell, "new", "a2"));
+  EXPECT_EQ(devices.take("gw").size(), 1u);
+  auto reply = alice.take();
+  ASSERT_EQ(reply.size(), 1u);
+  EXPECT_EQ(reply[0].hdr.typ, "new");
+  EXPECT_EQ(reply[0].hdr.sid, "a2");
+  EXPECT_EQ(reply[0].hdr.prop_int("status"), protocol::shell::status::kError);
+}
+
+TEST_F(ShellRelayTest, DeviceSideRules) {
+  from_dev(protocol::make_msg(proto::kShell, "ping", "p", {{"status", 3}}));
+  from_dev(protocol::make_msg(proto::kShell, "bogus", "p"));
+  // output nobody owns: one stop per sid, however much arrives
+  from_dev(protocol::make_msg(proto::kShell, "shell", "orphan"));
+  from_dev(protocol::make_msg(proto::kShell, "shell", "orphan"));
+  from_dev(protocol::make_msg(proto::kShell, "stop", "orphan2"));
+  auto sent = devices.take("gw");
+  ASSERT_EQ(sent.size(), 3u);
+  EXPECT_EQ(sent[0].hdr.typ, "pong");
+  EXPECT_EQ(sent[0].hdr.sid, "p");
+  EXPECT_EQ(error_of(sent[1]).err, "unknown shell typ 'bogus'");
+  EXPECT_EQ(sent[2].hdr.typ, "stop");
+  EXPECT_EQ(sent[2].hdr.sid, "orphan");
+}
+
+TEST_F(ShellRelayTest, AFailedNewOrAStopEndsTheSession) {
+  from_op(1, protocol::make_msg(proto::kShell, "new", "s"));
+  from_dev(protocol::make_msg(proto::kShell, "new", "s", {{"status", 2}}));
+  EXPECT_EQ(alice.take().size(), 1u);
+  EXPECT_FALSE(operators.has_owner("gw", "s"));
+  from_op(1, protocol::make_msg(proto::kShell, "new", "t"));
+  from_dev(protocol::make_msg(proto::kShell, "stop", "t"));
+  EXPECT_FALSE(operators.has_owner("gw", "t"));
+}
+
+TEST_F(ShellRelayTest, OperatorGoneStopsItsShellsOnTheDevice) {
+  from_op(1, protocol::make_msg(proto::kShell, "new", "a"));
+  from_op(2, protocol::make_msg(proto::kShell, "new", "b"));
+  devices.take("gw");
+  operators.closed(1);
+  auto sent = devices.take("gw");
+  ASSERT_EQ(sent.size(), 1u);
+  EXPECT_EQ(sent[0].hdr.typ, "stop");
+  EXPECT_EQ(sent[0].hdr.sid, "a");
+  EXPECT_EQ(sent[0].hdr.prop_str("user_id"), "alice");
+  EXPECT_TRUE(operators.has_owner("gw", "b"));
+}
+
+TEST_F(ShellRelayTest, DeviceGoneStopsEachShellWithStatusTwo) {
+  from_op(1, protocol::make_msg(proto::kShell, "new", "a"));
+  device_drops("device disconnected");
+  auto told = alice.take();
+  ASSERT_EQ(told.size(), 2u);
+  EXPECT_EQ(told[0].hdr.typ, "stop");
+  EXPECT_EQ(told[0].hdr.prop_int("status"), 2);
+  EXPECT_EQ(std::string(told[0].body.begin(), told[0].body.end()), "device disconnected");
+  EXPECT_TRUE(error_of(told[1]).close);
+  EXPECT_EQ(alice.closed, close_code::kGoingAway);
+}
+
+TEST_F(ShellRelayTest, ADeviceThatIsNotKeepingUpIsReportedToTheOperator) {
+  from_op(1, protocol::make_msg(proto::kShell, "new", "a"));
+  devices.take("gw");
+  devices.busy = true;
+  from_op(1, protocol::make_msg(proto::kShell, "shell", "a", {}, {'x'}));
+  EXPECT_EQ(error_of(alice.take().at(0)).err, "device is not keeping up; message dropped");
+}
+
+TEST_F(ShellRelayTest, ASlowOperatorPausesTheDevice) {
+  from_op(1, protocol::make_msg(proto::kShell, "new", "a"));
+  alice.queued = limits.queue_high_water + 1;
+  from_dev(protocol::make_msg(proto::kShell, "shell", "a", {}, {'x'}));
+  EXPECT_FALSE(devices.receiving["gw"]);
+  operators.wrote(1);  // still over a quarter of the mark
+  EXPECT_FALSE(devices.receiving["gw"]);
+  alice.queued = 0;
+  operators.wrote(1);
+  EXPECT_TRUE(devices.receiving["gw"]);
+  alice.queued = limits.queue_hard_cap + 1;
+  from_dev(protocol::make_msg(proto::kShell, "shell", "a", {}, {'x'}));
+  EXPECT_EQ(alice.closed, close_code::kPolicy);
+}
+
+// ------------------------------------------------------------------ routed sessions
+
+class RoutedSessionsTest : public ServiceTest {
+ protected:
+  void SetUp() override {
+    add<RoutedSessions>({proto::kControl, proto::kFileTransfer, proto::kPortForward});
+    operators.connected(1, "gw", "alice", alice);
+    operators.connected(2, "gw", "bob", bob);
+  }
+};
+
+TEST_F(RoutedSessionsTest, OpenAcceptRelayClose) {
+  protocol::ControlOpen open{{1}};
+  from_op(1, protocol::make_msg(proto::kControl, "open", "r", {}, open.encode()));
+  auto sent = devices.take("gw");
+  ASSERT_EQ(sent.size(), 1u);
+  EXPECT_EQ(sent[0].hdr.prop_str("user_id"), "alice");
+  from_dev(protocol::make_msg(proto::kControl, "accept", "r", {},
+                              protocol::ControlAccept{1, {proto::kFileTransfer}}.encode()));
+  EXPECT_EQ(alice.take().at(0).hdr.typ, "accept");
+  // file transfer both ways, for the owner only
+  from_op(1, protocol::make_msg(proto::kFileTransfer, "get_file", "r"));
+  EXPECT_EQ(devices.take("gw").size(), 1u);
+  from_op(2, protocol::make_msg(proto::kFileTransfer, "get_file", "r"));
+  EXPECT_EQ(error_of(bob.take().at(0)).err, "session not found");
+  EXPECT_TRUE(devices.take("gw").empty());
+  from_dev(protocol::make_msg(proto::kFileTransfer, "file_info", "r"));
+  EXPECT_EQ(alice.take().size(), 1u);
+  from_dev(protocol::make_msg(proto::kPortForward, "data", "nobody"));  // dropped
+  EXPECT_TRUE(alice.take().empty());
+  EXPECT_TRUE(bob.take().empty());
+  // the operator closes
+  from_op(1, protocol::make_msg(proto::kControl, "close", "r"));
+  EXPECT_EQ(devices.take("gw").at(0).hdr.typ, "close");
+  EXPECT_FALSE(operators.has_owner("gw", "r"));
+}
+
+TEST_F(RoutedSessionsTest, DeviceErrorEndsTheSessionOnlyWhenItSaysClose) {
+  from_op(1, protocol::make_msg(proto::kControl, "open", "r"));
+  protocol::ControlError keep{"hiccup", false, {}, {}, {}};
+  from_dev(protocol::make_msg(proto::kControl, "error", "r", {}, keep.encode()));
+  EXPECT_TRUE(operators.has_owner("gw", "r"));
+  protocol::ControlError end{"gone", true, {}, {}, {}};
+  from_dev(protocol::make_msg(proto::kControl, "error", "r", {}, end.encode()));
+  EXPECT_FALSE(operators.has_owner("gw", "r"));
+  EXPECT_EQ(alice.take().size(), 2u);
+}
+
+TEST_F(RoutedSessionsTest, PingsAndUnknownTypes) {
+  from_dev(protocol::make_msg(proto::kControl, "ping", "k"));
+  from_dev(protocol::make_msg(proto::kControl, "pong"));
+  from_dev(protocol::make_msg(proto::kControl, "nonsense"));
+  auto sent = devices.take("gw");
+  ASSERT_EQ(sent.size(), 2u);
+  EXPECT_EQ(sent[0].hdr.typ, "pong");
+  EXPECT_EQ(sent[0].hdr.sid, "k");
+  EXPECT_EQ(error_of(sent[1]).err, "unknown control typ 'nonsense'");
+  from_op(1, protocol::make_msg(proto::kControl, "ping", "q"));
+  from_op(1, protocol::make_msg(proto::kControl, "whatever"));
+  auto back = alice.take();
+  ASSERT_EQ(back.size(), 2u);
+  EXPECT_EQ(back[0].hdr.typ, "pong");
+  EXPECT_EQ(back[0].hdr.sid, "q");
+  EXPECT_EQ(error_of(back[1]).err, "unknown control typ 'whatever'");
+  EXPECT_TRUE(devices.take("gw").empty());
+}
+
+TEST_F(RoutedSessionsTest, TooManySessionsIsAClosingError) {
+  limits.sessions_per_device = 1;
+  from_op(1, protocol::make_msg(proto::kControl, "open", "r1"));
+  from_op(2, protocol::make_msg(proto::kControl, "open", "r2"));
+  const auto err = error_of(bob.take().at(0));
+  EXPECT_EQ(err.err, "too many sessions");
+  EXPECT_TRUE(err.close);
+  EXPECT_EQ(devices.take("gw").size(), 1u);
+}
+
+TEST_F(RoutedSessionsTest, EitherSideGoneClosesTheSessions) {
+  from_op(1, protocol::make_msg(proto::kControl, "open", "r1"));
+  from_op(2, protocol::make_msg(proto::kControl, "open", "r2"));
+  devices.take("gw");
+  operators.closed(1);
+  auto sent = devices.take("gw");
+  ASSERT_EQ(sent.size(), 1u);
+  EXPECT_EQ(sent[0].hdr.typ, "close");
+  EXPECT_EQ(sent[0].hdr.sid, "r1");
+  EXPECT_EQ(sent[0].hdr.prop_str("user_id"), "alice");
+  device_drops("device reconnected");
+  auto told = bob.take();
+  ASSERT_EQ(told.size(), 2u);
+  EXPECT_EQ(told[0].hdr.typ, "close");
+  EXPECT_EQ(told[0].hdr.sid, "r2");
+  EXPECT_EQ(error_of(told[1]).err, "device reconnected");
+}
+
+// ------------------------------------------------------------------ monitoring
+
+class MonitoringIntakeTest : public ServiceTest {
+ protected:
+  void SetUp() override {
+    add<MonitoringIntake>({proto::kMonitoring});
+    ASSERT_TRUE(store.put_device("gw", "hash", 1).ok());
+  }
+};
+
+TEST_F(MonitoringIntakeTest, StatusIsRecorded) {
+  monitoring::Status st{"online", "gw", "1.2.3", "boot", 42, {}};
+  from_dev(protocol::make_msg(proto::kMonitoring, "status", {}, {}, st.encode()));
+  ASSERT_EQ(store.statuses.size(), 1u);
+  EXPECT_EQ(store.statuses[0].first, "gw");
+  EXPECT_EQ(store.statuses[0].second.version, "1.2.3");
+  EXPECT_EQ(store.statuses[0].second.uptime_s, 42);
+  EXPECT_TRUE(devices.take("gw").empty());
+  // long strings are clipped before they are stored
+  st.version = std::string(1000, 'v');
+  from_dev(protocol::make_msg(proto::kMonitoring, "status", {}, {}, st.encode()));
+  EXPECT_EQ(store.statuses[1].second.version.size(), 256u);
+}
+
+TEST_F(MonitoringIntakeTest, RecordsAreAcknowledgedBySeq) {
+  from_dev(protocol::make_msg(proto::kMonitoring, "data", {}, {},
+                              monitoring::DataRecord{7, 1, "s", {}}.encode()));
+  from_dev(protocol::make_msg(
+      proto::kMonitoring, "alert", {}, {},
+      monitoring::AlertRecord{8, 1, "a", "major", "raised", "hot", {}}.encode()));
+  from_dev(protocol::make_msg(proto::kMonitoring, "dropped", {}, {},
+                              monitoring::DroppedRecord{9, 1, 2, 3, 2}.encode()));
+  auto sent = devices.take("gw");
+  ASSERT_EQ(sent.size(), 3u);
+  std::uint64_t expected = 7;
+  for (const auto& m : sent) {
+    EXPECT_EQ(m.hdr.typ, "ack");
+    auto ack = monitoring::Ack::decode(m.body);
+    ASSERT_TRUE(ack.ok());
+    EXPECT_EQ(ack->seq, expected++);
+  }
+}
+
+TEST_F(MonitoringIntakeTest, BadBodiesAndTypesAreErrors) {
+  from_dev(protocol::make_msg(proto::kMonitoring, "status", {}, {}, {0xc1}));
+  from_dev(
+      protocol::make_msg(proto::kMonitoring, "data", {}, {},
+                         protocol::encode_value(protocol::Value(protocol::Map{{"seq", "x"}}))));
+  from_dev(protocol::make_msg(proto::kMonitoring, "data"));  // no body at all
+  from_dev(protocol::make_msg(proto::kMonitoring, "telemetry"));
+  auto sent = devices.take("gw");
+  ASSERT_EQ(sent.size(), 4u);
+  for (const auto& m : sent) EXPECT_FALSE(error_of(m).close);
+  EXPECT_NE(error_of(sent[1]).err.find("seq"), std::string::npos);
+  EXPECT_EQ(error_of(sent[3]).err, "unknown monitoring typ 'telemetry'");
+  EXPECT_TRUE(store.statuses.empty());
+}
+
+TEST_F(MonitoringIntakeTest, OperatorsMayNotSendMonitoring) {
+  operators.connected(1, "gw", "alice", alice);
+  from_op(1, protocol::make_msg(proto::kMonitoring, "ack"));
+  EXPECT_EQ(error_of(alice.take().at(0)).err, "proto 16 may not be sent to a device");
+  EXPECT_TRUE(devices.take("gw").empty());
+}
+
+// ------------------------------------------------------------------ passthrough
+
+TEST_F(ServiceTest, PassthroughForwardsOperatorMessagesAndDropsDeviceOnes) {
+  add<Passthrough>({proto::kConfig, proto::kCommand});
+  operators.connected(1, "gw", "alice", alice);
+  from_op(1, protocol::make_msg(proto::kConfig, "set"));
+  auto sent = devices.take("gw");
+  ASSERT_EQ(sent.size(), 1u);
+  EXPECT_EQ(sent[0].hdr.prop_str("user_id"), "alice");
+  from_dev(protocol::make_msg(proto::kCommand, "result"));
+  EXPECT_TRUE(devices.take("gw").empty());
+  EXPECT_TRUE(alice.take().empty());
+  EXPECT_TRUE(unrouted.empty());
+}
+
+// ------------------------------------------------------------------ registration
+
+// A protocol the hub has never heard of, added the way a new service would be:
+// one class, one registration, nothing else touched.
+constexpr std::uint16_t kEcho = 0x7001;
+
+class EchoService final : public ProtocolService, public ApiHandler {
+ public:
+  explicit EchoService(ServiceContext context) : context_(context) {}
+
+  // Device -> every attached operator? No: to the sid's owner, like the others.
+  void on_device_message(const std::string& device_id, ProtoMsg& msg) override {
+    ++device_messages;
+    if (msg.hdr.typ == "echo") {
+      (void)context_.devices.send(device_id, protocol::make_msg(kEcho, "echoed", msg.hdr.sid),
+                                  true);
+    } else {
+      context_.operators.to_owner(device_id, msg, true, true);
+    }
+  }
+  bool on_operator_message(OperatorId op, ProtoMsg& msg) override {
+    if (context_.operators.claim(op, msg, *this) == Claim::kClaimed) {
+      context_.operators.to_device(op, msg, true);
+    }
+    return true;
+  }
+  void on_session_abandoned(const std::string& device_id, const std::string& user,
+                            const std::string& sid) override {
+    abandoned.push_back(device_id + "/" + user + "/" + sid);
+  }
+  ApiHandler* api() override { return this; }
+
+  // POST /api/devices/{id}/echo: the API pushes to a device through the service.
+  std::optional<HttpResponse> handle(const HttpRequest& request, const std::string& user) override {
+    constexpr std::string_view kPrefix = "/api/devices/";
+    constexpr std::string_view kSuffix = "/echo";
+    const std::string& p = request.path;
+    if (p.size() <= kPrefix.size() + kSuffix.size() || p.rfind(kPrefix, 0) != 0 ||
+        p.compare(p.size() - kSuffix.size(), kSuffix.size(), kSuffix) != 0) {
+      return std::nullopt;
+    }
+    const std::string device = p.substr(kPrefix.size(), p.size() - kPrefix.size() - kSuffix.size());
+    ProtoMsg msg = protocol::make_msg(kEcho, "poke", {}, {{"user_id", user}});
+    if (!context_.devices.send(device, msg, true).ok()) {
+      return HttpResponse{409, "{\"error\":\"offline\"}", {}};
+    }
+    return HttpResponse{202, "{}", {}};
+  }
+
+  int device_messages = 0;
+  std::vector<std::string> abandoned;
+
+ private:
+  ServiceContext context_;
+};
+
+TEST_F(ServiceTest, AServiceIsWiredInByItsRegistrationAlone) {
+  EchoService& echo = add<EchoService>({kEcho});
+  operators.connected(1, "gw", "alice", alice);
+  // operator -> service -> device
+  from_op(1, protocol::make_msg(kEcho, "start", "e1"));
+  auto sent = devices.take("gw");
+  ASSERT_EQ(sent.size(), 1u);
+  EXPECT_EQ(sent[0].hdr.proto, kEcho);
+  EXPECT_EQ(sent[0].hdr.prop_str("user_id"), "alice");
+  // device -> service -> device, and device -> service -> owning operator
+  from_dev(protocol::make_msg(kEcho, "echo", "e1"));
+  EXPECT_EQ(devices.take("gw").at(0).hdr.typ, "echoed");
+  from_dev(protocol::make_msg(kEcho, "done", "e1"));
+  EXPECT_EQ(alice.take().at(0).hdr.typ, "done");
+  EXPECT_EQ(echo.device_messages, 2);
+  EXPECT_TRUE(unrouted.empty());
+  // its sessions come back to it when the operator leaves
+  from_op(1, protocol::make_msg(kEcho, "start", "e2"));
+  operators.closed(1);
+  EXPECT_EQ(echo.abandoned, std::vector<std::string>{"gw/alice/e2"});
+  // a proto nobody registered is not routed
+  from_dev(protocol::make_msg(0x7002, "x"));
+  EXPECT_EQ(unrouted.size(), 1u);
+}
+
+TEST_F(ServiceTest, TheJsonApiReachesAServiceThatSends) {
+  add<EchoService>({kEcho});
+  HubConfig config;
+  OperatorSessions sessions(std::chrono::seconds(60), 4);
+  HttpApi api(config, store, devices, operators, registry, sessions, log);
+  auto cookie = sessions.create("admin");
+  ASSERT_TRUE(cookie.ok());
+  HttpRequest req{"POST", "/api/devices/gw/echo", *cookie, "application/json", "{}"};
+  EXPECT_EQ(api.handle(req).status, 202u);
+  auto sent = devices.take("gw");
+  ASSERT_EQ(sent.size(), 1u);
+  EXPECT_EQ(sent[0].hdr.typ, "poke");
+  EXPECT_EQ(sent[0].hdr.prop_str("user_id"), "admin");
+  req.path = "/api/devices/elsewhere/echo";
+  EXPECT_EQ(api.handle(req).status, 409u);
+  req.session_cookie.reset();
+  EXPECT_EQ(api.handle(req).status, 401u);  // the API's login check comes first
+}
+
+TEST(ServiceRegistry, OneServicePerNumber) {
+  struct Quiet final : ProtocolService {
+    void on_device_message(const std::string&, ProtoMsg&) override {}
+  };
+  ServiceRegistry registry;
+  ASSERT_TRUE(registry.add({1, 2}, std::make_unique<Quiet>()).ok());
+  auto taken = registry.add({3, 2}, std::make_unique<Quiet>());
+  ASSERT_FALSE(taken.ok());
+  EXPECT_EQ(taken.error().code(), ErrorCode::kBusy);
+  EXPECT_EQ(registry.find(3), nullptr);  // nothing of a refused registration stays
+  auto empty = registry.add({}, std::make_unique<Quiet>());
+  ASSERT_FALSE(empty.ok());
+  EXPECT_EQ(empty.error().code(), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(registry.services().size(), 1u);
+  EXPECT_EQ(registry.find(1), registry.find(2));
+}
+
+}  // namespace
+}  // namespace tether::hub
