@@ -1,12 +1,16 @@
 #include "daemon/log/logger.hpp"
 
 #include <libwebsockets.h>
+#include <sys/uio.h>
+#include <systemd/sd-journal.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
+#include <string>
+#include <vector>
 
 namespace tether::daemon::log {
 namespace {
@@ -94,8 +98,42 @@ std::string format_line(Level level, std::string_view message) {
   return line;
 }
 
+namespace {
+
+// Sends one entry over journald's native protocol with extra fields. Returns false
+// when the journal did not take it (no socket, a field it refuses).
+bool send_to_journal(Level level, std::string_view message, std::span<const Field> fields) {
+  std::vector<std::string> items;
+  items.reserve(fields.size() + 3);
+  items.push_back("MESSAGE=" + std::string(message));
+  items.push_back("PRIORITY=" + std::to_string(syslog_priority(level)));
+  items.emplace_back("SYSLOG_IDENTIFIER=tetherd");
+  for (const Field& field : fields) items.push_back(field.name + "=" + field.value);
+  std::vector<iovec> vector;
+  vector.reserve(items.size());
+  for (std::string& item : items) vector.push_back(iovec{item.data(), item.size()});
+  return sd_journal_sendv(vector.data(), static_cast<int>(vector.size())) >= 0;
+}
+
+}  // namespace
+
 void Logger::write(Level level, std::string_view message) const {
   if (!enabled(level)) return;
+  if (sink_) {
+    sink_(level, message, {});
+    return;
+  }
+  emit(format_line(level, message));
+}
+
+void Logger::record(Level level, std::string_view message, std::span<const Field> fields) const {
+  if (sink_) {
+    sink_(level, message, fields);
+    return;
+  }
+  if (!fields.empty() && std::getenv("JOURNAL_STREAM") != nullptr &&
+      send_to_journal(level, message, fields))
+    return;
   emit(format_line(level, message));
 }
 

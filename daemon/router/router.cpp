@@ -107,14 +107,29 @@ void Router::handle_control(const protocol::ProtoMsg& msg) {
         protocol::make_msg(kControl, protocol::control::kAccept, msg.hdr.sid, {}, accept.encode());
     (void)outbound_.send(reply, Priority::kControl);
   } else if (typ == protocol::control::kClose) {
-    control_sessions_.erase(msg.hdr.sid);
+    close_session(msg.hdr.sid);
   } else if (typ == protocol::control::kError) {
     std::string text = "(no text)";
-    if (auto error = protocol::ControlError::decode(msg.body); error) text = error->err;
-    log_.info("server reported an error (sid '" + msg.hdr.sid + "'): " + text.substr(0, 512));
+    bool close = false;
+    if (auto error = protocol::ControlError::decode(msg.body); error) {
+      text = error->err;
+      close = error->close;
+    }
+    log_.info("server reported an error (sid '" + msg.hdr.sid.substr(0, 256) +
+              "'): " + text.substr(0, 512) + (close ? " (session closed)" : ""));
+    if (close) close_session(msg.hdr.sid);
   } else {
     send_error("unknown control message type '" + typ.substr(0, 64) + "'", false, &msg,
                msg.hdr.sid);
+  }
+}
+
+void Router::close_session(const std::string& sid) {
+  control_sessions_.erase(sid);
+  // An empty sid names no session: nothing to end.
+  if (sid.empty()) return;
+  for (auto& [proto, registration] : handlers_) {
+    if (registration.session_based) registration.handler->on_session_closed(sid);
   }
 }
 

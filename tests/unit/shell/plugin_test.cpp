@@ -63,7 +63,13 @@ class ShellPluginTest : public ::testing::Test {
              const ShellTuning& tuning = fast_tuning()) {
     loop_.call([&] {
       outbound_ = std::make_unique<FakeOutbound>(loop_.loop());
-      plugin_ = std::make_unique<ShellPlugin>(loop_.loop(), *outbound_, options, tuning);
+      plugin_ = std::make_unique<ShellPlugin>(
+          daemon::PluginContext{.loop = loop_.loop(),
+                                .outbound = *outbound_,
+                                .log = daemon::PluginLogger(logger_, "shell"),
+                                .link = link_,
+                                .device = {}},
+          options, tuning);
     });
   }
 
@@ -155,6 +161,36 @@ class ShellPluginTest : public ::testing::Test {
     return loop_.call([&] { return plugin_->shell_pid(sid); });
   }
 
+  // Audit lines (and any other log line) as the plugin wrote them; on the loop thread.
+  std::vector<std::string> log_lines() {
+    return loop_.call([&] { return lines_; });
+  }
+  // The first audit line that contains every one of `needles`, waiting for it.
+  std::optional<std::string> wait_log(const std::vector<std::string>& needles,
+                                      std::chrono::milliseconds timeout = 10s) {
+    std::optional<std::string> found;
+    loop_.wait_until(
+        [&] {
+          for (const std::string& line : lines_) {
+            if (std::all_of(needles.begin(), needles.end(),
+                            [&](const std::string& n) { return contains(line, n); })) {
+              found = line;
+              return true;
+            }
+          }
+          return false;
+        },
+        timeout);
+    return found;
+  }
+
+  std::vector<std::string> lines_;
+  daemon::log::Logger logger_{daemon::log::Level::kInfo,
+                      [this](daemon::log::Level, std::string_view message,
+                             std::span<const daemon::log::Field>) {
+                        lines_.emplace_back(message);
+                      }};
+  daemon::LinkObservers link_;
   test::LoopThread loop_;
   std::unique_ptr<FakeOutbound> outbound_;
   std::unique_ptr<ShellPlugin> plugin_;

@@ -1,0 +1,182 @@
+#include "daemon/app/tetherd_main.hpp"
+
+#include <libwebsockets.h>
+
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <iostream>
+#include <memory>
+#include <string>
+
+#include "daemon/lifecycle/signal_watch.hpp"
+#include "daemon/lifecycle/systemd_notifier.hpp"
+#include "daemon/log/logger.hpp"
+#include "daemon/loop/event_loop.hpp"
+#include "daemon/options/options_parser.hpp"
+#include "daemon/router/plugin_table.hpp"
+#include "daemon/router/router.hpp"
+#include "daemon/transport/connection.hpp"
+#include "daemon/transport/tls_context.hpp"
+
+#ifndef TETHER_VERSION
+#error "TETHER_VERSION must be defined by the build"
+#endif
+
+namespace tether::daemon {
+namespace {
+
+// The whole stop (handlers' last words, close 1001) must end well inside the 5 s
+// that systemd and the spec allow.
+constexpr std::chrono::milliseconds kStopDeadline{3500};
+
+void print_problems(const std::vector<std::string>& problems) {
+  for (const auto& problem : problems) std::fprintf(stderr, "tetherd: %s\n", problem.c_str());
+}
+
+int run_daemon(const ParsedCommandLine& parsed, std::span<const PluginRow> plugins) {
+  const DaemonOptions& options = parsed.options;
+  log::Logger logger(options.log_level);
+  log::route_lws_logs(options.log_level);
+
+  if (auto status = SignalWatch::block_signals(); !status) {
+    logger.error(status.error().message());
+    return kExitFailure;
+  }
+
+  auto settings = transport::Connection::settings_from(options.server);
+  if (!settings) {
+    logger.error(settings.error().message());
+    return kExitBadConfig;
+  }
+  if (options.device.id.empty())
+    logger.warn("device.id is not set and /etc/machine-id is unreadable; the device has no id");
+  if (options.server.auth == AuthMode::kMender)
+    logger.warn(
+        "server.auth=mender needs D-Bus, which this build does not have yet; "
+        "using server.token-file instead");
+  if (options.server.auth != AuthMode::kNone && options.server.token_file.empty())
+    logger.warn("server.token-file is not set: the device cannot authenticate");
+
+  auto loop = EventLoop::create({.workers = 2});
+  if (!loop) {
+    logger.error(loop.error().message());
+    return kExitFailure;
+  }
+  EventLoop& event_loop = **loop;
+
+  auto connection = transport::Connection::create(event_loop, std::move(settings).value(), logger);
+  if (!connection) {
+    logger.error(connection.error().message());
+    return kExitBadConfig;
+  }
+  transport::Connection& link = **connection;
+  Router router(link.outbound(), logger);
+  link.set_listener(router);
+
+  SystemdNotifier systemd;
+  auto link_log = link.observers().subscribe([&](LinkState state, std::string_view sentence) {
+    systemd.status(std::string(sentence));
+    logger.debug("link " + std::string(link_state_name(state)) + ": " + std::string(sentence));
+  });
+
+  // The protocol handlers: main's table, built and registered with the router.
+  const PluginEnvironment environment{
+      .loop = event_loop,
+      .outbound = link.outbound(),
+      .logger = logger,
+      .link = link.observers(),
+      .device = {.id = options.device.id,
+                 .state_dir = options.device.state_dir,
+                 .version = TETHER_VERSION},
+      .store = nullptr,  // the durable store, once there is one
+      .bus = nullptr,    // the D-Bus service, once there is one
+  };
+  auto handlers = build_plugins(plugins, parsed.values, environment, router);
+  if (!handlers) {
+    logger.error(handlers.error().message());
+    return kExitFailure;
+  }
+
+  Timer stop_deadline(event_loop);
+  bool stopping = false;
+  auto signals = SignalWatch::create(event_loop, [&](int signal) {
+    if (stopping) {
+      logger.warn("second signal; stopping now");
+      event_loop.stop();
+      return;
+    }
+    stopping = true;
+    logger.info(std::string("received ") + (signal == SIGTERM ? "SIGTERM" : "SIGINT") +
+                "; shutting down");
+    systemd.stopping();
+    router.shutdown();
+    link.shutdown([&event_loop] { event_loop.stop(); });
+    stop_deadline.start(kStopDeadline, [&] {
+      logger.warn("shutdown took too long; stopping anyway");
+      event_loop.stop();
+    });
+  });
+  if (!signals) {
+    logger.error(signals.error().message());
+    return kExitFailure;
+  }
+
+  Timer watchdog(event_loop);
+  std::function<void()> pet_watchdog = [&] {
+    systemd.watchdog();
+    watchdog.start(systemd.watchdog_period(), pet_watchdog);
+  };
+  if (systemd.watchdog_period().count() > 0) pet_watchdog();
+
+  logger.info("tetherd " TETHER_VERSION " starting; server " + options.server.url +
+              ", device id '" + options.device.id + "'");
+  link.start();
+  // READY once the first connection attempt is under way. (The spec also waits for
+  // the D-Bus name; tetherd has no D-Bus service yet.)
+  systemd.ready();
+
+  event_loop.run();
+  logger.info("tetherd stopped");
+  return kExitOk;
+}
+
+}  // namespace
+
+int tetherd_main(int argc, const char* const argv[], std::span<const PluginRow> plugins) {
+  const std::vector<OptionSection> sections = plugin_sections(plugins);
+  const ParsedCommandLine parsed = parse_command_line(argc, argv, sections);
+  switch (parsed.action) {
+    case ParsedCommandLine::Action::kHelp:
+      std::cout << parsed.help_text;
+      return kExitOk;
+    case ParsedCommandLine::Action::kVersion:
+      std::cout << "tetherd " TETHER_VERSION " (libwebsockets " << lws_get_library_version()
+                << ")\n";
+      return kExitOk;
+    case ParsedCommandLine::Action::kRun:
+    case ParsedCommandLine::Action::kCheckConfig:
+      break;
+  }
+  std::vector<std::string> problems = parsed.problems;
+  if (problems.empty() && parsed.action == ParsedCommandLine::Action::kCheckConfig) {
+    // The TLS material is checked as deeply as a connection would use it. A running
+    // daemon gets the same check, and exit code, from building its connection.
+    const auto& server = parsed.options.server;
+    if (auto tls =
+            transport::make_client_tls_context({server.ca_file, server.cert_file, server.key_file});
+        !tls)
+      problems.push_back(tls.error().message());
+  }
+  if (!problems.empty()) {
+    print_problems(problems);
+    return kExitBadConfig;
+  }
+  if (parsed.action == ParsedCommandLine::Action::kCheckConfig) {
+    std::fprintf(stderr, "tetherd: configuration OK\n");
+    return kExitOk;
+  }
+  return run_daemon(parsed, plugins);
+}
+
+}  // namespace tether::daemon
