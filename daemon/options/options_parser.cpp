@@ -119,8 +119,9 @@ void validate_daemon(const OptionValues& values, const std::string& machine_id_p
     server.problem("url", "required (for example --server.url=wss://backend.example.com)");
   }
   server.string("token-file", o.server.token_file);
-  server.choice("auth", o.server.auth,
-                {{"token", AuthMode::kToken}, {"mender", AuthMode::kMender}, {"none", AuthMode::kNone}});
+  server.choice(
+      "auth", o.server.auth,
+      {{"token", AuthMode::kToken}, {"mender", AuthMode::kMender}, {"none", AuthMode::kNone}});
   server.existing_file("ca-file", o.server.ca_file);
   server.existing_file("cert-file", o.server.cert_file);
   server.existing_file("key-file", o.server.key_file);
@@ -149,8 +150,9 @@ void validate_daemon(const OptionValues& values, const std::string& machine_id_p
   device.absolute_path("state-dir", o.device.state_dir);
 
   OptionReader dbus(values, "dbus", problems);
-  dbus.choice("bus", o.dbus_bus,
-              {{"system", BusKind::kSystem}, {"session", BusKind::kSession}, {"none", BusKind::kNone}});
+  dbus.choice(
+      "bus", o.dbus_bus,
+      {{"system", BusKind::kSystem}, {"session", BusKind::kSession}, {"none", BusKind::kNone}});
 
   OptionReader monitoring(values, "monitoring", problems);
   monitoring.count("max-bytes", o.monitoring.max_bytes, 1, std::numeric_limits<std::size_t>::max());
@@ -173,8 +175,8 @@ void validate_daemon(const OptionValues& values, const std::string& machine_id_p
     if (auto parsed = log::parse_level(*level))
       o.log_level = *parsed;
     else
-      log_section.problem("level",
-                          "unknown choice '" + *level + "' (one of: error, warn, info, debug, trace)");
+      log_section.problem(
+          "level", "unknown choice '" + *level + "' (one of: error, warn, info, debug, trace)");
   }
 }
 

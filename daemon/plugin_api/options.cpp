@@ -45,8 +45,7 @@ void OptionReader::string(std::string_view key, std::string& out) {
   if (auto v = text(key)) out = *v;
 }
 
-void OptionReader::count(std::string_view key, std::size_t& out, std::size_t min,
-                         std::size_t max) {
+void OptionReader::count(std::string_view key, std::size_t& out, std::size_t min, std::size_t max) {
   auto v = text(key);
   if (!v) return;
   const std::string& s = *v;

@@ -57,8 +57,7 @@ class OptionReader {
  public:
   // `section` may be empty: keys are then full names. `problems` collects one line
   // per problem and must outlive the reader.
-  OptionReader(const OptionValues& values, std::string section,
-               std::vector<std::string>& problems);
+  OptionReader(const OptionValues& values, std::string section, std::vector<std::string>& problems);
 
   const std::string& section() const { return section_; }
   // "section.key".

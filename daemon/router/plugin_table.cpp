@@ -10,11 +10,15 @@ std::vector<OptionSection> plugin_sections(std::span<const PluginRow> rows) {
 }
 
 bool plugin_enabled(const PluginRow& row, const OptionValues& values) {
-  const auto declared = row.options.default_of("enabled");
-  bool enabled = declared.value_or("true") == "true";
-  std::vector<std::string> problems;  // reported by the option check already
-  OptionReader reader(values, row.options.name, problems);
-  reader.boolean("enabled", enabled);
+  const std::string key = row.options.name + ".enabled";
+  std::vector<std::string> problems;  // a bad value was reported by the option check
+  bool enabled = true;
+  // The declared default, read as the option would be; then the value given.
+  if (const auto declared = row.options.default_of("enabled")) {
+    const OptionValues defaults{{key, *declared}};
+    OptionReader(defaults, row.options.name, problems).boolean("enabled", enabled);
+  }
+  OptionReader(values, row.options.name, problems).boolean("enabled", enabled);
   return enabled;
 }
 

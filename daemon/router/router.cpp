@@ -30,9 +30,10 @@ bool offers_version_1(const protocol::Bytes& body) {
 Router::Router(Outbound& outbound, const log::Logger& logger) : outbound_(outbound), log_(logger) {}
 
 Status Router::add_handler(std::uint16_t proto, ProtocolHandler& handler, bool session_based) {
-  if (proto == kControl) return Error("the control protocol is handled by the router");
+  if (proto == kControl)
+    return Error(ErrorCode::kInvalidArgument, "the control protocol is handled by the router");
   if (handlers_.count(proto) != 0)
-    return Error("protocol " + hex_proto(proto) + " registered twice");
+    return Error(ErrorCode::kInvalidArgument, "protocol " + hex_proto(proto) + " registered twice");
   handlers_[proto] = Registration{&handler, session_based};
   return {};
 }

@@ -26,8 +26,8 @@ namespace tether::daemon::transport {
 
 // The states live in the plugin API (daemon/plugin_api/link_state.hpp), where
 // everyone who observes them can see them.
-using daemon::LinkState;
 using daemon::link_state_name;
+using daemon::LinkState;
 
 class Connection {
  public:

@@ -92,12 +92,12 @@ void ShellPlugin::audit_close(const std::string& sid, const ShellSession* sessio
   if (session != nullptr && session->exit_status()) {
     exit_code = std::to_string(session->exit_status()->code);
   }
-  log_.audit("close", {{"sid", sid},
-                       {"user_id", entry->second.user_id},
-                       {"duration", seconds_text(std::chrono::steady_clock::now() -
-                                                 entry->second.opened)},
-                       {"reason", reason},
-                       {"exit_code", exit_code}});
+  log_.audit("close",
+             {{"sid", sid},
+              {"user_id", entry->second.user_id},
+              {"duration", seconds_text(std::chrono::steady_clock::now() - entry->second.opened)},
+              {"reason", reason},
+              {"exit_code", exit_code}});
   audit_.erase(entry);
 }
 
@@ -128,7 +128,7 @@ Status ShellPlugin::on_message(const protocol::ProtoMsg& msg) {
         protocol::make_msg(protocol::proto::kShell, std::string(wire::typ::kPong), msg.hdr.sid),
         daemon::Priority::kControl);
   } else {
-    return Error("unknown shell message type \"" + typ.substr(0, 64) + "\"");
+    return Error(ErrorCode::kProtocol, "unknown shell message type \"" + typ.substr(0, 64) + "\"");
   }
   return Status::Ok();
 }

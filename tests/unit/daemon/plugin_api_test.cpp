@@ -247,9 +247,8 @@ TEST(PluginOptionsTest, EveryProblemIsReportedAndBadValuesLeaveTheDefault) {
 }
 
 TEST(PluginOptionsTest, SectionKnowsItsDefaults) {
-  const OptionSection section{"fake",
-                              {{"enabled", "false", "serve fakes"}, {"path", std::nullopt, "a path"}},
-                              nullptr};
+  const OptionSection section{
+      "fake", {{"enabled", "false", "serve fakes"}, {"path", std::nullopt, "a path"}}, nullptr};
   EXPECT_EQ(section.default_of("enabled"), "false");
   EXPECT_EQ(section.default_of("path"), std::nullopt);
   EXPECT_EQ(section.default_of("missing"), std::nullopt);
@@ -265,10 +264,10 @@ struct Captured {
 
 TEST(PluginLoggerTest, LinesArePrefixedWithThePluginAndFilteredByLevel) {
   std::vector<Captured> lines;
-  log::Logger logger(log::Level::kInfo,
-                     [&](log::Level level, std::string_view message, std::span<const log::Field> f) {
-                       lines.push_back({level, std::string(message), {f.begin(), f.end()}});
-                     });
+  log::Logger logger(log::Level::kInfo, [&](log::Level level, std::string_view message,
+                                            std::span<const log::Field> f) {
+    lines.push_back({level, std::string(message), {f.begin(), f.end()}});
+  });
   PluginLogger plugin(logger, "fake");
   plugin.info("hello");
   plugin.debug("not shown at info");
@@ -282,17 +281,20 @@ TEST(PluginLoggerTest, LinesArePrefixedWithThePluginAndFilteredByLevel) {
 
 TEST(PluginLoggerTest, AuditRecordsAreKeptWhateverTheLevel) {
   std::vector<Captured> lines;
-  log::Logger logger(log::Level::kError,
-                     [&](log::Level level, std::string_view message, std::span<const log::Field> f) {
-                       lines.push_back({level, std::string(message), {f.begin(), f.end()}});
-                     });
+  log::Logger logger(log::Level::kError, [&](log::Level level, std::string_view message,
+                                             std::span<const log::Field> f) {
+    lines.push_back({level, std::string(message), {f.begin(), f.end()}});
+  });
   PluginLogger plugin(logger, "shell");
   plugin.audit("open", {{"sid", "abc-1"}, {"user_id", "ops@example.com"}, {"pid", "42"}});
   ASSERT_EQ(lines.size(), 1u);
   EXPECT_EQ(lines[0].message, "audit: shell open sid=abc-1 user_id=ops@example.com pid=42");
-  const std::vector<std::string> expected{"TETHER_AUDIT=1",      "TETHER_PLUGIN=shell",
-                                          "TETHER_EVENT=open",   "TETHER_SID=abc-1",
-                                          "TETHER_USER_ID=ops@example.com", "TETHER_PID=42"};
+  const std::vector<std::string> expected{"TETHER_AUDIT=1",
+                                          "TETHER_PLUGIN=shell",
+                                          "TETHER_EVENT=open",
+                                          "TETHER_SID=abc-1",
+                                          "TETHER_USER_ID=ops@example.com",
+                                          "TETHER_PID=42"};
   std::vector<std::string> fields;
   for (const auto& field : lines[0].fields) fields.push_back(field.name + "=" + field.value);
   EXPECT_EQ(fields, expected);

@@ -73,8 +73,7 @@ FakeOptions read_fake(OptionReader& reader) {
 // The one row a new handler costs.
 PluginRow fake_row(Seen& seen, bool factory_fails = false) {
   return PluginRow{
-      kFakeProto,
-      true,
+      kFakeProto, true,
       OptionSection{"fake",
                     {{"enabled", "true", "serve fakes"},
                      {"window", "8", "fakes in flight"},

@@ -212,7 +212,8 @@ TEST_F(RouterTest, ControlCloseReachesSessionHandlersOnly) {
 TEST_F(RouterTest, ControlErrorWithCloseTrueClosesTheSession) {
   RecordingHandler shell;
   ASSERT_TRUE(router_.add_handler(0x0001, shell, true).ok());
-  router_.on_link_message(protocol::make_msg(kControl, "error", "s7", {}, control_error_body(true)));
+  router_.on_link_message(
+      protocol::make_msg(kControl, "error", "s7", {}, control_error_body(true)));
   EXPECT_EQ(shell.closed, std::vector<std::string>{"s7"});
   EXPECT_TRUE(outbound_.sent.empty());  // a peer's error is not answered
 }
@@ -249,7 +250,8 @@ TEST_F(RouterTest, CloseEndsAControlSessionAndTellsTheHandlers) {
   router_.on_link_message(protocol::make_msg(kControl, "open", "r1", {},
                                              protocol::encode_value(protocol::Value(open))));
   EXPECT_EQ(router_.open_control_sessions(), 1u);
-  router_.on_link_message(protocol::make_msg(kControl, "error", "r1", {}, control_error_body(true)));
+  router_.on_link_message(
+      protocol::make_msg(kControl, "error", "r1", {}, control_error_body(true)));
   EXPECT_EQ(router_.open_control_sessions(), 0u);
   EXPECT_EQ(shell.closed, std::vector<std::string>{"r1"});
 }

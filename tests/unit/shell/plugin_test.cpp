@@ -185,11 +185,11 @@ class ShellPluginTest : public ::testing::Test {
   }
 
   std::vector<std::string> lines_;
-  daemon::log::Logger logger_{daemon::log::Level::kInfo,
-                      [this](daemon::log::Level, std::string_view message,
-                             std::span<const daemon::log::Field>) {
-                        lines_.emplace_back(message);
-                      }};
+  daemon::log::Logger logger_{
+      daemon::log::Level::kInfo,
+      [this](daemon::log::Level, std::string_view message, std::span<const daemon::log::Field>) {
+        lines_.emplace_back(message);
+      }};
   daemon::LinkObservers link_;
   test::LoopThread loop_;
   std::unique_ptr<FakeOutbound> outbound_;
