@@ -60,6 +60,8 @@ const OptionSpec kSectionOptions[] = {
     {"shell.max-per-user", "4", "shells per backend user"},
     {"shell.idle-timeout", "600", "seconds without input before a shell is stopped; 0 = never"},
     {"shell.ping-interval", "60", "seconds between shell health pings; 0 = off"},
+    // shellcg (issue #10): how a session's processes are contained.
+    {"shell.containment", "auto", "auto, cgroup or process-tree (see docs/shell.md)"},
     {"monitoring.max-bytes", "16777216", "bytes of stored, unacknowledged records"},
     {"monitoring.window", "256", "records in flight without an ack"},
     {"monitoring.max-record", "65536", "bytes, largest single record"},
@@ -301,6 +303,11 @@ void validate(const po::variables_map& values, const std::string& machine_id_pat
   v.count("shell.max-per-user", o.shell.max_per_user);
   v.whole_seconds("shell.idle-timeout", o.shell.idle_timeout);
   v.whole_seconds("shell.ping-interval", o.shell.ping_interval);
+  // shellcg (issue #10): containment of a session's processes.
+  v.choice("shell.containment", o.shell.containment,
+           {{"auto", plugins::shell::ContainmentMode::kAuto},
+            {"cgroup", plugins::shell::ContainmentMode::kCgroup},
+            {"process-tree", plugins::shell::ContainmentMode::kProcessTree}});
 
   // [monitoring]
   v.count("monitoring.max-bytes", o.monitoring.max_bytes, 1,

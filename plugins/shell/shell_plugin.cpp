@@ -27,6 +27,15 @@ ShellPlugin::ShellPlugin(daemon::EventLoop& loop, daemon::Outbound& outbound,
       options_(options),
       settings_(settings_from(options, tuning)),
       account_(lookup_user(options.user)),
+      containment_(loop, options.containment,
+                   [this](pid_t pid) {
+                     for (const std::string& sid : sessions_.sids()) {
+                       if (shell_pid(sid) == pid) {
+                         return true;
+                       }
+                     }
+                     return false;
+                   }),
       sessions_(options.max_sessions, options.max_per_user),
       self_(std::make_shared<ShellPlugin*>(this)) {}
 
@@ -97,11 +106,18 @@ void ShellPlugin::handle_new(const protocol::ProtoMsg& msg) {
     reply(hdr, wire::status::kError, "shell user unavailable: " + account_.error().message());
     return;
   }
-  auto process = PtyProcess::spawn(options_.command, *account_, *size);
+  auto containment = containment_.prepare();
+  if (!containment) {
+    reply(hdr, wire::status::kError, containment.error().message());
+    return;
+  }
+  auto process = PtyProcess::spawn(options_.command, *account_, *size,
+                                    containment.value()->spawn_settings());
   if (!process) {
     reply(hdr, wire::status::kError, process.error().message());
     return;
   }
+  containment.value()->bind(process->pid());
   std::weak_ptr<ShellPlugin*> weak_self = self_;
   auto on_finished = [this, weak_self, sid = hdr.sid] {
     // Destroyed later, never inside one of the session's own callbacks.
@@ -112,7 +128,8 @@ void ShellPlugin::handle_new(const protocol::ProtoMsg& msg) {
     });
   };
   auto session = ShellSession::start(loop_, outbound_, settings_, hdr.sid,
-                                     std::move(process.value()), *size, std::move(on_finished));
+                                     std::move(process.value()), std::move(containment.value()),
+                                     *size, std::move(on_finished));
   if (!session) {
     reply(hdr, wire::status::kError, session.error().message());
     return;
