@@ -69,9 +69,6 @@ Containment::~Containment() {
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
-  if (cgroups_) {
-    cgroups_->remove_if_empty();
-  }
 }
 
 Result<std::unique_ptr<SessionContainment>> Containment::prepare() {

@@ -263,27 +263,35 @@ Result<SessionCgroups> SessionCgroups::open() {
     return Error(ErrorCode::kAccessDenied,
                  "systemd did not delegate the daemon's cgroup " + *own + " (Delegate=yes)");
   }
+  std::optional<std::string> chosen;
+  UniqueFd chosen_lock;
+  std::vector<Stale> stale;
   for (int slot = 0; slot < kSessionsSlots; ++slot) {
     std::string directory = *own + "/" + std::string(kSessionsName);
     if (slot > 0) {
       directory += "-" + std::to_string(slot);
     }
-    if (::mkdir(directory.c_str(), 0755) < 0 && errno != EEXIST) {
+    if (!chosen && ::mkdir(directory.c_str(), 0755) < 0 && errno != EEXIST) {
       return errno_error("creating " + directory);
     }
     UniqueFd lock(::open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-    if (!lock.valid()) {
-      return errno_error("opening " + directory);
+    if (!lock.valid() || ::flock(lock.get(), LOCK_EX | LOCK_NB) < 0) {
+      continue;  // absent, or another live daemon's
     }
-    if (::flock(lock.get(), LOCK_EX | LOCK_NB) < 0) {
-      continue;  // another live daemon's
+    if (!chosen) {
+      chosen = std::move(directory);
+      chosen_lock = std::move(lock);
+    } else {
+      stale.push_back(Stale{std::move(directory), std::move(lock)});
     }
-    if (!exists(directory + "/cgroup.kill")) {
-      return Error(ErrorCode::kUnavailable, "the kernel has no cgroup.kill (needs Linux 5.14)");
-    }
-    return SessionCgroups(std::move(directory), std::move(lock));
   }
-  return Error(ErrorCode::kBusy, "every sessions cgroup under " + *own + " is in use");
+  if (!chosen) {
+    return Error(ErrorCode::kBusy, "every sessions cgroup under " + *own + " is in use");
+  }
+  if (!exists(*chosen + "/cgroup.kill")) {
+    return Error(ErrorCode::kUnavailable, "the kernel has no cgroup.kill (needs Linux 5.14)");
+  }
+  return SessionCgroups(std::move(*chosen), std::move(chosen_lock), std::move(stale));
 }
 
 Result<SessionCgroup> SessionCgroups::create() {
@@ -309,25 +317,34 @@ Result<SessionCgroup> SessionCgroups::create() {
 
 std::vector<SessionCgroup> SessionCgroups::end_leftovers() {
   std::vector<SessionCgroup> leftovers;
-  DIR* dir = ::opendir(directory_.c_str());
-  if (dir == nullptr) {
-    return leftovers;
+  std::vector<std::string> directories = {directory_};
+  for (const Stale& other : stale_) {
+    directories.push_back(other.directory);
   }
-  while (dirent* entry = ::readdir(dir)) {
-    const std::string_view name = entry->d_name;
-    if (entry->d_type != DT_DIR || name.substr(0, kSessionPrefix.size()) != kSessionPrefix) {
+  for (const std::string& directory : directories) {
+    DIR* dir = ::opendir(directory.c_str());
+    if (dir == nullptr) {
       continue;
     }
-    SessionCgroup leftover(directory_ + "/" + std::string(name), UniqueFd());
-    (void)leftover.kill();  // an error means it is gone already
-    leftovers.push_back(std::move(leftover));
+    while (dirent* entry = ::readdir(dir)) {
+      const std::string_view name = entry->d_name;
+      if (entry->d_type != DT_DIR || name.substr(0, kSessionPrefix.size()) != kSessionPrefix) {
+        continue;
+      }
+      SessionCgroup leftover(directory + "/" + std::string(name), UniqueFd());
+      (void)leftover.kill();  // an error means it is gone already
+      leftovers.push_back(std::move(leftover));
+    }
+    ::closedir(dir);
   }
-  ::closedir(dir);
+  stale_.clear();  // releases their locks
   return leftovers;
 }
 
-void SessionCgroups::remove_if_empty() {
-  ::rmdir(directory_.c_str());  // fails, harmlessly, while a session cgroup remains
+SessionCgroups::~SessionCgroups() {
+  if (lock_.valid()) {
+    ::rmdir(directory_.c_str());  // fails, harmlessly, while a session cgroup remains
+  }
 }
 
 }  // namespace tether::plugins::shell

@@ -89,26 +89,33 @@ class SessionCgroups {
 
   SessionCgroups(SessionCgroups&&) = default;
   SessionCgroups& operator=(SessionCgroups&&) = default;
-  ~SessionCgroups() = default;
+  // Removes the sessions directory if no session cgroup is left in it.
+  ~SessionCgroups();
 
   const std::string& directory() const { return directory_; }
 
   // Creates the cgroup of a new session.
   Result<SessionCgroup> create();
 
-  // Kills every process of the session cgroups found in the directory (left by a
-  // daemon that died with -9) and hands them back for removal once they are empty.
+  // Kills every process of the session cgroups left by daemons that died with -9:
+  // those in this daemon's sessions directory and in any other sessions directory
+  // that no live daemon holds. Hands them back for removal once they are empty.
+  // Call once, at start.
   std::vector<SessionCgroup> end_leftovers();
 
-  // Removes the sessions directory if it is empty (at a clean exit).
-  void remove_if_empty();
-
  private:
-  SessionCgroups(std::string directory, UniqueFd lock)
-      : directory_(std::move(directory)), lock_(std::move(lock)) {}
+  struct Stale {
+    std::string directory;
+    UniqueFd lock;
+  };
+  SessionCgroups(std::string directory, UniqueFd lock, std::vector<Stale> stale)
+      : directory_(std::move(directory)), lock_(std::move(lock)), stale_(std::move(stale)) {}
 
   std::string directory_;
   UniqueFd lock_;  // flock()ed directory: the directory is ours while this is open
+  // Other sessions directories no live daemon held at open(): locked until
+  // end_leftovers() has ended what they hold.
+  std::vector<Stale> stale_;
   unsigned next_ = 1;
 };
 
