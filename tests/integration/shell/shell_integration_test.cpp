@@ -35,6 +35,16 @@ class ShellIntegrationTest : public DaemonTest, public ::testing::WithParamInter
  protected:
   bool cgroup_way() const { return std::string(GetParam()) == "cgroup"; }
 
+  // The fixture ends tetherd with SIGKILL; a clean stop removes its session cgroups
+  // instead of leaving them to the next daemon.
+  void TearDown() override {
+    if (daemon_ && daemon_->running()) {
+      daemon_->send_signal(SIGTERM);
+      daemon_->wait_for_exit(5s);
+    }
+    DaemonTest::TearDown();
+  }
+
   // False (and the test is skipped by the caller) only for the cgroup way on a
   // machine where the test cannot make cgroups.
   bool way_available() {
@@ -91,8 +101,9 @@ class ShellIntegrationTest : public DaemonTest, public ::testing::WithParamInter
 
   // The shell's $$, as the shell itself says it; checked against /proc and ps.
   pid_t shell_pid(const std::string& sid) {
-    type(sid, "echo \"pid<$$> ps<$(ps -o pid= -p $$ | tr -d ' ')> parent<$PPID>\"\n");
-    if (!wait_output(sid, "> parent<")) return -1;
+    // The needle is computed, so that the echo of the typed line does not match it.
+    type(sid, "echo \"pid<$$> ps<$(ps -o pid= -p $$ | tr -d ' ')> parent<$PPID> $((2+3))-end\"\n");
+    if (!wait_output(sid, "> 5-end")) return -1;
     const std::size_t at = output_.rfind("pid<");
     const pid_t pid = static_cast<pid_t>(std::atol(output_.c_str() + at + 4));
     const std::string expected = "pid<" + std::to_string(pid) + "> ps<" + std::to_string(pid) +
