@@ -73,6 +73,7 @@ TEST_F(OptionsTest, DefaultsMatchTheSpec) {
   EXPECT_EQ(o.shell.max_per_user, 4u);
   EXPECT_EQ(o.shell.idle_timeout, std::chrono::seconds(600));
   EXPECT_EQ(o.shell.ping_interval, std::chrono::seconds(60));
+  EXPECT_EQ(o.shell.containment, plugins::shell::ContainmentMode::kAuto);
   EXPECT_EQ(o.monitoring.max_bytes, 16777216u);
   EXPECT_EQ(o.monitoring.window, 256u);
   EXPECT_EQ(o.monitoring.max_record, 65536u);
@@ -103,6 +104,7 @@ TEST_F(OptionsTest, EveryOptionIsAccepted) {
                              "--shell.max-per-user=1",
                              "--shell.idle-timeout=0",
                              "--shell.ping-interval=0",
+                             "--shell.containment=process-tree",
                              "--monitoring.max-bytes=1000",
                              "--monitoring.window=2",
                              "--monitoring.max-record=100",
