@@ -124,7 +124,9 @@ int main(int argc, char** argv) {
       floor.setup.push_back(micros(Clock::now() - t0));
       if (!process) return 1;
       const pid_t pid = process->pid();
-      wait_started(pid, [pid] { return shell::session_membership(shell::read_process_table(), pid, 0).size(); });
+      wait_started(pid, [pid] {
+        return shell::session_membership(shell::read_process_table(), pid, 0).size();
+      });
       const auto t1 = Clock::now();
       ::kill(pid, SIGKILL);
       process->reap(std::chrono::milliseconds(1000));
@@ -164,7 +166,9 @@ int main(int argc, char** argv) {
       tree.setup.push_back(micros(Clock::now() - t0));
       if (!process) return 1;
       const pid_t pid = process->pid();
-      wait_started(pid, [pid] { return shell::session_membership(shell::read_process_table(), pid, 0).size(); });
+      wait_started(pid, [pid] {
+        return shell::session_membership(shell::read_process_table(), pid, 0).size();
+      });
       const auto t1 = Clock::now();
       for (int walk = 0; walk < 8; ++walk) {
         if (shell::signal_members(shell::collect_session_members(pid, ::getpid()), SIGKILL) == 0) {
@@ -177,8 +181,9 @@ int main(int argc, char** argv) {
     }
   }
 
-  std::printf("shell-containment: %d rounds, %zu processes on this machine (the /proc walk reads each)\n",
-              rounds, processes);
+  std::printf(
+      "shell-containment: %d rounds, %zu processes on this machine (the /proc walk reads each)\n",
+      rounds, processes);
   if (!cgroups) {
     std::printf("cgroup way unavailable here: %s\n", cgroups.error().message().c_str());
   }
@@ -204,9 +209,10 @@ int main(int argc, char** argv) {
       create.push_back(micros(Clock::now() - t0));
       if (made) made->remove();
     }
-    std::printf("cgroup: mkdir + open alone p50 %.0fus; the rest of its setup is the shell "
-                "moving itself into it (cgroup.procs) before execve\n",
-                stats(create).median_us);
+    std::printf(
+        "cgroup: mkdir + open alone p50 %.0fus; the rest of its setup is the shell "
+        "moving itself into it (cgroup.procs) before execve\n",
+        stats(create).median_us);
   }
   ::unlink(script.c_str());
   ::rmdir(dir);

@@ -198,8 +198,7 @@ std::vector<pid_t> SessionCgroup::members(std::size_t limit) const {
   for (std::string_view line : split(*text, '\n')) {
     pid_t pid = 0;
     if (pids.size() < limit &&
-        std::from_chars(line.data(), line.data() + line.size(), pid).ec == std::errc() &&
-        pid > 1) {
+        std::from_chars(line.data(), line.data() + line.size(), pid).ec == std::errc() && pid > 1) {
       pids.push_back(pid);
     }
   }

@@ -129,8 +129,8 @@ std::vector<MemberRef> session_membership(const std::vector<ProcessEntry>& table
       if (entry->pid <= 1 || entry->pid == daemon || !seen.insert(entry->pid).second) {
         continue;
       }
-      members.push_back(MemberRef{entry->pid, entry->state == 'Z' || entry->state == 'X',
-                                  adopted_under});
+      members.push_back(
+          MemberRef{entry->pid, entry->state == 'Z' || entry->state == 'X', adopted_under});
       auto [first, last] = children.equal_range(entry->pid);
       for (auto it = first; it != last; ++it) {
         pending.push_back(it->second);

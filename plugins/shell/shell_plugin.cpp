@@ -111,8 +111,8 @@ void ShellPlugin::handle_new(const protocol::ProtoMsg& msg) {
     reply(hdr, wire::status::kError, containment.error().message());
     return;
   }
-  auto process = PtyProcess::spawn(options_.command, *account_, *size,
-                                    containment.value()->spawn_settings());
+  auto process =
+      PtyProcess::spawn(options_.command, *account_, *size, containment.value()->spawn_settings());
   if (!process) {
     reply(hdr, wire::status::kError, process.error().message());
     return;
@@ -127,9 +127,9 @@ void ShellPlugin::handle_new(const protocol::ProtoMsg& msg) {
       }
     });
   };
-  auto session = ShellSession::start(loop_, outbound_, settings_, hdr.sid,
-                                     std::move(process.value()), std::move(containment.value()),
-                                     *size, std::move(on_finished));
+  auto session =
+      ShellSession::start(loop_, outbound_, settings_, hdr.sid, std::move(process.value()),
+                          std::move(containment.value()), *size, std::move(on_finished));
   if (!session) {
     reply(hdr, wire::status::kError, session.error().message());
     return;

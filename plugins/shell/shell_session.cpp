@@ -67,9 +67,9 @@ Result<std::unique_ptr<ShellSession>> ShellSession::start(
     daemon::EventLoop& loop, daemon::Outbound& outbound, const SessionSettings& settings,
     std::string sid, PtyProcess process, std::unique_ptr<SessionContainment> containment,
     TerminalSize size, std::function<void()> on_finished) {
-  std::unique_ptr<ShellSession> session(
-      new ShellSession(loop, outbound, settings, std::move(sid), std::move(process),
-                       std::move(containment), size, std::move(on_finished)));
+  std::unique_ptr<ShellSession> session(new ShellSession(loop, outbound, settings, std::move(sid),
+                                                         std::move(process), std::move(containment),
+                                                         size, std::move(on_finished)));
   if (Status attached = session->attach(); !attached) {
     return attached.error();  // the destructor kills and reaps the shell
   }

@@ -120,8 +120,8 @@ class ShellIntegrationTest : public DaemonTest, public ::testing::WithParamInter
     const std::string base = (dir_.path() / sid).string();
     const pid_t shell = shell_pid(sid);
     type(sid, "set -m; sleep 1000 & echo $! > " + base + ".job\n");
-    type(sid, "setsid nohup sh -c 'echo $$ > " + base +
-                  ".nohup; exec sleep 1001' >/dev/null 2>&1 &\n");
+    type(sid,
+         "setsid nohup sh -c 'echo $$ > " + base + ".nohup; exec sleep 1001' >/dev/null 2>&1 &\n");
     type(sid, "sh -c '(setsid sh -c \"trap \\\"\\\" HUP; echo \\$\\$ > " + base +
                   ".daemon; sleep 1002\" </dev/null >/dev/null 2>&1 &) &'\n");
     std::vector<pid_t> pids = {shell};
@@ -164,8 +164,8 @@ TEST_P(ShellIntegrationTest, KillOfAProcessStartedOutsideTetherdSucceeds) {
   open("s1");
   const pid_t shell = shell_pid("s1");
   EXPECT_GT(shell, 1);
-  type("s1", "ps -o pid= -p " + std::to_string(outsider) + " && kill " +
-                 std::to_string(outsider) + " && echo killed-$((3*3))\n");
+  type("s1", "ps -o pid= -p " + std::to_string(outsider) + " && kill " + std::to_string(outsider) +
+                 " && echo killed-$((3*3))\n");
   EXPECT_TRUE(wait_output("s1", "killed-9")) << output_;
   int status = 0;
   EXPECT_EQ(::waitpid(outsider, &status, 0), outsider);
@@ -254,7 +254,7 @@ TEST_P(ShellIntegrationTest, Kill9AndRestartLeaveNoProcess) {
 INSTANTIATE_TEST_SUITE_P(Ways, ShellIntegrationTest, ::testing::Values("cgroup", "process-tree"),
                          [](const ::testing::TestParamInfo<const char*>& param_info) {
                            return std::string(param_info.param) == "cgroup" ? "Cgroup"
-                                                                           : "ProcessTree";
+                                                                            : "ProcessTree";
                          });
 
 }  // namespace

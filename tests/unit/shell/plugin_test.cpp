@@ -285,7 +285,7 @@ TEST_F(ShellPluginTest, StopEndsTheSessionAndEveryJobWithoutZombies) {
   ASSERT_TRUE(stop);
   EXPECT_EQ(stop->hdr.prop_int(wire::prop::kStatus), wire::status::kNormal);
   EXPECT_FALSE(stop->hdr.prop_int(wire::prop::kExitCode));  // it did not exit by itself
-  EXPECT_TRUE(test::all_gone(members, 100ms));  // gone when the `stop` is sent
+  EXPECT_TRUE(test::all_gone(members, 100ms));              // gone when the `stop` is sent
   EXPECT_FALSE(test::is_our_zombie(shell));
   EXPECT_TRUE(loop_.wait_until([&] { return plugin_->session_count() == 0; }));
 }
@@ -487,7 +487,7 @@ INSTANTIATE_TEST_SUITE_P(Ways, ShellContainmentTest,
                          ::testing::Values(ContainmentMode::kCgroup, ContainmentMode::kProcessTree),
                          [](const ::testing::TestParamInfo<ContainmentMode>& param_info) {
                            return param_info.param == ContainmentMode::kCgroup ? "Cgroup"
-                                                                         : "ProcessTree";
+                                                                               : "ProcessTree";
                          });
 
 // ---- limits and refusals ------------------------------------------------------------

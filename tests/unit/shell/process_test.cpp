@@ -176,8 +176,8 @@ TEST(PtyProcess, DollarDollarIsThePidTheDeviceSees) {
       *process, "echo \"pid=$$ ppid=$PPID stat=$(cut -d' ' -f4 /proc/self/stat)\"; exit\n");
   // /proc/self/stat of the `cut` child names the shell as its parent (field 4).
   const std::string shell = std::to_string(process->pid());
-  EXPECT_TRUE(contains(output, "pid=" + shell + " ppid=" + std::to_string(::getpid()) +
-                                   " stat=" + shell))
+  EXPECT_TRUE(
+      contains(output, "pid=" + shell + " ppid=" + std::to_string(::getpid()) + " stat=" + shell))
       << output;
   ASSERT_TRUE(process->reap(std::chrono::seconds(5)));
 }
@@ -288,16 +288,16 @@ TEST(SessionProcesses, MembershipFollowsTheTreeTheSessionAndAdoptedOrphans) {
       {1, 'S', 0, 1, 1},
       {daemon, 'S', 1, daemon, 1},
       {shell, 'S', daemon, shell, 1},
-      {201, 'S', shell, shell, 1},        // a job
-      {202, 'S', 201, 202, 1},            // setsid below the job
-      {203, 'Z', shell, shell, 1},        // a zombie child of the shell
-      {210, 'S', 1, shell, 1},            // a job whose parent died, adopted by init
-      {211, 'S', 210, shell, 1},          // ...and its child
+      {201, 'S', shell, shell, 1},  // a job
+      {202, 'S', 201, 202, 1},      // setsid below the job
+      {203, 'Z', shell, shell, 1},  // a zombie child of the shell
+      {210, 'S', 1, shell, 1},      // a job whose parent died, adopted by init
+      {211, 'S', 210, shell, 1},    // ...and its child
       {other_shell, 'S', daemon, other_shell, 1},
       {301, 'S', other_shell, other_shell, 1},
-      {400, 'S', daemon, 400, 1},         // an orphan adopted by the daemon
+      {400, 'S', daemon, 400, 1},  // an orphan adopted by the daemon
       {401, 'S', 400, 400, 1},
-      {500, 'S', 1, 500, 1},              // a stranger
+      {500, 'S', 1, 500, 1},  // a stranger
   };
   std::map<pid_t, MemberRef> members;
   for (const MemberRef& member : session_membership(table, shell, daemon)) {
