@@ -241,7 +241,7 @@ Result<SessionCgroups> SessionCgroups::open() {
   if (!mount) {
     return Error(ErrorCode::kUnavailable, "no cgroup v2 hierarchy is mounted");
   }
-  auto own_text = read_small_file("/proc/self/cgroup", 64 * 1024);
+  auto own_text = read_small_file("/proc/self/cgroup", std::size_t{64} * 1024);
   if (!own_text) {
     return own_text.error();
   }
