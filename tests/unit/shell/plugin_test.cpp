@@ -412,6 +412,28 @@ TEST_P(ShellContainmentTest, StopEndsSetsidJobsAndDoubleForkedDaemons) {
   expect_no_zombie_of_ours(pids);
 }
 
+// Ending one session never touches another's processes, although in the
+// process-tree way every shell is a child of the daemon that the walk passes by.
+TEST_P(ShellContainmentTest, EndingOneSessionLeavesTheOthersAlone) {
+  if (!cgroups_usable()) GTEST_SKIP() << "cgroup v2 not writable here";
+  start_contained();
+  open("a");
+  open("b");
+  const std::vector<pid_t> a = start_escapees("a");
+  const std::vector<pid_t> b = start_escapees("b");
+  type("a", "exit 0\n");  // its orphans come to the daemon, next to b's shell
+  ASSERT_TRUE(wait_for("a", wire::typ::kStop, 10s));
+  EXPECT_TRUE(test::all_gone(a, 100ms));
+  for (pid_t pid : b) {
+    EXPECT_TRUE(test::alive(pid)) << pid;
+  }
+  type("b", "echo still-$((5+5))\n");
+  EXPECT_TRUE(wait_output("b", "still-10"));
+  ASSERT_TRUE(send(shell_msg(wire::typ::kStop, "b")).ok());
+  ASSERT_TRUE(wait_for("b", wire::typ::kStop, 10s));
+  EXPECT_TRUE(test::all_gone(b, 100ms));
+}
+
 TEST_P(ShellContainmentTest, AShellThatExitsTakesItsEscapeesAlong) {
   if (!cgroups_usable()) GTEST_SKIP() << "cgroup v2 not writable here";
   start_contained();
