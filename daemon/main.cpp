@@ -87,6 +87,10 @@ int run_daemon(const DaemonOptions& options) {
   if (options.shell.enabled) {
     shell =
         std::make_unique<plugins::shell::ShellPlugin>(event_loop, link.outbound(), options.shell);
+    // shellcg (issue #10): say how shell sessions are contained, and why not by cgroups.
+    logger.info("shell sessions contained by " + shell->containment().description());
+    if (const std::size_t ended = shell->containment().leftovers_ended(); ended > 0)
+      logger.info("ended " + std::to_string(ended) + " shell session(s) left by a previous run");
     if (auto status = router.add_handler(protocol::proto::kShell, *shell, true); !status) {
       logger.error(status.error().message());
       return kExitFailure;

@@ -64,6 +64,9 @@ class ShellIntegrationTest : public DaemonTest, public ::testing::WithParamInter
   void start_with_shell(std::vector<std::string> extra = {}, const std::string& url = "") {
     start_daemon(shell_args(std::move(extra)), url);
     expect_connection();
+    // The daemon says which way it uses; both are forced here, so both must hold.
+    EXPECT_TRUE(daemon_->wait_for_output(
+        cgroup_way() ? "contained by a cgroup per session" : "contained by process tree", 1s));
   }
 
   // Reads messages until a shell message of `typ` for `sid` arrives; output seen on
@@ -244,6 +247,7 @@ TEST_P(ShellIntegrationTest, Kill9AndRestartLeaveNoProcess) {
   }
   start_with_shell();
   if (cgroup_way()) {
+    EXPECT_TRUE(daemon_->wait_for_output("left by a previous run", 3s));
     EXPECT_TRUE(probe::all_gone(escapees, 3s));
   } else {
     for (pid_t pid : escapees) ::kill(pid, SIGKILL);
