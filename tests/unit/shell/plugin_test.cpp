@@ -357,13 +357,15 @@ TEST_F(ShellPluginTest, ControlCloseStopsTheSessionAsStopWould) {
   type("s1", "set -m; sleep 1000 & echo job-$((40+3))\n");
   ASSERT_TRUE(wait_output("s1", "job-43"));
   const pid_t shell = shell_pid("s1");
+  EXPECT_TRUE(loop_.wait_until([&] { return test::live_members(shell).size() >= 2; }, 5s));
+  const std::vector<pid_t> members = test::live_members(shell);
   // What the router calls for control `close` (or `error` close:true) with sid s1.
   loop_.call([&] { plugin_->on_session_closed("s1"); });
   auto stop = wait_for("s1", wire::typ::kStop, 10s);
   ASSERT_TRUE(stop);
   EXPECT_EQ(stop->hdr.prop_int(wire::prop::kStatus), wire::status::kNormal);
   EXPECT_TRUE(loop_.wait_until([&] { return plugin_->session_count() == 1; }));
-  EXPECT_TRUE(live_processes_in_session(shell).empty());
+  EXPECT_TRUE(test::all_gone(members, 100ms));
   EXPECT_FALSE(test::is_our_zombie(shell));
   // Another sid (not a shell's) is ignored, and s2 lives on.
   loop_.call([&] { plugin_->on_session_closed("not-a-shell"); });
