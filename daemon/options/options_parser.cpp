@@ -155,7 +155,7 @@ void validate_daemon(const OptionValues& values, const std::string& machine_id_p
       {{"system", BusKind::kSystem}, {"session", BusKind::kSession}, {"none", BusKind::kNone}});
   if (o.server.auth == AuthMode::kMender && o.dbus_bus == BusKind::kNone)
     server.problem("auth",
-              "mender takes the token from D-Bus and needs dbus.bus = system or session");
+                   "mender takes the token from D-Bus and needs dbus.bus = system or session");
 
   OptionReader monitoring(values, "monitoring", problems);
   monitoring.count("max-bytes", o.monitoring.max_bytes, 1, std::numeric_limits<std::size_t>::max());

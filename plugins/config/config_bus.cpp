@@ -17,9 +17,7 @@ Result<std::unique_ptr<ConfigBus>> ConfigBus::create(BusService& bus,
 }
 
 ConfigBus::ConfigBus(BusService& bus, const ConfigDocument& document)
-    : AdaptorInterfaces(bus.connection(), BusService::kObjectPath),
-      bus_(bus),
-      document_(document) {
+    : AdaptorInterfaces(bus.connection(), BusService::kObjectPath), bus_(bus), document_(document) {
   registerAdaptor();
 }
 
@@ -37,8 +35,7 @@ Status ConfigBus::announce(const ConfigChange& change, bool version_moved) {
 sdbus::Variant ConfigBus::Get(const std::string& key) {
   const protocol::Value* value = protocol::find(document_.values, key);
   if (value == nullptr)
-    throw BusService::to_dbus_error(
-        Error(ErrorCode::kNotFound, "no config key '" + key + "'"));
+    throw BusService::to_dbus_error(Error(ErrorCode::kNotFound, "no config key '" + key + "'"));
   return to_variant(*value);
 }
 

@@ -49,9 +49,9 @@ Result<ConfigDocument> ConfigDocument::decode(const protocol::Bytes& bytes) {
 Status check_values(const Map& values, const ConfigLimits& limits) {
   for (const auto& [key, value] : values) {
     if (depth_of(value, limits.max_depth) > limits.max_depth)
-      return Error(ErrorCode::kInvalidArgument,
-                   "values." + key + ": nested deeper than config.max-depth (" +
-                       std::to_string(limits.max_depth) + ")");
+      return Error(ErrorCode::kInvalidArgument, "values." + key +
+                                                    ": nested deeper than config.max-depth (" +
+                                                    std::to_string(limits.max_depth) + ")");
   }
   std::unordered_set<std::string_view> seen;
   for (const auto& [key, value] : values) {
@@ -111,9 +111,9 @@ Result<ConfigChange> apply_set(const ConfigDocument& current, const protocol::Co
   }
   const std::size_t size = change.next.encode().size();
   if (size > limits.max_bytes)
-    return Error(ErrorCode::kInvalidArgument,
-                 "the config would take " + std::to_string(size) +
-                     " bytes, over config.max-bytes (" + std::to_string(limits.max_bytes) + ")");
+    return Error(ErrorCode::kInvalidArgument, "the config would take " + std::to_string(size) +
+                                                  " bytes, over config.max-bytes (" +
+                                                  std::to_string(limits.max_bytes) + ")");
   return change;
 }
 

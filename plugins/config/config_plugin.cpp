@@ -155,8 +155,8 @@ void ConfigPlugin::stored(const ConfigChange& change, Status status) {
   } else {
     const bool moved = change.next.version != document_.version;
     document_ = change.next;
-    log_.info("config version " + std::to_string(document_.version) + " stored: " +
-              std::to_string(change.changed.size()) + " keys set, " +
+    log_.info("config version " + std::to_string(document_.version) +
+              " stored: " + std::to_string(change.changed.size()) + " keys set, " +
               std::to_string(change.removed.size()) + " removed");
     if (bus_) {
       if (Status announced = bus_->announce(change, moved); !announced)
@@ -178,9 +178,8 @@ void ConfigPlugin::send_error(std::uint64_t version, const std::string& err) {
 void ConfigPlugin::send_body(const char* typ, protocol::Bytes body) {
   // Offline, the reply is lost; the backend learns the state from `current` after
   // the next connect.
-  (void)outbound_.send(
-      protocol::make_msg(protocol::proto::kConfig, typ, {}, {}, std::move(body)),
-      daemon::Priority::kControl);
+  (void)outbound_.send(protocol::make_msg(protocol::proto::kConfig, typ, {}, {}, std::move(body)),
+                       daemon::Priority::kControl);
 }
 
 }  // namespace tether::plugins::config

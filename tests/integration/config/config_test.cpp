@@ -53,8 +53,8 @@ class ConfigTest : public BusTest {
   }
 
   void send_body(Bytes body, const char* typ = protocol::config::kSet) {
-    ASSERT_TRUE(server_->send(
-        protocol::make_msg(protocol::proto::kConfig, typ, {}, {}, std::move(body))));
+    ASSERT_TRUE(
+        server_->send(protocol::make_msg(protocol::proto::kConfig, typ, {}, {}, std::move(body))));
   }
 
   void send_set(std::uint64_t version, Map values, std::optional<bool> replace = std::nullopt) {
@@ -139,24 +139,29 @@ TEST_F(ConfigTest, MergeDeleteReplaceAndChangedSignals) {
   send_set(1, Map{{"a", 1}, {"b", "x"}, {"n", Map{{"k", Array{1, 2}}}}});
   EXPECT_EQ(expect_applied(), 1U);
   EXPECT_TRUE(watch->wait_for_output(
-      R"({"version":1,"values":{"a":1,"b":"x","n":{"k":[1,2]}},"removed":[]})" "\n", 5s))
+      R"({"version":1,"values":{"a":1,"b":"x","n":{"k":[1,2]}},"removed":[]})"
+      "\n",
+      5s))
       << watch->output();
 
   send_set(2, Map{{"a", nullptr}, {"c", true}, {"b", "x"}});
   EXPECT_EQ(expect_applied(), 2U);
-  EXPECT_TRUE(watch->wait_for_output(R"({"version":2,"values":{"c":true},"removed":["a"]})" "\n",
+  EXPECT_TRUE(watch->wait_for_output(R"({"version":2,"values":{"c":true},"removed":["a"]})"
+                                     "\n",
                                      5s))
       << watch->output();
   EXPECT_EQ(version_property(), "t 2");
 
   auto all = tetherctl({"--bus=session", "config", "get", "--json"});
   EXPECT_EQ(all.exit_status, 0);
-  EXPECT_EQ(all.output, R"({"version":2,"values":{"b":"x","c":true,"n":{"k":[1,2]}}})" "\n");
+  EXPECT_EQ(all.output, R"({"version":2,"values":{"b":"x","c":true,"n":{"k":[1,2]}}})"
+                        "\n");
 
   send_set(3, Map{{"z", 0.5}}, true);
   EXPECT_EQ(expect_applied(), 3U);
-  EXPECT_TRUE(watch->wait_for_output(
-      R"({"version":3,"values":{"z":0.5},"removed":["b","n","c"]})" "\n", 5s))
+  EXPECT_TRUE(watch->wait_for_output(R"({"version":3,"values":{"z":0.5},"removed":["b","n","c"]})"
+                                     "\n",
+                                     5s))
       << watch->output();
   auto readable = tetherctl({"--bus=session", "config", "get"});
   EXPECT_EQ(readable.output, "Version: 3\nz = 0.5\n");
@@ -204,8 +209,8 @@ TEST_F(ConfigTest, EveryValueTypeThroughBusctlGdbusAndTetherctl) {
             "[1,\"two\",[]]\n");
   EXPECT_EQ(tetherctl({"--bus=session", "config", "get", "raw", "--json"}).output, "[1,255]\n");
 
-  auto all = busctl({"call", "io.tether.Gateway1", "/io/tether/Gateway1", "io.tether.Config1",
-                     "GetAll"});
+  auto all =
+      busctl({"call", "io.tether.Gateway1", "/io/tether/Gateway1", "io.tether.Config1", "GetAll"});
   EXPECT_EQ(all.exit_status, 0);
   EXPECT_EQ(all.output.rfind("a{sv} 9 ", 0), 0U) << all.output;
 }
@@ -257,14 +262,12 @@ TEST_F(ConfigTest, EveryBadBodyIsAnErrorAndChangesNothing) {
        protocol::encode_value(Value(Map{{"version", 2}, {"values", Array{1}}}))},
       {"values missing", protocol::encode_value(Value(Map{{"version", 2}}))},
       {"version missing", protocol::encode_value(Value(Map{{"values", Map{}}}))},
-      {"version negative",
-       protocol::encode_value(Value(Map{{"version", -2}, {"values", Map{}}}))},
+      {"version negative", protocol::encode_value(Value(Map{{"version", -2}, {"values", Map{}}}))},
       {"replace not bool",
-       protocol::encode_value(
-           Value(Map{{"version", 2}, {"values", Map{}}, {"replace", "yes"}}))},
+       protocol::encode_value(Value(Map{{"version", 2}, {"values", Map{}}, {"replace", "yes"}}))},
       // {version: 2, values: {k: fixext1}}
-      {"extension", Bytes{0x82, 0xa7, 'v', 'e', 'r', 's', 'i', 'o', 'n', 0x02, 0xa6, 'v', 'a',
-                          'l', 'u', 'e', 's', 0x81, 0xa1, 'k', 0xd4, 0x01, 0x00}},
+      {"extension", Bytes{0x82, 0xa7, 'v', 'e', 'r', 's',  'i',  'o', 'n',  0x02, 0xa6, 'v',
+                          'a',  'l',  'u', 'e', 's', 0x81, 0xa1, 'k', 0xd4, 0x01, 0x00}},
       {"garbage", Bytes{0xc1, 0xff, 0x00}},
       {"truncated", Bytes{0x82, 0xa7, 'v', 'e', 'r'}},
       {"empty", Bytes{}},
@@ -284,9 +287,9 @@ TEST_F(ConfigTest, EveryBadBodyIsAnErrorAndChangesNothing) {
 }
 
 TEST_F(ConfigTest, OptionsAreValidated) {
-  for (const char* bad : {"--config.max-bytes=12", "--config.max-bytes=abc",
-                          "--config.max-bytes=99999999999", "--config.max-depth=0",
-                          "--config.max-depth=31", "--config.enabled=maybe"}) {
+  for (const char* bad :
+       {"--config.max-bytes=12", "--config.max-bytes=abc", "--config.max-bytes=99999999999",
+        "--config.max-depth=0", "--config.max-depth=31", "--config.enabled=maybe"}) {
     auto args = fast_args(server_->url());
     args.emplace_back(bad);
     args.emplace_back("--check-config");

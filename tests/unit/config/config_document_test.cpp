@@ -27,7 +27,8 @@ TEST(ConfigDocument, MergeSetsAddsAndKeepsTheRest) {
 }
 
 TEST(ConfigDocument, NilDeletesAKeyAndOnlyReportsKeysThatWereThere) {
-  auto change = apply_set(stored(), ConfigSet{5, Map{{"a", nullptr}, {"ghost", nullptr}}, false}, {});
+  auto change =
+      apply_set(stored(), ConfigSet{5, Map{{"a", nullptr}, {"ghost", nullptr}}, false}, {});
   ASSERT_TRUE(change.ok());
   EXPECT_EQ(change->next.values, (Map{{"b", "two"}, {"nested", stored().values[2].second}}));
   EXPECT_TRUE(change->changed.empty());
@@ -48,7 +49,8 @@ TEST(ConfigDocument, NestedMapsAreReplacedAsOneValue) {
 }
 
 TEST(ConfigDocument, ReplaceDropsEveryOtherKeyAndIgnoresNils) {
-  auto change = apply_set(stored(), ConfigSet{6, Map{{"b", "two"}, {"d", nullptr}, {"e", Array{}}}, true}, {});
+  auto change = apply_set(
+      stored(), ConfigSet{6, Map{{"b", "two"}, {"d", nullptr}, {"e", Array{}}}, true}, {});
   ASSERT_TRUE(change.ok());
   EXPECT_EQ(change->next.values, (Map{{"b", "two"}, {"e", Array{}}}));
   EXPECT_EQ(change->changed, (Map{{"e", Array{}}}));
