@@ -21,7 +21,7 @@ template <typename T>
 std::string array_of(const sdbus::Variant& value) {
   std::string out = "[";
   bool first = true;
-  for (const T& item : value.get<std::vector<T>>()) {
+  for (const auto& item : value.get<std::vector<T>>()) {
     if (!first) out += ",";
     first = false;
     if constexpr (std::is_same_v<T, sdbus::Variant>) {

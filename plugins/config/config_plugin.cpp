@@ -4,12 +4,25 @@
 
 #include "daemon/store/durable_store.hpp"
 #include "plugins/config/config_bus.hpp"
+#include "protocol/codec.hpp"
 #include "protocol/config.hpp"
 #include "protocol/message.hpp"
 
 namespace tether::plugins::config {
 
 namespace wire = protocol::config;
+
+namespace {
+
+// The `version` of a body that failed the schema, when it is a map holding one.
+std::uint64_t version_of(const protocol::Bytes& body) {
+  Result<protocol::Value> value = protocol::decode_value(body);
+  if (!value) return 0;
+  const protocol::Value* version = value->find("version");
+  return version != nullptr ? version->as_uint().value_or(0) : 0;
+}
+
+}  // namespace
 
 Result<std::unique_ptr<daemon::ProtocolHandler>> make_plugin(const daemon::PluginContext& context,
                                                              daemon::OptionReader& options) {
@@ -116,9 +129,10 @@ void ConfigPlugin::handle_set(const protocol::ProtoMsg& msg) {
   limits.max_depth = options_.limits.max_depth + 2;
   Result<protocol::ConfigSet> set = protocol::ConfigSet::decode(msg.body, limits);
   if (!set) {
-    // The version is unknown when the body does not decode: 0 says so.
+    // Say which version was refused when the body is at least a map with a
+    // version; 0 when even that cannot be read.
     log_.warn("refused a set: " + set.error().message());
-    send_error(0, set.error().message());
+    send_error(version_of(msg.body), set.error().message());
     return;
   }
   if (set->version <= document_.version) {
@@ -142,11 +156,11 @@ void ConfigPlugin::handle_set(const protocol::ProtoMsg& msg) {
   auto pending = std::make_shared<ConfigChange>(std::move(change).value());
   std::weak_ptr<ConfigPlugin*> weak = self_;
   store_->put(kDocumentKey, pending->next.encode(), [weak, pending](Status status) {
-    if (auto self = weak.lock()) (*self)->stored(*pending, std::move(status));
+    if (auto self = weak.lock()) (*self)->stored(*pending, status);
   });
 }
 
-void ConfigPlugin::stored(const ConfigChange& change, Status status) {
+void ConfigPlugin::stored(const ConfigChange& change, const Status& status) {
   storing_ = false;
   if (!status) {
     log_.error("storing config version " + std::to_string(change.next.version) + ": " +

@@ -51,7 +51,7 @@ class ConfigPlugin final : public daemon::ProtocolHandler {
   void drain();
   void handle(const protocol::ProtoMsg& msg);
   void handle_set(const protocol::ProtoMsg& msg);
-  void stored(const ConfigChange& change, Status status);
+  void stored(const ConfigChange& change, const Status& status);
   void send_current();
   void send_error(std::uint64_t version, const std::string& err);
   void send_body(const char* typ, protocol::Bytes body);

@@ -135,6 +135,11 @@ TEST_F(ConfigTest, MergeDeleteReplaceAndChangedSignals) {
   expect_current();
   auto watch = start_watch();
   ASSERT_TRUE(watch);
+  auto monitor = DaemonProcess::start(
+      "/usr/bin/gdbus", {"monitor", "--session", "--dest", "io.tether.Gateway1", "--object-path",
+                         "/io/tether/Gateway1"});
+  ASSERT_TRUE(monitor.ok());
+  ASSERT_TRUE((*monitor)->wait_for_output("Monitoring signals", 5s)) << (*monitor)->output();
 
   send_set(1, Map{{"a", 1}, {"b", "x"}, {"n", Map{{"k", Array{1, 2}}}}});
   EXPECT_EQ(expect_applied(), 1U);
@@ -165,6 +170,15 @@ TEST_F(ConfigTest, MergeDeleteReplaceAndChangedSignals) {
       << watch->output();
   auto readable = tetherctl({"--bus=session", "config", "get"});
   EXPECT_EQ(readable.output, "Version: 3\nz = 0.5\n");
+  // gdbus sees the same signals, and Version's PropertiesChanged.
+  EXPECT_TRUE(
+      (*monitor)->wait_for_output("io.tether.Config1.Changed (uint64 2, {'c': <true>}, ['a'])", 5s))
+      << (*monitor)->output();
+  EXPECT_TRUE((*monitor)->wait_for_output(
+      "org.freedesktop.DBus.Properties.PropertiesChanged ('io.tether.Config1', {'Version': "
+      "<uint64 3>}",
+      5s))
+      << (*monitor)->output();
   // Exactly one line per change (plus the "watching" line on stderr).
   EXPECT_EQ(watch->count_in_output("{\"version\":"), 3U) << watch->output();
   EXPECT_EQ(watch->count_in_output("\n"), 4U) << watch->output();
@@ -279,6 +293,11 @@ TEST_F(ConfigTest, EveryBadBodyIsAnErrorAndChangesNothing) {
     send_body(body);
     auto error = expect_error();
     EXPECT_FALSE(error.err.empty());
+    // The refused version is named when the body is a map that holds one.
+    if (what == "values not a map" || what == "too deep" || what == "too big" ||
+        what == "replace not bool") {
+      EXPECT_EQ(error.version, 2U) << error.err;
+    }
   }
   EXPECT_EQ(version_property(), "t 1");
   EXPECT_EQ(busctl_get("keep"), "v s \"me\"");
