@@ -155,7 +155,7 @@ void ConfigPlugin::handle_set(const protocol::ProtoMsg& msg) {
   storing_ = true;
   auto pending = std::make_shared<ConfigChange>(std::move(change).value());
   std::weak_ptr<ConfigPlugin*> weak = self_;
-  store_->put(kDocumentKey, pending->next.encode(), [weak, pending](Status status) {
+  store_->put(kDocumentKey, pending->next.encode(), [weak, pending](const Status& status) {
     if (auto self = weak.lock()) (*self)->stored(*pending, status);
   });
 }
