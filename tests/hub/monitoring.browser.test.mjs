@@ -62,7 +62,7 @@ async function send(...records) {
     if (decodeBody(ack.body).seq >= seq) return;
   }
 }
-const data = (stream, values) => ({ typ: 'data', body: { stream, values } });
+const data = (stream, values, ts = Date.now()) => ({ typ: 'data', body: { stream, values, ts } });
 const alert = (id, state, severity, summary) =>
   ({ typ: 'alert', body: { id, state, severity, summary, details: {} } });
 
@@ -75,7 +75,9 @@ test('records from the device show up in the table, the chart and the alerts, li
     hdr: { proto: MON, typ: 'status' },
     body: encodeBody({ state: 'online', device_id: DEVICE, version: '4.5.6', boot_id: 'b-1', uptime_s: 600, inventory: { hostname: 'gw-tele', arch: 'x86_64' } }),
   });
-  await send(data('env', { temp: 21.5, humidity: 40 }), data('env', { temp: 22, humidity: 41 }),
+  // Minutes apart: the hub downsamples an hour to 300 buckets of 12 s.
+  await send(data('env', { temp: 21.5, humidity: 40 }, Date.now() - 300000),
+    data('env', { temp: 22, humidity: 41 }, Date.now() - 120000),
     alert('overheat', 'raised', 'critical', 'cabinet too hot'));
 
   await page.goto(`${hub.url}/`);
