@@ -6,6 +6,7 @@
 //   TETHER_HUB_BIN=build/hub/tether-hub HUB_FLOOR_BIN=build/bench/hub-monitoring-floor \
 //     node bench/hub-ingest.mjs [records-per-run=20000] [window=256]
 import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startHub, connectDevice, PROTO, encodeBody, decodeBody, repo } from '../tests/hub/helpers.mjs';
 
@@ -42,16 +43,23 @@ function stream(dev, count) {
 const ids = Array.from({ length: Math.max(...concurrencies) * concurrencies.length }, (_, i) => `b${i}`);
 const hub = await startHub({ devices: ids });
 const results = [];
+// The hub's user+system CPU seconds so far (utime and stime, fields 14 and 15).
+const hubCpu = () => {
+  const fields = readFileSync(`/proc/${hub.proc.pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+};
 try {
   let next = 0;
   for (const n of concurrencies) {
     const devs = [];
     for (let i = 0; i < n; i++) devs.push(await connectDevice(hub, ids[next++]));
     const per = Math.ceil(total / n);
+    const cpu0 = hubCpu();
     const t0 = process.hrtime.bigint();
     await Promise.all(devs.map((d) => stream(d, per)));
     const secs = Number(process.hrtime.bigint() - t0) / 1e9;
-    results.push({ n, records: per * n, secs, rate: (per * n) / secs });
+    const cpu = hubCpu() - cpu0;
+    results.push({ n, records: per * n, secs, rate: (per * n) / secs, cpu });
     await Promise.all(devs.map((d) => d.close()));
   }
 } finally {
@@ -62,5 +70,6 @@ const floor = Number(floorOut.match(/= (\d+) records\/s/)[1]);
 console.log(floorOut);
 for (const r of results) {
   console.log(`hub ingest, ${String(r.n).padStart(2)} devices: ${r.records} records acked after commit in ` +
-    `${r.secs.toFixed(3)} s = ${Math.round(r.rate)} records/s (${(r.rate / floor * 100).toFixed(0)}% of the floor)`);
+    `${r.secs.toFixed(3)} s = ${Math.round(r.rate)} records/s (${(r.rate / floor * 100).toFixed(0)}% of the floor), ` +
+    `hub CPU ${(r.cpu / r.records * 10000).toFixed(2)} s per 10 000 records`);
 }

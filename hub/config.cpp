@@ -33,8 +33,8 @@ Status copy_seconds(const po::variables_map& vm, const char* key, double& out, d
   if (!vm.count(key)) return Status::Ok();
   const double v = vm[key].as<double>();
   if (!(v >= min && v <= max)) {
-    return Error(std::string("option '") + key + "': " + std::to_string(v) +
-                 " is out of range [" + std::to_string(min) + ", " + std::to_string(max) + "]");
+    return Error(std::string("option '") + key + "': " + std::to_string(v) + " is out of range [" +
+                 std::to_string(min) + ", " + std::to_string(max) + "]");
   }
   out = v;
   return Status::Ok();
@@ -148,13 +148,13 @@ Result<Invocation> parse_command_line(int argc, const char* const argv[]) {
        }) {
     if (!s.ok()) return s.error();
   }
-  if (auto s = copy_seconds(vm, "monitoring.retention-days", c.monitoring.retention_days, 1e-6,
-                           36500);
+  if (auto s =
+          copy_seconds(vm, "monitoring.retention-days", c.monitoring.retention_days, 1e-6, 36500);
       !s.ok()) {
     return s.error();
   }
-  if (auto s = copy_seconds(vm, "monitoring.prune-interval", c.monitoring.prune_interval_s, 0.01,
-                           86400);
+  if (auto s =
+          copy_seconds(vm, "monitoring.prune-interval", c.monitoring.prune_interval_s, 0.01, 86400);
       !s.ok()) {
     return s.error();
   }

@@ -4,8 +4,7 @@
 
 namespace tether::hub {
 
-HubCore::HubCore(Store& store, MonitoringStore& monitoring, const Limits& limits,
-                 const Logger& log)
+HubCore::HubCore(Store& store, MonitoringStore& monitoring, const Limits& limits, const Logger& log)
     : devices_(*this, store, limits, log),
       operators_(devices_, registry_, limits, log),
       context_{devices_, operators_, store, limits, log, monitoring, inbox_} {}

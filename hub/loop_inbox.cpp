@@ -6,9 +6,11 @@ namespace tether::hub {
 
 void LoopInbox::post(Task task) {
   std::lock_guard lock(mutex_);
+  const bool was_empty = tasks_.empty();
   tasks_.push_back(std::move(task));
-  // Called under the lock so that set_wake({}) at shutdown waits for a wake in progress.
-  if (wake_) wake_();
+  // One wake per batch of tasks: the loop takes them all. Called under the lock so
+  // that set_wake({}) at shutdown waits for a wake in progress.
+  if (was_empty && wake_) wake_();
 }
 
 std::size_t LoopInbox::run_pending() {

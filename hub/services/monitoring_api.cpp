@@ -48,8 +48,8 @@ const char* kind_name(RecordKind kind) {
 
 std::string record_json(const StoredRecord& s) {
   const MonitoringRecord& r = s.record;
-  std::string out = "{\"cursor\":" + std::to_string(s.cursor) + ",\"seq\":" +
-                    std::to_string(r.seq) + ",\"ts\":" + std::to_string(r.ts) +
+  std::string out = "{\"cursor\":" + std::to_string(s.cursor) +
+                    ",\"seq\":" + std::to_string(r.seq) + ",\"ts\":" + std::to_string(r.ts) +
                     ",\"received\":" + std::to_string(s.received_ms) + ",\"kind\":\"" +
                     kind_name(r.kind) + "\"";
   switch (r.kind) {
@@ -58,8 +58,8 @@ std::string record_json(const StoredRecord& s) {
       break;
     case RecordKind::kAlert:
       out += ",\"id\":" + json::quote(r.stream) + ",\"severity\":" + json::quote(r.severity) +
-             ",\"state\":" + json::quote(r.alert_state) + ",\"summary\":" +
-             json::quote(r.summary) + ",\"details\":" + r.body_json;
+             ",\"state\":" + json::quote(r.alert_state) + ",\"summary\":" + json::quote(r.summary) +
+             ",\"details\":" + r.body_json;
       break;
     case RecordKind::kDropped:
       out += ",\"range\":" + r.body_json;
@@ -137,8 +137,8 @@ HttpResponse MonitoringApi::overview(const std::string& device) {
   if (status->has_value()) {
     const DeviceStatusRecord& s = **status;
     body += "{\"state\":" + json::quote(s.state) + ",\"version\":" + json::quote(s.version) +
-            ",\"boot_id\":" + json::quote(s.boot_id) + ",\"uptime_s\":" +
-            (s.uptime_s < 0 ? std::string("null") : std::to_string(s.uptime_s)) +
+            ",\"boot_id\":" + json::quote(s.boot_id) +
+            ",\"uptime_s\":" + (s.uptime_s < 0 ? std::string("null") : std::to_string(s.uptime_s)) +
             ",\"inventory\":" + s.inventory_json + ",\"at\":" + std::to_string(s.at_ms) + "}";
   } else {
     body += "null";
@@ -194,8 +194,8 @@ HttpResponse MonitoringApi::series(const HttpRequest& request, const std::string
   q.max_points = std::min<std::size_t>(static_cast<std::size_t>(*points), kMaxPoints);
   auto rows = context_.monitoring.series(q);
   if (!rows.ok()) return internal(context_, rows.error(), "GET telemetry/series");
-  std::string body = "{\"stream\":" + json::quote(q.stream) + ",\"field\":" +
-                     json::quote(q.field) + ",\"from\":" + std::to_string(q.from_ms) +
+  std::string body = "{\"stream\":" + json::quote(q.stream) + ",\"field\":" + json::quote(q.field) +
+                     ",\"from\":" + std::to_string(q.from_ms) +
                      ",\"to\":" + std::to_string(q.to_ms) + ",\"points\":";
   body += array_json(*rows, [](const SeriesPoint& p) {
     return "[" + std::to_string(p.ts) + "," + number(p.mean) + "," + number(p.min) + "," +
@@ -224,10 +224,12 @@ HttpResponse MonitoringApi::presence(const HttpRequest& request, const std::stri
   auto rows = context_.monitoring.presence(
       device, std::min<std::size_t>(static_cast<std::size_t>(*limit), kMaxHistory));
   if (!rows.ok()) return internal(context_, rows.error(), "GET telemetry/presence");
-  return HttpResponse{200, array_json(*rows, [](const PresenceEvent& e) {
-                        return "{\"at\":" + std::to_string(e.at_ms) +
-                               ",\"event\":" + json::quote(e.event) + "}";
-                      }),
+  return HttpResponse{200,
+                      array_json(*rows,
+                                 [](const PresenceEvent& e) {
+                                   return "{\"at\":" + std::to_string(e.at_ms) +
+                                          ",\"event\":" + json::quote(e.event) + "}";
+                                 }),
                       {}};
 }
 

@@ -33,10 +33,10 @@ class MonitoringApi;
 class MonitoringIntake final : public ProtocolService {
  public:
   // What one record may carry to be stored.
-  static constexpr std::size_t kMaxName = 128;           // stream, alert id
-  static constexpr std::size_t kMaxSummary = 1024;       // alert summary
-  static constexpr std::size_t kMaxFields = 64;          // entries of values / details
-  static constexpr std::size_t kMaxBodyJson = 16384;     // the record as stored
+  static constexpr std::size_t kMaxName = 128;        // stream, alert id
+  static constexpr std::size_t kMaxSummary = 1024;    // alert summary
+  static constexpr std::size_t kMaxFields = 64;       // entries of values / details
+  static constexpr std::size_t kMaxBodyJson = 16384;  // the record as stored
   static constexpr std::size_t kMaxInventoryJson = 65536;
   // Records of one device waiting for a commit before the hub stops reading it,
   // and the level at which it reads again.
@@ -53,8 +53,8 @@ class MonitoringIntake final : public ProtocolService {
 
  private:
   struct DeviceState {
-    std::uint64_t acked = 0;         // highest seq acknowledged on the current link
-    std::size_t uncommitted = 0;     // records handed to the store, not yet committed
+    std::uint64_t acked = 0;      // highest seq acknowledged on the current link
+    std::size_t uncommitted = 0;  // records handed to the store, not yet committed
     bool paused = false;
     bool online = false;
   };

@@ -29,7 +29,7 @@ struct MonitoringRecord {
   std::uint64_t seq = 0;
   std::int64_t ts = 0;  // device time, ms since the epoch
   RecordKind kind = RecordKind::kData;
-  std::string stream;    // data: the stream; alert: the alert id; dropped: empty
+  std::string stream;  // data: the stream; alert: the alert id; dropped: empty
   std::string body_json;
   // alert only: what the open-alert table needs.
   std::string severity;

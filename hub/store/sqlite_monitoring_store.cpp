@@ -193,8 +193,8 @@ void SqliteMonitoringStore::enqueue(Op op) {
   wake_writer_.notify_one();
 }
 
-void SqliteMonitoringStore::append(const std::string& device,
-                                   std::vector<MonitoringRecord> records, Committed done) {
+void SqliteMonitoringStore::append(const std::string& device, std::vector<MonitoringRecord> records,
+                                   Committed done) {
   enqueue(Append{device, std::move(records), std::move(done)});
 }
 
@@ -203,8 +203,7 @@ void SqliteMonitoringStore::record_status(const std::string& device,
   enqueue(StatusWrite{device, status});
 }
 
-void SqliteMonitoringStore::record_presence(const std::string& device,
-                                            const PresenceEvent& event) {
+void SqliteMonitoringStore::record_presence(const std::string& device, const PresenceEvent& event) {
   enqueue(PresenceWrite{device, event});
 }
 
@@ -336,8 +335,8 @@ Status SqliteMonitoringStore::write_op(Op& op) {
 
 Status SqliteMonitoringStore::prune(std::int64_t now) {
   const auto cutoff = now - static_cast<std::int64_t>(retention_.retention_days * kDayMs);
-  for (const char* sql : {"DELETE FROM records WHERE received_ms < ?1",
-                          "DELETE FROM presence WHERE at_ms < ?1"}) {
+  for (const char* sql :
+       {"DELETE FROM records WHERE received_ms < ?1", "DELETE FROM presence WHERE at_ms < ?1"}) {
     Stmt s(writer_, sql);
     s.bind(1, cutoff);
     if (s.step() != SQLITE_DONE) return s.error("pruning");
@@ -355,7 +354,8 @@ Status SqliteMonitoringStore::prune(std::int64_t now) {
     s.bind(1, retention_.max_records_per_stream);
     int rc;
     while ((rc = s.step()) == SQLITE_ROW) {
-      over.push_back({s.text(0), s.text(1), s.text(2), s.int64(3) - retention_.max_records_per_stream});
+      over.push_back(
+          {s.text(0), s.text(1), s.text(2), s.int64(3) - retention_.max_records_per_stream});
     }
     if (rc != SQLITE_DONE) return s.error("pruning");
   }
@@ -414,8 +414,9 @@ Result<std::vector<StoredRecord>> SqliteMonitoringStore::latest_per_stream(
 Result<std::vector<StoredRecord>> SqliteMonitoringStore::records_after(const std::string& device,
                                                                        std::int64_t cursor,
                                                                        std::size_t limit) {
-  const std::string sql = std::string("SELECT ") + kRecordColumns +
-                          " FROM records WHERE device = ?1 AND cursor > ?2 ORDER BY cursor LIMIT ?3";
+  const std::string sql =
+      std::string("SELECT ") + kRecordColumns +
+      " FROM records WHERE device = ?1 AND cursor > ?2 ORDER BY cursor LIMIT ?3";
   return query_records(sql.c_str(), device, cursor, static_cast<std::int64_t>(limit));
 }
 
@@ -436,8 +437,8 @@ Result<std::vector<OpenAlert>> SqliteMonitoringStore::open_alerts(const std::str
   std::vector<OpenAlert> out;
   int rc;
   while ((rc = s.step()) == SQLITE_ROW) {
-    out.push_back({s.text(0), s.text(1), s.text(2), s.int64(3),
-                   static_cast<std::uint64_t>(s.int64(4))});
+    out.push_back(
+        {s.text(0), s.text(1), s.text(2), s.int64(3), static_cast<std::uint64_t>(s.int64(4))});
   }
   if (rc != SQLITE_DONE) return s.error("reading alerts");
   return out;
@@ -457,8 +458,7 @@ SqliteMonitoringStore::open_alert_counts() {
   return out;
 }
 
-Result<std::optional<DeviceStatusRecord>> SqliteMonitoringStore::status(
-    const std::string& device) {
+Result<std::optional<DeviceStatusRecord>> SqliteMonitoringStore::status(const std::string& device) {
   Stmt s(reader_,
          "SELECT state, version, boot_id, uptime_s, inventory, at_ms FROM device_status "
          "WHERE device = ?1");

@@ -151,7 +151,9 @@ class HeldMonitoringStore : public MonitoringStore {
     for (auto& a : batch) a.done(Error(ErrorCode::kStorageFailure, "disk on fire"));
   }
 
-  Result<std::vector<StoredRecord>> latest_per_stream(const std::string&) override { return rows(); }
+  Result<std::vector<StoredRecord>> latest_per_stream(const std::string&) override {
+    return rows();
+  }
   Result<std::vector<StoredRecord>> records_after(const std::string&, std::int64_t,
                                                   std::size_t) override {
     return rows();

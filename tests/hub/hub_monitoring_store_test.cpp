@@ -77,10 +77,10 @@ class MonitoringStoreTest : public ::testing::Test {
 };
 
 TEST_F(MonitoringStoreTest, ARecordIsStoredOncePerDeviceAndSeq) {
-  ASSERT_TRUE(append("gw", {data(1, 10, "env", R"({"t":1})"), data(2, 20, "env", R"({"t":2})")})
-                  .ok());
-  ASSERT_TRUE(append("gw", {data(2, 99, "env", R"({"t":99})"), data(3, 30, "env", R"({"t":3})")})
-                  .ok());
+  ASSERT_TRUE(
+      append("gw", {data(1, 10, "env", R"({"t":1})"), data(2, 20, "env", R"({"t":2})")}).ok());
+  ASSERT_TRUE(
+      append("gw", {data(2, 99, "env", R"({"t":99})"), data(3, 30, "env", R"({"t":3})")}).ok());
   ASSERT_TRUE(append("other", {data(1, 10, "env", R"({"t":5})")}).ok());
   EXPECT_EQ(*store->count("gw"), 3);
   EXPECT_EQ(*store->count("other"), 1);
@@ -110,10 +110,9 @@ TEST_F(MonitoringStoreTest, TheCompletionRunsAfterTheCommitAndSeesTheRecords) {
 TEST_F(MonitoringStoreTest, ManyAppendsShareBatches) {
   std::atomic<int> done{0};
   for (int i = 1; i <= 2000; ++i) {
-    store->append("gw", {data(static_cast<std::uint64_t>(i), i, "s", "{}")},
-                  [&](const Status& s) {
-                    if (s.ok()) ++done;
-                  });
+    store->append("gw", {data(static_cast<std::uint64_t>(i), i, "s", "{}")}, [&](const Status& s) {
+      if (s.ok()) ++done;
+    });
   }
   ASSERT_TRUE(store->flush().ok());
   EXPECT_EQ(done.load(), 2000);

@@ -328,9 +328,9 @@ class MonitoringIntakeTest : public ServiceTest {
     ASSERT_TRUE(store.put_device("gw", "hash", 1).ok());
   }
   void data(std::uint64_t seq, std::string stream = "s", protocol::Map values = {}) {
-    from_dev(protocol::make_msg(proto::kMonitoring, "data", {}, {},
-                                monitoring::DataRecord{seq, 1, std::move(stream), std::move(values)}
-                                    .encode()));
+    from_dev(protocol::make_msg(
+        proto::kMonitoring, "data", {}, {},
+        monitoring::DataRecord{seq, 1, std::move(stream), std::move(values)}.encode()));
   }
   // The store commits what it holds and the loop runs the completions.
   void commit() {
@@ -431,29 +431,28 @@ TEST_F(MonitoringIntakeTest, BadBodiesAreErrorsAndNothingIsStored) {
   using protocol::Map;
   using protocol::Value;
   auto raw = [&](const char* typ, const Map& m) {
-    from_dev(protocol::make_msg(proto::kMonitoring, typ, {}, {},
-                                protocol::encode_value(Value(m))));
+    from_dev(protocol::make_msg(proto::kMonitoring, typ, {}, {}, protocol::encode_value(Value(m))));
   };
-  from_dev(protocol::make_msg(proto::kMonitoring, "status", {}, {}, {0xc1}));  // garbage
-  raw("data", {{"seq", "x"}});                                                  // wrong type
-  from_dev(protocol::make_msg(proto::kMonitoring, "data"));                     // no body at all
+  from_dev(protocol::make_msg(proto::kMonitoring, "status", {}, {}, {0xc1}));      // garbage
+  raw("data", {{"seq", "x"}});                                                     // wrong type
+  from_dev(protocol::make_msg(proto::kMonitoring, "data"));                        // no body at all
   from_dev(protocol::make_msg(proto::kMonitoring, "data", {}, {}, {0x84, 0xa3}));  // truncated
   from_dev(protocol::make_msg(proto::kMonitoring, "telemetry"));
   data(1, std::string(MonitoringIntake::kMaxName + 1, 's'));  // stream too long
-  data(2, "");                                                 // no stream
+  data(2, "");                                                // no stream
   Map many;
   for (std::size_t i = 0; i <= MonitoringIntake::kMaxFields; ++i) {
     many.emplace_back("f" + std::to_string(i), 1);
   }
-  data(3, "s", many);                                                        // too many values
+  data(3, "s", many);                                                          // too many values
   data(4, "s", {{"blob", std::string(MonitoringIntake::kMaxBodyJson, 'x')}});  // too big
   from_dev(protocol::make_msg(
       proto::kMonitoring, "alert", {}, {},
       monitoring::AlertRecord{5, 1, "a", "apocalyptic", "raised", "", {}}.encode()));
   from_dev(protocol::make_msg(
       proto::kMonitoring, "alert", {}, {},
-      monitoring::AlertRecord{6, 1, "a", "info", "raised",
-                              std::string(MonitoringIntake::kMaxSummary + 1, 'x'), {}}
+      monitoring::AlertRecord{
+          6, 1, "a", "info", "raised", std::string(MonitoringIntake::kMaxSummary + 1, 'x'), {}}
           .encode()));
   data(std::uint64_t{1} << 63U);  // beyond what the store's int64 keeps
   auto sent = devices.take("gw");
