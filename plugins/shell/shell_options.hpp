@@ -1,12 +1,22 @@
-// The [shell] options of daemon.md, as the daemon's option parser fills them in and
-// the shell plugin consumes them.
+// The [shell] options section (spec/daemon.md): declared, documented and checked
+// here, by the plugin that owns it, through the plugin API's option declarations.
 #pragma once
 
 #include <chrono>
 #include <cstddef>
 #include <string>
 
+#include "daemon/plugin_api/options.hpp"
+
 namespace tether::plugins::shell {
+
+// How the processes of a session are held together so that all of them end with it
+// (docs/shell.md, "Containment").
+enum class ContainmentMode {
+  kAuto,         // a cgroup per session where the daemon may make one, else the process tree
+  kCgroup,       // a cgroup per session, or no shells at all (every `new` is refused)
+  kProcessTree,  // never a cgroup: child subreapers and a /proc walk off the loop
+};
 
 struct ShellOptions {
   bool enabled = true;
@@ -19,6 +29,15 @@ struct ShellOptions {
   // Zero disables the limit.
   std::chrono::seconds idle_timeout{600};
   std::chrono::seconds ping_interval{60};
+  ContainmentMode containment = ContainmentMode::kAuto;
 };
+
+// The section as --help shows it: every key, its default and its meaning. Its
+// check reads the section with read_options.
+daemon::OptionSection option_section();
+
+// Reads the section typed; every problem (a relative command, an unknown user, a
+// number that is not one) is recorded in `reader`, naming the option.
+ShellOptions read_options(daemon::OptionReader& reader);
 
 }  // namespace tether::plugins::shell
