@@ -21,6 +21,12 @@ before(async () => {
 });
 
 after(async () => {
+  // hub.stop() knows the first process only; a restarted one is ended here.
+  if (hub && hub.restarted && hub.restarted.exitCode === null) {
+    const exited = new Promise((r) => hub.restarted.once('exit', r));
+    hub.restarted.kill('SIGTERM');
+    await exited;
+  }
   if (hub) await hub.stop();
 });
 
@@ -170,6 +176,7 @@ async function restart(h) {
     proc.stdout.on('data', onData);
   });
   h.proc = proc;
+  h.restarted = proc;
   h.url = `https://localhost:${h.port}`;
 }
 
