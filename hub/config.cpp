@@ -27,6 +27,19 @@ Status copy_count(const po::variables_map& vm, const char* key, T& out, std::uin
   return Status::Ok();
 }
 
+// A positive real number in [min, max] (days or seconds; NaN is out of range).
+Status copy_seconds(const po::variables_map& vm, const char* key, double& out, double min,
+                    double max) {
+  if (!vm.count(key)) return Status::Ok();
+  const double v = vm[key].as<double>();
+  if (!(v >= min && v <= max)) {
+    return Error(std::string("option '") + key + "': " + std::to_string(v) + " is out of range [" +
+                 std::to_string(min) + ", " + std::to_string(max) + "]");
+  }
+  out = v;
+  return Status::Ok();
+}
+
 Result<LogLevel> parse_level(const std::string& s) {
   if (s == "error") return LogLevel::kError;
   if (s == "warn") return LogLevel::kWarn;
@@ -69,7 +82,13 @@ Result<Invocation> parse_command_line(int argc, const char* const argv[]) {
       "limits.sessions-per-operator", po::value<long long>(), "default 4")(
       "limits.sessions-per-device", po::value<long long>(), "default 16")(
       "limits.max-connections", po::value<long long>(), "default 512")(
-      "log.level", po::value<std::string>(), "error, warn, info (default), debug");
+      "log.level", po::value<std::string>(), "error, warn, info (default), debug")(
+      "monitoring.retention-days", po::value<double>(),
+      "days of monitoring history kept (default 30; fractions allowed)")(
+      "monitoring.prune-interval", po::value<double>(),
+      "seconds between prunes of old history (default 3600)")(
+      "monitoring.max-records-per-stream", po::value<long long>(),
+      "records kept per device and stream, oldest pruned first (default 1000000)");
 
   po::options_description all;
   all.add(cmd).add(settings);
@@ -128,6 +147,21 @@ Result<Invocation> parse_command_line(int argc, const char* const argv[]) {
            copy_count(vm, "limits.max-connections", c.limits.max_connections, 4, 65536),
        }) {
     if (!s.ok()) return s.error();
+  }
+  if (auto s =
+          copy_seconds(vm, "monitoring.retention-days", c.monitoring.retention_days, 1e-6, 36500);
+      !s.ok()) {
+    return s.error();
+  }
+  if (auto s =
+          copy_seconds(vm, "monitoring.prune-interval", c.monitoring.prune_interval_s, 0.01, 86400);
+      !s.ok()) {
+    return s.error();
+  }
+  if (auto s = copy_count(vm, "monitoring.max-records-per-stream",
+                          c.monitoring.max_records_per_stream, 1, 1000000000);
+      !s.ok()) {
+    return s.error();
   }
   if (vm.count("log.level")) {
     auto level = parse_level(vm["log.level"].as<std::string>());

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "daemon/log/logger.hpp"
+#include "hub/store/monitoring_store.hpp"
 #include "protocol/result.hpp"
 
 namespace tether::hub {
@@ -53,6 +54,8 @@ struct HubConfig {
   std::uint16_t ping_interval_s = 30;
   LogLevel log_level = LogLevel::kInfo;
   Limits limits;
+  // [monitoring]: how long and how much record history is kept.
+  MonitoringRetention monitoring;
 };
 
 // What the command line asks for.

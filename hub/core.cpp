@@ -4,19 +4,21 @@
 
 namespace tether::hub {
 
-HubCore::HubCore(Store& store, const Limits& limits, const Logger& log)
+HubCore::HubCore(Store& store, MonitoringStore& monitoring, const Limits& limits, const Logger& log)
     : devices_(*this, store, limits, log),
       operators_(devices_, registry_, limits, log),
-      context_{devices_, operators_, store, limits, log} {}
+      context_{devices_, operators_, store, limits, log, monitoring, inbox_} {}
 
-Result<std::unique_ptr<HubCore>> HubCore::create(Store& store, const Limits& limits,
-                                                 const Logger& log) {
-  auto core = std::make_unique<HubCore>(store, limits, log);
+Result<std::unique_ptr<HubCore>> HubCore::create(Store& store, MonitoringStore& monitoring,
+                                                 const Limits& limits, const Logger& log) {
+  auto core = std::make_unique<HubCore>(store, monitoring, limits, log);
   if (auto s = register_services(core->registry_, core->context_); !s.ok()) return s.error();
   return core;
 }
 
-void HubCore::device_online(const std::string& /*device_id*/) {}
+void HubCore::device_online(const std::string& device_id) {
+  registry_.device_online(device_id);
+}
 
 void HubCore::device_offline(const std::string& device_id, const std::string& why) {
   // Operators first (their sessions end through the services that own them),

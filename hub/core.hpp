@@ -12,9 +12,11 @@
 
 #include "hub/config.hpp"
 #include "hub/devices/local_devices.hpp"
+#include "hub/loop_inbox.hpp"
 #include "hub/operators/operator_side.hpp"
 #include "hub/services/protocol_service.hpp"
 #include "hub/services/service_registry.hpp"
+#include "hub/store/monitoring_store.hpp"
 #include "hub/store/store.hpp"
 #include "protocol/result.hpp"
 
@@ -23,10 +25,10 @@ namespace tether::hub {
 class HubCore final : private DeviceEvents {
  public:
   // With the built-in services registered (services/registrations.cpp).
-  static Result<std::unique_ptr<HubCore>> create(Store& store, const Limits& limits,
-                                                 const Logger& log);
+  static Result<std::unique_ptr<HubCore>> create(Store& store, MonitoringStore& monitoring,
+                                                 const Limits& limits, const Logger& log);
   // Without any service: tests register their own.
-  HubCore(Store& store, const Limits& limits, const Logger& log);
+  HubCore(Store& store, MonitoringStore& monitoring, const Limits& limits, const Logger& log);
   HubCore(const HubCore&) = delete;
   HubCore& operator=(const HubCore&) = delete;
 
@@ -34,12 +36,15 @@ class HubCore final : private DeviceEvents {
   OperatorSide& operators() { return operators_; }
   ServiceRegistry& services() { return registry_; }
   const ServiceContext& context() const { return context_; }
+  // Work from other threads for the loop (the loop glue runs it).
+  LoopInbox& inbox() { return inbox_; }
 
  private:
   void device_online(const std::string& device_id) override;
   void device_offline(const std::string& device_id, const std::string& why) override;
   bool device_message(const std::string& device_id, protocol::ProtoMsg& msg) override;
 
+  LoopInbox inbox_;
   ServiceRegistry registry_;
   LocalDevices devices_;
   OperatorSide operators_;

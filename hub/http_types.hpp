@@ -2,6 +2,7 @@
 // the lws glue fills an HttpRequest and writes the HttpResponse back.
 #pragma once
 
+#include <map>
 #include <optional>
 #include <string>
 
@@ -13,6 +14,8 @@ struct HttpRequest {
   std::optional<std::string> session_cookie;
   std::string content_type;
   std::string body;
+  // The query string's key=value pairs (URL-decoded; the last of a repeated key wins).
+  std::map<std::string, std::string> query{};
 };
 
 struct HttpResponse {

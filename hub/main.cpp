@@ -16,6 +16,7 @@
 #include "hub/config.hpp"
 #include "hub/core.hpp"
 #include "hub/server/server.hpp"
+#include "hub/store/sqlite_monitoring_store.hpp"
 #include "hub/store/sqlite_store.hpp"
 
 #ifndef TETHER_HUB_VERSION
@@ -130,7 +131,12 @@ int serve(Invocation& inv, const Logger& log) {
     log.error(store.error().message());
     return 1;
   }
-  auto core = HubCore::create(**store, config.limits, log);
+  auto monitoring = SqliteMonitoringStore::open(config.state_dir, config.monitoring);
+  if (!monitoring.ok()) {
+    log.error(monitoring.error().message());
+    return 1;
+  }
+  auto core = HubCore::create(**store, **monitoring, config.limits, log);
   if (!core.ok()) {
     log.error(core.error().message());
     return 1;
@@ -143,6 +149,10 @@ int serve(Invocation& inv, const Logger& log) {
   log.info("listening on https://" + config.listen_address + ":" +
            std::to_string((*server)->port()) + "/");
   const int status = (*server)->run();
+  // Before the core goes: no commit completion may be left to post to its inbox.
+  if (auto flushed = (*monitoring)->flush(); !flushed.ok()) {
+    log.error(flushed.error().wrap("saving monitoring records at exit").message());
+  }
   if (auto flushed = (*store)->flush(); !flushed.ok()) {
     log.error(flushed.error().wrap("saving device state at exit").message());
   }

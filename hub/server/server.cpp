@@ -10,6 +10,7 @@
 #include <charconv>
 #include <cstring>
 #include <deque>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -36,6 +37,26 @@ std::optional<std::string> header(lws* wsi, lws_token_indexes token, std::size_t
   const int n = lws_hdr_copy(wsi, out.data(), len + 1, token);
   if (n < 0) return std::nullopt;
   out.resize(static_cast<std::size_t>(n));
+  return out;
+}
+
+// The query string's key=value pairs; lws hands them over one fragment each,
+// already URL-decoded. Bounded: a few dozen pairs of a few hundred bytes.
+std::map<std::string, std::string> query_args(lws* wsi) {
+  constexpr int kMaxArgs = 32;
+  std::map<std::string, std::string> out;
+  char buf[512];
+  for (int i = 0; i < kMaxArgs; ++i) {
+    const int n = lws_hdr_copy_fragment(wsi, buf, sizeof buf, WSI_TOKEN_HTTP_URI_ARGS, i);
+    if (n < 0) break;
+    const std::string arg(buf, static_cast<std::size_t>(n));
+    const auto eq = arg.find('=');
+    if (eq == std::string::npos) {
+      out[arg] = "";
+    } else {
+      out[arg.substr(0, eq)] = arg.substr(eq + 1);
+    }
+  }
   return out;
 }
 
@@ -237,6 +258,7 @@ class WsConn final : public Link {
 
 Server::Impl::~Impl() {
   shutting_down_ = true;
+  core_.inbox().set_wake({});
   if (context_) lws_context_destroy(context_);
 }
 
@@ -267,6 +289,9 @@ Status Server::Impl::start() {
   info.fd_limit_per_thread = static_cast<unsigned>(config_.limits.max_connections + 16);
   context_ = lws_create_context(&info);
   if (!context_) return Error("creating the libwebsockets context failed");
+  // Commits reported by the stores' writer threads: lws_cancel_service may be
+  // called from any thread and makes the loop deliver EVENT_WAIT_CANCELLED.
+  core_.inbox().set_wake([context = context_] { lws_cancel_service(context); });
 
   retry_.secs_since_valid_ping = config_.ping_interval_s;
   retry_.secs_since_valid_hangup = static_cast<std::uint16_t>(config_.ping_interval_s * 2 + 5);
@@ -335,6 +360,10 @@ int Server::Impl::callback(lws* wsi, lws_callback_reasons reason, void* user, vo
   auto* self = static_cast<Impl*>(lws_context_user(lws_get_context(wsi)));
   auto* pss = static_cast<Pss*>(user);
   switch (reason) {
+    case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
+      self->core_.inbox().run_pending();
+      return 0;
+
     case LWS_CALLBACK_HTTP:
       return self->on_http(wsi, *pss, static_cast<const char*>(in));
 
@@ -455,6 +484,7 @@ int Server::Impl::on_http(lws* wsi, Pss& pss, const char* uri) {
     HttpRequest& r = pss.http->request;
     r.method = is_post ? "POST" : is_get ? "GET" : "OTHER";
     r.path = path;
+    r.query = query_args(wsi);
     r.session_cookie = session_cookie(wsi);
     r.content_type = header(wsi, WSI_TOKEN_HTTP_CONTENT_TYPE, 256).value_or("");
     if (is_post) {

@@ -23,6 +23,8 @@
 namespace tether::hub {
 
 class DeviceSide;
+class LoopInbox;
+class MonitoringStore;
 class OperatorSide;
 class Store;
 
@@ -36,6 +38,10 @@ struct ServiceContext {
   Store& store;
   const Limits& limits;
   const Logger& log;
+  // Monitoring records, status history, presence (monitoring_store.hpp).
+  MonitoringStore& monitoring;
+  // Completions from the stores' writer threads come back to the loop through this.
+  LoopInbox& inbox;
 };
 
 // JSON routes a service adds to the API (hub/http_api.hpp). The API asks each
@@ -59,6 +65,9 @@ class ProtocolService {
   // A message from an operator attached to a device. false: this protocol is not
   // for operators to send (they get a control error).
   virtual bool on_operator_message(OperatorId /*op*/, protocol::ProtoMsg& /*msg*/) { return false; }
+
+  // The device got its lease (a new link).
+  virtual void on_device_online(const std::string& /*device_id*/) {}
 
   // The device lost its lease: drop per-device state.
   virtual void on_device_offline(const std::string& /*device_id*/) {}

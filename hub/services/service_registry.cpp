@@ -35,6 +35,10 @@ bool ServiceRegistry::operator_message(OperatorId op, protocol::ProtoMsg& msg) {
   return service != nullptr && service->on_operator_message(op, msg);
 }
 
+void ServiceRegistry::device_online(const std::string& device_id) {
+  for (const auto& service : services_) service->on_device_online(device_id);
+}
+
 void ServiceRegistry::device_offline(const std::string& device_id) {
   for (const auto& service : services_) service->on_device_offline(device_id);
 }

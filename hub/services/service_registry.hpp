@@ -48,6 +48,7 @@ class ServiceRegistry final : public OperatorMessages {
   // --- dispatch ---
   bool device_message(const std::string& device_id, protocol::ProtoMsg& msg);
   bool operator_message(OperatorId op, protocol::ProtoMsg& msg) override;
+  void device_online(const std::string& device_id);
   void device_offline(const std::string& device_id);
 
  private:

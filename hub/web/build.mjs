@@ -21,3 +21,4 @@ await build({
 copyFileSync(join(here, 'src/index.html'), join(out, 'index.html'));
 copyFileSync(join(here, 'src/style.css'), join(out, 'style.css'));
 copyFileSync(join(here, 'node_modules/@xterm/xterm/css/xterm.css'), join(out, 'xterm.css'));
+copyFileSync(join(here, 'node_modules/uplot/dist/uPlot.min.css'), join(out, 'uplot.css'));

@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <functional>
 #include <map>
 #include <optional>
 #include <set>
@@ -14,6 +15,7 @@
 
 #include "hub/devices/device_side.hpp"
 #include "hub/link.hpp"
+#include "hub/store/monitoring_store.hpp"
 #include "hub/store/store.hpp"
 #include "protocol/message.hpp"
 
@@ -118,6 +120,80 @@ class MemoryStore : public Store {
   std::map<std::string, DeviceRecord> devices;
   std::map<std::string, std::string> tokens;
   std::vector<std::pair<std::string, StatusUpdate>> statuses;
+};
+
+// A monitoring store whose commits happen only when the test says so: append()
+// holds the records and their completion until commit() (or fail()) runs them, so
+// a test can see that nothing is acknowledged before its commit.
+class HeldMonitoringStore : public MonitoringStore {
+ public:
+  void append(const std::string& device, std::vector<MonitoringRecord> records,
+              Committed done) override {
+    held.push_back({device, std::move(records), std::move(done)});
+  }
+  void record_status(const std::string& device, const DeviceStatusRecord& status) override {
+    statuses.emplace_back(device, status);
+  }
+  void record_presence(const std::string& device, const PresenceEvent& event) override {
+    presence_events.emplace_back(device, event);
+  }
+  // Commits everything held: stores each (device, seq) once, then runs completions.
+  std::size_t commit() {
+    auto batch = std::exchange(held, {});
+    for (auto& a : batch) {
+      for (auto& r : a.records) stored.emplace(std::make_pair(a.device, r.seq), r);
+    }
+    for (auto& a : batch) a.done(Status::Ok());
+    return batch.size();
+  }
+  void fail() {
+    auto batch = std::exchange(held, {});
+    for (auto& a : batch) a.done(Error(ErrorCode::kStorageFailure, "disk on fire"));
+  }
+
+  Result<std::vector<StoredRecord>> latest_per_stream(const std::string&) override {
+    return rows();
+  }
+  Result<std::vector<StoredRecord>> records_after(const std::string&, std::int64_t,
+                                                  std::size_t) override {
+    return rows();
+  }
+  Result<std::vector<StoredRecord>> alert_history(const std::string&, std::size_t) override {
+    return rows();
+  }
+  Result<std::vector<OpenAlert>> open_alerts(const std::string&) override {
+    return std::vector<OpenAlert>{};
+  }
+  Result<std::vector<std::pair<std::string, std::size_t>>> open_alert_counts() override {
+    return std::vector<std::pair<std::string, std::size_t>>{};
+  }
+  Result<std::optional<DeviceStatusRecord>> status(const std::string&) override {
+    return std::optional<DeviceStatusRecord>();
+  }
+  Result<std::vector<PresenceEvent>> presence(const std::string&, std::size_t) override {
+    return std::vector<PresenceEvent>{};
+  }
+  Result<std::vector<SeriesPoint>> series(const SeriesQuery&) override {
+    return std::vector<SeriesPoint>{};
+  }
+  Result<std::int64_t> count(const std::string&) override {
+    return static_cast<std::int64_t>(stored.size());
+  }
+  Result<std::int64_t> last_cursor(const std::string&) override { return 0; }
+  Status flush() override { return Status::Ok(); }
+
+  struct Held {
+    std::string device;
+    std::vector<MonitoringRecord> records;
+    Committed done;
+  };
+  std::vector<Held> held;
+  std::map<std::pair<std::string, std::uint64_t>, MonitoringRecord> stored;
+  std::vector<std::pair<std::string, DeviceStatusRecord>> statuses;
+  std::vector<std::pair<std::string, PresenceEvent>> presence_events;
+
+ private:
+  static Result<std::vector<StoredRecord>> rows() { return std::vector<StoredRecord>{}; }
 };
 
 }  // namespace tether::hub::testing

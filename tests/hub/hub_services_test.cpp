@@ -10,6 +10,7 @@
 
 #include "hub/auth.hpp"
 #include "hub/http_api.hpp"
+#include "hub/loop_inbox.hpp"
 #include "hub/operators/operator_side.hpp"
 #include "hub/services/monitoring_intake.hpp"
 #include "hub/services/passthrough.hpp"
@@ -65,10 +66,12 @@ class ServiceTest : public ::testing::Test {
   Limits limits;
   Logger log{LogLevel::kError, kProgramName};
   MemoryStore store;
+  testing::HeldMonitoringStore monitoring;
+  LoopInbox inbox;
   FakeDeviceSide devices;
   ServiceRegistry registry;
   OperatorSide operators{devices, registry, limits, log};
-  ServiceContext context{devices, operators, store, limits, log};
+  ServiceContext context{devices, operators, store, limits, log, monitoring, inbox};
   FakeLink alice, bob;
   std::vector<ProtoMsg> unrouted;
 };
@@ -321,18 +324,42 @@ TEST_F(RoutedSessionsTest, EitherSideGoneClosesTheSessions) {
 class MonitoringIntakeTest : public ServiceTest {
  protected:
   void SetUp() override {
-    add<MonitoringIntake>({proto::kMonitoring});
+    intake = &add<MonitoringIntake>({proto::kMonitoring});
     ASSERT_TRUE(store.put_device("gw", "hash", 1).ok());
   }
+  void data(std::uint64_t seq, std::string stream = "s", protocol::Map values = {}) {
+    from_dev(protocol::make_msg(
+        proto::kMonitoring, "data", {}, {},
+        monitoring::DataRecord{seq, 1, std::move(stream), std::move(values)}.encode()));
+  }
+  // The store commits what it holds and the loop runs the completions.
+  void commit() {
+    monitoring.commit();
+    inbox.run_pending();
+  }
+  std::vector<std::uint64_t> acks() {
+    std::vector<std::uint64_t> out;
+    for (const auto& m : devices.take("gw")) {
+      EXPECT_EQ(m.hdr.typ, "ack");
+      auto ack = monitoring::Ack::decode(m.body);
+      EXPECT_TRUE(ack.ok());
+      if (ack.ok()) out.push_back(ack->seq);
+    }
+    return out;
+  }
+  MonitoringIntake* intake = nullptr;
 };
 
 TEST_F(MonitoringIntakeTest, StatusIsRecorded) {
-  monitoring::Status st{"online", "gw", "1.2.3", "boot", 42, {}};
+  monitoring::Status st{"online", "gw", "1.2.3", "boot", 42, {{"os", "debian"}, {"cpus", 4}}};
   from_dev(protocol::make_msg(proto::kMonitoring, "status", {}, {}, st.encode()));
   ASSERT_EQ(store.statuses.size(), 1u);
   EXPECT_EQ(store.statuses[0].first, "gw");
   EXPECT_EQ(store.statuses[0].second.version, "1.2.3");
   EXPECT_EQ(store.statuses[0].second.uptime_s, 42);
+  ASSERT_EQ(monitoring.statuses.size(), 1u);
+  EXPECT_EQ(monitoring.statuses[0].second.inventory_json, R"({"os":"debian","cpus":4})");
+  EXPECT_EQ(monitoring.statuses[0].second.boot_id, "boot");
   EXPECT_TRUE(devices.take("gw").empty());
   // long strings are clipped before they are stored
   st.version = std::string(1000, 'v');
@@ -340,38 +367,130 @@ TEST_F(MonitoringIntakeTest, StatusIsRecorded) {
   EXPECT_EQ(store.statuses[1].second.version.size(), 256u);
 }
 
-TEST_F(MonitoringIntakeTest, RecordsAreAcknowledgedBySeq) {
-  from_dev(protocol::make_msg(proto::kMonitoring, "data", {}, {},
-                              monitoring::DataRecord{7, 1, "s", {}}.encode()));
+TEST_F(MonitoringIntakeTest, NothingIsAcknowledgedBeforeItsCommit) {
+  data(7, "env", {{"temp", 21.5}});
   from_dev(protocol::make_msg(
       proto::kMonitoring, "alert", {}, {},
-      monitoring::AlertRecord{8, 1, "a", "major", "raised", "hot", {}}.encode()));
+      monitoring::AlertRecord{8, 1, "a", "major", "raised", "hot", {{"zone", 2}}}.encode()));
   from_dev(protocol::make_msg(proto::kMonitoring, "dropped", {}, {},
                               monitoring::DroppedRecord{9, 1, 2, 3, 2}.encode()));
-  auto sent = devices.take("gw");
-  ASSERT_EQ(sent.size(), 3u);
-  std::uint64_t expected = 7;
-  for (const auto& m : sent) {
-    EXPECT_EQ(m.hdr.typ, "ack");
-    auto ack = monitoring::Ack::decode(m.body);
-    ASSERT_TRUE(ack.ok());
-    EXPECT_EQ(ack->seq, expected++);
-  }
+  inbox.run_pending();
+  EXPECT_TRUE(devices.take("gw").empty());  // held by the store: no ack yet
+  ASSERT_EQ(monitoring.held.size(), 3u);
+  EXPECT_EQ(monitoring.held[0].records.at(0).body_json, R"({"temp":21.5})");
+  EXPECT_EQ(monitoring.held[1].records.at(0).severity, "major");
+  EXPECT_EQ(monitoring.held[1].records.at(0).body_json, R"({"zone":2})");
+  EXPECT_EQ(monitoring.held[2].records.at(0).body_json, R"({"first":2,"last":3,"count":2})");
+  // The commit's completion alone does not send: the loop does, when it runs it.
+  monitoring.commit();
+  EXPECT_TRUE(devices.take("gw").empty());
+  inbox.run_pending();
+  EXPECT_EQ(acks(), (std::vector<std::uint64_t>{7, 8, 9}));
+  EXPECT_EQ(monitoring.stored.size(), 3u);
 }
 
-TEST_F(MonitoringIntakeTest, BadBodiesAndTypesAreErrors) {
-  from_dev(protocol::make_msg(proto::kMonitoring, "status", {}, {}, {0xc1}));
-  from_dev(
-      protocol::make_msg(proto::kMonitoring, "data", {}, {},
-                         protocol::encode_value(protocol::Value(protocol::Map{{"seq", "x"}}))));
-  from_dev(protocol::make_msg(proto::kMonitoring, "data"));  // no body at all
+TEST_F(MonitoringIntakeTest, ASeqAlreadyStoredIsStoredOnceAndStillAcknowledged) {
+  data(1);
+  data(2);
+  commit();
+  EXPECT_EQ(acks(), (std::vector<std::uint64_t>{1, 2}));
+  // The device reconnects and sends both again (their acks were lost).
+  registry.device_offline("gw");
+  registry.device_online("gw");
+  data(1);
+  data(2);
+  data(3);
+  commit();
+  EXPECT_EQ(acks(), (std::vector<std::uint64_t>{1, 2, 3}));
+  EXPECT_EQ(monitoring.stored.size(), 3u);
+  // An old seq on the same link is acked with the cumulative value.
+  data(2);
+  commit();
+  EXPECT_EQ(acks(), (std::vector<std::uint64_t>{3}));
+}
+
+TEST_F(MonitoringIntakeTest, AFailedCommitIsNotAcknowledged) {
+  data(1);
+  monitoring.fail();
+  inbox.run_pending();
+  EXPECT_TRUE(devices.take("gw").empty());
+  data(1);
+  commit();
+  EXPECT_EQ(acks(), (std::vector<std::uint64_t>{1}));
+}
+
+TEST_F(MonitoringIntakeTest, CompletionsAfterTheServiceIsGoneDoNothing) {
+  data(1);
+  monitoring.commit();
+  registry = ServiceRegistry();  // the service is destroyed with its old registry
+  EXPECT_EQ(inbox.run_pending(), 1u);
+  EXPECT_TRUE(devices.take("gw").empty());
+}
+
+TEST_F(MonitoringIntakeTest, BadBodiesAreErrorsAndNothingIsStored) {
+  using protocol::Map;
+  using protocol::Value;
+  auto raw = [&](const char* typ, const Map& m) {
+    from_dev(protocol::make_msg(proto::kMonitoring, typ, {}, {}, protocol::encode_value(Value(m))));
+  };
+  from_dev(protocol::make_msg(proto::kMonitoring, "status", {}, {}, {0xc1}));      // garbage
+  raw("data", {{"seq", "x"}});                                                     // wrong type
+  from_dev(protocol::make_msg(proto::kMonitoring, "data"));                        // no body at all
+  from_dev(protocol::make_msg(proto::kMonitoring, "data", {}, {}, {0x84, 0xa3}));  // truncated
   from_dev(protocol::make_msg(proto::kMonitoring, "telemetry"));
+  data(1, std::string(MonitoringIntake::kMaxName + 1, 's'));  // stream too long
+  data(2, "");                                                // no stream
+  Map many;
+  for (std::size_t i = 0; i <= MonitoringIntake::kMaxFields; ++i) {
+    many.emplace_back("f" + std::to_string(i), 1);
+  }
+  data(3, "s", many);                                                          // too many values
+  data(4, "s", {{"blob", std::string(MonitoringIntake::kMaxBodyJson, 'x')}});  // too big
+  from_dev(protocol::make_msg(
+      proto::kMonitoring, "alert", {}, {},
+      monitoring::AlertRecord{5, 1, "a", "apocalyptic", "raised", "", {}}.encode()));
+  from_dev(protocol::make_msg(
+      proto::kMonitoring, "alert", {}, {},
+      monitoring::AlertRecord{
+          6, 1, "a", "info", "raised", std::string(MonitoringIntake::kMaxSummary + 1, 'x'), {}}
+          .encode()));
+  data(std::uint64_t{1} << 63U);  // beyond what the store's int64 keeps
   auto sent = devices.take("gw");
-  ASSERT_EQ(sent.size(), 4u);
+  ASSERT_EQ(sent.size(), 12u);
   for (const auto& m : sent) EXPECT_FALSE(error_of(m).close);
   EXPECT_NE(error_of(sent[1]).err.find("seq"), std::string::npos);
-  EXPECT_EQ(error_of(sent[3]).err, "unknown monitoring typ 'telemetry'");
+  EXPECT_EQ(error_of(sent[4]).err, "unknown monitoring typ 'telemetry'");
+  EXPECT_NE(error_of(sent[5]).err.find("stream"), std::string::npos);
+  EXPECT_NE(error_of(sent[7]).err.find("values"), std::string::npos);
+  EXPECT_NE(error_of(sent[9]).err.find("severity"), std::string::npos);
+  EXPECT_NE(error_of(sent[10]).err.find("summary"), std::string::npos);
   EXPECT_TRUE(store.statuses.empty());
+  EXPECT_TRUE(monitoring.held.empty());
+  commit();
+  EXPECT_TRUE(monitoring.stored.empty());
+}
+
+TEST_F(MonitoringIntakeTest, ADeviceWhoseRecordsWaitForCommitsIsPaused) {
+  for (std::uint64_t seq = 1; seq <= MonitoringIntake::kMaxUncommitted; ++seq) data(seq);
+  EXPECT_EQ(devices.receiving.count("gw"), 0u);
+  data(MonitoringIntake::kMaxUncommitted + 1);
+  EXPECT_FALSE(devices.receiving.at("gw"));
+  commit();
+  EXPECT_TRUE(devices.receiving.at("gw"));
+  const auto sent = acks();
+  ASSERT_FALSE(sent.empty());
+  EXPECT_EQ(sent.back(), MonitoringIntake::kMaxUncommitted + 1);
+}
+
+TEST_F(MonitoringIntakeTest, PresenceFollowsTheLease) {
+  registry.device_online("gw");
+  monitoring::Status st{"shutdown", "gw", "1", "b", 1, {}};
+  from_dev(protocol::make_msg(proto::kMonitoring, "status", {}, {}, st.encode()));
+  registry.device_offline("gw");
+  ASSERT_EQ(monitoring.presence_events.size(), 3u);
+  EXPECT_EQ(monitoring.presence_events[0].second.event, "online");
+  EXPECT_EQ(monitoring.presence_events[1].second.event, "shutdown");
+  EXPECT_EQ(monitoring.presence_events[2].second.event, "offline");
 }
 
 TEST_F(MonitoringIntakeTest, OperatorsMayNotSendMonitoring) {

@@ -30,4 +30,13 @@ export const api = {
   session: () => call('GET', '/api/session'),
   devices: () => call('GET', '/api/devices'),
   device: (id) => call('GET', `/api/devices/${encodeURIComponent(id)}`),
+  // Monitoring (telemetry.js).
+  openAlerts: () => call('GET', '/api/telemetry/open-alerts'),
+  telemetry: (id) => call('GET', `/api/devices/${encodeURIComponent(id)}/telemetry`),
+  records: (id, after) =>
+    call('GET', `/api/devices/${encodeURIComponent(id)}/telemetry/records?after=${after}&limit=1000`),
+  series: (id, { stream, field, from, to, points }) => call('GET',
+    `/api/devices/${encodeURIComponent(id)}/telemetry/series?${new URLSearchParams({ stream, field, from, to, points })}`),
+  alerts: (id) => call('GET', `/api/devices/${encodeURIComponent(id)}/telemetry/alerts`),
+  presence: (id) => call('GET', `/api/devices/${encodeURIComponent(id)}/telemetry/presence`),
 };

@@ -1,6 +1,7 @@
 // The operator UI: a tiny hash router over three pages (login, device list, device).
 import { api, Unauthorized } from './api.js';
 import { TerminalSession } from './terminal.js';
+import { telemetryView, openAlertCounts, alertBadge } from './telemetry.js';
 
 const main = document.getElementById('main');
 const userBox = document.getElementById('user');
@@ -108,7 +109,7 @@ function devicesPage() {
   let timer = null;
   async function load() {
     try {
-      const devices = await api.devices();
+      const [devices, alerts] = await Promise.all([api.devices(), openAlertCounts()]);
       if (devices.length === 0) {
         body.replaceChildren(h('p', { class: 'muted' },
           'No devices registered yet. Add one with tether-hub --add-device ID --token-file FILE.'));
@@ -116,12 +117,13 @@ function devicesPage() {
       }
       body.replaceChildren(h('table', { class: 'devices', 'data-testid': 'device-list' },
         h('thead', {}, h('tr', {}, h('th', {}, 'Device'), h('th', {}, 'State'),
-          h('th', {}, 'Last seen'), h('th', { class: 'wide' }, 'Version'))),
+          h('th', {}, 'Last seen'), h('th', {}, 'Alerts'), h('th', { class: 'wide' }, 'Version'))),
         h('tbody', {}, devices.map((d) =>
           h('tr', { 'data-testid': 'device-row', 'data-device': d.id },
             h('td', {}, h('a', { href: `#/devices/${encodeURIComponent(d.id)}` }, d.id)),
             h('td', {}, badge(d.online)),
             h('td', {}, d.online ? 'now' : ago(d.last_seen)),
+            h('td', {}, alertBadge(alerts[d.id])),
             h('td', { class: 'wide' }, d.version || '—'))))));
     } catch (e) {
       handleError(e, body);
@@ -134,7 +136,7 @@ function devicesPage() {
 
 const TABS = [
   { id: 'terminal', label: 'Terminal' },
-  { id: 'telemetry', label: 'Telemetry', later: true },
+  { id: 'telemetry', label: 'Telemetry' },
   { id: 'alerts', label: 'Alerts', later: true },
   { id: 'config', label: 'Config', later: true },
   { id: 'updates', label: 'Updates', later: true },
@@ -150,7 +152,19 @@ function devicePage(id) {
     h('p', {}, 'Open a terminal to start a shell on this device.'));
   const tabs = h('nav', { class: 'tabs', role: 'tablist' }, TABS.map((t) =>
     h('button', { role: 'tab', class: t.id === 'terminal' ? 'tab active' : 'tab',
-      disabled: t.later, title: t.later ? 'Coming later' : undefined }, t.label)));
+      'data-tab': t.id, disabled: t.later, title: t.later ? 'Coming later' : undefined }, t.label)));
+  // Telemetry lives in telemetry.js; the tab swaps the terminal panel for it.
+  const telemetryHost = h('div', { class: 'telemetry-host', hidden: true });
+  let telemetryCleanup = null;
+  tabs.addEventListener('click', (ev) => {
+    const tab = ev.target.closest('[data-tab]');
+    if (!tab || tab.disabled) return;
+    for (const t of tabs.children) t.classList.toggle('active', t === tab);
+    const tele = tab.dataset.tab === 'telemetry';
+    telemetryHost.hidden = !tele;
+    main.querySelector('.term-panel').hidden = tele;
+    if (tele && !telemetryCleanup) telemetryCleanup = telemetryView(id, telemetryHost);
+  });
 
   main.replaceChildren(
     h('section', { class: 'page device-page' },
@@ -160,7 +174,8 @@ function devicePage(id) {
       tabs,
       h('div', { class: 'term-panel' },
         h('div', { class: 'term-toolbar' }, status, h('span', { class: 'spacer' }), closeBtn, openBtn),
-        h('div', { class: 'term-frame' }, termHost, overlay))));
+        h('div', { class: 'term-frame' }, termHost, overlay)),
+      telemetryHost));
 
   let session = null;
   let online = false;
@@ -225,6 +240,7 @@ function devicePage(id) {
     disposed = true;
     clearInterval(timer);
     if (session) session.dispose();
+    if (telemetryCleanup) telemetryCleanup();
   };
 }
 
@@ -250,7 +266,11 @@ async function route() {
     }
   }
   const m = hash.match(/^#\/devices\/(.+)$/);
-  if (m) cleanup = devicePage(decodeURIComponent(m[1]));
+  const tele = hash.match(/^#\/devices\/(.+)\/telemetry$/);
+  if (tele) {
+    cleanup = devicePage(decodeURIComponent(tele[1]));
+    main.querySelector('[data-tab="telemetry"]').click();
+  } else if (m) cleanup = devicePage(decodeURIComponent(m[1]));
   else cleanup = devicesPage() || null;
 }
 
