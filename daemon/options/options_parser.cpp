@@ -154,8 +154,8 @@ void validate_daemon(const OptionValues& values, const std::string& machine_id_p
       "bus", o.dbus_bus,
       {{"system", BusKind::kSystem}, {"session", BusKind::kSession}, {"none", BusKind::kNone}});
   if (o.server.auth == AuthMode::kMender && o.dbus_bus == BusKind::kNone)
-    v.problem("server.auth",
-              "mender takes the token from D-Bus and needs dbus.bus = system or session");
+    server.problem("auth",
+                   "mender takes the token from D-Bus and needs dbus.bus = system or session");
 
   OptionReader monitoring(values, "monitoring", problems);
   monitoring.count("max-bytes", o.monitoring.max_bytes, 1, std::numeric_limits<std::size_t>::max());
