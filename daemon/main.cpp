@@ -5,6 +5,7 @@
 
 #include "daemon/app/tetherd_main.hpp"
 #include "plugins/shell/shell_plugin.hpp"
+#include "plugins/update/update_plugin.hpp"
 #include "protocol/message.hpp"
 
 int main(int argc, char** argv) {
@@ -13,6 +14,8 @@ int main(int argc, char** argv) {
   const std::array plugins{
       PluginRow{tether::protocol::proto::kShell, true, tether::plugins::shell::option_section(),
                 tether::plugins::shell::make_plugin},
+      PluginRow{tether::protocol::proto::kUpdate, false, tether::plugins::update::option_section(),
+                tether::plugins::update::make_plugin},
   };
   return tether::daemon::tetherd_main(argc, argv, plugins);
 }

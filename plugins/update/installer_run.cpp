@@ -50,7 +50,17 @@ Result<InstallerOutcome> run_installer(const InstallerRequest& request, CancelTo
   envp.push_back(nullptr);
   std::string program = request.installer;
   std::string artifact = request.artifact;
-  std::array<char*, 3> argv{program.data(), artifact.data(), nullptr};
+  std::vector<char*> argv{program.data(), artifact.data(), nullptr};
+  std::string shell = "/bin/sh";
+  std::string dash_c = "-c";
+  std::string wrapper =
+      "\"$0\" \"$1\"; s=$?; printf '%s\\n' \"$s\" > \"$TETHER_UPDATE_STATUS_FILE.tmp\" && "
+      "mv -f \"$TETHER_UPDATE_STATUS_FILE.tmp\" \"$TETHER_UPDATE_STATUS_FILE\"; exit $s";
+  std::string status_variable = "TETHER_UPDATE_STATUS_FILE=" + request.status_file;
+  if (!request.status_file.empty()) {
+    argv = {shell.data(), dash_c.data(), wrapper.data(), program.data(), artifact.data(), nullptr};
+    envp.insert(envp.end() - 1, status_variable.data());
+  }
 
   posix_spawn_file_actions_t actions;
   posix_spawnattr_t attributes;
@@ -71,14 +81,14 @@ Result<InstallerOutcome> run_installer(const InstallerRequest& request, CancelTo
   posix_spawnattr_setflags(&attributes,
                            POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
   pid_t pid = -1;
-  const int spawned =
-      ::posix_spawn(&pid, program.c_str(), &actions, &attributes, argv.data(), envp.data());
+  const int spawned = ::posix_spawn(&pid, argv[0], &actions, &attributes, argv.data(), envp.data());
   posix_spawn_file_actions_destroy(&actions);
   posix_spawnattr_destroy(&attributes);
   ::close(pipe_fds[1]);
   if (spawned != 0) {
     ::close(pipe_fds[0]);
-    return Error(ErrorCode::kIo, "cannot start " + program + ": " + errno_text(spawned));
+    return Error(ErrorCode::kIo,
+                 "cannot start " + std::string(argv[0]) + ": " + errno_text(spawned));
   }
 
   InstallerOutcome outcome;

@@ -21,6 +21,10 @@ struct InstallerRequest {
   std::vector<std::pair<std::string, std::string>> environment;  // added to the daemon's
   std::chrono::milliseconds timeout{std::chrono::minutes(30)};
   std::size_t max_output = 4096;
+  // When set, the installer runs under a /bin/sh wrapper that writes its exit status
+  // to this file (atomically, by rename) when it ends, even if the daemon that started
+  // it is gone by then: that is how a restarted daemon learns how an install ended.
+  std::string status_file;
 };
 
 struct InstallerOutcome {

@@ -7,13 +7,15 @@ namespace tether::plugins::update {
 
 protocol::Bytes UpdateRecord::encode() const {
   protocol::Writer writer;
-  writer.map_header(4 + (percent ? 1U : 0U) + (message ? 1U : 0U));
+  writer.map_header(5 + (percent ? 1U : 0U) + (message ? 1U : 0U));
   writer.str("offer");
   writer.bin(offer.encode());
   writer.str("state");
   writer.str(state_name(state));
   writer.str("installer_started");
   writer.boolean(installer_started);
+  writer.str("installer_started_ms");
+  writer.int64(installer_started_ms);
   writer.str("v");
   writer.uint64(1);
   if (percent) {
@@ -37,6 +39,7 @@ Result<UpdateRecord> UpdateRecord::decode(std::span<const std::uint8_t> bytes) {
         if (!offer_bytes) fields.fail("offer", "missing");
         state_text = fields.str("state");
         r.installer_started = fields.opt_bool("installer_started").value_or(false);
+        r.installer_started_ms = fields.int64("installer_started_ms");
         r.percent = fields.opt_uint("percent");
         r.message = fields.opt_str("message");
         return r;

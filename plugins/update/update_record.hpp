@@ -26,6 +26,9 @@ struct UpdateRecord {
   // Written (and committed) just before the installer is started: a daemon that
   // starts and finds it set knows the install was under way when it stopped.
   bool installer_started = false;
+  // When the installer was started (ms since the epoch): a restarted daemon waits for
+  // its status file until update.install-timeout after this.
+  std::int64_t installer_started_ms = 0;
 
   protocol::Bytes encode() const;
   static Result<UpdateRecord> decode(std::span<const std::uint8_t> bytes);
