@@ -140,6 +140,10 @@ enum class Attempt { kDone, kRetry, kFinal };
 
 Result<DownloadResult> download_artifact(const DownloadRequest& request, CancelToken& cancel,
                                          const DownloadProgress& progress) {
+  // Once per process, before the first transfer (a function-local static is
+  // initialised once even when two threads get here together).
+  static const bool curl_ready = curl_global_init(CURL_GLOBAL_DEFAULT) == 0;
+  if (!curl_ready) return Error("curl_global_init failed");
   Fd file(::open(request.path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
   if (file.get() < 0) {
     return Error(ErrorCode::kIo, "open " + request.path.string() + ": " + errno_text(errno));

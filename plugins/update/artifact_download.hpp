@@ -60,7 +60,7 @@ using DownloadProgress = std::function<void(std::uint64_t bytes)>;
 // Blocks until the artifact is complete, failed for good, or `cancel` fired (then
 // kUnavailable "cancelled"). The file stays in place after a failure or a cancel, so
 // that a later call resumes it; the caller removes it when it is no longer wanted.
-// Not enough disk space is kIo and final. Call curl_global_init() once before.
+// Not enough disk space is kIo and final.
 Result<DownloadResult> download_artifact(const DownloadRequest& request, CancelToken& cancel,
                                          const DownloadProgress& progress);
 
