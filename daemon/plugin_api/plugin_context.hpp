@@ -27,8 +27,8 @@ struct DeviceIdentity {
   // How the device trusts and reaches its backend over HTTPS, for plugins that fetch
   // from it outside the WebSocket (update): server.ca-file (empty: the system CAs)
   // and server.proxy (empty: https_proxy from the environment).
-  std::string ca_file;
-  std::string proxy;
+  std::string ca_file{};
+  std::string proxy{};
 };
 
 struct PluginContext {

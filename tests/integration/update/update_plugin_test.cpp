@@ -500,6 +500,44 @@ TEST_F(UpdatePluginTest, NotEnoughDiskSpaceFailsBeforeDownloading) {
   ::umount2(small.c_str(), MNT_DETACH);
 }
 
+// packaging/installers/dpkg-install for real: a .deb made at test time, installed by
+// the plugin into a throwaway dpkg root.
+TEST_F(UpdatePluginTest, DpkgInstallerInstallsADebIntoAThrowawayRoot) {
+  const auto pkg = dir_.path() / "pkg";
+  const auto root = dir_.path() / "root";
+  std::filesystem::create_directories(pkg / "DEBIAN");
+  std::filesystem::create_directories(pkg / "opt" / "tether-demo");
+  std::filesystem::create_directories(root / "var/lib/dpkg/info");
+  std::filesystem::create_directories(root / "var/lib/dpkg/updates");
+  std::ofstream(root / "var/lib/dpkg/status").close();
+  std::ofstream(pkg / "DEBIAN" / "control")
+      << "Package: tether-demo\nVersion: 2.0\nArchitecture: all\n"
+         "Maintainer: tether <t@example.com>\nDescription: demo\n";
+  std::ofstream(pkg / "opt" / "tether-demo" / "hello") << "hello\n";
+  const auto deb = dir_.path() / "demo.deb";
+  ASSERT_TRUE(test::shell("dpkg-deb --build --root-owner-group '" + pkg.string() + "' '" +
+                          deb.string() + "'"));
+  artifact_ = test::slurp(deb);
+  server_->publish("/a.bin", artifact_);
+  ::setenv("TETHER_DPKG_ROOT", root.c_str(), 1);
+  options_.installer = std::string(TETHER_SOURCE_DIR) + "/packaging/installers/dpkg-install";
+  start();
+  send_offer(offer("deb"));
+  const bool done = wait_state("deb", "success", 30s);
+  ::unsetenv("TETHER_DPKG_ROOT");
+  ASSERT_TRUE(done) << last("deb").message.value_or("");
+  EXPECT_EQ(test::slurp(root / "opt/tether-demo/hello"), "hello\n");
+  EXPECT_NE(last("deb").message->find("installed tether-demo 2.0"), std::string::npos);
+
+  // Anything but a package fails before dpkg runs.
+  artifact_ = "not a package";
+  server_->publish("/a.bin", artifact_);
+  ASSERT_TRUE(deliver("ack", protocol::UpdateAck{"deb"}.encode()));
+  send_offer(offer("junk"));
+  ASSERT_TRUE(wait_state("junk", "failure", 30s));
+  EXPECT_NE(last("junk").message->find("not a .deb"), std::string::npos);
+}
+
 // Local consent over D-Bus: ConsentRequested, State and Current, and Respond from busctl.
 class UpdateBusTest : public UpdatePluginTest {
  protected:

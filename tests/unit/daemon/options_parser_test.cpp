@@ -198,6 +198,10 @@ TEST_F(OptionsTest, PathsUsersAndFiles) {
   expect_problem({"--shell.user=no-such-user-tether"}, "shell.user", "unknown user");
   expect_problem({"--server.ca-file=/nonexistent/ca.pem"}, "server.ca-file");
   expect_problem({"--update.public-key=/nonexistent/key.pem"}, "update.public-key");
+  // A file that exists but is not a public key (here: a certificate stub).
+  expect_problem({"--update.public-key=" + pem_}, "update.public-key", "not a PEM public key");
+  expect_problem({"--update.install-timeout=-1"}, "update.install-timeout");
+  expect_problem({"--update.progress-step=0"}, "update.progress-step");
   expect_problem({"--server.cert-file=/nonexistent/c.pem", "--server.key-file=" + pem_},
                  "server.cert-file");
   expect_problem({"--server.cert-file=" + pem_}, "server.cert-file", "without");
