@@ -44,8 +44,14 @@ Result<InstallerOutcome> run_installer(const InstallerRequest& request, CancelTo
     }
     if (!replaced) env_text.emplace_back(entry);
   }
-  for (const auto& [name, value] : request.environment) env_text.push_back(name + "=" + value);
+  for (const auto& [name, value] : request.environment) {
+    std::string entry = name;
+    entry += '=';
+    entry += value;
+    env_text.push_back(std::move(entry));
+  }
   std::vector<char*> envp;
+  envp.reserve(env_text.size() + 2);
   for (auto& e : env_text) envp.push_back(e.data());
   envp.push_back(nullptr);
   std::string program = request.installer;

@@ -168,13 +168,13 @@ Status UpdatePlugin::on_message(const protocol::ProtoMsg& msg) {
   if (typ == protocol::update::kConsent) {
     auto consent = protocol::UpdateConsent::decode(msg.body);
     if (!consent) return consent.error();
-    Status answer = Status::Ok();
-    bool answered = false;
-    respond(consent->id, consent->accept, [&answer, &answered](const Status& s) {
-      if (!answered) answer = s;  // only the synchronous refusal reaches the router
-    });
-    answered = true;
-    return answer;
+    // Refused at once (answered with a control error); otherwise the answer is
+    // stored and reported by the transition itself.
+    if (!record_ || record_->offer.id != consent->id || record_->state != S::kAwaitingConsent) {
+      return Error(ErrorCode::kNotFound, "update '" + consent->id + "' is not awaiting consent");
+    }
+    respond(consent->id, consent->accept, [](const Status&) {});
+    return Status::Ok();
   }
   if (typ == protocol::update::kCancel) {
     auto cancel = protocol::UpdateCancel::decode(msg.body);
