@@ -4,6 +4,7 @@
 #include <array>
 
 #include "daemon/app/tetherd_main.hpp"
+#include "plugins/config/config_plugin.hpp"
 #include "plugins/shell/shell_plugin.hpp"
 #include "plugins/update/update_plugin.hpp"
 #include "protocol/message.hpp"
@@ -14,6 +15,8 @@ int main(int argc, char** argv) {
   const std::array plugins{
       PluginRow{tether::protocol::proto::kShell, true, tether::plugins::shell::option_section(),
                 tether::plugins::shell::make_plugin},
+      PluginRow{tether::protocol::proto::kConfig, false, tether::plugins::config::option_section(),
+                tether::plugins::config::make_plugin},
       PluginRow{tether::protocol::proto::kUpdate, false, tether::plugins::update::option_section(),
                 tether::plugins::update::make_plugin},
   };

@@ -28,7 +28,11 @@ Result<PluginHandlers> build_plugins(std::span<const PluginRow> rows, const Opti
   for (const PluginRow& row : rows) {
     const std::string& name = row.options.name;
     if (!plugin_enabled(row, values)) {
-      environment.logger.info(name + ": disabled (" + name + ".enabled = false)");
+      std::string line = name;
+      line += ": disabled (";
+      line += name;
+      line += ".enabled = false)";
+      environment.logger.info(line);
       continue;
     }
     PluginContext context{.loop = environment.loop,

@@ -63,15 +63,15 @@ Result<std::vector<std::string>> resolve(const std::string& host) {
   std::vector<std::string> v4;
   std::vector<std::string> v6;
   for (addrinfo* a = found; a != nullptr; a = a->ai_next) {
+    // getnameinfo instead of casting ai_addr to sockaddr_in*: the cast raises the
+    // alignment, which 32-bit ARM builds (-Wcast-align) rightly refuse.
     char text[INET6_ADDRSTRLEN] = {};
-    if (a->ai_family == AF_INET) {
-      inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(a->ai_addr)->sin_addr, text, sizeof text);
-      if (std::find(v4.begin(), v4.end(), text) == v4.end()) v4.emplace_back(text);
-    } else if (a->ai_family == AF_INET6) {
-      inet_ntop(AF_INET6, &reinterpret_cast<sockaddr_in6*>(a->ai_addr)->sin6_addr, text,
-                sizeof text);
-      if (std::find(v6.begin(), v6.end(), text) == v6.end()) v6.emplace_back(text);
-    }
+    if (a->ai_family != AF_INET && a->ai_family != AF_INET6) continue;
+    if (::getnameinfo(a->ai_addr, a->ai_addrlen, text, sizeof text, nullptr, 0, NI_NUMERICHOST) !=
+        0)
+      continue;
+    auto& list = a->ai_family == AF_INET ? v4 : v6;
+    if (std::find(list.begin(), list.end(), text) == list.end()) list.emplace_back(text);
   }
   ::freeaddrinfo(found);
   v4.insert(v4.end(), v6.begin(), v6.end());

@@ -35,6 +35,7 @@ struct Command {
 };
 
 Command status_command();
+Command config_command();
 Command update_command();
 
 }  // namespace tether::tetherctl

@@ -41,8 +41,9 @@ struct ChildPlan {
   const gid_t* groups = nullptr;
   std::size_t group_count = 0;
   pid_t parent_pid = 0;
-  // The shell is the init of a PID namespace of its own (see spawn below).
-  bool own_pid_namespace = false;
+  // cgroup.procs of the session's cgroup, or -1 (see PtyProcess::Containment).
+  int cgroup_procs_fd = -1;
+  bool child_subreaper = false;
   const char* failed_step = nullptr;
   int error = 0;
 };
@@ -70,6 +71,15 @@ int child_main(void* arg) {
   if (::ioctl(plan->slave_fd, TIOCSCTTY, 0) < 0) {
     child_fail(plan, "TIOCSCTTY");
   }
+  // Before the identity change: moving a process between cgroups needs write
+  // access to the cgroup.procs files, which the daemon's user has and the shell's
+  // user may not. Writing "0" moves the writer itself.
+  if (plan->cgroup_procs_fd >= 0 && ::write(plan->cgroup_procs_fd, "0", 1) != 1) {
+    child_fail(plan, "joining the session cgroup");
+  }
+  if (plan->child_subreaper && ::prctl(PR_SET_CHILD_SUBREAPER, 1) < 0) {
+    child_fail(plan, "PR_SET_CHILD_SUBREAPER");
+  }
   if (plan->change_identity) {
     if (::syscall(SYS_setgroups, plan->group_count, plan->groups) < 0) {
       child_fail(plan, "setgroups");
@@ -96,10 +106,7 @@ int child_main(void* arg) {
   if (::prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) {
     child_fail(plan, "PR_SET_PDEATHSIG");
   }
-  // Outside our namespace the parent is invisible (getppid() is 0), so the check
-  // that the daemon did not die before the signal was armed works only without one;
-  // with one, the kernel's namespace teardown covers that window anyway.
-  if (!plan->own_pid_namespace && ::getppid() != plan->parent_pid) {
+  if (::getppid() != plan->parent_pid) {
     ::_exit(127);  // the daemon died before the signal was armed
   }
   sigset_t none;
@@ -175,7 +182,7 @@ Result<UniqueFd> open_slave(int master, const UserAccount& user, bool change_ide
 }  // namespace
 
 Result<PtyProcess> PtyProcess::spawn(const std::string& command, const UserAccount& user,
-                                     TerminalSize size) {
+                                     TerminalSize size, const Containment& containment) {
   if (command.empty() || command.front() != '/') {
     return Error("shell command is not an absolute path: " + command);
   }
@@ -222,6 +229,8 @@ Result<PtyProcess> PtyProcess::spawn(const std::string& command, const UserAccou
   plan.groups = user.groups.data();
   plan.group_count = user.groups.size();
   plan.parent_pid = ::getpid();
+  plan.cgroup_procs_fd = containment.cgroup_procs_fd;
+  plan.child_subreaper = containment.child_subreaper;
 
   // The child uses only a few hundred bytes of stack; 64 KiB leaves room for the
   // kernel's signal frames and glibc's syscall wrappers.
@@ -234,25 +243,10 @@ Result<PtyProcess> PtyProcess::spawn(const std::string& command, const UserAccou
   sigset_t previous;
   ::sigfillset(&all_signals);
   ::pthread_sigmask(SIG_SETMASK, &all_signals, &previous);
-  // Each shell is the init of a new PID namespace when the daemon may make one
-  // (root): when init dies, the kernel kills every process in its namespace. That
-  // is what makes "no process of the session survives" hold even for background
-  // jobs in other process groups, and even when the daemon is killed with -9 (the
-  // parent-death signal kills init, the kernel the rest). Without the privilege the
-  // shell runs in the daemon's namespace and teardown falls back to signalling the
-  // session's processes.
   int pidfd = -1;
-  const int base_flags = CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD;
-  plan.own_pid_namespace = true;
-  pid_t pid =
-      ::clone(child_main, stack.get() + kStackWords, base_flags | CLONE_NEWPID, &plan, &pidfd);
-  int clone_error = errno;
-  if (pid < 0 && (clone_error == EPERM || clone_error == EINVAL || clone_error == ENOSPC ||
-                  clone_error == EUSERS)) {
-    plan.own_pid_namespace = false;
-    pid = ::clone(child_main, stack.get() + kStackWords, base_flags, &plan, &pidfd);
-    clone_error = errno;
-  }
+  const pid_t pid = ::clone(child_main, stack.get() + kStackWords,
+                            CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD, &plan, &pidfd);
+  const int clone_error = errno;
   ::pthread_sigmask(SIG_SETMASK, &previous, nullptr);
   if (pid < 0) {
     return errno_error("clone", clone_error);

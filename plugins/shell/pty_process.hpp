@@ -22,6 +22,9 @@
 //   child, so spawn() must be called from a thread that lives as long as the
 //   sessions: the event loop thread (never a worker of a pool that may shrink).
 //   It is set after the uid change, because a credential change clears it.
+// - No namespace of any kind: the shell sees the device as a local login would
+//   ($$, ps, kill name the same processes as everywhere else). What keeps the
+//   session's processes together is PtyProcess::Containment, set up before execve.
 #pragma once
 
 #include <sys/types.h>
@@ -46,12 +49,23 @@ struct ExitStatus {
 
 class PtyProcess {
  public:
+  // How the child is held together with everything it starts (docs/shell.md,
+  // "Containment"); both are done in the child before the identity change.
+  struct Containment {
+    // The write-only cgroup.procs of the session's cgroup: the child moves itself
+    // there, so nothing it ever starts is outside. -1 for none.
+    int cgroup_procs_fd = -1;
+    // Makes the shell a child subreaper: orphans of the session are re-parented to
+    // it rather than escaping to init (the process-tree fallback).
+    bool child_subreaper = false;
+  };
+
   // Starts `command` (an absolute path) on a new PTY of `size` as `user`, with a
   // clean environment (HOME, USER, LOGNAME, SHELL, PATH, TERM=xterm-256color) and
   // cwd = home (falls back to / when home is not accessible). The master is
   // non-blocking and close-on-exec.
   static Result<PtyProcess> spawn(const std::string& command, const UserAccount& user,
-                                  TerminalSize size);
+                                  TerminalSize size, const Containment& containment);
 
   PtyProcess(PtyProcess&&) = default;
   PtyProcess& operator=(PtyProcess&&) = default;

@@ -2,101 +2,188 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <signal.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
-#include <cerrno>
-#include <csignal>
+#include <charconv>
 #include <cstdio>
-#include <cstdlib>
-#include <cstring>
-#include <string_view>
-
-#include "plugins/shell/unique_fd.hpp"
+#include <map>
+#include <set>
 
 namespace tether::plugins::shell {
 namespace {
 
-struct ProcStat {
-  char state = '?';
-  pid_t session = 0;
-};
+template <typename Number>
+bool next_number(std::string_view& rest, Number& out) {
+  while (!rest.empty() && rest.front() == ' ') {
+    rest.remove_prefix(1);
+  }
+  const auto [end, error] = std::from_chars(rest.data(), rest.data() + rest.size(), out);
+  if (error != std::errc()) {
+    return false;
+  }
+  rest.remove_prefix(static_cast<std::size_t>(end - rest.data()));
+  return true;
+}
 
-// Parses /proc/<pid>/stat. The command name (field 2) may contain spaces and
-// parentheses, so fields are counted from the last ')'.
-bool read_stat(const char* pid_name, ProcStat& out) {
+bool skip_fields(std::string_view& rest, int count) {
+  for (int i = 0; i < count; ++i) {
+    long long ignored = 0;
+    if (!next_number(rest, ignored)) {
+      return false;
+    }
+  }
+  return true;
+}
+
+bool read_entry(pid_t pid, ProcessEntry& out) {
   char path[64];
-  std::snprintf(path, sizeof path, "/proc/%s/stat", pid_name);
+  std::snprintf(path, sizeof path, "/proc/%d/stat", pid);
   UniqueFd fd(::open(path, O_RDONLY | O_CLOEXEC));
   if (!fd.valid()) {
     return false;
   }
   char buf[1024];
-  ssize_t n = ::read(fd.get(), buf, sizeof buf - 1);
-  if (n <= 0) {
-    return false;
-  }
-  std::string_view text(buf, static_cast<std::size_t>(n));
-  std::size_t close_paren = text.rfind(')');
-  if (close_paren == std::string_view::npos || close_paren + 2 >= text.size()) {
-    return false;
-  }
-  // After ") ": state ppid pgrp session ...
-  buf[n] = '\0';
-  const char* p = buf + close_paren + 2;
-  out.state = *p;
-  char* end = nullptr;
-  (void)std::strtol(p + 1, &end, 10);  // ppid
-  (void)std::strtol(end, &end, 10);    // pgrp
-  long session = std::strtol(end, &end, 10);
-  out.session = static_cast<pid_t>(session);
-  return true;
+  const ssize_t n = ::read(fd.get(), buf, sizeof buf);
+  return n > 0 && parse_proc_stat(std::string_view(buf, static_cast<std::size_t>(n)), out);
+}
+
+int pidfd_open(pid_t pid) {
+  return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0U));
+}
+
+int pidfd_send_signal(int pidfd, int signal) {
+  return static_cast<int>(::syscall(SYS_pidfd_send_signal, pidfd, signal, nullptr, 0U));
 }
 
 }  // namespace
 
-std::vector<pid_t> live_processes_in_session(pid_t session_id) {
-  std::vector<pid_t> pids;
-  if (session_id <= 1) {
-    return pids;  // never scan for init's or the kernel's session
+bool parse_proc_stat(std::string_view text, ProcessEntry& out) {
+  std::string_view rest = text;
+  pid_t pid = 0;
+  if (!next_number(rest, pid) || pid <= 0) {
+    return false;
   }
+  const std::size_t close_paren = text.rfind(')');
+  if (close_paren == std::string_view::npos || close_paren + 2 >= text.size() ||
+      text[close_paren + 1] != ' ') {
+    return false;
+  }
+  rest = text.substr(close_paren + 2);
+  const char state = rest.front();
+  rest.remove_prefix(1);
+  ProcessEntry entry;
+  entry.pid = pid;
+  entry.state = state;
+  // After the state: ppid pgrp session tty_nr tpgid flags minflt cminflt majflt
+  // cmajflt utime stime cutime cstime priority nice num_threads itrealvalue starttime.
+  if (!next_number(rest, entry.parent) || !skip_fields(rest, 1) ||
+      !next_number(rest, entry.session) || !skip_fields(rest, 15) ||
+      !next_number(rest, entry.start_time)) {
+    return false;
+  }
+  out = entry;
+  return true;
+}
+
+std::vector<ProcessEntry> read_process_table() {
+  std::vector<ProcessEntry> table;
   DIR* proc = ::opendir("/proc");
   if (proc == nullptr) {
-    return pids;
+    return table;
   }
   while (dirent* entry = ::readdir(proc)) {
-    if (entry->d_name[0] < '1' || entry->d_name[0] > '9') {
+    pid_t pid = 0;
+    const std::string_view name = entry->d_name;
+    if (std::from_chars(name.data(), name.data() + name.size(), pid).ec != std::errc() ||
+        pid <= 0) {
       continue;
     }
-    ProcStat stat;
-    if (read_stat(entry->d_name, stat) && stat.session == session_id && stat.state != 'Z' &&
-        stat.state != 'X') {
-      pids.push_back(static_cast<pid_t>(std::strtol(entry->d_name, nullptr, 10)));
+    ProcessEntry process;
+    if (read_entry(pid, process)) {
+      table.push_back(process);
     }
   }
   ::closedir(proc);
-  return pids;
+  return table;
 }
 
-std::size_t signal_session(pid_t session_id, int signal) {
-  std::vector<pid_t> pids = live_processes_in_session(session_id);
-  for (pid_t pid : pids) {
-    ::kill(pid, signal);
+std::vector<MemberRef> session_membership(const std::vector<ProcessEntry>& table, pid_t shell,
+                                          pid_t daemon) {
+  std::vector<MemberRef> members;
+  if (shell <= 1) {
+    return members;  // never init's or the kernel's tree
+  }
+  std::multimap<pid_t, const ProcessEntry*> children;
+  for (const ProcessEntry& entry : table) {
+    children.emplace(entry.parent, &entry);
+  }
+  std::set<pid_t> seen;
+  // Everything below `root` (and root itself), attributed to `adopted_under`.
+  auto take_tree = [&](const ProcessEntry& root, pid_t adopted_under) {
+    std::vector<const ProcessEntry*> pending = {&root};
+    while (!pending.empty()) {
+      const ProcessEntry* entry = pending.back();
+      pending.pop_back();
+      if (entry->pid <= 1 || entry->pid == daemon || !seen.insert(entry->pid).second) {
+        continue;
+      }
+      members.push_back(
+          MemberRef{entry->pid, entry->state == 'Z' || entry->state == 'X', adopted_under});
+      auto [first, last] = children.equal_range(entry->pid);
+      for (auto it = first; it != last; ++it) {
+        pending.push_back(it->second);
+      }
+    }
+  };
+  for (const ProcessEntry& entry : table) {
+    if (entry.pid == shell || entry.session == shell) {
+      take_tree(entry, 0);
+    }
+  }
+  if (daemon > 1) {
+    for (const ProcessEntry& entry : table) {
+      if (entry.parent == daemon && entry.pid != shell) {
+        take_tree(entry, entry.pid);
+      }
+    }
+  }
+  return members;
+}
+
+std::vector<SessionMember> collect_session_members(pid_t shell, pid_t daemon) {
+  const std::vector<ProcessEntry> table = read_process_table();
+  std::map<pid_t, std::uint64_t> start_times;
+  for (const ProcessEntry& entry : table) {
+    start_times[entry.pid] = entry.start_time;
+  }
+  std::vector<SessionMember> members;
+  for (const MemberRef& ref : session_membership(table, shell, daemon)) {
+    UniqueFd pidfd(pidfd_open(ref.pid));
+    ProcessEntry now;
+    // The pid may have been reused between the scan and pidfd_open: the start time
+    // tells a new process from the scanned one.
+    if (!pidfd.valid() || !read_entry(ref.pid, now) || now.start_time != start_times[ref.pid]) {
+      continue;
+    }
+    members.push_back(SessionMember{ref, std::move(pidfd)});
+  }
+  return members;
+}
+
+std::size_t signal_members(const std::vector<SessionMember>& members, int signal) {
+  std::size_t signalled = 0;
+  for (const SessionMember& member : members) {
+    if (member.ref.zombie || pidfd_send_signal(member.pidfd.get(), signal) < 0) {
+      continue;
+    }
     if (signal == SIGHUP) {
-      ::kill(pid, SIGCONT);
+      pidfd_send_signal(member.pidfd.get(), SIGCONT);
     }
+    ++signalled;
   }
-  return pids.size();
-}
-
-std::size_t kill_session(pid_t session_id, int rounds) {
-  std::size_t left = 0;
-  for (int round = 0; round < rounds; ++round) {
-    left = signal_session(session_id, SIGKILL);
-    if (left == 0) {
-      break;
-    }
-  }
-  return left;
+  return signalled;
 }
 
 }  // namespace tether::plugins::shell

@@ -15,6 +15,7 @@ daemon::OptionSection option_section() {
           {"max-per-user", "4", "shells per backend user"},
           {"idle-timeout", "600", "seconds without input before a shell is stopped; 0 = never"},
           {"ping-interval", "60", "seconds between shell health pings; 0 = off"},
+          {"containment", "auto", "auto, cgroup or process-tree (see docs/shell.md)"},
       },
       [](daemon::OptionReader& reader) { (void)read_options(reader); },
   };
@@ -32,6 +33,10 @@ ShellOptions read_options(daemon::OptionReader& reader) {
   reader.count("max-per-user", o.max_per_user);
   reader.whole_seconds("idle-timeout", o.idle_timeout);
   reader.whole_seconds("ping-interval", o.ping_interval);
+  reader.choice("containment", o.containment,
+                {{"auto", ContainmentMode::kAuto},
+                 {"cgroup", ContainmentMode::kCgroup},
+                 {"process-tree", ContainmentMode::kProcessTree}});
   return o;
 }
 

@@ -10,6 +10,14 @@
 
 namespace tether::plugins::shell {
 
+// How the processes of a session are held together so that all of them end with it
+// (docs/shell.md, "Containment").
+enum class ContainmentMode {
+  kAuto,         // a cgroup per session where the daemon may make one, else the process tree
+  kCgroup,       // a cgroup per session, or no shells at all (every `new` is refused)
+  kProcessTree,  // never a cgroup: child subreapers and a /proc walk off the loop
+};
+
 struct ShellOptions {
   bool enabled = true;
   // Absolute path of the program started on each PTY.
@@ -21,6 +29,7 @@ struct ShellOptions {
   // Zero disables the limit.
   std::chrono::seconds idle_timeout{600};
   std::chrono::seconds ping_interval{60};
+  ContainmentMode containment = ContainmentMode::kAuto;
 };
 
 // The section as --help shows it: every key, its default and its meaning. Its

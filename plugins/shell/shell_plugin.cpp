@@ -54,6 +54,11 @@ Result<std::unique_ptr<daemon::ProtocolHandler>> make_plugin(const daemon::Plugi
   const ShellOptions shell_options = read_options(options);
   if (!options.ok()) return Error(ErrorCode::kInvalidArgument, "invalid [shell] options");
   auto plugin = std::make_unique<ShellPlugin>(context, shell_options);
+  // Say how sessions are contained (and why not by a cgroup), and what a previous
+  // run that was killed left behind.
+  context.log.info("sessions contained by " + plugin->containment().description());
+  if (const std::size_t ended = plugin->containment().leftovers_ended(); ended > 0)
+    context.log.info("ended " + std::to_string(ended) + " session(s) left by a previous run");
   return std::unique_ptr<daemon::ProtocolHandler>(std::move(plugin));
 }
 
@@ -65,6 +70,15 @@ ShellPlugin::ShellPlugin(const daemon::PluginContext& context, const ShellOption
       options_(options),
       settings_(settings_from(options, tuning)),
       account_(lookup_user(options.user)),
+      containment_(context.loop, options.containment,
+                   [this](pid_t pid) {
+                     for (const std::string& sid : sessions_.sids()) {
+                       if (shell_pid(sid) == pid) {
+                         return true;
+                       }
+                     }
+                     return false;
+                   }),
       sessions_(options.max_sessions, options.max_per_user),
       self_(std::make_shared<ShellPlugin*>(this)) {}
 
@@ -161,11 +175,18 @@ void ShellPlugin::handle_new(const protocol::ProtoMsg& msg) {
     reply(hdr, wire::status::kError, "shell user unavailable: " + account_.error().message());
     return;
   }
-  auto process = PtyProcess::spawn(options_.command, *account_, *size);
+  auto containment = containment_.prepare();
+  if (!containment) {
+    reply(hdr, wire::status::kError, containment.error().message());
+    return;
+  }
+  auto process =
+      PtyProcess::spawn(options_.command, *account_, *size, containment.value()->spawn_settings());
   if (!process) {
     reply(hdr, wire::status::kError, process.error().message());
     return;
   }
+  containment.value()->bind(process->pid());
   std::weak_ptr<ShellPlugin*> weak_self = self_;
   auto on_finished = [this, weak_self, sid = hdr.sid] {
     // Destroyed later, never inside one of the session's own callbacks.
@@ -177,8 +198,9 @@ void ShellPlugin::handle_new(const protocol::ProtoMsg& msg) {
       }
     });
   };
-  auto session = ShellSession::start(loop_, outbound_, settings_, hdr.sid,
-                                     std::move(process.value()), *size, std::move(on_finished));
+  auto session =
+      ShellSession::start(loop_, outbound_, settings_, hdr.sid, std::move(process.value()),
+                          std::move(containment.value()), *size, std::move(on_finished));
   if (!session) {
     reply(hdr, wire::status::kError, session.error().message());
     return;

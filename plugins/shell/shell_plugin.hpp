@@ -23,6 +23,7 @@
 #include "daemon/loop/event_loop.hpp"
 #include "daemon/plugin_api/plugin_context.hpp"
 #include "daemon/plugin_api/protocol_handler.hpp"
+#include "plugins/shell/containment.hpp"
 #include "plugins/shell/session_table.hpp"
 #include "plugins/shell/shell_options.hpp"
 #include "plugins/shell/shell_session.hpp"
@@ -54,6 +55,8 @@ class ShellPlugin final : public daemon::ProtocolHandler {
   std::size_t session_count() const { return sessions_.size(); }
   // The shell's pid (= its session id) for `sid`, or -1: for tests and diagnostics.
   pid_t shell_pid(std::string_view sid) const;
+  // How sessions are contained, chosen at construction (docs/shell.md).
+  const Containment& containment() const { return containment_; }
 
  private:
   void handle_new(const protocol::ProtoMsg& msg);
@@ -82,6 +85,8 @@ class ShellPlugin final : public daemon::ProtocolHandler {
   ShellOptions options_;
   SessionSettings settings_;
   Result<UserAccount> account_;
+  // Before sessions_: a session's containment refers to it.
+  Containment containment_;
   SessionTable<ShellSession> sessions_;
   // Posted callbacks hold a weak reference to this, so that one which runs after
   // the plugin is gone does nothing.

@@ -8,7 +8,6 @@
 #include <csignal>
 #include <utility>
 
-#include "plugins/shell/session_processes.hpp"
 #include "plugins/shell/shell_wire.hpp"
 #include "protocol/message.hpp"
 
@@ -66,9 +65,11 @@ protocol::Bytes text_bytes(std::string_view text) {
 
 Result<std::unique_ptr<ShellSession>> ShellSession::start(
     daemon::EventLoop& loop, daemon::Outbound& outbound, const SessionSettings& settings,
-    std::string sid, PtyProcess process, TerminalSize size, std::function<void()> on_finished) {
-  std::unique_ptr<ShellSession> session(new ShellSession(
-      loop, outbound, settings, std::move(sid), std::move(process), size, std::move(on_finished)));
+    std::string sid, PtyProcess process, std::unique_ptr<SessionContainment> containment,
+    TerminalSize size, std::function<void()> on_finished) {
+  std::unique_ptr<ShellSession> session(new ShellSession(loop, outbound, settings, std::move(sid),
+                                                         std::move(process), std::move(containment),
+                                                         size, std::move(on_finished)));
   if (Status attached = session->attach(); !attached) {
     return attached.error();  // the destructor kills and reaps the shell
   }
@@ -77,13 +78,15 @@ Result<std::unique_ptr<ShellSession>> ShellSession::start(
 
 ShellSession::ShellSession(daemon::EventLoop& loop, daemon::Outbound& outbound,
                            const SessionSettings& settings, std::string sid, PtyProcess process,
-                           TerminalSize size, std::function<void()> on_finished)
+                           std::unique_ptr<SessionContainment> containment, TerminalSize size,
+                           std::function<void()> on_finished)
     : loop_(loop),
       outbound_(outbound),
       settings_(settings),
       sid_(std::move(sid)),
       flow_("shell/" + sid_),
       process_(std::move(process)),
+      containment_(std::move(containment)),
       size_(size),
       on_finished_(std::move(on_finished)),
       last_input_(Clock::now()),
@@ -132,7 +135,7 @@ ShellSession::~ShellSession() {
   if (!process_.reaped()) {
     // The zombie or live shell pins the session id, so this sweep cannot hit a
     // stranger; the shell is the session's leader and is killed with the rest.
-    kill_session(process_.pid());
+    containment_->kill_all_now();
     process_.reap(kReapWait);
   }
 }
@@ -436,12 +439,12 @@ void ShellSession::begin_ending(EndReason reason) {
   if (master_open_) {
     master_watch_->want_writable(false);
   }
-  signal_session(process_.pid(), SIGHUP);
+  containment_->hang_up();
   kill_timer_.start(settings_.tuning.kill_grace, [this] { escalate_kill(); });
 }
 
 void ShellSession::escalate_kill() {
-  kill_session(process_.pid());
+  containment_->kill_all(nullptr);
   linger_timer_.start(settings_.tuning.linger, [this] { on_linger_expired(); });
 }
 
@@ -453,7 +456,7 @@ void ShellSession::on_linger_expired() {
   }
   // Something outside the session holds the terminal open (or the shell will not
   // die): end the session anyway; closing the master hangs the terminal up.
-  kill_session(process_.pid());
+  containment_->kill_all(nullptr);
   if (!eof_ && master_open_) {
     read_master(settings_.tuning.read_chunk);
     flush_unsent();
@@ -504,9 +507,13 @@ void ShellSession::finish() {
     master_watch_->want_readable(false);
     master_watch_->want_writable(false);
   }
-  // Stragglers that closed the terminal but stayed in the session; then release the
-  // session id by reaping the shell.
-  kill_session(process_.pid());
+  // Stragglers that closed the terminal but stayed in the session; only then is the
+  // session id released by reaping the shell (the process-tree walk finds members
+  // by it).
+  containment_->kill_all([this] { complete_finish(); });
+}
+
+void ShellSession::complete_finish() {
   process_.reap(std::chrono::milliseconds(0));
   process_.close_master();
   if (!quiet_) {

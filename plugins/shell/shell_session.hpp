@@ -5,7 +5,8 @@
 // Lifecycle: running -> ending -> finished.
 // - ending starts when the shell exits by itself, or stop() is called (backend
 //   `stop`, idle or health timeout, link down, daemon shutdown). Every process of the
-//   session gets SIGHUP (+SIGCONT), then SIGKILL after ShellTuning::kill_grace.
+//   session (as its SessionContainment knows them: its cgroup, or its process tree)
+//   gets SIGHUP (+SIGCONT), then SIGKILL after ShellTuning::kill_grace.
 // - finished is reached when the shell has exited AND the terminal is at end of
 //   file (every process holding the slave has closed it, so every byte the session
 //   wrote has been read) AND all that output has been queued. Then the last sweep
@@ -32,6 +33,7 @@
 #include "daemon/loop/event_loop.hpp"
 #include "daemon/loop/short_timer.hpp"
 #include "daemon/plugin_api/outbound.hpp"
+#include "plugins/shell/containment.hpp"
 #include "plugins/shell/pty_process.hpp"
 #include "plugins/shell/shell_tuning.hpp"
 #include "plugins/shell/terminal_size.hpp"
@@ -59,7 +61,8 @@ class ShellSession {
  public:
   static Result<std::unique_ptr<ShellSession>> start(
       daemon::EventLoop& loop, daemon::Outbound& outbound, const SessionSettings& settings,
-      std::string sid, PtyProcess process, TerminalSize size, std::function<void()> on_finished);
+      std::string sid, PtyProcess process, std::unique_ptr<SessionContainment> containment,
+      TerminalSize size, std::function<void()> on_finished);
   // Kills what is left of the session and reaps the shell (waiting at most a
   // moment for a SIGKILLed process), so that no session outlives its object.
   ~ShellSession();
@@ -88,8 +91,8 @@ class ShellSession {
 
  private:
   ShellSession(daemon::EventLoop& loop, daemon::Outbound& outbound, const SessionSettings& settings,
-               std::string sid, PtyProcess process, TerminalSize size,
-               std::function<void()> on_finished);
+               std::string sid, PtyProcess process, std::unique_ptr<SessionContainment> containment,
+               TerminalSize size, std::function<void()> on_finished);
   Status attach();
 
   // Output: PTY -> backend.
@@ -128,6 +131,8 @@ class ShellSession {
   void on_linger_expired();
   void maybe_finish();
   void finish();
+  // The rest of finish(), once the last sweep has killed every process.
+  void complete_finish();
   void send_final_stop();
   void send(std::string_view typ, protocol::Map props, protocol::Bytes body,
             daemon::Priority priority);
@@ -138,6 +143,7 @@ class ShellSession {
   std::string sid_;
   std::string flow_;
   PtyProcess process_;
+  std::unique_ptr<SessionContainment> containment_;
   TerminalSize size_;
   std::function<void()> on_finished_;
 

@@ -90,6 +90,7 @@ TEST_F(OptionsTest, DefaultsMatchTheSpec) {
   EXPECT_EQ(shell.max_per_user, 4u);
   EXPECT_EQ(shell.idle_timeout, std::chrono::seconds(600));
   EXPECT_EQ(shell.ping_interval, std::chrono::seconds(60));
+  EXPECT_EQ(shell.containment, plugins::shell::ContainmentMode::kAuto);
   EXPECT_EQ(o.monitoring.max_bytes, 16777216u);
   EXPECT_EQ(o.monitoring.window, 256u);
   EXPECT_EQ(o.monitoring.max_record, 65536u);
@@ -122,6 +123,7 @@ TEST_F(OptionsTest, EveryOptionIsAccepted) {
                              "--shell.max-per-user=1",
                              "--shell.idle-timeout=0",
                              "--shell.ping-interval=0",
+                             "--shell.containment=process-tree",
                              "--monitoring.max-bytes=1000",
                              "--monitoring.window=2",
                              "--monitoring.max-record=100",
@@ -181,6 +183,7 @@ TEST_F(OptionsTest, UnknownChoices) {
   expect_problem({"--server.auth=password"}, "server.auth", "unknown choice");
   expect_problem({"--dbus.bus=user"}, "dbus.bus", "unknown choice");
   expect_problem({"--log.level=verbose"}, "log.level", "unknown choice");
+  expect_problem({"--shell.containment=namespace"}, "shell.containment", "unknown choice");
   expect_problem({"--shell.enabled=maybe"}, "shell.enabled");
 }
 

@@ -71,3 +71,49 @@ TEST(Config, ExtensionValueIsRefused) {
 
 }  // namespace
 }  // namespace tether::protocol
+
+namespace tether::protocol {
+namespace {
+
+Bytes nested_set(std::size_t levels) {
+  Value value = 1;
+  for (std::size_t i = 0; i < levels; ++i) value = Array{value};
+  return ConfigSet{1, Map{{"deep", value}}, std::nullopt}.encode();
+}
+
+TEST(Config, SetDeeperThanTheLimitIsRefused) {
+  DecodeLimits limits;
+  limits.max_depth = 6;  // body, values, and four levels of arrays
+  EXPECT_TRUE(ConfigSet::decode(nested_set(4), limits).ok());
+  Result<ConfigSet> deep = ConfigSet::decode(nested_set(5), limits);
+  ASSERT_FALSE(deep.ok());
+}
+
+TEST(Config, EveryTruncationOfASetIsRefused) {
+  const Bytes whole =
+      ConfigSet{9, Map{{"a", Array{1, "x", Map{{"b", 2.5}}}}, {"c", Bytes{1, 2}}}, true}.encode();
+  for (std::size_t size = 0; size < whole.size(); ++size) {
+    EXPECT_FALSE(ConfigSet::decode(std::span(whole.data(), size)).ok()) << size;
+  }
+  EXPECT_TRUE(ConfigSet::decode(whole).ok());
+}
+
+TEST(Config, GarbageIsRefused) {
+  for (const char* hex : {"", "c1", "ff", "a3616263", "92 01 02", "c0", "81a776657273696f6ec1"}) {
+    std::string compact;
+    for (const char* p = hex; *p != 0; ++p) {
+      if (*p != ' ') compact += *p;
+    }
+    EXPECT_FALSE(ConfigSet::decode(from_hex(compact)).ok()) << hex;
+  }
+}
+
+TEST(Config, WrongFieldTypesAreRefused) {
+  EXPECT_NE(decode_error<ConfigSet>(Map{{"version", -1}, {"values", Map{}}}), "");
+  EXPECT_NE(decode_error<ConfigSet>(Map{{"version", "1"}, {"values", Map{}}}), "");
+  EXPECT_NE(decode_error<ConfigSet>(Map{{"version", 1}, {"values", Map{}}, {"replace", 1}}), "");
+  EXPECT_NE(decode_error<ConfigSet>(Map{{"values", Map{}}}), "");
+}
+
+}  // namespace
+}  // namespace tether::protocol

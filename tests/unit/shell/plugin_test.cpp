@@ -2,6 +2,7 @@
 // is sent and plays a fast, stalled or rate-limited backend.
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -12,12 +13,13 @@
 #include <thread>
 #include <vector>
 
-#include "plugins/shell/session_processes.hpp"
+#include "plugins/shell/session_cgroup.hpp"
 #include "plugins/shell/shell_plugin.hpp"
 #include "plugins/shell/shell_wire.hpp"
 #include "tests/unit/shell/fake_outbound.hpp"
 #include "tests/unit/shell/loop_thread.hpp"
 #include "tests/unit/shell/orphan_reaper.hpp"
+#include "tests/unit/shell/process_probe.hpp"
 #include "tests/unit/shell/throwaway_user.hpp"
 
 namespace tether::plugins::shell {
@@ -312,13 +314,14 @@ TEST_F(ShellPluginTest, StopEndsTheSessionAndEveryJobWithoutZombies) {
   ASSERT_TRUE(wait_output("s1", "job-42"));
   const pid_t shell = shell_pid("s1");
   ASSERT_GT(shell, 1);
-  EXPECT_TRUE(loop_.wait_until([&] { return live_processes_in_session(shell).size() >= 4; }, 5s));
+  EXPECT_TRUE(loop_.wait_until([&] { return test::live_members(shell).size() >= 4; }, 5s));
+  const std::vector<pid_t> members = test::live_members(shell);
   ASSERT_TRUE(send(shell_msg(wire::typ::kStop, "s1")).ok());
   auto stop = wait_for("s1", wire::typ::kStop, 10s);
   ASSERT_TRUE(stop);
   EXPECT_EQ(stop->hdr.prop_int(wire::prop::kStatus), wire::status::kNormal);
   EXPECT_FALSE(stop->hdr.prop_int(wire::prop::kExitCode));  // it did not exit by itself
-  EXPECT_TRUE(live_processes_in_session(shell).empty());
+  EXPECT_TRUE(test::all_gone(members, 100ms));              // gone when the `stop` is sent
   EXPECT_FALSE(test::is_our_zombie(shell));
   EXPECT_TRUE(loop_.wait_until([&] { return plugin_->session_count() == 0; }));
 }
@@ -354,13 +357,15 @@ TEST_F(ShellPluginTest, ControlCloseStopsTheSessionAsStopWould) {
   type("s1", "set -m; sleep 1000 & echo job-$((40+3))\n");
   ASSERT_TRUE(wait_output("s1", "job-43"));
   const pid_t shell = shell_pid("s1");
+  EXPECT_TRUE(loop_.wait_until([&] { return test::live_members(shell).size() >= 2; }, 5s));
+  const std::vector<pid_t> members = test::live_members(shell);
   // What the router calls for control `close` (or `error` close:true) with sid s1.
   loop_.call([&] { plugin_->on_session_closed("s1"); });
   auto stop = wait_for("s1", wire::typ::kStop, 10s);
   ASSERT_TRUE(stop);
   EXPECT_EQ(stop->hdr.prop_int(wire::prop::kStatus), wire::status::kNormal);
   EXPECT_TRUE(loop_.wait_until([&] { return plugin_->session_count() == 1; }));
-  EXPECT_TRUE(live_processes_in_session(shell).empty());
+  EXPECT_TRUE(test::all_gone(members, 100ms));
   EXPECT_FALSE(test::is_our_zombie(shell));
   // Another sid (not a shell's) is ignored, and s2 lives on.
   loop_.call([&] { plugin_->on_session_closed("not-a-shell"); });
@@ -437,7 +442,7 @@ TEST_F(ShellPluginTest, LinkDropStopsEveryShell) {
     plugin_->on_disconnected();
   });
   EXPECT_TRUE(loop_.wait_until([&] { return plugin_->session_count() == 0; }));
-  EXPECT_TRUE(live_processes_in_session(shell).empty());
+  EXPECT_TRUE(test::all_gone({shell}, 1s));
   EXPECT_FALSE(test::is_our_zombie(shell));
 }
 
@@ -451,11 +456,178 @@ TEST_F(ShellPluginTest, ShutdownSaysGoodbyeAndLeavesNoProcess) {
   EXPECT_TRUE(wait_for("s1", wire::typ::kStop, 1s));
   EXPECT_TRUE(wait_for("s2", wire::typ::kStop, 1s));
   loop_.call([&] { plugin_.reset(); });  // the daemon tears down without waiting
-  EXPECT_TRUE(live_processes_in_session(one).empty());
-  EXPECT_TRUE(live_processes_in_session(two).empty());
+  EXPECT_TRUE(test::all_gone({one, two}, 1s));
   EXPECT_FALSE(test::is_our_zombie(one));
   EXPECT_FALSE(test::is_our_zombie(two));
 }
+
+// ---- containment: every process of a session ends with it, in both ways ------------
+
+// The same plugin with shell.containment forced to one way. The cgroup way needs a
+// writable cgroup v2 (root here); the process-tree way runs everywhere.
+class ShellContainmentTest : public ShellPluginTest,
+                             public ::testing::WithParamInterface<ContainmentMode> {
+ protected:
+  void start_contained(std::chrono::seconds idle_timeout = 0s) {
+    ShellOptions options = quiet_options();
+    options.containment = GetParam();
+    options.idle_timeout = idle_timeout;
+    start(options);
+    const bool cgroups = loop_.call([&] { return plugin_->containment().uses_cgroups(); });
+    ASSERT_EQ(cgroups, GetParam() == ContainmentMode::kCgroup)
+        << loop_.call([&] { return plugin_->containment().description(); });
+  }
+
+  // Starts, in session `sid`, a `setsid nohup` job and a double-forked daemon deaf
+  // to SIGHUP (its parents exit at once), and returns their pids with the shell's.
+  std::vector<pid_t> start_escapees(const std::string& sid) {
+    const std::string base = ::testing::TempDir() + "/" + sid + "." + std::to_string(::getpid());
+    const std::string nohup_file = base + ".nohup";
+    const std::string daemon_file = base + ".daemon";
+    ::unlink(nohup_file.c_str());
+    ::unlink(daemon_file.c_str());
+    type(sid, "setsid nohup sh -c 'echo $$ > " + nohup_file +
+                  "; exec sleep 1000' >/dev/null 2>&1 &\n"
+                  "sh -c '(setsid sh -c \"trap \\\"\\\" HUP; echo \\$\\$ > " +
+                  daemon_file + "; sleep 1001\" </dev/null >/dev/null 2>&1 &) &'\n");
+    const pid_t nohup_job = test::read_pid_file(nohup_file, 5s);
+    const pid_t daemonized = test::read_pid_file(daemon_file, 5s);
+    EXPECT_GT(nohup_job, 1);
+    EXPECT_GT(daemonized, 1);
+    EXPECT_TRUE(test::alive(nohup_job));
+    EXPECT_TRUE(test::alive(daemonized));
+    return {shell_pid(sid), nohup_job, daemonized};
+  }
+
+  // In the process-tree way the daemon (here: the test process) adopts the
+  // session's orphans, and the plugin must reap them itself.
+  void expect_no_zombie_of_ours(const std::vector<pid_t>& pids) {
+    if (GetParam() != ContainmentMode::kProcessTree) return;
+    for (pid_t pid : pids) {
+      EXPECT_TRUE(loop_.wait_until([&] { return !test::is_our_zombie(pid); }, 2s)) << pid;
+    }
+  }
+
+  bool cgroups_usable() {
+    if (GetParam() != ContainmentMode::kCgroup) return true;
+    auto probe = SessionCgroups::open();
+    if (!probe) {
+      std::fprintf(stderr, "no usable cgroup: %s\n", probe.error().message().c_str());
+    }
+    return probe.ok();
+  }
+};
+
+TEST_P(ShellContainmentTest, StopEndsSetsidJobsAndDoubleForkedDaemons) {
+  if (!cgroups_usable()) GTEST_SKIP() << "cgroup v2 not writable here";
+  start_contained();
+  open("s1");
+  const std::vector<pid_t> pids = start_escapees("s1");
+  ASSERT_TRUE(send(shell_msg(wire::typ::kStop, "s1")).ok());
+  ASSERT_TRUE(wait_for("s1", wire::typ::kStop, 10s));
+  EXPECT_TRUE(test::all_gone(pids, 100ms));
+  expect_no_zombie_of_ours(pids);
+}
+
+// Ending one session never touches another's processes, although in the
+// process-tree way every shell is a child of the daemon that the walk passes by.
+TEST_P(ShellContainmentTest, EndingOneSessionLeavesTheOthersAlone) {
+  if (!cgroups_usable()) GTEST_SKIP() << "cgroup v2 not writable here";
+  start_contained();
+  open("a");
+  open("b");
+  const std::vector<pid_t> a = start_escapees("a");
+  const std::vector<pid_t> b = start_escapees("b");
+  type("a", "exit 0\n");  // its orphans come to the daemon, next to b's shell
+  ASSERT_TRUE(wait_for("a", wire::typ::kStop, 10s));
+  EXPECT_TRUE(test::all_gone(a, 100ms));
+  for (pid_t pid : b) {
+    EXPECT_TRUE(test::alive(pid)) << pid;
+  }
+  type("b", "echo still-$((5+5))\n");
+  EXPECT_TRUE(wait_output("b", "still-10"));
+  ASSERT_TRUE(send(shell_msg(wire::typ::kStop, "b")).ok());
+  ASSERT_TRUE(wait_for("b", wire::typ::kStop, 10s));
+  EXPECT_TRUE(test::all_gone(b, 100ms));
+}
+
+TEST_P(ShellContainmentTest, AShellThatExitsTakesItsEscapeesAlong) {
+  if (!cgroups_usable()) GTEST_SKIP() << "cgroup v2 not writable here";
+  start_contained();
+  open("s1");
+  const std::vector<pid_t> pids = start_escapees("s1");
+  type("s1", "exit 0\n");
+  auto stop = wait_for("s1", wire::typ::kStop, 10s);
+  ASSERT_TRUE(stop);
+  EXPECT_EQ(stop->hdr.prop_int(wire::prop::kExitCode), 0);
+  EXPECT_TRUE(test::all_gone(pids, 100ms));
+  expect_no_zombie_of_ours(pids);
+}
+
+TEST_P(ShellContainmentTest, IdleTimeoutAndLinkDropEndEverything) {
+  if (!cgroups_usable()) GTEST_SKIP() << "cgroup v2 not writable here";
+  start_contained(1s);
+  open("idle");
+  const std::vector<pid_t> idle = start_escapees("idle");
+  // The idle session ends by itself after a second without input.
+  ASSERT_TRUE(wait_for("idle", wire::typ::kStop, 5s));
+  EXPECT_TRUE(test::all_gone(idle, 100ms));
+  open("down");
+  const std::vector<pid_t> down = start_escapees("down");
+  loop_.call([&] {
+    outbound_->disconnect();
+    plugin_->on_disconnected();
+  });
+  EXPECT_TRUE(loop_.wait_until([&] { return plugin_->session_count() == 0; }, 5s));
+  EXPECT_TRUE(test::all_gone(down, 100ms));
+  expect_no_zombie_of_ours(idle);
+  expect_no_zombie_of_ours(down);
+}
+
+TEST_P(ShellContainmentTest, ShutdownEndsEverythingWhenThePluginIsDestroyed) {
+  if (!cgroups_usable()) GTEST_SKIP() << "cgroup v2 not writable here";
+  start_contained();
+  open("s1");
+  const std::vector<pid_t> pids = start_escapees("s1");
+  loop_.call([&] { plugin_->on_shutdown(); });
+  loop_.call([&] { plugin_.reset(); });  // the daemon tears down without waiting
+  EXPECT_TRUE(test::all_gone(pids, 1s));
+  if (GetParam() == ContainmentMode::kProcessTree) {
+    for (pid_t pid : pids) {
+      EXPECT_FALSE(test::is_our_zombie(pid)) << pid;
+    }
+  }
+}
+
+// The shell sees the device as a local login would: $$ is its pid everywhere, and a
+// process started outside the daemon can be signalled by the pid `ps` shows.
+TEST_P(ShellContainmentTest, TheShellSeesAndSignalsTheWholeDevice) {
+  if (!cgroups_usable()) GTEST_SKIP() << "cgroup v2 not writable here";
+  start_contained();
+  const pid_t outsider = ::fork();
+  ASSERT_GE(outsider, 0);
+  if (outsider == 0) {
+    ::execl("/bin/sleep", "sleep", "1000", static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  open("s1");
+  const pid_t shell = shell_pid("s1");
+  type("s1", "echo \"self=$$ ps=$(ps -o pid= -p $$ | tr -d ' ')\"; kill " +
+                 std::to_string(outsider) + " && echo killed-$((1+1))\n");
+  EXPECT_TRUE(wait_output("s1", "self=" + std::to_string(shell) + " ps=" + std::to_string(shell)))
+      << output("s1");
+  EXPECT_TRUE(wait_output("s1", "killed-2")) << output("s1");
+  int status = 0;
+  EXPECT_EQ(::waitpid(outsider, &status, 0), outsider);
+  EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGTERM);
+}
+
+INSTANTIATE_TEST_SUITE_P(Ways, ShellContainmentTest,
+                         ::testing::Values(ContainmentMode::kCgroup, ContainmentMode::kProcessTree),
+                         [](const ::testing::TestParamInfo<ContainmentMode>& param_info) {
+                           return param_info.param == ContainmentMode::kCgroup ? "Cgroup"
+                                                                               : "ProcessTree";
+                         });
 
 // ---- limits and refusals ------------------------------------------------------------
 
