@@ -6,6 +6,7 @@
 #include "daemon/app/tetherd_main.hpp"
 #include "plugins/config/config_plugin.hpp"
 #include "plugins/shell/shell_plugin.hpp"
+#include "plugins/update/update_plugin.hpp"
 #include "protocol/message.hpp"
 
 int main(int argc, char** argv) {
@@ -16,6 +17,8 @@ int main(int argc, char** argv) {
                 tether::plugins::shell::make_plugin},
       PluginRow{tether::protocol::proto::kConfig, false, tether::plugins::config::option_section(),
                 tether::plugins::config::make_plugin},
+      PluginRow{tether::protocol::proto::kUpdate, false, tether::plugins::update::option_section(),
+                tether::plugins::update::make_plugin},
   };
   return tether::daemon::tetherd_main(argc, argv, plugins);
 }

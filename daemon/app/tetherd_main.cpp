@@ -144,7 +144,9 @@ int run_daemon(const ParsedCommandLine& parsed, std::span<const PluginRow> plugi
       .link = link.observers(),
       .device = {.id = options.device.id,
                  .state_dir = options.device.state_dir,
-                 .version = TETHER_VERSION},
+                 .version = TETHER_VERSION,
+                 .ca_file = options.server.ca_file,
+                 .proxy = options.server.proxy},
       .store = durable_store.get(),
       .bus = bus.get(),  // null with dbus.bus = none
   };

@@ -1,10 +1,6 @@
 #include "daemon/options/options_parser.hpp"
 
-#include <unistd.h>
-
 #include <boost/program_options.hpp>
-#include <cerrno>
-#include <cstring>
 #include <fstream>
 #include <limits>
 #include <sstream>
@@ -53,12 +49,6 @@ std::vector<OptionSection> daemon_sections() {
            {"max-bytes", "16777216", "bytes of stored, unacknowledged records"},
            {"window", "256", "records in flight without an ack"},
            {"max-record", "65536", "bytes, largest single record"},
-       },
-       nullptr},
-      {"update",
-       {
-           {"installer", std::nullopt, "executable that installs an artifact"},
-           {"public-key", std::nullopt, "PEM public key that artifacts must be signed with"},
        },
        nullptr},
       {"command",
@@ -161,13 +151,6 @@ void validate_daemon(const OptionValues& values, const std::string& machine_id_p
   monitoring.count("max-bytes", o.monitoring.max_bytes, 1, std::numeric_limits<std::size_t>::max());
   monitoring.count("window", o.monitoring.window, 1);
   monitoring.count("max-record", o.monitoring.max_record, 1);
-
-  OptionReader update(values, "update", problems);
-  update.absolute_path("installer", o.update.installer);
-  if (!o.update.installer.empty() && ::access(o.update.installer.c_str(), X_OK) != 0)
-    update.problem("installer",
-                   "cannot execute '" + o.update.installer + "': " + std::strerror(errno));
-  update.existing_file("public-key", o.update.public_key);
 
   OptionReader command(values, "command", problems);
   command.seconds("timeout", o.command.timeout, true);

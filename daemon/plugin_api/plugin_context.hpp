@@ -24,6 +24,11 @@ struct DeviceIdentity {
   std::string id;         // device.id; may be empty when unset and /etc/machine-id unreadable
   std::string state_dir;  // device.state-dir, an absolute path
   std::string version;    // tetherd's version, "0.1.0"
+  // How the device trusts and reaches its backend over HTTPS, for plugins that fetch
+  // from it outside the WebSocket (update): server.ca-file (empty: the system CAs)
+  // and server.proxy (empty: https_proxy from the environment).
+  std::string ca_file{};
+  std::string proxy{};
 };
 
 struct PluginContext {

@@ -36,5 +36,6 @@ struct Command {
 
 Command status_command();
 Command config_command();
+Command update_command();
 
 }  // namespace tether::tetherctl

@@ -10,13 +10,15 @@
 #include <vector>
 
 #include "plugins/shell/shell_options.hpp"
+#include "plugins/update/update_options.hpp"
 
 namespace tether::daemon {
 namespace {
 
 // The [shell] section now belongs to the shell plugin: the parser declares and
 // checks it as main's plugin table would hand it over.
-const std::vector<OptionSection> kPluginSections{plugins::shell::option_section()};
+const std::vector<OptionSection> kPluginSections{plugins::shell::option_section(),
+                                                 plugins::update::option_section()};
 
 // The shell plugin's options as its factory would read them.
 plugins::shell::ShellOptions shell_of(const ParsedCommandLine& parsed) {
@@ -126,7 +128,6 @@ TEST_F(OptionsTest, EveryOptionIsAccepted) {
                              "--monitoring.window=2",
                              "--monitoring.max-record=100",
                              "--update.installer=/bin/true",
-                             "--update.public-key=" + pem_,
                              "--command.timeout=2.5",
                              "--command.max-pending=3",
                              "--log.level=trace"});
@@ -142,7 +143,6 @@ TEST_F(OptionsTest, EveryOptionIsAccepted) {
   EXPECT_EQ(shell.user, "root");
   EXPECT_EQ(shell.idle_timeout, std::chrono::seconds(0));
   EXPECT_EQ(o.monitoring.window, 2u);
-  EXPECT_EQ(o.update.installer, "/bin/true");
   EXPECT_EQ(o.command.timeout, std::chrono::milliseconds(2500));
   EXPECT_EQ(o.command.max_pending, 3u);
   EXPECT_EQ(o.log_level, log::Level::kTrace);
@@ -201,6 +201,10 @@ TEST_F(OptionsTest, PathsUsersAndFiles) {
   expect_problem({"--shell.user=no-such-user-tether"}, "shell.user", "unknown user");
   expect_problem({"--server.ca-file=/nonexistent/ca.pem"}, "server.ca-file");
   expect_problem({"--update.public-key=/nonexistent/key.pem"}, "update.public-key");
+  // A file that exists but is not a public key (here: a certificate stub).
+  expect_problem({"--update.public-key=" + pem_}, "update.public-key", "not a PEM public key");
+  expect_problem({"--update.install-timeout=-1"}, "update.install-timeout");
+  expect_problem({"--update.progress-step=0"}, "update.progress-step");
   expect_problem({"--server.cert-file=/nonexistent/c.pem", "--server.key-file=" + pem_},
                  "server.cert-file");
   expect_problem({"--server.cert-file=" + pem_}, "server.cert-file", "without");

@@ -1,0 +1,52 @@
+// The artifact's signature check (wire.md 5.3): `signature` is made over the 32-byte
+// SHA-256 digest of the artifact by the private half of update.public-key. With
+// OpenSSL's EVP API:
+//  - Ed25519: the 32 digest bytes are the signed message (PureEdDSA over the digest);
+//  - ECDSA P-256 and RSA (PKCS#1 v1.5): the digest is the SHA-256 hash that was signed,
+//    i.e. what `openssl dgst -sha256 -sign KEY ARTIFACT` produces.
+// docs/update.md shows how to sign with each.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <span>
+#include <string>
+
+#include "protocol/result.hpp"
+
+namespace tether::plugins::update {
+
+using Sha256Digest = std::array<std::uint8_t, 32>;
+
+class PublicKey {
+ public:
+  // Reads a PEM public key ("BEGIN PUBLIC KEY") from `path`. Fails (kInvalidArgument)
+  // for a missing or unreadable file, anything that is not a public key, and key types
+  // other than Ed25519, ECDSA P-256 and RSA (of at least 2048 bits).
+  static Result<PublicKey> load(const std::filesystem::path& path);
+
+  // "Ed25519", "ECDSA P-256" or "RSA-3072".
+  const std::string& description() const { return description_; }
+
+  // Ok when `signature` is a valid signature of `digest` by this key.
+  Status verify(const Sha256Digest& digest, std::span<const std::uint8_t> signature) const;
+
+ private:
+  struct Free {
+    void operator()(void* key) const;
+  };
+  enum class Kind { kEd25519, kEcdsa, kRsa };
+  PublicKey(std::shared_ptr<void> key, Kind kind, std::string description)
+      : key_(std::move(key)), kind_(kind), description_(std::move(description)) {}
+
+  std::shared_ptr<void> key_;  // EVP_PKEY, shared: verification does not modify it
+  Kind kind_;
+  std::string description_;
+};
+
+// Lower-case hex of a digest.
+std::string to_hex(const Sha256Digest& digest);
+
+}  // namespace tether::plugins::update
