@@ -39,16 +39,10 @@ struct DeviceOptions {
   std::string state_dir = "/var/lib/tether";
 };
 
-// [monitoring], [update] and [command] belong to plugins that do not exist yet.
+// [update] and [command] belong to plugins that do not exist yet.
 // daemon.md requires their keys to be accepted and checked today, so they are
 // declared and validated here; each moves into its plugin's own section (and out of
 // this struct) when the plugin is written.
-struct MonitoringOptions {
-  std::size_t max_bytes = 16777216;
-  std::size_t window = 256;
-  std::size_t max_record = 65536;
-};
-
 struct UpdateOptions {
   std::string installer;
   std::string public_key;
@@ -63,7 +57,6 @@ struct DaemonOptions {
   ServerOptions server;
   DeviceOptions device;
   BusKind dbus_bus = BusKind::kSystem;
-  MonitoringOptions monitoring;  // (see above)
   UpdateOptions update;          // (see above)
   CommandOptions command;        // (see above)
   log::Level log_level = log::Level::kInfo;

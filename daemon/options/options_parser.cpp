@@ -48,13 +48,6 @@ std::vector<OptionSection> daemon_sections() {
        nullptr},
       {"dbus", {{"bus", "system", "system, session or none"}}, nullptr},
       // Sections of plugins not written yet (see daemon_options.hpp).
-      {"monitoring",
-       {
-           {"max-bytes", "16777216", "bytes of stored, unacknowledged records"},
-           {"window", "256", "records in flight without an ack"},
-           {"max-record", "65536", "bytes, largest single record"},
-       },
-       nullptr},
       {"update",
        {
            {"installer", std::nullopt, "executable that installs an artifact"},
@@ -154,13 +147,8 @@ void validate_daemon(const OptionValues& values, const std::string& machine_id_p
       "bus", o.dbus_bus,
       {{"system", BusKind::kSystem}, {"session", BusKind::kSession}, {"none", BusKind::kNone}});
   if (o.server.auth == AuthMode::kMender && o.dbus_bus == BusKind::kNone)
-    v.problem("server.auth",
-              "mender takes the token from D-Bus and needs dbus.bus = system or session");
-
-  OptionReader monitoring(values, "monitoring", problems);
-  monitoring.count("max-bytes", o.monitoring.max_bytes, 1, std::numeric_limits<std::size_t>::max());
-  monitoring.count("window", o.monitoring.window, 1);
-  monitoring.count("max-record", o.monitoring.max_record, 1);
+    server.problem("auth",
+                   "mender takes the token from D-Bus and needs dbus.bus = system or session");
 
   OptionReader update(values, "update", problems);
   update.absolute_path("installer", o.update.installer);
