@@ -35,5 +35,7 @@ struct Command {
 };
 
 Command status_command();
+Command submit_command();
+Command alert_command();
 
 }  // namespace tether::tetherctl

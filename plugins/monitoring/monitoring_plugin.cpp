@@ -1,6 +1,7 @@
 #include "plugins/monitoring/monitoring_plugin.hpp"
 
 #include <algorithm>
+#include <mutex>
 #include <chrono>
 #include <memory>
 #include <utility>
@@ -62,6 +63,7 @@ MonitoringPlugin::MonitoringPlugin(const daemon::PluginContext& context, Durable
       store_(store),
       options_(std::move(options)),
       retry_(context.loop),
+      last_marker_(std::make_shared<LastMarker>()),
       self_(std::make_shared<MonitoringPlugin*>(this)) {
   const auto stats = store_.stats(kRecordLog);
   // Everything before the first stored record was acknowledged (or dropped) before.
@@ -141,9 +143,23 @@ void MonitoringPlugin::append(RecordKind kind, const protocol::Bytes& body_with_
   }
   ++pending_calls_;
   protocol::Bytes stored = stored_form(kind, body_with_zero_seq);
-  auto make_dropped = [](const daemon::store::DroppedRange& range, std::uint64_t /*seq*/) {
+  auto make_dropped = [last = last_marker_](const daemon::store::DroppedRange& range,
+                                             std::uint64_t seq) {
+    // Runs on the store's writer thread. When the previous marker is among the rows
+    // dropped now, the backend never saw it: the new marker covers its range too, so
+    // one record always says everything that was lost since the last one it saw.
+    std::lock_guard lock(last->mutex);
+    std::uint64_t first = range.first;
+    std::uint64_t count = range.count;
+    if (last->seq != 0 && last->seq >= range.first && last->seq <= range.last) {
+      first = last->first;
+      count += last->count;
+    }
+    last->seq = seq;
+    last->first = first;
+    last->count = count;
     wire::DroppedRecord marker{
-        .seq = 0, .ts = now_ms(), .first = range.first, .last = range.last, .count = range.count};
+        .seq = 0, .ts = now_ms(), .first = first, .last = range.last, .count = count};
     return stored_form(RecordKind::kDropped, marker.encode());
   };
   std::weak_ptr<MonitoringPlugin*> weak = self_;

@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include "daemon/loop/event_loop.hpp"
@@ -104,6 +105,15 @@ class MonitoringPlugin final : public daemon::ProtocolHandler {
   bool reading_ = false;
   bool erasing_ = false;
   std::size_t pending_calls_ = 0;
+  // The last `dropped` marker written (shared with the store's writer thread, where
+  // markers are built): its seq and the range it reports. Kept in memory only.
+  struct LastMarker {
+    std::mutex mutex;
+    std::uint64_t seq = 0;
+    std::uint64_t first = 0;
+    std::uint64_t count = 0;
+  };
+  std::shared_ptr<LastMarker> last_marker_;
   // Callbacks from the store and workers hold a weak reference: the plugin is
   // destroyed before the store, whose queued callbacks then find it gone.
   std::shared_ptr<MonitoringPlugin*> self_;
