@@ -63,7 +63,7 @@ MonitoringPlugin::MonitoringPlugin(const daemon::PluginContext& context, Durable
       store_(store),
       options_(std::move(options)),
       retry_(context.loop),
-      last_marker_(std::make_shared<LastMarker>()),
+      markers_(std::make_shared<StoredMarkers>()),
       self_(std::make_shared<MonitoringPlugin*>(this)) {
   const auto stats = store_.stats(kRecordLog);
   // Everything before the first stored record was acknowledged (or dropped) before.
@@ -143,21 +143,21 @@ void MonitoringPlugin::append(RecordKind kind, const protocol::Bytes& body_with_
   }
   ++pending_calls_;
   protocol::Bytes stored = stored_form(kind, body_with_zero_seq);
-  auto make_dropped = [last = last_marker_](const daemon::store::DroppedRange& range,
-                                             std::uint64_t seq) {
-    // Runs on the store's writer thread. When the previous marker is among the rows
-    // dropped now, the backend never saw it: the new marker covers its range too, so
-    // one record always says everything that was lost since the last one it saw.
-    std::lock_guard lock(last->mutex);
+  auto make_dropped = [markers = markers_](const daemon::store::DroppedRange& range,
+                                          std::uint64_t seq) {
+    // Runs on the store's writer thread. Markers among the rows dropped now never
+    // reached the backend: the new marker reports their ranges too, so no loss report
+    // is itself lost.
+    std::lock_guard lock(markers->mutex);
     std::uint64_t first = range.first;
     std::uint64_t count = range.count;
-    if (last->seq != 0 && last->seq >= range.first && last->seq <= range.last) {
-      first = last->first;
-      count += last->count;
+    auto it = markers->stored.lower_bound(range.first);
+    while (it != markers->stored.end() && it->first <= range.last) {
+      first = std::min(first, it->second.first);
+      count += it->second.count;
+      it = markers->stored.erase(it);
     }
-    last->seq = seq;
-    last->first = first;
-    last->count = count;
+    markers->stored[seq] = {first, count};
     wire::DroppedRecord marker{
         .seq = 0, .ts = now_ms(), .first = first, .last = range.last, .count = count};
     return stored_form(RecordKind::kDropped, marker.encode());
@@ -350,6 +350,11 @@ void MonitoringPlugin::erase_acked() {
       return;
     }
     plugin.erased_through_ = std::max(plugin.erased_through_, through);
+    {
+      std::lock_guard lock(plugin.markers_->mutex);
+      auto& stored = plugin.markers_->stored;
+      stored.erase(stored.begin(), stored.upper_bound(through));
+    }
     plugin.erase_acked();
   });
 }

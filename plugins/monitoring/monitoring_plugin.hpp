@@ -15,6 +15,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -105,15 +106,19 @@ class MonitoringPlugin final : public daemon::ProtocolHandler {
   bool reading_ = false;
   bool erasing_ = false;
   std::size_t pending_calls_ = 0;
-  // The last `dropped` marker written (shared with the store's writer thread, where
-  // markers are built): its seq and the range it reports. Kept in memory only.
-  struct LastMarker {
+  // The `dropped` markers written by this process and still stored, by seq: the
+  // range each reports. Shared with the store's writer thread, where markers are
+  // built; at most one entry per stored marker. Not persisted: after a restart a
+  // marker written before it is reported on its own even if dropped later.
+  struct StoredMarkers {
+    struct Range {
+      std::uint64_t first = 0;
+      std::uint64_t count = 0;
+    };
     std::mutex mutex;
-    std::uint64_t seq = 0;
-    std::uint64_t first = 0;
-    std::uint64_t count = 0;
+    std::map<std::uint64_t, Range> stored;
   };
-  std::shared_ptr<LastMarker> last_marker_;
+  std::shared_ptr<StoredMarkers> markers_;
   // Callbacks from the store and workers hold a weak reference: the plugin is
   // destroyed before the store, whose queued callbacks then find it gone.
   std::shared_ptr<MonitoringPlugin*> self_;
