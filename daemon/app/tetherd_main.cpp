@@ -107,9 +107,8 @@ int run_daemon(const ParsedCommandLine& parsed, std::span<const PluginRow> plugi
                   .version = TETHER_VERSION,
                   .server_url = [&link] { return link.server_url(); },
                   // The monitoring plugin's log in the store (plugins/monitoring).
-                  .pending_records = [&durable_store] {
-                    return durable_store->stats("monitoring").count;
-                  },
+                  .pending_records =
+                      [&durable_store] { return durable_store->stats("monitoring").count; },
                   .reconnect = reconnect_soon,
               });
     if (!registered) {

@@ -57,8 +57,8 @@ struct DaemonOptions {
   ServerOptions server;
   DeviceOptions device;
   BusKind dbus_bus = BusKind::kSystem;
-  UpdateOptions update;          // (see above)
-  CommandOptions command;        // (see above)
+  UpdateOptions update;    // (see above)
+  CommandOptions command;  // (see above)
   log::Level log_level = log::Level::kInfo;
   std::string config_file;  // the --config file, when one was given
 };

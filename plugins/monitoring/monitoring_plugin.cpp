@@ -1,9 +1,9 @@
 #include "plugins/monitoring/monitoring_plugin.hpp"
 
 #include <algorithm>
-#include <mutex>
 #include <chrono>
 #include <memory>
+#include <mutex>
 #include <utility>
 #include <vector>
 
@@ -34,11 +34,15 @@ std::int64_t now_ms() {
       .count();
 }
 
-Error invalid(std::string sentence) { return Error(ErrorCode::kInvalidArgument, std::move(sentence)); }
+Error invalid(std::string sentence) {
+  return Error(ErrorCode::kInvalidArgument, std::move(sentence));
+}
 
 }  // namespace
 
-std::uint64_t pending_records(const DurableStore& store) { return store.stats(kRecordLog).count; }
+std::uint64_t pending_records(const DurableStore& store) {
+  return store.stats(kRecordLog).count;
+}
 
 Result<std::unique_ptr<daemon::ProtocolHandler>> make_plugin(const daemon::PluginContext& context,
                                                              daemon::OptionReader& options) {
@@ -144,7 +148,7 @@ void MonitoringPlugin::append(RecordKind kind, const protocol::Bytes& body_with_
   ++pending_calls_;
   protocol::Bytes stored = stored_form(kind, body_with_zero_seq);
   auto make_dropped = [markers = markers_](const daemon::store::DroppedRange& range,
-                                          std::uint64_t seq) {
+                                           std::uint64_t seq) {
     // Runs on the store's writer thread. Markers among the rows dropped now never
     // reached the backend: the new marker reports their ranges too, so no loss report
     // is itself lost.
@@ -246,10 +250,9 @@ void MonitoringPlugin::pump() {
                   if (!plugin.outbound_.send(*msg, daemon::Priority::kBulk, kFlow)) {
                     // The outbound queue is full: go on once it has drained.
                     if (plugin.outbound_.connected()) {
-                      plugin.outbound_.when_drained(kFlow, kFlowLowWater, kTotalLowWater,
-                                                    [weak] {
-                                                      if (auto again = weak.lock()) (**again).pump();
-                                                    });
+                      plugin.outbound_.when_drained(kFlow, kFlowLowWater, kTotalLowWater, [weak] {
+                        if (auto again = weak.lock()) (**again).pump();
+                      });
                     }
                     return;
                   }

@@ -65,8 +65,8 @@ class MonitoringPlugin final : public daemon::ProtocolHandler {
   // empty stream or id, an unknown severity, or a record over max-record; kBusy past
   // max-pending-calls; the store's error when the commit fails.
   void submit(std::string stream, protocol::Map values, SeqDone done);
-  void raise_alert(std::string id, std::string severity, std::string summary,
-                   protocol::Map details, SeqDone done);
+  void raise_alert(std::string id, std::string severity, std::string summary, protocol::Map details,
+                   SeqDone done);
   void clear_alert(std::string id, SeqDone done);
 
   // Calls waiting for their commit now.

@@ -32,7 +32,9 @@ TelemetryService::TelemetryService(daemon::dbus::BusService& bus, MonitoringPlug
   registerAdaptor();
 }
 
-TelemetryService::~TelemetryService() { unregisterAdaptor(); }
+TelemetryService::~TelemetryService() {
+  unregisterAdaptor();
+}
 
 void TelemetryService::Submit(sdbus::Result<std::uint64_t>&& result, std::string stream,
                               std::map<std::string, sdbus::Variant> values) {

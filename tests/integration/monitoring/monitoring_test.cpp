@@ -162,25 +162,31 @@ TEST_F(MonitoringTest, StatusOnlineAfterConnectWithInventoryAndShutdownOnStop) {
 TEST_F(MonitoringTest, EveryVariantTypeArrivesAsItsMsgpackType) {
   start_monitoring();
   expect_connection();
-  auto submitted = busctl(call(
-      "Submit", {"sa{sv}", "env", "17",                                   //
-                 "b", "b", "true",                                         //
-                 "y", "y", "200",                                          //
-                 "n", "n", "-300",                                         //
-                 "q", "q", "60000",                                        //
-                 "i", "i", "-100000",                                      //
-                 "u", "u", "4000000000",                                   //
-                 "x", "x", "-9000000000",                                  //
-                 "t", "t", "18000000000000000000",                         //
-                 "d", "d", "1.5",                                          //
-                 "s", "s", "hello",                                        //
-                 "o", "o", "/a/b",                                         //
-                 "g", "g", "a{sv}",                                        //
-                 "ay", "ay", "3", "1", "2", "255",                         //
-                 "as", "as", "2", "p", "q",                                //
-                 "aai", "aai", "2", "1", "7", "0",                         //
-                 "asv", "a{sv}", "2", "k", "i", "5", "l", "as", "1", "z",  //
-                 "asi", "a{si}", "1", "one", "1"}));
+  auto submitted = busctl(call("Submit", {"sa{sv}", "env",   "17",                    //
+                                          "b",      "b",     "true",                  //
+                                          "y",      "y",     "200",                   //
+                                          "n",      "n",     "-300",                  //
+                                          "q",      "q",     "60000",                 //
+                                          "i",      "i",     "-100000",               //
+                                          "u",      "u",     "4000000000",            //
+                                          "x",      "x",     "-9000000000",           //
+                                          "t",      "t",     "18000000000000000000",  //
+                                          "d",      "d",     "1.5",                   //
+                                          "s",      "s",     "hello",                 //
+                                          "o",      "o",     "/a/b",                  //
+                                          "g",      "g",     "a{sv}",                 //
+                                          "ay",     "ay",    "3",
+                                          "1",      "2",     "255",  //
+                                          "as",     "as",    "2",
+                                          "p",      "q",  //
+                                          "aai",    "aai",   "2",
+                                          "1",      "7",     "0",  //
+                                          "asv",    "a{sv}", "2",
+                                          "k",      "i",     "5",
+                                          "l",      "as",    "1",
+                                          "z",  //
+                                          "asi",    "a{si}", "1",
+                                          "one",    "1"}));
   ASSERT_EQ(submitted.exit_status, 0) << submitted.output;
   EXPECT_EQ(submitted.output, "t 1\n");
 
@@ -228,10 +234,10 @@ TEST_F(MonitoringTest, EveryVariantTypeArrivesAsItsMsgpackType) {
 TEST_F(MonitoringTest, AlertsWithGdbusAndTetherctl) {
   start_monitoring();
   expect_connection();
-  auto raised = gdbus({"call", "--session", "--dest", "io.tether.Gateway1", "--object-path",
-                       "/io/tether/Gateway1", "--method", "io.tether.Telemetry1.RaiseAlert",
-                       "door-1", "major", "Door open",
-                       "{'since': <int64 5>, 'zones': <[1, 2]>, 'ok': <false>}"});
+  auto raised =
+      gdbus({"call", "--session", "--dest", "io.tether.Gateway1", "--object-path",
+             "/io/tether/Gateway1", "--method", "io.tether.Telemetry1.RaiseAlert", "door-1",
+             "major", "Door open", "{'since': <int64 5>, 'zones': <[1, 2]>, 'ok': <false>}"});
   ASSERT_EQ(raised.exit_status, 0) << raised.output;
   EXPECT_EQ(raised.output, "(uint64 1,)\n");
   auto cleared = tetherctl({"--bus", "session", "alert", "clear", "door-1"});
@@ -255,9 +261,8 @@ TEST_F(MonitoringTest, AlertsWithGdbusAndTetherctl) {
   EXPECT_EQ(alert->severity, "major");
   EXPECT_EQ(alert->state, "raised");
   EXPECT_EQ(alert->summary, "Door open");
-  EXPECT_EQ(alert->details, (protocol::Map{{"ok", false},
-                                           {"since", 5},
-                                           {"zones", protocol::Array{1, 2}}}));
+  EXPECT_EQ(alert->details,
+            (protocol::Map{{"ok", false}, {"since", 5}, {"zones", protocol::Array{1, 2}}}));
   auto second = next_record();
   ASSERT_TRUE(second.has_value());
   auto clear = wire::AlertRecord::decode(protocol::encode_value(second->body));
@@ -308,8 +313,9 @@ TEST_F(MonitoringTest, EveryInvalidArgumentHasASentence) {
        "details.p: a struct"},
   };
   for (const auto& c : cases) {
-    std::vector<std::string> args = {"call", "--session", "--dest", "io.tether.Gateway1",
-                                     "--object-path", "/io/tether/Gateway1", "--method"};
+    std::vector<std::string> args = {
+        "call",          "--session",           "--dest",  "io.tether.Gateway1",
+        "--object-path", "/io/tether/Gateway1", "--method"};
     args.insert(args.end(), c.gdbus_args.begin(), c.gdbus_args.end());
     auto refused = gdbus(args);
     SCOPED_TRACE(c.gdbus_args.front() + ": " + c.words);
@@ -360,8 +366,8 @@ TEST_F(MonitoringTest, AcksEraseAndTheRestIsResentAfterReconnect) {
 
   // Garbage acks: each answered with a control error; nothing is lost.
   const std::vector<protocol::Bytes> garbage = {
-      {0xc1},                                     // not msgpack
-      protocol::encode_value(Value("seq")),       // not a map
+      {0xc1},                                                      // not msgpack
+      protocol::encode_value(Value("seq")),                        // not a map
       protocol::encode_value(Value(protocol::Map{{"seq", "3"}})),  // wrong type
       protocol::encode_value(Value(protocol::Map{{"seq", -1}})),   // negative
       protocol::encode_value(Value(protocol::Map{})),              // missing
@@ -369,7 +375,8 @@ TEST_F(MonitoringTest, AcksEraseAndTheRestIsResentAfterReconnect) {
       {0x81, 0xa3, 's', 'e'},                                      // truncated
   };
   for (const auto& body : garbage) {
-    ASSERT_TRUE(server_->send(protocol::make_msg(protocol::proto::kMonitoring, "ack", {}, {}, body)));
+    ASSERT_TRUE(
+        server_->send(protocol::make_msg(protocol::proto::kMonitoring, "ack", {}, {}, body)));
     std::optional<protocol::ProtoMsg> error;
     for (int i = 0; i < 10 && !error; ++i) {
       auto msg = server_->receive_message(3s);

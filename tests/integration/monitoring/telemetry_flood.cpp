@@ -57,7 +57,7 @@ int main(int argc, char** argv) {
           .onInterface("io.tether.Telemetry1")
           .withArguments(stream, values)
           .uponReplyInvoke([&shared, index, started, quiet](const sdbus::Error* error,
-                                                             std::uint64_t seq) {
+                                                            std::uint64_t seq) {
             const auto took = std::chrono::duration_cast<std::chrono::microseconds>(
                                   std::chrono::steady_clock::now() - started)
                                   .count();
@@ -83,8 +83,7 @@ int main(int argc, char** argv) {
     while (shared.ok + shared.failed < count) {
       shared.changed.wait(lock, [&] {
         return shared.in_flight < concurrency &&
-               (next < count || !shared.retry.empty() ||
-                shared.ok + shared.failed >= count);
+               (next < count || !shared.retry.empty() || shared.ok + shared.failed >= count);
       });
       if (shared.ok + shared.failed >= count) break;
       std::size_t index = 0;
@@ -104,7 +103,9 @@ int main(int argc, char** argv) {
     auto& l = shared.latencies_us;
     std::sort(l.begin(), l.end());
     const auto at = [&](double q) {
-      return l.empty() ? 0 : l[std::min(l.size() - 1, static_cast<std::size_t>(q * static_cast<double>(l.size())))];
+      return l.empty() ? 0
+                       : l[std::min(l.size() - 1,
+                                    static_cast<std::size_t>(q * static_cast<double>(l.size())))];
     };
     std::printf("done ok=%zu failed=%zu p50_us=%lld p99_us=%lld\n", shared.ok, shared.failed,
                 static_cast<long long>(at(0.5)), static_cast<long long>(at(0.99)));

@@ -172,7 +172,8 @@ TEST_F(OptionsTest, NumbersThatAreNotNumbers) {
        {"server.ping-interval", "server.pong-timeout", "server.backoff-max", "server.auth-backoff",
         "server.max-message", "shell.max-sessions", "shell.max-per-user", "shell.idle-timeout",
         "shell.ping-interval", "monitoring.max-bytes", "monitoring.window", "monitoring.max-record",
-        "monitoring.max-pending-calls", "monitoring.inventory-timeout", "command.timeout", "command.max-pending"}) {
+        "monitoring.max-pending-calls", "monitoring.inventory-timeout", "command.timeout",
+        "command.max-pending"}) {
     for (const char* garbage : {"abc", "12x", "1.2.3", "", "0x10"}) {
       SCOPED_TRACE(std::string(option) + "=" + garbage);
       if (std::string(garbage).empty()) continue;
@@ -186,7 +187,8 @@ TEST_F(OptionsTest, NegativeCountsAndDurations) {
        {"server.ping-interval", "server.pong-timeout", "server.backoff-max", "server.auth-backoff",
         "server.max-message", "shell.max-sessions", "shell.max-per-user", "shell.idle-timeout",
         "shell.ping-interval", "monitoring.max-bytes", "monitoring.window", "monitoring.max-record",
-        "monitoring.max-pending-calls", "monitoring.inventory-timeout", "command.timeout", "command.max-pending"}) {
+        "monitoring.max-pending-calls", "monitoring.inventory-timeout", "command.timeout",
+        "command.max-pending"}) {
     SCOPED_TRACE(option);
     expect_problem({"--" + std::string(option) + "=-5"}, option, "negative");
   }

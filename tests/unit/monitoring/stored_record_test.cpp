@@ -32,8 +32,13 @@ TEST(StoredRecord, StampGivesTheRecordItsSeq) {
 }
 
 TEST(StoredRecord, AlertsAndMarkersKeepTheirTyp) {
-  wire::AlertRecord alert{.seq = 0, .ts = 1, .id = "a", .severity = "info", .state = "raised",
-                          .summary = "s", .details = {}};
+  wire::AlertRecord alert{.seq = 0,
+                          .ts = 1,
+                          .id = "a",
+                          .severity = "info",
+                          .state = "raised",
+                          .summary = "s",
+                          .details = {}};
   auto msg = stamp(stored_form(RecordKind::kAlert, alert.encode()), 9);
   ASSERT_TRUE(msg.has_value());
   EXPECT_EQ(msg->hdr.typ, "alert");
