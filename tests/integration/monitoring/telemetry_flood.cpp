@@ -5,6 +5,9 @@
 // "done ok=N failed=M p50_us=.. p99_us=..". Retries a call refused with Busy.
 //
 //   telemetry_flood STREAM COUNT CONCURRENCY [PAD] [--quiet]
+//
+// With STREAM "--ping" it calls org.freedesktop.DBus.Peer.Ping on tetherd instead:
+// the floor of a D-Bus round trip to the daemon, for the benchmark.
 #include <sdbus-c++/sdbus-c++.h>
 
 #include <algorithm>
@@ -49,33 +52,45 @@ int main(int argc, char** argv) {
     Shared shared;
     shared.latencies_us.reserve(count);
     const std::string padding(pad, 'x');
+    const bool ping = stream == "--ping";
+    auto finish = [&shared, quiet](std::size_t index, std::chrono::steady_clock::time_point started,
+                                   const sdbus::Error* error, std::uint64_t seq) {
+      const auto took = std::chrono::duration_cast<std::chrono::microseconds>(
+                            std::chrono::steady_clock::now() - started)
+                            .count();
+      std::lock_guard lock(shared.mutex);
+      --shared.in_flight;
+      if (error == nullptr) {
+        ++shared.ok;
+        shared.latencies_us.push_back(took);
+        if (!quiet) std::printf("seq %llu\n", static_cast<unsigned long long>(seq));
+        std::fflush(stdout);
+      } else if (error->getName() == "io.tether.Error.Busy") {
+        shared.retry.push_back(index);
+      } else {
+        ++shared.failed;
+        std::printf("error %s: %s\n", error->getName().c_str(), error->getMessage().c_str());
+        std::fflush(stdout);
+      }
+      shared.changed.notify_all();
+    };
     auto send = [&](std::size_t index) {
+      const auto started = std::chrono::steady_clock::now();
+      if (ping) {
+        proxy->callMethodAsync("Ping")
+            .onInterface("org.freedesktop.DBus.Peer")
+            .uponReplyInvoke([&finish, index, started](const sdbus::Error* error) {
+              finish(index, started, error, 0);
+            });
+        return;
+      }
       std::map<std::string, sdbus::Variant> values{{"i", sdbus::Variant(std::int64_t(index))}};
       if (pad > 0) values.emplace("pad", sdbus::Variant(padding));
-      const auto started = std::chrono::steady_clock::now();
       proxy->callMethodAsync("Submit")
           .onInterface("io.tether.Telemetry1")
           .withArguments(stream, values)
-          .uponReplyInvoke([&shared, index, started, quiet](const sdbus::Error* error,
-                                                            std::uint64_t seq) {
-            const auto took = std::chrono::duration_cast<std::chrono::microseconds>(
-                                  std::chrono::steady_clock::now() - started)
-                                  .count();
-            std::lock_guard lock(shared.mutex);
-            --shared.in_flight;
-            if (error == nullptr) {
-              ++shared.ok;
-              shared.latencies_us.push_back(took);
-              if (!quiet) std::printf("seq %llu\n", static_cast<unsigned long long>(seq));
-              std::fflush(stdout);
-            } else if (error->getName() == "io.tether.Error.Busy") {
-              shared.retry.push_back(index);
-            } else {
-              ++shared.failed;
-              std::printf("error %s: %s\n", error->getName().c_str(), error->getMessage().c_str());
-              std::fflush(stdout);
-            }
-            shared.changed.notify_all();
+          .uponReplyInvoke([&finish, index, started](const sdbus::Error* error, std::uint64_t seq) {
+            finish(index, started, error, seq);
           });
     };
     std::size_t next = 0;
