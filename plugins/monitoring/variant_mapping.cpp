@@ -22,6 +22,14 @@ using protocol::Value;
 // Matches the msgpack decoder's bound, so that whatever this accepts also decodes.
 constexpr int kMaxDepth = 32;
 
+// "values" + "temp" -> "values.temp", for error sentences.
+std::string member(const std::string& where, const std::string& key) {
+  std::string name = where;
+  name += '.';
+  name += key;
+  return name;
+}
+
 Error invalid(const std::string& where, const std::string& what) {
   return Error(ErrorCode::kInvalidArgument, where + ": " + what);
 }
@@ -175,7 +183,7 @@ class Decoder {
       } else {
         key = basic<sdbus::Signature>(message);
       }
-      auto value = read(message, value_type, where + "." + key, depth + 1);
+      auto value = read(message, value_type, member(where, key), depth + 1);
       if (!value) return value.error();
       protocol::set(map, std::move(key), std::move(*value));
       message.exitDictEntry();
@@ -202,7 +210,7 @@ Result<protocol::Map> variants_to_map(const std::map<std::string, sdbus::Variant
   Map map;
   map.reserve(variants.size());
   for (const auto& [key, variant] : variants) {
-    auto value = variant_to_value(variant, where + "." + key);
+    auto value = variant_to_value(variant, member(where, key));
     if (!value) return value.error();
     map.emplace_back(key, std::move(*value));
   }
