@@ -4,6 +4,7 @@
 #include <array>
 
 #include "daemon/app/tetherd_main.hpp"
+#include "plugins/monitoring/monitoring_plugin.hpp"
 #include "plugins/config/config_plugin.hpp"
 #include "plugins/shell/shell_plugin.hpp"
 #include "plugins/update/update_plugin.hpp"
@@ -15,6 +16,9 @@ int main(int argc, char** argv) {
   const std::array plugins{
       PluginRow{tether::protocol::proto::kShell, true, tether::plugins::shell::option_section(),
                 tether::plugins::shell::make_plugin},
+      PluginRow{tether::protocol::proto::kMonitoring, false,
+                tether::plugins::monitoring::option_section(),
+                tether::plugins::monitoring::make_plugin},
       PluginRow{tether::protocol::proto::kConfig, false, tether::plugins::config::option_section(),
                 tether::plugins::config::make_plugin},
       PluginRow{tether::protocol::proto::kUpdate, false, tether::plugins::update::option_section(),

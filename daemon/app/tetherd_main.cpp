@@ -106,8 +106,9 @@ int run_daemon(const ParsedCommandLine& parsed, std::span<const PluginRow> plugi
                   .device_id = options.device.id,
                   .version = TETHER_VERSION,
                   .server_url = [&link] { return link.server_url(); },
-                  // The monitoring plugin provides this once it exists.
-                  .pending_records = [] { return std::uint64_t{0}; },
+                  // The monitoring plugin's log in the store (plugins/monitoring).
+                  .pending_records =
+                      [&durable_store] { return durable_store->stats("monitoring").count; },
                   .reconnect = reconnect_soon,
               });
     if (!registered) {

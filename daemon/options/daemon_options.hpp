@@ -39,16 +39,9 @@ struct DeviceOptions {
   std::string state_dir = "/var/lib/tether";
 };
 
-// [monitoring] and [command] belong to plugins that do not exist yet.
-// daemon.md requires their keys to be accepted and checked today, so they are
-// declared and validated here; each moves into its plugin's own section (and out of
-// this struct) when the plugin is written.
-struct MonitoringOptions {
-  std::size_t max_bytes = 16777216;
-  std::size_t window = 256;
-  std::size_t max_record = 65536;
-};
-
+// [command] belongs to a plugin that does not exist yet. daemon.md requires its
+// keys to be accepted and checked today, so they are declared and validated here;
+// they move into the plugin's own section (and out of this struct) when it is written.
 struct CommandOptions {
   std::chrono::milliseconds timeout{30'000};
   std::size_t max_pending = 16;
@@ -58,8 +51,7 @@ struct DaemonOptions {
   ServerOptions server;
   DeviceOptions device;
   BusKind dbus_bus = BusKind::kSystem;
-  MonitoringOptions monitoring;  // (see above)
-  CommandOptions command;        // (see above)
+  CommandOptions command;  // (see above)
   log::Level log_level = log::Level::kInfo;
   std::string config_file;  // the --config file, when one was given
 };

@@ -44,13 +44,6 @@ std::vector<OptionSection> daemon_sections() {
        nullptr},
       {"dbus", {{"bus", "system", "system, session or none"}}, nullptr},
       // Sections of plugins not written yet (see daemon_options.hpp).
-      {"monitoring",
-       {
-           {"max-bytes", "16777216", "bytes of stored, unacknowledged records"},
-           {"window", "256", "records in flight without an ack"},
-           {"max-record", "65536", "bytes, largest single record"},
-       },
-       nullptr},
       {"command",
        {
            {"timeout", "30", "seconds a request waits for its app's reply when it names none"},
@@ -146,11 +139,6 @@ void validate_daemon(const OptionValues& values, const std::string& machine_id_p
   if (o.server.auth == AuthMode::kMender && o.dbus_bus == BusKind::kNone)
     server.problem("auth",
                    "mender takes the token from D-Bus and needs dbus.bus = system or session");
-
-  OptionReader monitoring(values, "monitoring", problems);
-  monitoring.count("max-bytes", o.monitoring.max_bytes, 1, std::numeric_limits<std::size_t>::max());
-  monitoring.count("window", o.monitoring.window, 1);
-  monitoring.count("max-record", o.monitoring.max_record, 1);
 
   OptionReader command(values, "command", problems);
   command.seconds("timeout", o.command.timeout, true);

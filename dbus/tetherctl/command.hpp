@@ -37,5 +37,7 @@ struct Command {
 Command status_command();
 Command config_command();
 Command update_command();
+Command submit_command();
+Command alert_command();
 
 }  // namespace tether::tetherctl

@@ -9,15 +9,17 @@
 #include <string>
 #include <vector>
 
+#include "plugins/monitoring/monitoring_options.hpp"
 #include "plugins/shell/shell_options.hpp"
 #include "plugins/update/update_options.hpp"
 
 namespace tether::daemon {
 namespace {
 
-// The [shell] section now belongs to the shell plugin: the parser declares and
-// checks it as main's plugin table would hand it over.
+// The [shell], [monitoring] and [update] sections belong to their plugins: the
+// parser declares and checks them as main's plugin table would hand them over.
 const std::vector<OptionSection> kPluginSections{plugins::shell::option_section(),
+                                                 plugins::monitoring::option_section(),
                                                  plugins::update::option_section()};
 
 // The shell plugin's options as its factory would read them.
@@ -25,6 +27,12 @@ plugins::shell::ShellOptions shell_of(const ParsedCommandLine& parsed) {
   std::vector<std::string> problems;
   OptionReader reader(parsed.values, "shell", problems);
   return plugins::shell::read_options(reader);
+}
+
+plugins::monitoring::MonitoringOptions monitoring_of(const ParsedCommandLine& parsed) {
+  std::vector<std::string> problems;
+  OptionReader reader(parsed.values, "monitoring", problems);
+  return plugins::monitoring::read_options(reader);
 }
 
 class OptionsTest : public ::testing::Test {
@@ -91,9 +99,13 @@ TEST_F(OptionsTest, DefaultsMatchTheSpec) {
   EXPECT_EQ(shell.idle_timeout, std::chrono::seconds(600));
   EXPECT_EQ(shell.ping_interval, std::chrono::seconds(60));
   EXPECT_EQ(shell.containment, plugins::shell::ContainmentMode::kAuto);
-  EXPECT_EQ(o.monitoring.max_bytes, 16777216u);
-  EXPECT_EQ(o.monitoring.window, 256u);
-  EXPECT_EQ(o.monitoring.max_record, 65536u);
+  const auto monitoring = monitoring_of(parsed);
+  EXPECT_EQ(monitoring.max_bytes, 16777216u);
+  EXPECT_EQ(monitoring.window, 256u);
+  EXPECT_EQ(monitoring.max_record, 65536u);
+  EXPECT_EQ(monitoring.max_pending_calls, 1024u);
+  EXPECT_EQ(monitoring.inventory.directory, "/etc/tether/inventory.d");
+  EXPECT_EQ(monitoring.inventory.script_timeout, std::chrono::seconds(10));
   EXPECT_EQ(o.command.timeout, std::chrono::seconds(30));
   EXPECT_EQ(o.command.max_pending, 16u);
   EXPECT_EQ(o.log_level, log::Level::kInfo);
@@ -127,6 +139,9 @@ TEST_F(OptionsTest, EveryOptionIsAccepted) {
                              "--monitoring.max-bytes=1000",
                              "--monitoring.window=2",
                              "--monitoring.max-record=100",
+                             "--monitoring.max-pending-calls=7",
+                             "--monitoring.inventory-dir=/tmp/inv",
+                             "--monitoring.inventory-timeout=0.5",
                              "--update.installer=/bin/true",
                              "--command.timeout=2.5",
                              "--command.max-pending=3",
@@ -142,7 +157,13 @@ TEST_F(OptionsTest, EveryOptionIsAccepted) {
   EXPECT_FALSE(shell.enabled);
   EXPECT_EQ(shell.user, "root");
   EXPECT_EQ(shell.idle_timeout, std::chrono::seconds(0));
-  EXPECT_EQ(o.monitoring.window, 2u);
+  const auto monitoring = monitoring_of(parsed);
+  EXPECT_EQ(monitoring.window, 2u);
+  EXPECT_EQ(monitoring.max_bytes, 1000u);
+  EXPECT_EQ(monitoring.max_record, 100u);
+  EXPECT_EQ(monitoring.max_pending_calls, 7u);
+  EXPECT_EQ(monitoring.inventory.directory, "/tmp/inv");
+  EXPECT_EQ(monitoring.inventory.script_timeout, std::chrono::milliseconds(500));
   EXPECT_EQ(o.command.timeout, std::chrono::milliseconds(2500));
   EXPECT_EQ(o.command.max_pending, 3u);
   EXPECT_EQ(o.log_level, log::Level::kTrace);
@@ -153,7 +174,8 @@ TEST_F(OptionsTest, NumbersThatAreNotNumbers) {
        {"server.ping-interval", "server.pong-timeout", "server.backoff-max", "server.auth-backoff",
         "server.max-message", "shell.max-sessions", "shell.max-per-user", "shell.idle-timeout",
         "shell.ping-interval", "monitoring.max-bytes", "monitoring.window", "monitoring.max-record",
-        "command.timeout", "command.max-pending"}) {
+        "monitoring.max-pending-calls", "monitoring.inventory-timeout", "command.timeout",
+        "command.max-pending"}) {
     for (const char* garbage : {"abc", "12x", "1.2.3", "", "0x10"}) {
       SCOPED_TRACE(std::string(option) + "=" + garbage);
       if (std::string(garbage).empty()) continue;
@@ -167,7 +189,8 @@ TEST_F(OptionsTest, NegativeCountsAndDurations) {
        {"server.ping-interval", "server.pong-timeout", "server.backoff-max", "server.auth-backoff",
         "server.max-message", "shell.max-sessions", "shell.max-per-user", "shell.idle-timeout",
         "shell.ping-interval", "monitoring.max-bytes", "monitoring.window", "monitoring.max-record",
-        "command.timeout", "command.max-pending"}) {
+        "monitoring.max-pending-calls", "monitoring.inventory-timeout", "command.timeout",
+        "command.max-pending"}) {
     SCOPED_TRACE(option);
     expect_problem({"--" + std::string(option) + "=-5"}, option, "negative");
   }
@@ -177,6 +200,12 @@ TEST_F(OptionsTest, ZeroWhereZeroCannotWork) {
   expect_problem({"--server.ping-interval=0"}, "server.ping-interval");
   expect_problem({"--server.backoff-max=0"}, "server.backoff-max");
   expect_problem({"--server.max-message=0"}, "server.max-message");
+  expect_problem({"--monitoring.window=0"}, "monitoring.window");
+  expect_problem({"--monitoring.max-bytes=0"}, "monitoring.max-bytes");
+  expect_problem({"--monitoring.max-pending-calls=0"}, "monitoring.max-pending-calls");
+  expect_problem({"--monitoring.inventory-timeout=0"}, "monitoring.inventory-timeout");
+  expect_problem({"--monitoring.max-record=10"}, "monitoring.max-record");
+  expect_problem({"--monitoring.inventory-dir=relative/dir"}, "monitoring.inventory-dir");
 }
 
 TEST_F(OptionsTest, UnknownChoices) {
