@@ -140,7 +140,7 @@ void CommandBroker::handle_request(const protocol::ProtoMsg& msg) {
     auto known = entries_.find(*id);
     if (known != entries_.end()) {
       // A seen id is never answered twice, even when the repeat is garbled.
-      if (known->second.state == State::kFinished) send_result(known->second);
+      if (known->second.state == State::kFinished) send_result(known->second, true);
       return;
     }
     finish(add_entry(*id), wire::kInvalid, std::nullopt, request.error().message());
@@ -148,7 +148,7 @@ void CommandBroker::handle_request(const protocol::ProtoMsg& msg) {
   }
   auto known = entries_.find(request->id);
   if (known != entries_.end()) {
-    if (known->second.state == State::kFinished) send_result(known->second);
+    if (known->second.state == State::kFinished) send_result(known->second, true);
     return;
   }
   Entry& entry = add_entry(request->id);
@@ -293,8 +293,8 @@ void CommandBroker::send_unremembered(const std::string& id, const char* status,
   }
 }
 
-void CommandBroker::send_result(const Entry& entry) {
-  if (!connected_ || entry.acked) return;
+void CommandBroker::send_result(const Entry& entry, bool even_if_acked) {
+  if (!connected_ || (entry.acked && !even_if_acked)) return;
   // A failure means the link went down; on_connected sends it again.
   (void)send_(protocol::make_msg(protocol::proto::kCommand, wire::kResult, {}, {}, entry.result));
 }

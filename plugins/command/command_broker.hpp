@@ -142,7 +142,8 @@ class CommandBroker {
               std::optional<std::string> err, Done done = {});
   // Answers a request that cannot be remembered (an invalid body without an id).
   void send_unremembered(const std::string& id, const char* status, std::string err);
-  void send_result(const Entry& entry);
+  // Acknowledged results are sent only to answer a repeated request.
+  void send_result(const Entry& entry, bool even_if_acked = false);
   void send_targets();
   void forget_old_ids();
   std::size_t pending_for(const std::string& target) const;
