@@ -41,24 +41,28 @@ Result<ProtoHdr> decode_hdr(Map& map) {
     if (value.is_nil()) continue;  // nil counts as absent for every key
     if (key == kProto) {
       std::optional<std::uint64_t> number = value.as_uint();
-      if (!number) return Error("hdr.proto: " + type_mismatch("an unsigned integer", value));
+      if (!number)
+        return Error(ErrorCode::kProtocol,
+                     "hdr.proto: " + type_mismatch("an unsigned integer", value));
       if (*number > std::numeric_limits<std::uint16_t>::max()) {
-        return Error("hdr.proto: " + std::to_string(*number) +
-                     " is not a protocol number (0..65535)");
+        return Error(ErrorCode::kProtocol, "hdr.proto: " + std::to_string(*number) +
+                                               " is not a protocol number (0..65535)");
       }
       hdr.proto = static_cast<std::uint16_t>(*number);
       have_proto = true;
     } else if (key == kTyp || key == kSid) {
       std::string* text = value.as_str();
-      if (text == nullptr) return Error("hdr." + key + ": " + type_mismatch("str", value));
+      if (text == nullptr)
+        return Error(ErrorCode::kProtocol, "hdr." + key + ": " + type_mismatch("str", value));
       (key == kTyp ? hdr.typ : hdr.sid) = std::move(*text);
     } else if (key == kProps) {
       Map* props = value.as_map();
-      if (props == nullptr) return Error("hdr.props: " + type_mismatch("a map", value));
+      if (props == nullptr)
+        return Error(ErrorCode::kProtocol, "hdr.props: " + type_mismatch("a map", value));
       hdr.props = std::move(*props);
     }
   }
-  if (!have_proto) return Error("hdr.proto: missing");
+  if (!have_proto) return Error(ErrorCode::kProtocol, "hdr.proto: missing");
   return hdr;
 }
 
@@ -120,7 +124,8 @@ Result<ProtoMsg> decode(std::span<const std::uint8_t> data, const DecodeLimits& 
   Result<Value> decoded = decode_value(data, limits);
   if (!decoded) return decoded.error();
   Map* top = decoded->as_map();
-  if (top == nullptr) return Error("message: " + type_mismatch("a map", *decoded));
+  if (top == nullptr)
+    return Error(ErrorCode::kProtocol, "message: " + type_mismatch("a map", *decoded));
 
   ProtoMsg msg;
   bool have_hdr = false;
@@ -128,7 +133,8 @@ Result<ProtoMsg> decode(std::span<const std::uint8_t> data, const DecodeLimits& 
     if (value.is_nil()) continue;
     if (key == kHdr) {
       Map* hdr_map = value.as_map();
-      if (hdr_map == nullptr) return Error("hdr: " + type_mismatch("a map", value));
+      if (hdr_map == nullptr)
+        return Error(ErrorCode::kProtocol, "hdr: " + type_mismatch("a map", value));
       Result<ProtoHdr> hdr = decode_hdr(*hdr_map);
       if (!hdr) return hdr.error();
       msg.hdr = std::move(*hdr);
@@ -139,11 +145,11 @@ Result<ProtoMsg> decode(std::span<const std::uint8_t> data, const DecodeLimits& 
       } else if (const std::string* text = value.as_str()) {
         msg.body.assign(text->begin(), text->end());
       } else {
-        return Error("body: " + type_mismatch("bin or str", value));
+        return Error(ErrorCode::kProtocol, "body: " + type_mismatch("bin or str", value));
       }
     }
   }
-  if (!have_hdr) return Error("hdr: missing");
+  if (!have_hdr) return Error(ErrorCode::kProtocol, "hdr: missing");
   return msg;
 }
 

@@ -22,7 +22,8 @@ sigset_t watched_signals() {
 
 Status SignalWatch::block_signals() {
   sigset_t set = watched_signals();
-  if (pthread_sigmask(SIG_BLOCK, &set, nullptr) != 0) return Error("blocking signals failed");
+  if (pthread_sigmask(SIG_BLOCK, &set, nullptr) != 0)
+    return Error(ErrorCode::kIo, "blocking signals failed");
   ::signal(SIGPIPE, SIG_IGN);
   return {};
 }
@@ -31,7 +32,7 @@ Result<std::unique_ptr<SignalWatch>> SignalWatch::create(EventLoop& loop,
                                                          std::function<void(int)> on_signal) {
   sigset_t set = watched_signals();
   const int fd = ::signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
-  if (fd < 0) return Error(std::string("signalfd failed: ") + std::strerror(errno));
+  if (fd < 0) return Error(ErrorCode::kIo, std::string("signalfd failed: ") + std::strerror(errno));
   std::unique_ptr<SignalWatch> watch(new SignalWatch(fd, std::move(on_signal)));
   SignalWatch* raw = watch.get();
   auto fd_watch = FdWatch::create(loop, fd, {[raw] { raw->drain(); }, nullptr, nullptr});

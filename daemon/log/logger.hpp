@@ -5,7 +5,9 @@
 // lengths, never contents).
 #pragma once
 
+#include <functional>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -25,16 +27,36 @@ std::string_view level_name(Level level);
 std::string format_line(Level level, std::string_view message,
                         std::string_view program = "tetherd");
 
+// A structured journal field that goes with a record ("TETHER_SID", "abc"): names
+// are upper case, digits and underscores (journald's rule).
+struct Field {
+  std::string name;
+  std::string value;
+};
+
 class Logger {
  public:
+  // Where a message goes once it passed the level filter: by default a line on
+  // stderr (and, for a record with fields under systemd, the journal's native
+  // protocol); tests pass their own to capture what was logged.
+  using Sink =
+      std::function<void(Level level, std::string_view message, std::span<const Field> fields)>;
+
+  // `program` names the process in each line (tether-hub shares this logger).
   explicit Logger(Level level = Level::kInfo, std::string program = "tetherd")
       : level_(level), program_(std::move(program)) {}
+  Logger(Level level, Sink sink) : level_(level), program_("tetherd"), sink_(std::move(sink)) {}
 
   Level level() const { return level_; }
   void set_level(Level level) { level_ = level; }
   bool enabled(Level level) const { return level <= level_; }
 
   void write(Level level, std::string_view message) const;
+  // A record that must be kept whatever log.level says (the audit log): written at
+  // `level` even when that level is filtered out. Under systemd (JOURNAL_STREAM
+  // set) it goes to the journal with `fields` attached, so that
+  // `journalctl TETHER_AUDIT=1` finds it; elsewhere it is a plain line.
+  void record(Level level, std::string_view message, std::span<const Field> fields) const;
   void error(std::string_view message) const { write(Level::kError, message); }
   void warn(std::string_view message) const { write(Level::kWarn, message); }
   void info(std::string_view message) const { write(Level::kInfo, message); }
@@ -44,6 +66,7 @@ class Logger {
  private:
   Level level_;
   std::string program_;
+  Sink sink_;
 };
 
 // Routes libwebsockets' own log lines through format_line. lws takes a plain

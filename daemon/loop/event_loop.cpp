@@ -201,17 +201,18 @@ Result<std::unique_ptr<EventLoop>> EventLoop::create(const Options& options) {
   info.fd_limit_per_thread = kLwsFdLimit;
   info.user = impl.get();
   impl->context = lws_create_context(&info);
-  if (impl->context == nullptr) return Error("creating the libwebsockets context failed");
+  if (impl->context == nullptr)
+    return Error(ErrorCode::kIo, "creating the libwebsockets context failed");
   impl->vhost = lws_get_vhost_by_name(impl->context, "default");
   if (impl->vhost == nullptr) {
     lws_context_destroy(impl->context);
-    return Error("libwebsockets created no default vhost");
+    return Error(ErrorCode::kIo, "libwebsockets created no default vhost");
   }
   impl->epoll_fd = ::epoll_create1(EPOLL_CLOEXEC);
   if (impl->epoll_fd < 0) {
     const std::string reason = std::strerror(errno);
     lws_context_destroy(impl->context);
-    return Error("epoll_create1: " + reason);
+    return Error(ErrorCode::kIo, "epoll_create1: " + reason);
   }
   // lws closes what it adopts, so it gets a copy of the epoll fd.
   const int copy = ::dup(impl->epoll_fd);
@@ -225,7 +226,7 @@ Result<std::unique_ptr<EventLoop>> EventLoop::create(const Options& options) {
   if (copy < 0 || lws_adopt_descriptor_vhost_via_info(&desc) == nullptr) {
     ::close(impl->epoll_fd);
     lws_context_destroy(impl->context);
-    return Error("watching the loop's epoll set failed");
+    return Error(ErrorCode::kIo, "watching the loop's epoll set failed");
   }
   return std::unique_ptr<EventLoop>(new EventLoop(std::move(impl)));
 }
@@ -304,7 +305,8 @@ Result<std::unique_ptr<FdWatch>> FdWatch::create(EventLoop& loop, int fd, Callba
   state->callbacks = std::move(callbacks);
   state->fd = ::fcntl(fd, F_DUPFD_CLOEXEC, 0);
   if (state->fd < 0) {
-    return Error("dup of fd " + std::to_string(fd) + " failed: " + std::strerror(errno));
+    return Error(ErrorCode::kIo,
+                 "dup of fd " + std::to_string(fd) + " failed: " + std::strerror(errno));
   }
   state->id = state->loop->next_watch_id++;
   epoll_event event{};
@@ -313,7 +315,7 @@ Result<std::unique_ptr<FdWatch>> FdWatch::create(EventLoop& loop, int fd, Callba
   if (::epoll_ctl(state->loop->epoll_fd, EPOLL_CTL_ADD, state->fd, &event) != 0) {
     const std::string reason = std::strerror(errno);
     ::close(state->fd);
-    return Error("watching fd " + std::to_string(fd) + " failed: " + reason);
+    return Error(ErrorCode::kIo, "watching fd " + std::to_string(fd) + " failed: " + reason);
   }
   state->active = true;
   state->loop->watches.emplace(state->id, state.get());

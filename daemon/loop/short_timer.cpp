@@ -12,7 +12,7 @@ namespace tether::daemon {
 
 Result<std::unique_ptr<ShortTimer>> ShortTimer::create(EventLoop& loop) {
   const int fd = ::timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-  if (fd < 0) return Error(std::string("timerfd_create: ") + std::strerror(errno));
+  if (fd < 0) return Error(ErrorCode::kIo, std::string("timerfd_create: ") + std::strerror(errno));
   std::unique_ptr<ShortTimer> timer(new ShortTimer(fd));
   ShortTimer* self = timer.get();
   auto watch = FdWatch::create(loop, fd,

@@ -1,6 +1,7 @@
-// Everything tetherd is configured with (spec/daemon.md), validated and typed.
-// A plain struct: the parser fills it in once at start, every component gets the
-// part it needs by const reference, and nothing reads options from anywhere else.
+// The daemon's own options (spec/daemon.md), validated and typed: [server],
+// [device], [dbus], [log]. A plain struct: the parser fills it in once at start,
+// every component gets the part it needs by const reference. Each plugin owns its
+// own section (plugins/<name>/, declared through daemon/plugin_api/options.hpp).
 #pragma once
 
 #include <chrono>
@@ -8,7 +9,6 @@
 #include <string>
 
 #include "daemon/log/logger.hpp"
-#include "plugins/shell/shell_options.hpp"
 
 namespace tether::daemon {
 
@@ -39,6 +39,10 @@ struct DeviceOptions {
   std::string state_dir = "/var/lib/tether";
 };
 
+// [monitoring], [update] and [command] belong to plugins that do not exist yet.
+// daemon.md requires their keys to be accepted and checked today, so they are
+// declared and validated here; each moves into its plugin's own section (and out of
+// this struct) when the plugin is written.
 struct MonitoringOptions {
   std::size_t max_bytes = 16777216;
   std::size_t window = 256;
@@ -50,13 +54,18 @@ struct UpdateOptions {
   std::string public_key;
 };
 
+struct CommandOptions {
+  std::chrono::milliseconds timeout{30'000};
+  std::size_t max_pending = 16;
+};
+
 struct DaemonOptions {
   ServerOptions server;
   DeviceOptions device;
   BusKind dbus_bus = BusKind::kSystem;
-  plugins::shell::ShellOptions shell;
-  MonitoringOptions monitoring;
-  UpdateOptions update;
+  MonitoringOptions monitoring;  // (see above)
+  UpdateOptions update;          // (see above)
+  CommandOptions command;        // (see above)
   log::Level log_level = log::Level::kInfo;
   std::string config_file;  // the --config file, when one was given
 };

@@ -30,9 +30,10 @@ bool offers_version_1(const protocol::Bytes& body) {
 Router::Router(Outbound& outbound, const log::Logger& logger) : outbound_(outbound), log_(logger) {}
 
 Status Router::add_handler(std::uint16_t proto, ProtocolHandler& handler, bool session_based) {
-  if (proto == kControl) return Error("the control protocol is handled by the router");
+  if (proto == kControl)
+    return Error(ErrorCode::kInvalidArgument, "the control protocol is handled by the router");
   if (handlers_.count(proto) != 0)
-    return Error("protocol " + hex_proto(proto) + " registered twice");
+    return Error(ErrorCode::kInvalidArgument, "protocol " + hex_proto(proto) + " registered twice");
   handlers_[proto] = Registration{&handler, session_based};
   return {};
 }
@@ -107,14 +108,29 @@ void Router::handle_control(const protocol::ProtoMsg& msg) {
         protocol::make_msg(kControl, protocol::control::kAccept, msg.hdr.sid, {}, accept.encode());
     (void)outbound_.send(reply, Priority::kControl);
   } else if (typ == protocol::control::kClose) {
-    control_sessions_.erase(msg.hdr.sid);
+    close_session(msg.hdr.sid);
   } else if (typ == protocol::control::kError) {
     std::string text = "(no text)";
-    if (auto error = protocol::ControlError::decode(msg.body); error) text = error->err;
-    log_.info("server reported an error (sid '" + msg.hdr.sid + "'): " + text.substr(0, 512));
+    bool close = false;
+    if (auto error = protocol::ControlError::decode(msg.body); error) {
+      text = error->err;
+      close = error->close;
+    }
+    log_.info("server reported an error (sid '" + msg.hdr.sid.substr(0, 256) +
+              "'): " + text.substr(0, 512) + (close ? " (session closed)" : ""));
+    if (close) close_session(msg.hdr.sid);
   } else {
     send_error("unknown control message type '" + typ.substr(0, 64) + "'", false, &msg,
                msg.hdr.sid);
+  }
+}
+
+void Router::close_session(const std::string& sid) {
+  control_sessions_.erase(sid);
+  // An empty sid names no session: nothing to end.
+  if (sid.empty()) return;
+  for (auto& [proto, registration] : handlers_) {
+    if (registration.session_based) registration.handler->on_session_closed(sid);
   }
 }
 

@@ -2,6 +2,10 @@
 // control protocol (0xFFFF, wire.md section 3) itself. Handlers are registered in
 // main, one per protocol number; nothing registers itself.
 //
+// Control `close` for a sid, and control `error` with close true, end that session:
+// the router tells every session-based handler (on_session_closed), and the one
+// that owns the sid ends it.
+//
 // Anything the router cannot deliver (an undecodable message, an unknown protocol
 // or type, a handler's error) is answered with a control `error` whose `close` is
 // false, and the link stays up: one bad message must not cost every session.
@@ -14,7 +18,7 @@
 #include <vector>
 
 #include "daemon/log/logger.hpp"
-#include "daemon/router/protocol_handler.hpp"
+#include "daemon/plugin_api/protocol_handler.hpp"
 #include "daemon/transport/link_listener.hpp"
 
 namespace tether::daemon {
@@ -48,6 +52,8 @@ class Router final : public transport::LinkListener {
   };
 
   void handle_control(const protocol::ProtoMsg& msg);
+  // The backend ended session `sid` (control close, or error with close true).
+  void close_session(const std::string& sid);
   // A control `error` about `about` (or about nothing: an undecodable message).
   void send_error(const std::string& text, bool close, const protocol::ProtoMsg* about,
                   const std::string& sid);

@@ -87,20 +87,6 @@ bool is_address_literal(const std::string& host) {
 
 }  // namespace
 
-std::string_view link_state_name(LinkState state) {
-  switch (state) {
-    case LinkState::kOffline:
-      return "offline";
-    case LinkState::kConnecting:
-      return "connecting";
-    case LinkState::kOnline:
-      return "online";
-    case LinkState::kStopped:
-      return "stopped";
-  }
-  return "offline";
-}
-
 // The vhost's user pointer. Freed by lws' LWS_CALLBACK_PROTOCOL_DESTROY when the
 // vhost goes away, which may be after the Connection is gone.
 struct VhostBinding {
@@ -600,7 +586,7 @@ class Connection::Impl {
 
   void set_state(LinkState state, const std::string& sentence) {
     state_ = state;
-    if (state_listener_) state_listener_(state, sentence);
+    observers_.notify(state, sentence);
   }
 
   EventLoop& loop_;
@@ -624,7 +610,7 @@ class Connection::Impl {
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 
   LinkState state_ = LinkState::kOffline;
-  std::function<void(LinkState, const std::string&)> state_listener_;
+  LinkObservers observers_;
   std::uint64_t attempt_ = 0;  // counts dials, to ignore stale timers and DNS results
   lws* wsi_ = nullptr;
   bool in_connect_call_ = false;
@@ -706,8 +692,8 @@ std::string Connection::server_url() const {
   const ServerUrl& url = impl_->url_;
   return std::string(url.tls ? "wss://" : "ws://") + url.authority() + url.path;
 }
-void Connection::on_state_change(std::function<void(LinkState, const std::string&)> fn) {
-  impl_->state_listener_ = std::move(fn);
+LinkObservers& Connection::observers() {
+  return impl_->observers_;
 }
 
 }  // namespace tether::daemon::transport

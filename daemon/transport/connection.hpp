@@ -15,6 +15,7 @@
 #include "daemon/log/logger.hpp"
 #include "daemon/loop/event_loop.hpp"
 #include "daemon/options/daemon_options.hpp"
+#include "daemon/plugin_api/link_state.hpp"
 #include "daemon/transport/credential_source.hpp"
 #include "daemon/transport/link_listener.hpp"
 #include "daemon/transport/outbound_queue.hpp"
@@ -24,13 +25,10 @@
 
 namespace tether::daemon::transport {
 
-enum class LinkState {
-  kOffline,     // waiting for the next dial (backoff) or not started
-  kConnecting,  // resolving, TCP, TLS, WebSocket handshake
-  kOnline,      // handshake done, messages flow
-  kStopped,     // shutdown finished
-};
-std::string_view link_state_name(LinkState state);
+// The states live in the plugin API (daemon/plugin_api/link_state.hpp), where
+// everyone who observes them can see them.
+using daemon::link_state_name;
+using daemon::LinkState;
 
 class Connection {
  public:
@@ -77,8 +75,9 @@ class Connection {
 
   Outbound& outbound();
   LinkState state() const;
-  // Called with every state change and a sentence about it (for sd_notify STATUS).
-  void on_state_change(std::function<void(LinkState, const std::string&)> fn);
+  // Every state change, with a sentence about it, goes to these observers (main's
+  // log line, sd_notify STATUS, the D-Bus State property, plugins).
+  LinkObservers& observers();
 
   class Impl;
 

@@ -8,18 +8,19 @@ OutboundQueue::OutboundQueue(Limits limits, std::function<void(std::function<voi
 
 Status OutboundQueue::send(const protocol::ProtoMsg& msg, Priority priority,
                            std::string_view flow) {
-  if (!connected_) return Error("not connected to the server");
+  if (!connected_) return Error(ErrorCode::kUnavailable, "not connected to the server");
   return enqueue_encoded(protocol::encode(msg), priority, flow);
 }
 
 Status OutboundQueue::enqueue_encoded(protocol::Bytes bytes, Priority priority,
                                       std::string_view flow) {
-  if (!connected_) return Error("not connected to the server");
+  if (!connected_) return Error(ErrorCode::kUnavailable, "not connected to the server");
   const std::size_t limit = priority == Priority::kControl
                                 ? limits_.hard_cap + limits_.control_reserve
                                 : limits_.hard_cap;
   if (total_bytes_ + bytes.size() > limit)
-    return Error("outbound queue full (" + std::to_string(total_bytes_) + " bytes queued)");
+    return Error(ErrorCode::kBusy,
+                 "outbound queue full (" + std::to_string(total_bytes_) + " bytes queued)");
   Entry entry{std::move(bytes), std::string(flow)};
   account(entry.flow, entry.bytes.size(), true);
   (priority == Priority::kControl ? control_ : bulk_).push_back(std::move(entry));

@@ -12,7 +12,7 @@
 #include <optional>
 #include <string>
 
-#include "daemon/router/protocol_handler.hpp"
+#include "daemon/plugin_api/outbound.hpp"
 
 namespace tether::daemon::transport {
 

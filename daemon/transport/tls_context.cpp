@@ -32,21 +32,22 @@ Result<SslCtxPtr> make_client_tls_context(const TlsFiles& files) {
 
   if (!files.ca_file.empty()) {
     if (SSL_CTX_load_verify_locations(ctx.get(), files.ca_file.c_str(), nullptr) != 1)
-      return Error("server.ca-file: no usable CA certificate in '" + files.ca_file +
-                   "': " + openssl_error());
+      return Error(ErrorCode::kInvalidArgument, "server.ca-file: no usable CA certificate in '" +
+                                                    files.ca_file + "': " + openssl_error());
   } else if (SSL_CTX_set_default_verify_paths(ctx.get()) != 1) {
     return Error("loading the system CA certificates failed: " + openssl_error());
   }
 
   if (!files.cert_file.empty()) {
     if (SSL_CTX_use_certificate_chain_file(ctx.get(), files.cert_file.c_str()) != 1)
-      return Error("server.cert-file: no usable certificate in '" + files.cert_file +
-                   "': " + openssl_error());
+      return Error(ErrorCode::kInvalidArgument, "server.cert-file: no usable certificate in '" +
+                                                    files.cert_file + "': " + openssl_error());
     if (SSL_CTX_use_PrivateKey_file(ctx.get(), files.key_file.c_str(), SSL_FILETYPE_PEM) != 1)
-      return Error("server.key-file: no usable private key in '" + files.key_file +
-                   "': " + openssl_error());
+      return Error(ErrorCode::kInvalidArgument, "server.key-file: no usable private key in '" +
+                                                    files.key_file + "': " + openssl_error());
     if (SSL_CTX_check_private_key(ctx.get()) != 1)
-      return Error("server.key-file: the key does not match server.cert-file: " + openssl_error());
+      return Error(ErrorCode::kInvalidArgument,
+                   "server.key-file: the key does not match server.cert-file: " + openssl_error());
   }
   return ctx;
 }

@@ -1,5 +1,7 @@
 #include "plugins/shell/shell_plugin.hpp"
 
+#include <cstdio>
+
 #include "plugins/shell/pty_process.hpp"
 #include "plugins/shell/shell_wire.hpp"
 #include "plugins/shell/terminal_size.hpp"
@@ -18,12 +20,48 @@ SessionSettings settings_from(const ShellOptions& options, const ShellTuning& tu
   return settings;
 }
 
+// The audit record's reason= word for how a session ended.
+std::string_view reason_word(EndReason reason) {
+  switch (reason) {
+    case EndReason::kExited:
+      return "exited";
+    case EndReason::kStopRequested:
+      return "stopped";
+    case EndReason::kIdle:
+      return "idle-timeout";
+    case EndReason::kNoPong:
+      return "no-pong";
+    case EndReason::kLinkDown:
+      return "link-down";
+    case EndReason::kShutdown:
+      return "shutdown";
+  }
+  return "unknown";
+}
+
+std::string seconds_text(std::chrono::steady_clock::duration duration) {
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(duration).count();
+  char text[32];
+  std::snprintf(text, sizeof text, "%lld.%03llds", static_cast<long long>(ms / 1000),
+                static_cast<long long>(ms % 1000));
+  return text;
+}
+
 }  // namespace
 
-ShellPlugin::ShellPlugin(daemon::EventLoop& loop, daemon::Outbound& outbound,
-                         const ShellOptions& options, const ShellTuning& tuning)
-    : loop_(loop),
-      outbound_(outbound),
+Result<std::unique_ptr<daemon::ProtocolHandler>> make_plugin(const daemon::PluginContext& context,
+                                                             daemon::OptionReader& options) {
+  const ShellOptions shell_options = read_options(options);
+  if (!options.ok()) return Error(ErrorCode::kInvalidArgument, "invalid [shell] options");
+  auto plugin = std::make_unique<ShellPlugin>(context, shell_options);
+  return std::unique_ptr<daemon::ProtocolHandler>(std::move(plugin));
+}
+
+ShellPlugin::ShellPlugin(const daemon::PluginContext& context, const ShellOptions& options,
+                         const ShellTuning& tuning)
+    : loop_(context.loop),
+      outbound_(context.outbound),
+      log_(context.log),
       options_(options),
       settings_(settings_from(options, tuning)),
       account_(lookup_user(options.user)),
@@ -33,8 +71,34 @@ ShellPlugin::ShellPlugin(daemon::EventLoop& loop, daemon::Outbound& outbound,
 ShellPlugin::~ShellPlugin() {
   // Each session's destructor kills its processes and reaps its shell.
   for (const std::string& sid : sessions_.sids()) {
+    audit_close(sid, sessions_.find(sid));
     sessions_.erase(sid);
   }
+}
+
+void ShellPlugin::audit_close(const std::string& sid, const ShellSession* session) {
+  auto entry = audit_.find(sid);
+  if (entry == audit_.end()) {
+    return;
+  }
+  std::string reason = "plugin-stopped";  // destroyed while it still ran
+  if (session != nullptr && session->ending()) {
+    reason = reason_word(session->end_reason());
+    if (session->end_reason() == EndReason::kStopRequested && entry->second.closed_by_backend) {
+      reason = "closed";
+    }
+  }
+  std::string exit_code = "none";
+  if (session != nullptr && session->exit_status()) {
+    exit_code = std::to_string(session->exit_status()->code);
+  }
+  log_.audit("close",
+             {{"sid", sid},
+              {"user_id", entry->second.user_id},
+              {"duration", seconds_text(std::chrono::steady_clock::now() - entry->second.opened)},
+              {"reason", reason},
+              {"exit_code", exit_code}});
+  audit_.erase(entry);
 }
 
 pid_t ShellPlugin::shell_pid(std::string_view sid) const {
@@ -64,7 +128,7 @@ Status ShellPlugin::on_message(const protocol::ProtoMsg& msg) {
         protocol::make_msg(protocol::proto::kShell, std::string(wire::typ::kPong), msg.hdr.sid),
         daemon::Priority::kControl);
   } else {
-    return Error("unknown shell message type \"" + typ.substr(0, 64) + "\"");
+    return Error(ErrorCode::kProtocol, "unknown shell message type \"" + typ.substr(0, 64) + "\"");
   }
   return Status::Ok();
 }
@@ -107,7 +171,9 @@ void ShellPlugin::handle_new(const protocol::ProtoMsg& msg) {
     // Destroyed later, never inside one of the session's own callbacks.
     loop_.post([weak_self, sid] {
       if (auto self = weak_self.lock()) {
-        (*self)->sessions_.erase(sid);
+        ShellPlugin& plugin = **self;
+        plugin.audit_close(sid, plugin.sessions_.find(sid));
+        plugin.sessions_.erase(sid);
       }
     });
   };
@@ -117,6 +183,12 @@ void ShellPlugin::handle_new(const protocol::ProtoMsg& msg) {
     reply(hdr, wire::status::kError, session.error().message());
     return;
   }
+  const pid_t pid = session.value()->pid();
+  audit_[hdr.sid] = AuditEntry{user_id, std::chrono::steady_clock::now()};
+  log_.audit("open", {{"sid", hdr.sid},
+                      {"user_id", user_id},
+                      {"pid", std::to_string(pid)},
+                      {"user", account_->name}});
   sessions_.insert(hdr.sid, std::move(user_id), std::move(session.value()));
   reply(hdr, wire::status::kNormal, "");
 }
@@ -212,6 +284,17 @@ void ShellPlugin::stop_all(EndReason reason) {
 
 void ShellPlugin::on_disconnected() {
   stop_all(EndReason::kLinkDown);
+}
+
+void ShellPlugin::on_session_closed(std::string_view sid) {
+  ShellSession* session = sessions_.find(sid);
+  if (session == nullptr) {
+    return;  // not a shell's sid
+  }
+  if (auto entry = audit_.find(sid); entry != audit_.end() && !session->ending()) {
+    entry->second.closed_by_backend = true;
+  }
+  session->stop(EndReason::kStopRequested);
 }
 
 void ShellPlugin::on_shutdown() {

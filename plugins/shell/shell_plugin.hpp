@@ -7,16 +7,22 @@
 // a reply of the same typ with status 2 and the reason as body text. The plugin
 // answers; it never drops the connection or another session over a bad message.
 //
+// Every shell that opens and closes leaves an audit record (docs/shell.md, "Audit
+// log"): who, which sid, as which user, for how long, and how it ended.
+//
 // When the link drops, every shell is stopped: a shell whose operator is gone is a
 // root shell nobody watches, and Mender's shells that outlived a drop were its
 // weakness. A backend that reconnects opens a new one.
 #pragma once
 
+#include <chrono>
+#include <map>
 #include <memory>
 #include <string>
 
 #include "daemon/loop/event_loop.hpp"
-#include "daemon/router/protocol_handler.hpp"
+#include "daemon/plugin_api/plugin_context.hpp"
+#include "daemon/plugin_api/protocol_handler.hpp"
 #include "plugins/shell/session_table.hpp"
 #include "plugins/shell/shell_options.hpp"
 #include "plugins/shell/shell_session.hpp"
@@ -31,7 +37,7 @@ class ShellPlugin final : public daemon::ProtocolHandler {
   // constructed and used on the event loop thread, which must outlive the sessions
   // (see PtyProcess on PR_SET_PDEATHSIG). If the user cannot be resolved, every
   // `new` is refused with the reason; the daemon's option check reports it at start.
-  ShellPlugin(daemon::EventLoop& loop, daemon::Outbound& outbound, const ShellOptions& options,
+  ShellPlugin(const daemon::PluginContext& context, const ShellOptions& options,
               const ShellTuning& tuning = {});
   // Kills every session's processes and reaps the shells.
   ~ShellPlugin() override;
@@ -40,6 +46,8 @@ class ShellPlugin final : public daemon::ProtocolHandler {
 
   Status on_message(const protocol::ProtoMsg& msg) override;
   void on_disconnected() override;
+  // Control `close` (or `error` close:true) for a shell's sid stops it as `stop` would.
+  void on_session_closed(std::string_view sid) override;
   void on_shutdown() override;
 
   // Sessions in the table, including those still tearing down.
@@ -57,9 +65,20 @@ class ShellPlugin final : public daemon::ProtocolHandler {
   ShellSession* live_session_or_refuse(const protocol::ProtoMsg& msg);
   void reply(const protocol::ProtoHdr& request, std::int64_t status, std::string_view text);
   void stop_all(EndReason reason);
+  // Writes the audit record of a session that ended, and forgets it.
+  void audit_close(const std::string& sid, const ShellSession* session);
+
+  // What the audit record of a live session needs when it closes.
+  struct AuditEntry {
+    std::string user_id;
+    std::chrono::steady_clock::time_point opened;
+    bool closed_by_backend = false;  // control close, not the shell protocol's stop
+  };
 
   daemon::EventLoop& loop_;
   daemon::Outbound& outbound_;
+  daemon::PluginLogger log_;
+  std::map<std::string, AuditEntry, std::less<>> audit_;
   ShellOptions options_;
   SessionSettings settings_;
   Result<UserAccount> account_;
@@ -68,5 +87,9 @@ class ShellPlugin final : public daemon::ProtocolHandler {
   // the plugin is gone does nothing.
   std::shared_ptr<ShellPlugin*> self_;
 };
+
+// The table row's factory: reads the [shell] section and builds the plugin.
+Result<std::unique_ptr<daemon::ProtocolHandler>> make_plugin(const daemon::PluginContext& context,
+                                                             daemon::OptionReader& options);
 
 }  // namespace tether::plugins::shell

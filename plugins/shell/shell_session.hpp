@@ -31,7 +31,7 @@
 
 #include "daemon/loop/event_loop.hpp"
 #include "daemon/loop/short_timer.hpp"
-#include "daemon/router/protocol_handler.hpp"
+#include "daemon/plugin_api/outbound.hpp"
 #include "plugins/shell/pty_process.hpp"
 #include "plugins/shell/shell_tuning.hpp"
 #include "plugins/shell/terminal_size.hpp"
@@ -81,6 +81,10 @@ class ShellSession {
   bool finished() const { return finished_; }
   pid_t pid() const { return process_.pid(); }
   const std::string& sid() const { return sid_; }
+  // Why the session ended (meaningful once ending()) and how the shell exited, if
+  // that was seen: for the audit log.
+  EndReason end_reason() const { return reason_; }
+  const std::optional<ExitStatus>& exit_status() const { return exit_; }
 
  private:
   ShellSession(daemon::EventLoop& loop, daemon::Outbound& outbound, const SessionSettings& settings,

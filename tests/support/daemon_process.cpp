@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <condition_variable>
 #include <cstring>
+#include <filesystem>
 #include <mutex>
 #include <thread>
 
@@ -26,6 +27,9 @@ class DaemonProcess::Impl {
   std::string output;
   bool output_closed = false;
   std::thread reader;
+  // A private device.state-dir made for a tetherd that was given none, removed with
+  // the process (so that parallel tests never share, or lock, one store).
+  std::string private_state_dir;
 
   void read_output() {
     char buffer[4096];
@@ -62,6 +66,10 @@ DaemonProcess::~DaemonProcess() {
   }
   if (impl_->reader.joinable()) impl_->reader.join();
   ::close(impl_->output_fd);
+  if (!impl_->private_state_dir.empty()) {
+    std::error_code ignored;
+    std::filesystem::remove_all(impl_->private_state_dir, ignored);
+  }
 }
 
 Result<std::unique_ptr<DaemonProcess>> DaemonProcess::start(
@@ -71,6 +79,18 @@ Result<std::unique_ptr<DaemonProcess>> DaemonProcess::start(
   // async-signal-safe calls are allowed (the test process has threads).
   std::vector<std::string> argv_storage{binary};
   argv_storage.insert(argv_storage.end(), args.begin(), args.end());
+  std::string private_state_dir;
+  const bool is_tetherd = std::filesystem::path(binary).filename() == "tetherd";
+  const bool has_state_dir = std::any_of(args.begin(), args.end(), [](const std::string& a) {
+    return a.rfind("--device.state-dir", 0) == 0;
+  });
+  if (is_tetherd && !has_state_dir) {
+    std::string pattern =
+        (std::filesystem::temp_directory_path() / "tetherd-state-XXXXXX").string();
+    if (::mkdtemp(pattern.data()) == nullptr) return Error("mkdtemp failed");
+    private_state_dir = pattern;
+    argv_storage.push_back("--device.state-dir=" + private_state_dir);
+  }
   std::vector<char*> argv;
   argv.reserve(argv_storage.size() + 1);
   for (auto& a : argv_storage) argv.push_back(a.data());
@@ -108,6 +128,7 @@ Result<std::unique_ptr<DaemonProcess>> DaemonProcess::start(
   ::close(pipe_fds[1]);
   auto impl = std::make_unique<Impl>();
   impl->pid = pid;
+  impl->private_state_dir = private_state_dir;
   impl->output_fd = pipe_fds[0];
   Impl* raw = impl.get();
   impl->reader = std::thread([raw] { raw->read_output(); });

@@ -9,8 +9,21 @@
 #include <string>
 #include <vector>
 
+#include "plugins/shell/shell_options.hpp"
+
 namespace tether::daemon {
 namespace {
+
+// The [shell] section now belongs to the shell plugin: the parser declares and
+// checks it as main's plugin table would hand it over.
+const std::vector<OptionSection> kPluginSections{plugins::shell::option_section()};
+
+// The shell plugin's options as its factory would read them.
+plugins::shell::ShellOptions shell_of(const ParsedCommandLine& parsed) {
+  std::vector<std::string> problems;
+  OptionReader reader(parsed.values, "shell", problems);
+  return plugins::shell::read_options(reader);
+}
 
 class OptionsTest : public ::testing::Test {
  protected:
@@ -35,7 +48,8 @@ class OptionsTest : public ::testing::Test {
     std::vector<const char*> argv;
     argv.reserve(args.size());
     for (const auto& a : args) argv.push_back(a.c_str());
-    return parse_command_line(static_cast<int>(argv.size()), argv.data(), machine_id_);
+    return parse_command_line(static_cast<int>(argv.size()), argv.data(), kPluginSections,
+                              machine_id_);
   }
 
   // Parses a valid base plus `args`, expecting exactly one problem naming `option`.
@@ -58,6 +72,7 @@ TEST_F(OptionsTest, DefaultsMatchTheSpec) {
   const auto parsed = parse({"--server.url=wss://example.com"});
   ASSERT_TRUE(parsed.problems.empty()) << parsed.problems[0];
   const auto& o = parsed.options;
+  const auto shell = shell_of(parsed);
   EXPECT_EQ(o.server.auth, AuthMode::kToken);
   EXPECT_EQ(o.server.ping_interval, std::chrono::seconds(30));
   EXPECT_EQ(o.server.pong_timeout, std::chrono::seconds(15));
@@ -67,15 +82,17 @@ TEST_F(OptionsTest, DefaultsMatchTheSpec) {
   EXPECT_EQ(o.device.id, "0123456789abcdef");
   EXPECT_EQ(o.device.state_dir, "/var/lib/tether");
   EXPECT_EQ(o.dbus_bus, BusKind::kSystem);
-  EXPECT_TRUE(o.shell.enabled);
-  EXPECT_EQ(o.shell.command, "/bin/sh");
-  EXPECT_EQ(o.shell.max_sessions, 16u);
-  EXPECT_EQ(o.shell.max_per_user, 4u);
-  EXPECT_EQ(o.shell.idle_timeout, std::chrono::seconds(600));
-  EXPECT_EQ(o.shell.ping_interval, std::chrono::seconds(60));
+  EXPECT_TRUE(shell.enabled);
+  EXPECT_EQ(shell.command, "/bin/sh");
+  EXPECT_EQ(shell.max_sessions, 16u);
+  EXPECT_EQ(shell.max_per_user, 4u);
+  EXPECT_EQ(shell.idle_timeout, std::chrono::seconds(600));
+  EXPECT_EQ(shell.ping_interval, std::chrono::seconds(60));
   EXPECT_EQ(o.monitoring.max_bytes, 16777216u);
   EXPECT_EQ(o.monitoring.window, 256u);
   EXPECT_EQ(o.monitoring.max_record, 65536u);
+  EXPECT_EQ(o.command.timeout, std::chrono::seconds(30));
+  EXPECT_EQ(o.command.max_pending, 16u);
   EXPECT_EQ(o.log_level, log::Level::kInfo);
 }
 
@@ -108,19 +125,24 @@ TEST_F(OptionsTest, EveryOptionIsAccepted) {
                              "--monitoring.max-record=100",
                              "--update.installer=/bin/true",
                              "--update.public-key=" + pem_,
+                             "--command.timeout=2.5",
+                             "--command.max-pending=3",
                              "--log.level=trace"});
   ASSERT_TRUE(parsed.problems.empty()) << parsed.problems[0];
   const auto& o = parsed.options;
+  const auto shell = shell_of(parsed);
   EXPECT_EQ(o.server.ping_interval, std::chrono::milliseconds(500));
   EXPECT_EQ(o.server.auth, AuthMode::kNone);
   EXPECT_EQ(o.server.max_message, 2048u);
   EXPECT_EQ(o.device.id, "dev1");
   EXPECT_EQ(o.dbus_bus, BusKind::kSession);
-  EXPECT_FALSE(o.shell.enabled);
-  EXPECT_EQ(o.shell.user, "root");
-  EXPECT_EQ(o.shell.idle_timeout, std::chrono::seconds(0));
+  EXPECT_FALSE(shell.enabled);
+  EXPECT_EQ(shell.user, "root");
+  EXPECT_EQ(shell.idle_timeout, std::chrono::seconds(0));
   EXPECT_EQ(o.monitoring.window, 2u);
   EXPECT_EQ(o.update.installer, "/bin/true");
+  EXPECT_EQ(o.command.timeout, std::chrono::milliseconds(2500));
+  EXPECT_EQ(o.command.max_pending, 3u);
   EXPECT_EQ(o.log_level, log::Level::kTrace);
 }
 
@@ -128,8 +150,8 @@ TEST_F(OptionsTest, NumbersThatAreNotNumbers) {
   for (const char* option :
        {"server.ping-interval", "server.pong-timeout", "server.backoff-max", "server.auth-backoff",
         "server.max-message", "shell.max-sessions", "shell.max-per-user", "shell.idle-timeout",
-        "shell.ping-interval", "monitoring.max-bytes", "monitoring.window",
-        "monitoring.max-record"}) {
+        "shell.ping-interval", "monitoring.max-bytes", "monitoring.window", "monitoring.max-record",
+        "command.timeout", "command.max-pending"}) {
     for (const char* garbage : {"abc", "12x", "1.2.3", "", "0x10"}) {
       SCOPED_TRACE(std::string(option) + "=" + garbage);
       if (std::string(garbage).empty()) continue;
@@ -142,8 +164,8 @@ TEST_F(OptionsTest, NegativeCountsAndDurations) {
   for (const char* option :
        {"server.ping-interval", "server.pong-timeout", "server.backoff-max", "server.auth-backoff",
         "server.max-message", "shell.max-sessions", "shell.max-per-user", "shell.idle-timeout",
-        "shell.ping-interval", "monitoring.max-bytes", "monitoring.window",
-        "monitoring.max-record"}) {
+        "shell.ping-interval", "monitoring.max-bytes", "monitoring.window", "monitoring.max-record",
+        "command.timeout", "command.max-pending"}) {
     SCOPED_TRACE(option);
     expect_problem({"--" + std::string(option) + "=-5"}, option, "negative");
   }
@@ -222,7 +244,7 @@ TEST_F(OptionsTest, ConfigFileWithCommandLineWinning) {
   EXPECT_EQ(parsed.action, ParsedCommandLine::Action::kCheckConfig);
   EXPECT_EQ(parsed.options.server.url, "wss://from-file.example");
   EXPECT_EQ(parsed.options.server.ping_interval, std::chrono::seconds(9));
-  EXPECT_EQ(parsed.options.shell.max_sessions, 5u);
+  EXPECT_EQ(shell_of(parsed).max_sessions, 5u);
 }
 
 TEST_F(OptionsTest, ConfigFileProblems) {

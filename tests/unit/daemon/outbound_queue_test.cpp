@@ -37,6 +37,7 @@ class OutboundQueueTest : public ::testing::Test {
 TEST_F(OutboundQueueTest, RefusesWhileDisconnected) {
   auto q = make();
   EXPECT_FALSE(q.send(msg("a")).ok());
+  EXPECT_EQ(q.send(msg("a")).error().code(), ErrorCode::kUnavailable);
   q.set_connected(true);
   EXPECT_TRUE(q.send(msg("a")).ok());
   EXPECT_EQ(wakes_, 1);
@@ -76,6 +77,7 @@ TEST_F(OutboundQueueTest, HardCapRefusesBulkButLeavesRoomForControl) {
   q.set_connected(true);
   ASSERT_TRUE(q.send(msg("a", 900)).ok());
   EXPECT_FALSE(q.send(msg("b", 200)).ok());
+  EXPECT_EQ(q.send(msg("b", 200)).error().code(), ErrorCode::kBusy);
   EXPECT_TRUE(q.send(msg("pong", 100), Priority::kControl).ok());
   EXPECT_FALSE(q.send(msg("big", 600), Priority::kControl).ok());
 }

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "protocol/codec.hpp"
+#include "protocol/control.hpp"
 #include "tests/support/body_fields.hpp"
 
 namespace tether::daemon {
@@ -43,8 +44,10 @@ class RecordingHandler final : public ProtocolHandler {
   void on_connected() override { ++connected; }
   void on_disconnected() override { ++disconnected; }
   void on_shutdown() override { ++shutdowns; }
+  void on_session_closed(std::string_view sid) override { closed.emplace_back(sid); }
 
   std::vector<ProtoMsg> messages;
+  std::vector<std::string> closed;
   int connected = 0;
   int disconnected = 0;
   int shutdowns = 0;
@@ -179,6 +182,78 @@ TEST_F(RouterTest, UnknownControlTypeIsAnError) {
   EXPECT_EQ(bool_field(last_body(), "close"), false);
   router_.on_link_message(protocol::make_msg(kControl, "error", "s"));
   EXPECT_EQ(outbound_.sent.size(), 1u);  // a peer's error is logged, not answered
+}
+
+// ---- control close and error close:true reach the session-based handlers ----------
+
+protocol::Bytes control_error_body(bool close) {
+  protocol::ControlError error;
+  error.err = "gone";
+  error.close = close;
+  return error.encode();
+}
+
+TEST_F(RouterTest, ControlCloseReachesSessionHandlersOnly) {
+  RecordingHandler shell;
+  RecordingHandler port_forward;
+  RecordingHandler monitoring;
+  ASSERT_TRUE(router_.add_handler(0x0001, shell, true).ok());
+  ASSERT_TRUE(router_.add_handler(0x0003, port_forward, true).ok());
+  ASSERT_TRUE(router_.add_handler(0x0010, monitoring, false).ok());
+  router_.on_link_message(protocol::make_msg(kControl, "close", "s1"));
+  EXPECT_EQ(shell.closed, std::vector<std::string>{"s1"});
+  EXPECT_EQ(port_forward.closed, std::vector<std::string>{"s1"});
+  EXPECT_TRUE(monitoring.closed.empty());
+  EXPECT_TRUE(outbound_.sent.empty());  // a close is not answered
+  // Handlers see the close, never the control message itself.
+  EXPECT_TRUE(shell.messages.empty());
+}
+
+TEST_F(RouterTest, ControlErrorWithCloseTrueClosesTheSession) {
+  RecordingHandler shell;
+  ASSERT_TRUE(router_.add_handler(0x0001, shell, true).ok());
+  router_.on_link_message(
+      protocol::make_msg(kControl, "error", "s7", {}, control_error_body(true)));
+  EXPECT_EQ(shell.closed, std::vector<std::string>{"s7"});
+  EXPECT_TRUE(outbound_.sent.empty());  // a peer's error is not answered
+}
+
+TEST_F(RouterTest, ControlErrorWithoutCloseLeavesTheSessionAlone) {
+  RecordingHandler shell;
+  ASSERT_TRUE(router_.add_handler(0x0001, shell, true).ok());
+  router_.on_link_message(
+      protocol::make_msg(kControl, "error", "s7", {}, control_error_body(false)));
+  // Garbage, an empty body and a body of the wrong type close nothing either.
+  router_.on_link_message(protocol::make_msg(kControl, "error", "s7", {}, protocol::Bytes{0xc1}));
+  router_.on_link_message(protocol::make_msg(kControl, "error", "s7"));
+  router_.on_link_message(protocol::make_msg(kControl, "error", "s7", {},
+                                             protocol::encode_value(protocol::Value("close"))));
+  protocol::Map wrong{{"err", protocol::Value("x")}, {"close", protocol::Value("yes")}};
+  router_.on_link_message(protocol::make_msg(kControl, "error", "s7", {},
+                                             protocol::encode_value(protocol::Value(wrong))));
+  EXPECT_TRUE(shell.closed.empty());
+  EXPECT_TRUE(outbound_.sent.empty());
+}
+
+TEST_F(RouterTest, CloseWithoutASidClosesNothing) {
+  RecordingHandler shell;
+  ASSERT_TRUE(router_.add_handler(0x0001, shell, true).ok());
+  router_.on_link_message(protocol::make_msg(kControl, "close", ""));
+  router_.on_link_message(protocol::make_msg(kControl, "error", "", {}, control_error_body(true)));
+  EXPECT_TRUE(shell.closed.empty());
+}
+
+TEST_F(RouterTest, CloseEndsAControlSessionAndTellsTheHandlers) {
+  RecordingHandler shell;
+  ASSERT_TRUE(router_.add_handler(0x0001, shell, true).ok());
+  protocol::Map open{{"versions", protocol::Array{protocol::Value(1)}}};
+  router_.on_link_message(protocol::make_msg(kControl, "open", "r1", {},
+                                             protocol::encode_value(protocol::Value(open))));
+  EXPECT_EQ(router_.open_control_sessions(), 1u);
+  router_.on_link_message(
+      protocol::make_msg(kControl, "error", "r1", {}, control_error_body(true)));
+  EXPECT_EQ(router_.open_control_sessions(), 0u);
+  EXPECT_EQ(shell.closed, std::vector<std::string>{"r1"});
 }
 
 }  // namespace

@@ -59,5 +59,13 @@ TEST(ServerUrlTest, PortParsing) {
   }
 }
 
+TEST(ServerUrlTest, ABadUrlIsAnInvalidArgument) {
+  for (const char* bad : {"https://x", "wss://", "wss://[::1", "wss://h:99999", "wss://u@h"}) {
+    auto url = parse_server_url(bad);
+    ASSERT_FALSE(url.ok()) << bad;
+    EXPECT_EQ(url.error().code(), ErrorCode::kInvalidArgument) << bad;
+  }
+}
+
 }  // namespace
 }  // namespace tether::daemon::transport

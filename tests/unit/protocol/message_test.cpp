@@ -25,10 +25,13 @@ ProtoMsg decode_ok(std::string_view hex) {
   return msg.ok() ? *msg : ProtoMsg{};
 }
 
+// Every refusal of a peer's bytes is a protocol error (ErrorCode::kProtocol).
 std::string error_of(const Bytes& bytes) {
   Result<ProtoMsg> msg = decode(bytes);
   EXPECT_FALSE(msg.ok()) << to_hex(bytes) << " decoded, expected an error";
-  return msg.ok() ? std::string() : msg.error().message();
+  if (msg.ok()) return std::string();
+  EXPECT_EQ(msg.error().code(), ErrorCode::kProtocol) << msg.error().message();
+  return msg.error().message();
 }
 
 TEST(Envelope, ShellNewVector) {

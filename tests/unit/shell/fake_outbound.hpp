@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "daemon/loop/event_loop.hpp"
-#include "daemon/router/protocol_handler.hpp"
+#include "daemon/plugin_api/outbound.hpp"
 #include "protocol/message.hpp"
 
 namespace tether::plugins::shell::test {

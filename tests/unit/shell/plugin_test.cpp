@@ -63,7 +63,13 @@ class ShellPluginTest : public ::testing::Test {
              const ShellTuning& tuning = fast_tuning()) {
     loop_.call([&] {
       outbound_ = std::make_unique<FakeOutbound>(loop_.loop());
-      plugin_ = std::make_unique<ShellPlugin>(loop_.loop(), *outbound_, options, tuning);
+      plugin_ = std::make_unique<ShellPlugin>(
+          daemon::PluginContext{.loop = loop_.loop(),
+                                .outbound = *outbound_,
+                                .log = daemon::PluginLogger(logger_, "shell"),
+                                .link = link_,
+                                .device = {}},
+          options, tuning);
     });
   }
 
@@ -155,6 +161,36 @@ class ShellPluginTest : public ::testing::Test {
     return loop_.call([&] { return plugin_->shell_pid(sid); });
   }
 
+  // Audit lines (and any other log line) as the plugin wrote them; on the loop thread.
+  std::vector<std::string> log_lines() {
+    return loop_.call([&] { return lines_; });
+  }
+  // The first audit line that contains every one of `needles`, waiting for it.
+  std::optional<std::string> wait_log(const std::vector<std::string>& needles,
+                                      std::chrono::milliseconds timeout = 10s) {
+    std::optional<std::string> found;
+    loop_.wait_until(
+        [&] {
+          for (const std::string& line : lines_) {
+            if (std::all_of(needles.begin(), needles.end(),
+                            [&](const std::string& n) { return contains(line, n); })) {
+              found = line;
+              return true;
+            }
+          }
+          return false;
+        },
+        timeout);
+    return found;
+  }
+
+  std::vector<std::string> lines_;
+  daemon::log::Logger logger_{
+      daemon::log::Level::kInfo,
+      [this](daemon::log::Level, std::string_view message, std::span<const daemon::log::Field>) {
+        lines_.emplace_back(message);
+      }};
+  daemon::LinkObservers link_;
   test::LoopThread loop_;
   std::unique_ptr<FakeOutbound> outbound_;
   std::unique_ptr<ShellPlugin> plugin_;
@@ -309,6 +345,85 @@ TEST_F(ShellPluginTest, StopByUserIdEndsOnlyThatUsersShells) {
   EXPECT_TRUE(loop_.wait_until([&] { return plugin_->session_count() == 1; }));
   type("b1", "echo bob-$((1+2))\n");
   EXPECT_TRUE(wait_output("b1", "bob-3"));
+}
+
+TEST_F(ShellPluginTest, ControlCloseStopsTheSessionAsStopWould) {
+  start();
+  open("s1");
+  open("s2");
+  type("s1", "set -m; sleep 1000 & echo job-$((40+3))\n");
+  ASSERT_TRUE(wait_output("s1", "job-43"));
+  const pid_t shell = shell_pid("s1");
+  // What the router calls for control `close` (or `error` close:true) with sid s1.
+  loop_.call([&] { plugin_->on_session_closed("s1"); });
+  auto stop = wait_for("s1", wire::typ::kStop, 10s);
+  ASSERT_TRUE(stop);
+  EXPECT_EQ(stop->hdr.prop_int(wire::prop::kStatus), wire::status::kNormal);
+  EXPECT_TRUE(loop_.wait_until([&] { return plugin_->session_count() == 1; }));
+  EXPECT_TRUE(live_processes_in_session(shell).empty());
+  EXPECT_FALSE(test::is_our_zombie(shell));
+  // Another sid (not a shell's) is ignored, and s2 lives on.
+  loop_.call([&] { plugin_->on_session_closed("not-a-shell"); });
+  EXPECT_TRUE(delivered("not-a-shell", wire::typ::kStop).empty());
+  type("s2", "echo still-$((3+3))\n");
+  EXPECT_TRUE(wait_output("s2", "still-6"));
+  EXPECT_TRUE(wait_log({"audit: shell close sid=s1 ", " reason=closed", " exit_code="}));
+}
+
+// ---- audit log ---------------------------------------------------------------------
+
+TEST_F(ShellPluginTest, AuditLogRecordsOpenAndCloseWithExitCode) {
+  start();
+  open("s1", {{"user_id", "alice@example.com"}});
+  const pid_t pid = shell_pid("s1");
+  auto opened = wait_log({"audit: shell open sid=s1 "});
+  ASSERT_TRUE(opened);
+  // Fixed order and names: sid, user_id, pid, user.
+  const std::string user = loop_.call([] { return lookup_user("").value().name; });
+  EXPECT_EQ(*opened, "audit: shell open sid=s1 user_id=alice@example.com pid=" +
+                         std::to_string(pid) + " user=" + user);
+  type("s1", "exit 3\n");
+  auto closed = wait_log({"audit: shell close sid=s1 "});
+  ASSERT_TRUE(closed);
+  EXPECT_TRUE(contains(*closed, "audit: shell close sid=s1 user_id=alice@example.com duration="))
+      << *closed;
+  EXPECT_TRUE(contains(*closed, "s reason=exited exit_code=3")) << *closed;
+}
+
+TEST_F(ShellPluginTest, AuditLogRecordsWhyASessionWasStopped) {
+  start();
+  open("a", {{"user_id", "ops team"}});
+  open("b");
+  ASSERT_TRUE(send(shell_msg(wire::typ::kStop, "a")).ok());
+  auto stopped = wait_log({"audit: shell close sid=a "});
+  ASSERT_TRUE(stopped);
+  // A user_id with a space is quoted: it cannot split the line.
+  EXPECT_TRUE(contains(*stopped, "user_id=\"ops team\"")) << *stopped;
+  EXPECT_TRUE(contains(*stopped, "reason=stopped exit_code=")) << *stopped;
+  loop_.call([&] {
+    outbound_->disconnect();
+    plugin_->on_disconnected();
+  });
+  auto dropped = wait_log({"audit: shell close sid=b ", "reason=link-down"});
+  EXPECT_TRUE(dropped);
+  // One open and one close per session, nothing more.
+  const auto lines = log_lines();
+  EXPECT_EQ(std::count_if(lines.begin(), lines.end(),
+                          [](const std::string& l) { return contains(l, "audit: shell open"); }),
+            2);
+  EXPECT_EQ(std::count_if(lines.begin(), lines.end(),
+                          [](const std::string& l) { return contains(l, "audit: shell close"); }),
+            2);
+}
+
+TEST_F(ShellPluginTest, AuditLogClosesSessionsStillRunningWhenThePluginGoes) {
+  start();
+  open("s1");
+  loop_.call([&] { plugin_.reset(); });
+  const auto lines = log_lines();
+  ASSERT_FALSE(lines.empty());
+  EXPECT_TRUE(contains(lines.back(), "audit: shell close sid=s1 ")) << lines.back();
+  EXPECT_TRUE(contains(lines.back(), "reason=plugin-stopped")) << lines.back();
 }
 
 TEST_F(ShellPluginTest, LinkDropStopsEveryShell) {

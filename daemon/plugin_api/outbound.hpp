@@ -1,9 +1,9 @@
-// The interface between the router and the protocol handlers (plugins). A handler
-// sees this and the event loop facade only, never a libwebsockets handle.
+// The connection's outbound queue as a handler sees it. It lives in the plugin API,
+// below both the router and the transport, so that neither includes the other: the
+// transport implements it (OutboundQueue), handlers and the router send through it.
 #pragma once
 
 #include <cstddef>
-#include <cstdint>
 #include <functional>
 #include <string_view>
 
@@ -17,7 +17,6 @@ namespace tether::daemon {
 // keepalive or an ack.
 enum class Priority { kControl, kBulk };
 
-// The connection's outbound queue as a handler sees it.
 class Outbound {
  public:
   virtual ~Outbound() = default;
@@ -43,24 +42,6 @@ class Outbound {
   virtual void cancel_drained(std::string_view flow) = 0;
 
   virtual bool connected() const = 0;
-};
-
-// One protocol's handler. Registered with the router in main, one per proto number.
-class ProtocolHandler {
- public:
-  virtual ~ProtocolHandler() = default;
-
-  // Handles one inbound message of this handler's protocol. An error (for example
-  // an unknown typ) is answered by the router with a control `error`, close false.
-  virtual Status on_message(const protocol::ProtoMsg& msg) = 0;
-
-  // The link came up (after the handshake) / went down (queue already discarded).
-  virtual void on_connected() {}
-  virtual void on_disconnected() {}
-
-  // The daemon is stopping and the link (if up) is still open: send last words,
-  // stop sessions. Called once, before the close.
-  virtual void on_shutdown() {}
 };
 
 }  // namespace tether::daemon
