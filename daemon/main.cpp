@@ -4,6 +4,7 @@
 #include <array>
 
 #include "daemon/app/tetherd_main.hpp"
+#include "plugins/command/command_plugin.hpp"
 #include "plugins/shell/shell_plugin.hpp"
 #include "protocol/message.hpp"
 
@@ -13,6 +14,8 @@ int main(int argc, char** argv) {
   const std::array plugins{
       PluginRow{tether::protocol::proto::kShell, true, tether::plugins::shell::option_section(),
                 tether::plugins::shell::make_plugin},
+      PluginRow{tether::protocol::proto::kCommand, false,
+                tether::plugins::command::option_section(), tether::plugins::command::make_plugin},
   };
   return tether::daemon::tetherd_main(argc, argv, plugins);
 }
