@@ -35,5 +35,6 @@ struct Command {
 };
 
 Command status_command();
+Command serve_command();
 
 }  // namespace tether::tetherctl

@@ -14,7 +14,7 @@ namespace {
 
 // Every subcommand, in --help order. Adding one is a file plus a line here.
 std::vector<Command> commands() {
-  return {status_command()};
+  return {status_command(), serve_command()};
 }
 
 void print_help(std::ostream& out) {

@@ -2,7 +2,7 @@
 
 #include <utility>
 
-#include "daemon/dbus/variant_msgpack.hpp"
+#include "dbus/variant_msgpack.hpp"
 #include "protocol/codec.hpp"
 
 namespace tether::plugins::command {
@@ -78,7 +78,8 @@ void CommandsService::Unregister(const std::string& target) {
 void CommandsService::Reply(sdbus::Result<>&& result, std::string id, bool ok,
                             std::map<std::string, sdbus::Variant> ret, std::string err) {
   std::string caller = daemon::dbus::BusService::caller(getObject());
-  Result<protocol::Map> mapped = daemon::dbus::variants_to_map(getObject(), ret);
+  Result<protocol::Map> mapped =
+      tether::dbus::variants_to_map(tether::dbus::scratch_from(getObject()), ret);
   if (!mapped.ok()) {
     (void)bus_.reply_error(result, mapped.error().wrap("ret"));
     return;
@@ -114,7 +115,7 @@ Status CommandsService::deliver(const std::string& holder, const std::string& id
     sdbus::Signal signal = getObject().createSignal(INTERFACE_NAME, "Request");
     // Unicast: only the holder's connection receives it, however others match.
     signal.setDestination(holder);
-    signal << id << target << action << daemon::dbus::map_to_variants(args);
+    signal << id << target << action << tether::dbus::map_to_variants(args);
     getObject().emitSignal(signal);
   });
 }

@@ -1,11 +1,11 @@
-#include "daemon/dbus/variant_msgpack.hpp"
+#include "dbus/variant_msgpack.hpp"
 
 #include <cstdint>
 #include <optional>
 #include <utility>
 #include <vector>
 
-namespace tether::daemon::dbus {
+namespace tether::dbus {
 namespace {
 
 using protocol::Array;
@@ -36,23 +36,31 @@ std::size_t complete_type_length(const std::string& sig, std::size_t pos) {
 
 class Reader {
  public:
-  Reader(sdbus::IObject& object, const VariantLimits& limits) : object_(object), limits_(limits) {}
+  Reader(const ScratchFactory& scratch, const VariantLimits& limits)
+      : scratch_(scratch), limits_(limits) {}
 
   Result<Value> variant(const sdbus::Variant& variant, std::size_t depth) {
     if (depth > limits_.max_depth) return too_deep();
     try {
-      sdbus::Signal scratch = object_.createSignal("io.tether.Scratch", "Scratch");
-      scratch << variant;
-      scratch.seal();
-      scratch.rewind(true);
-      std::string type;
-      std::string contents;
-      scratch.peekType(type, contents);
-      scratch.enterVariant(contents);
-      Result<std::optional<Value>> value = one(scratch, contents, depth);
-      if (!value.ok()) return value.error();
-      if (!value->has_value()) return Error(ErrorCode::kInvalidArgument, "an empty variant");
-      return std::move(**value);
+      Result<Value> out = Error(ErrorCode::kInternal, "no scratch message");
+      scratch_([&](sdbus::Message& scratch) {
+        scratch << variant;
+        scratch.seal();
+        scratch.rewind(true);
+        std::string type;
+        std::string contents;
+        scratch.peekType(type, contents);
+        scratch.enterVariant(contents);
+        Result<std::optional<Value>> value = one(scratch, contents, depth);
+        if (!value.ok()) {
+          out = value.error();
+        } else if (!value->has_value()) {
+          out = Error(ErrorCode::kInvalidArgument, "an empty variant");
+        } else {
+          out = std::move(**value);
+        }
+      });
+      return out;
     } catch (const sdbus::Error& error) {
       return Error(ErrorCode::kInvalidArgument, "unreadable variant: " + error.getMessage());
     }
@@ -196,23 +204,37 @@ class Reader {
     return std::optional<Value>(Value(std::move(items)));
   }
 
-  sdbus::IObject& object_;
+  const ScratchFactory& scratch_;
   const VariantLimits& limits_;
   std::size_t elements_ = 0;
 };
 
 }  // namespace
 
-Result<Value> variant_to_value(sdbus::IObject& object, const sdbus::Variant& variant,
+ScratchFactory scratch_from(sdbus::IObject& object) {
+  return [&object](const std::function<void(sdbus::Message&)>& use) {
+    sdbus::Signal scratch = object.createSignal("io.tether.Scratch", "Scratch");
+    use(scratch);
+  };
+}
+
+ScratchFactory scratch_from(sdbus::IProxy& proxy) {
+  return [&proxy](const std::function<void(sdbus::Message&)>& use) {
+    sdbus::MethodCall scratch = proxy.createMethodCall("io.tether.Scratch", "Scratch");
+    use(scratch);
+  };
+}
+
+Result<Value> variant_to_value(const ScratchFactory& scratch, const sdbus::Variant& variant,
                                const VariantLimits& limits) {
-  Reader reader(object, limits);
+  Reader reader(scratch, limits);
   return reader.variant(variant, 1);
 }
 
-Result<Map> variants_to_map(sdbus::IObject& object,
+Result<Map> variants_to_map(const ScratchFactory& scratch,
                             const std::map<std::string, sdbus::Variant>& values,
                             const VariantLimits& limits) {
-  Reader reader(object, limits);
+  Reader reader(scratch, limits);
   Map out;
   out.reserve(values.size());
   for (const auto& [key, variant] : values) {
@@ -251,4 +273,4 @@ std::map<std::string, sdbus::Variant> map_to_variants(const Map& map) {
   return out;
 }
 
-}  // namespace tether::daemon::dbus
+}  // namespace tether::dbus

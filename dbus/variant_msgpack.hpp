@@ -9,19 +9,22 @@
 //   bin -> ay; array -> av; map -> a{sv}; nil -> left out of maps, an empty av in arrays.
 //
 // sdbus-c++ 1.2 gives no way to walk a Variant of unknown type except through a
-// message, so the reading side serializes each variant into a scratch message made
-// by `object` (a signal that is never sent) and walks that.
+// message, and no public way to make a bare one, so the reading side serializes
+// each variant into a scratch message (a signal made by `object`, or a method call
+// made by `proxy`, never sent) and walks that. Library target tether::dbus_variant,
+// shared by the daemon's services and tetherctl.
 #pragma once
 
 #include <sdbus-c++/sdbus-c++.h>
 
+#include <functional>
 #include <map>
 #include <string>
 
 #include "protocol/result.hpp"
 #include "protocol/value.hpp"
 
-namespace tether::daemon::dbus {
+namespace tether::dbus {
 
 // Bounds on what one conversion accepts from a caller.
 struct VariantLimits {
@@ -29,13 +32,20 @@ struct VariantLimits {
   std::size_t max_elements = 65536;  // values of every level together
 };
 
-Result<protocol::Value> variant_to_value(sdbus::IObject& object, const sdbus::Variant& variant,
+// Makes an empty, writable message and hands it to `use` (sdbus::Message itself
+// cannot be returned by value: its destructor is protected).
+using ScratchFactory = std::function<void(const std::function<void(sdbus::Message&)>& use)>;
+ScratchFactory scratch_from(sdbus::IObject& object);
+ScratchFactory scratch_from(sdbus::IProxy& proxy);
+
+Result<protocol::Value> variant_to_value(const ScratchFactory& scratch,
+                                         const sdbus::Variant& variant,
                                          const VariantLimits& limits = {});
-Result<protocol::Map> variants_to_map(sdbus::IObject& object,
+Result<protocol::Map> variants_to_map(const ScratchFactory& scratch,
                                       const std::map<std::string, sdbus::Variant>& values,
                                       const VariantLimits& limits = {});
 
 sdbus::Variant value_to_variant(const protocol::Value& value);
 std::map<std::string, sdbus::Variant> map_to_variants(const protocol::Map& map);
 
-}  // namespace tether::daemon::dbus
+}  // namespace tether::dbus
