@@ -54,18 +54,12 @@ struct UpdateOptions {
   std::string public_key;
 };
 
-struct CommandOptions {
-  std::chrono::milliseconds timeout{30'000};
-  std::size_t max_pending = 16;
-};
-
 struct DaemonOptions {
   ServerOptions server;
   DeviceOptions device;
   BusKind dbus_bus = BusKind::kSystem;
   MonitoringOptions monitoring;  // (see above)
   UpdateOptions update;          // (see above)
-  CommandOptions command;        // (see above)
   log::Level log_level = log::Level::kInfo;
   std::string config_file;  // the --config file, when one was given
 };

@@ -61,12 +61,6 @@ std::vector<OptionSection> daemon_sections() {
            {"public-key", std::nullopt, "PEM public key that artifacts must be signed with"},
        },
        nullptr},
-      {"command",
-       {
-           {"timeout", "30", "seconds a request waits for its app's reply when it names none"},
-           {"max-pending", "16", "requests waiting per target; more are answered busy"},
-       },
-       nullptr},
       {"log", {{"level", "info", "error, warn, info, debug or trace"}}, nullptr},
   };
 }
@@ -168,10 +162,6 @@ void validate_daemon(const OptionValues& values, const std::string& machine_id_p
     update.problem("installer",
                    "cannot execute '" + o.update.installer + "': " + std::strerror(errno));
   update.existing_file("public-key", o.update.public_key);
-
-  OptionReader command(values, "command", problems);
-  command.seconds("timeout", o.command.timeout, true);
-  command.count("max-pending", o.command.max_pending, 1);
 
   OptionReader log_section(values, "log", problems);
   if (auto level = log_section.text("level")) {

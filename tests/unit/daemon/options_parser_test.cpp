@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "plugins/command/command_plugin.hpp"
 #include "plugins/shell/shell_options.hpp"
 
 namespace tether::daemon {
@@ -16,7 +17,8 @@ namespace {
 
 // The [shell] section now belongs to the shell plugin: the parser declares and
 // checks it as main's plugin table would hand it over.
-const std::vector<OptionSection> kPluginSections{plugins::shell::option_section()};
+const std::vector<OptionSection> kPluginSections{plugins::shell::option_section(),
+                                                 plugins::command::option_section()};
 
 // The shell plugin's options as its factory would read them.
 plugins::shell::ShellOptions shell_of(const ParsedCommandLine& parsed) {
@@ -91,8 +93,6 @@ TEST_F(OptionsTest, DefaultsMatchTheSpec) {
   EXPECT_EQ(o.monitoring.max_bytes, 16777216u);
   EXPECT_EQ(o.monitoring.window, 256u);
   EXPECT_EQ(o.monitoring.max_record, 65536u);
-  EXPECT_EQ(o.command.timeout, std::chrono::seconds(30));
-  EXPECT_EQ(o.command.max_pending, 16u);
   EXPECT_EQ(o.log_level, log::Level::kInfo);
 }
 
@@ -125,8 +125,6 @@ TEST_F(OptionsTest, EveryOptionIsAccepted) {
                              "--monitoring.max-record=100",
                              "--update.installer=/bin/true",
                              "--update.public-key=" + pem_,
-                             "--command.timeout=2.5",
-                             "--command.max-pending=3",
                              "--log.level=trace"});
   ASSERT_TRUE(parsed.problems.empty()) << parsed.problems[0];
   const auto& o = parsed.options;
@@ -141,8 +139,6 @@ TEST_F(OptionsTest, EveryOptionIsAccepted) {
   EXPECT_EQ(shell.idle_timeout, std::chrono::seconds(0));
   EXPECT_EQ(o.monitoring.window, 2u);
   EXPECT_EQ(o.update.installer, "/bin/true");
-  EXPECT_EQ(o.command.timeout, std::chrono::milliseconds(2500));
-  EXPECT_EQ(o.command.max_pending, 3u);
   EXPECT_EQ(o.log_level, log::Level::kTrace);
 }
 
