@@ -299,10 +299,12 @@ class Server {
     env_strings.push_back("TETHER_ACTION=" + job.action);
     env_strings.push_back("TETHER_REQUEST_ID=" + job.id);
     std::vector<char*> envp;
+    envp.reserve(env_strings.size() + 1);
     for (std::string& s : env_strings) envp.push_back(s.data());
     envp.push_back(nullptr);
     std::vector<std::string> argv_strings = command_;
     std::vector<char*> argv;
+    argv.reserve(argv_strings.size() + 1);
     for (std::string& s : argv_strings) argv.push_back(s.data());
     argv.push_back(nullptr);
 

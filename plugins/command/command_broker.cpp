@@ -194,7 +194,7 @@ void CommandBroker::handle_request(const protocol::ProtoMsg& msg) {
   Map args = request->args.value_or(Map{});
   store_.put(key_of(id), document_of(entry),
              [this, alive, id, target = request->target, action = request->action,
-              args = std::move(args)](Status stored) {
+              args = std::move(args)](const Status& stored) {
                if (alive.expired()) return;
                auto it = entries_.find(id);
                if (it == entries_.end() || it->second.state != State::kPending) return;
@@ -249,7 +249,7 @@ void CommandBroker::forget_old_ids() {
 }
 
 void CommandBroker::finish(Entry& entry, const char* status, std::optional<Map> ret,
-                           std::optional<std::string> err, Done done) {
+                           std::optional<std::string> err, const Done& done) {
   entry.state = State::kStoring;
   if (entry.timer) entry.timer->cancel();
   wire::ResultBody body;
@@ -267,7 +267,7 @@ void CommandBroker::finish(Entry& entry, const char* status, std::optional<Map> 
   std::weak_ptr<bool> alive = alive_;
   std::string id = entry.id;
   // Result and seen-id in one atomic commit: the one document carries both.
-  store_.put(key_of(id), document_of(staged), [this, alive, id, done](Status stored) {
+  store_.put(key_of(id), document_of(staged), [this, alive, id, done](const Status& stored) {
     if (alive.expired()) return;
     auto it = entries_.find(id);
     if (it != entries_.end()) {

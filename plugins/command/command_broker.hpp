@@ -139,7 +139,7 @@ class CommandBroker {
   // Ends `entry` with `status` (and ret/err): commits, then sends. `done` runs after
   // the commit (with its outcome).
   void finish(Entry& entry, const char* status, std::optional<protocol::Map> ret,
-              std::optional<std::string> err, Done done = {});
+              std::optional<std::string> err, const Done& done = {});
   // Answers a request that cannot be remembered (an invalid body without an id).
   void send_unremembered(const std::string& id, const char* status, std::string err);
   // Acknowledged results are sent only to answer a repeated request.
