@@ -417,7 +417,7 @@ void CommandBroker::holder_left(const std::string& holder) {
 }
 
 Status CommandBroker::reply(const std::string& holder, const std::string& id, bool ok, Map ret,
-                            std::string err, Done done) {
+                            std::string err, const Done& done) {
   auto it = entries_.find(id);
   if (it == entries_.end() || it->second.state != State::kPending || !it->second.delivered ||
       it->second.holder != holder) {
@@ -425,10 +425,10 @@ Status CommandBroker::reply(const std::string& holder, const std::string& id, bo
   }
   if (ok) {
     finish(it->second, wire::kOk, ret.empty() ? std::nullopt : std::optional<Map>(std::move(ret)),
-           std::nullopt, std::move(done));
+           std::nullopt, done);
   } else {
     if (err.empty()) err = "the app reported an error";
-    finish(it->second, wire::kError, std::nullopt, std::move(err), std::move(done));
+    finish(it->second, wire::kError, std::nullopt, std::move(err), done);
   }
   return Status::Ok();
 }

@@ -111,7 +111,7 @@ class CommandBroker {
   // someone else's id (checked at once, before `done`); otherwise `done` runs once
   // the result is stored durably.
   Status reply(const std::string& holder, const std::string& id, bool ok, protocol::Map ret,
-               std::string err, Done done);
+               std::string err, const Done& done);
 
   std::vector<std::string> targets() const;
   // For tests and diagnostics.
