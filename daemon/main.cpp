@@ -4,8 +4,9 @@
 #include <array>
 
 #include "daemon/app/tetherd_main.hpp"
-#include "plugins/monitoring/monitoring_plugin.hpp"
+#include "plugins/command/command_plugin.hpp"
 #include "plugins/config/config_plugin.hpp"
+#include "plugins/monitoring/monitoring_plugin.hpp"
 #include "plugins/shell/shell_plugin.hpp"
 #include "plugins/update/update_plugin.hpp"
 #include "protocol/message.hpp"
@@ -23,6 +24,8 @@ int main(int argc, char** argv) {
                 tether::plugins::config::make_plugin},
       PluginRow{tether::protocol::proto::kUpdate, false, tether::plugins::update::option_section(),
                 tether::plugins::update::make_plugin},
+      PluginRow{tether::protocol::proto::kCommand, false,
+                tether::plugins::command::option_section(), tether::plugins::command::make_plugin},
   };
   return tether::daemon::tetherd_main(argc, argv, plugins);
 }

@@ -39,19 +39,10 @@ struct DeviceOptions {
   std::string state_dir = "/var/lib/tether";
 };
 
-// [command] belongs to a plugin that does not exist yet. daemon.md requires its
-// keys to be accepted and checked today, so they are declared and validated here;
-// they move into the plugin's own section (and out of this struct) when it is written.
-struct CommandOptions {
-  std::chrono::milliseconds timeout{30'000};
-  std::size_t max_pending = 16;
-};
-
 struct DaemonOptions {
   ServerOptions server;
   DeviceOptions device;
   BusKind dbus_bus = BusKind::kSystem;
-  CommandOptions command;  // (see above)
   log::Level log_level = log::Level::kInfo;
   std::string config_file;  // the --config file, when one was given
 };

@@ -43,13 +43,6 @@ std::vector<OptionSection> daemon_sections() {
        },
        nullptr},
       {"dbus", {{"bus", "system", "system, session or none"}}, nullptr},
-      // Sections of plugins not written yet (see daemon_options.hpp).
-      {"command",
-       {
-           {"timeout", "30", "seconds a request waits for its app's reply when it names none"},
-           {"max-pending", "16", "requests waiting per target; more are answered busy"},
-       },
-       nullptr},
       {"log", {{"level", "info", "error, warn, info, debug or trace"}}, nullptr},
   };
 }
@@ -139,10 +132,6 @@ void validate_daemon(const OptionValues& values, const std::string& machine_id_p
   if (o.server.auth == AuthMode::kMender && o.dbus_bus == BusKind::kNone)
     server.problem("auth",
                    "mender takes the token from D-Bus and needs dbus.bus = system or session");
-
-  OptionReader command(values, "command", problems);
-  command.seconds("timeout", o.command.timeout, true);
-  command.count("max-pending", o.command.max_pending, 1);
 
   OptionReader log_section(values, "log", problems);
   if (auto level = log_section.text("level")) {

@@ -39,5 +39,6 @@ Command config_command();
 Command update_command();
 Command submit_command();
 Command alert_command();
+Command serve_command();
 
 }  // namespace tether::tetherctl

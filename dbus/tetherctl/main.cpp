@@ -14,8 +14,8 @@ namespace {
 
 // Every subcommand, in --help order. Adding one is a file plus a line here.
 std::vector<Command> commands() {
-  return {status_command(), submit_command(), alert_command(), config_command(),
-          update_command()};
+  return {status_command(), submit_command(), alert_command(),
+          config_command(), update_command(), serve_command()};
 }
 
 void print_help(std::ostream& out) {

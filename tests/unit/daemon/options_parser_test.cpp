@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "plugins/command/command_plugin.hpp"
 #include "plugins/monitoring/monitoring_options.hpp"
 #include "plugins/shell/shell_options.hpp"
 #include "plugins/update/update_options.hpp"
@@ -16,11 +17,11 @@
 namespace tether::daemon {
 namespace {
 
-// The [shell], [monitoring] and [update] sections belong to their plugins: the
-// parser declares and checks them as main's plugin table would hand them over.
-const std::vector<OptionSection> kPluginSections{plugins::shell::option_section(),
-                                                 plugins::monitoring::option_section(),
-                                                 plugins::update::option_section()};
+// The plugin sections ([shell], [monitoring], [update], [command]) belong to their
+// plugins: the parser declares and checks them as main's plugin table would hand them over.
+const std::vector<OptionSection> kPluginSections{
+    plugins::shell::option_section(), plugins::monitoring::option_section(),
+    plugins::update::option_section(), plugins::command::option_section()};
 
 // The shell plugin's options as its factory would read them.
 plugins::shell::ShellOptions shell_of(const ParsedCommandLine& parsed) {
@@ -106,8 +107,6 @@ TEST_F(OptionsTest, DefaultsMatchTheSpec) {
   EXPECT_EQ(monitoring.max_pending_calls, 1024u);
   EXPECT_EQ(monitoring.inventory.directory, "/etc/tether/inventory.d");
   EXPECT_EQ(monitoring.inventory.script_timeout, std::chrono::seconds(10));
-  EXPECT_EQ(o.command.timeout, std::chrono::seconds(30));
-  EXPECT_EQ(o.command.max_pending, 16u);
   EXPECT_EQ(o.log_level, log::Level::kInfo);
 }
 
@@ -164,8 +163,6 @@ TEST_F(OptionsTest, EveryOptionIsAccepted) {
   EXPECT_EQ(monitoring.max_pending_calls, 7u);
   EXPECT_EQ(monitoring.inventory.directory, "/tmp/inv");
   EXPECT_EQ(monitoring.inventory.script_timeout, std::chrono::milliseconds(500));
-  EXPECT_EQ(o.command.timeout, std::chrono::milliseconds(2500));
-  EXPECT_EQ(o.command.max_pending, 3u);
   EXPECT_EQ(o.log_level, log::Level::kTrace);
 }
 
