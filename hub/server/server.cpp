@@ -203,6 +203,7 @@ class WsConn final : public Link {
   // LWS_CALLBACK_RECEIVE: reassembles one message; <0 closes.
   int on_receive(const void* in, std::size_t len, std::size_t max_message) {
     if (closing_) return 0;
+    if (discarding_) return discard(len, max_message);
     const daemon::transport::Fragment fragment{
         lws_is_first_fragment(wsi_) != 0, lws_frame_is_binary(wsi_) != 0,
         lws_is_final_fragment(wsi_) != 0, lws_remaining_packet_payload(wsi_)};
@@ -214,8 +215,12 @@ class WsConn final : public Link {
         refuse(close_code::kUnsupportedData, "binary messages only");
         return -1;
       case Outcome::kTooBig:
-        refuse(close_code::kTooBig, "message too big");
-        return -1;
+        // The assembler knows from the frame header that the message is too big
+        // before the peer has sent it all. Closing now would leave its bytes unread,
+        // and the kernel answers unread data with a reset, so the peer would see a
+        // dropped link (1006) instead of 1009: read the rest away first (bounded).
+        discarding_ = true;
+        return discard(len, max_message);
       case Outcome::kComplete:
         break;
     }
@@ -224,6 +229,19 @@ class WsConn final : public Link {
       server_.core().devices().message(id_, message);
     } else {
       server_.core().operators().message(id_, message);
+    }
+    return 0;
+  }
+
+  // Reads and drops the rest of an oversize message, then closes with 1009. What
+  // is dropped is bounded: past twice the limit the link is closed at once.
+  int discard(std::size_t len, std::size_t max_message) {
+    discarded_ += len;
+    const bool message_done =
+        lws_is_final_fragment(wsi_) != 0 && lws_remaining_packet_payload(wsi_) == 0;
+    if (message_done || discarded_ > 2 * max_message) {
+      refuse(close_code::kTooBig, "message too big");
+      return -1;
     }
     return 0;
   }
@@ -251,6 +269,9 @@ class WsConn final : public Link {
   std::deque<std::vector<unsigned char>> urgent_, bulk_;
   std::size_t queued_ = 0;
   daemon::transport::MessageAssembler rx_;
+  // An oversize message is being read away before the 1009 close (see discard()).
+  bool discarding_ = false;
+  std::size_t discarded_ = 0;
   bool closing_ = false;
   std::uint16_t close_code_ = close_code::kNormal;
   std::string close_reason_;
