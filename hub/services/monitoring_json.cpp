@@ -19,16 +19,17 @@ std::string base64(const protocol::Bytes& bytes) {
   out.reserve((bytes.size() + 2) / 3 * 4);
   std::size_t i = 0;
   for (; i + 2 < bytes.size(); i += 3) {
-    const std::uint32_t n = (bytes[i] << 16U) | (bytes[i + 1] << 8U) | bytes[i + 2];
+    const std::uint32_t n = (std::uint32_t{bytes[i]} << 16U) | (std::uint32_t{bytes[i + 1]} << 8U) |
+                            std::uint32_t{bytes[i + 2]};
     for (int shift : {18, 12, 6, 0}) out += kAlphabet[(n >> shift) & 63U];
   }
   if (i + 1 == bytes.size()) {
-    const std::uint32_t n = bytes[i] << 16U;
+    const std::uint32_t n = std::uint32_t{bytes[i]} << 16U;
     out += kAlphabet[(n >> 18U) & 63U];
     out += kAlphabet[(n >> 12U) & 63U];
     out += "==";
   } else if (i + 2 == bytes.size()) {
-    const std::uint32_t n = (bytes[i] << 16U) | (bytes[i + 1] << 8U);
+    const std::uint32_t n = (std::uint32_t{bytes[i]} << 16U) | (std::uint32_t{bytes[i + 1]} << 8U);
     out += kAlphabet[(n >> 18U) & 63U];
     out += kAlphabet[(n >> 12U) & 63U];
     out += kAlphabet[(n >> 6U) & 63U];
