@@ -94,7 +94,7 @@ std::string number(double d) {
 }  // namespace
 
 std::optional<HttpResponse> MonitoringApi::handle(const HttpRequest& request,
-                                                  const std::string& /*user*/) {
+                                                  const Caller& /*caller*/) {
   if (request.path == "/api/telemetry/open-alerts") {
     if (request.method != "GET") return error(405, "use GET");
     return open_alert_counts();

@@ -28,7 +28,7 @@ class MonitoringApi final : public ApiHandler {
 
   explicit MonitoringApi(ServiceContext context) : context_(context) {}
 
-  std::optional<HttpResponse> handle(const HttpRequest& request, const std::string& user) override;
+  std::optional<HttpResponse> handle(const HttpRequest& request, const Caller& caller) override;
 
  private:
   HttpResponse device_route(const HttpRequest& request, const std::string& device,

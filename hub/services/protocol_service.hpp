@@ -18,6 +18,7 @@
 
 #include "hub/config.hpp"
 #include "hub/http_types.hpp"
+#include "hub/operators/caller.hpp"
 #include "protocol/message.hpp"
 
 namespace tether::hub {
@@ -46,13 +47,13 @@ struct ServiceContext {
 
 // JSON routes a service adds to the API (hub/http_api.hpp). The API asks each
 // service's handler in registration order, after its own routes; the first
-// answer wins. `user` is the logged-in operator.
+// answer wins. `caller` is the logged-in operator and their role: a route checks
+// caller.may(Role::k...) before acting and answers forbidden(role) otherwise.
 class ApiHandler {
  public:
   virtual ~ApiHandler() = default;
   // nullopt: not one of this handler's routes.
-  virtual std::optional<HttpResponse> handle(const HttpRequest& request,
-                                             const std::string& user) = 0;
+  virtual std::optional<HttpResponse> handle(const HttpRequest& request, const Caller& caller) = 0;
 };
 
 class ProtocolService {

@@ -548,7 +548,8 @@ class EchoService final : public ProtocolService, public ApiHandler {
   ApiHandler* api() override { return this; }
 
   // POST /api/devices/{id}/echo: the API pushes to a device through the service.
-  std::optional<HttpResponse> handle(const HttpRequest& request, const std::string& user) override {
+  std::optional<HttpResponse> handle(const HttpRequest& request, const Caller& caller) override {
+    if (!caller.may(Role::kOperator)) return forbidden(Role::kOperator);
     constexpr std::string_view kPrefix = "/api/devices/";
     constexpr std::string_view kSuffix = "/echo";
     const std::string& p = request.path;
@@ -557,7 +558,7 @@ class EchoService final : public ProtocolService, public ApiHandler {
       return std::nullopt;
     }
     const std::string device = p.substr(kPrefix.size(), p.size() - kPrefix.size() - kSuffix.size());
-    ProtoMsg msg = protocol::make_msg(kEcho, "poke", {}, {{"user_id", user}});
+    ProtoMsg msg = protocol::make_msg(kEcho, "poke", {}, {{"user_id", caller.user}});
     if (!context_.devices.send(device, msg, true).ok()) {
       return HttpResponse{409, "{\"error\":\"offline\"}", {}};
     }
@@ -594,6 +595,28 @@ TEST_F(ServiceTest, AServiceIsWiredInByItsRegistrationAlone) {
   // a proto nobody registered is not routed
   from_dev(protocol::make_msg(0x7002, "x"));
   EXPECT_EQ(unrouted.size(), 1u);
+}
+
+TEST_F(ServiceTest, ARouteRefusesACallerBelowItsRole) {
+  EchoService& echo = add<EchoService>({kEcho});
+  HttpRequest req{"POST", "/api/devices/gw/echo", std::nullopt, "application/json", "{}"};
+  auto refused = echo.handle(req, Caller{"vera", Role::kViewer});
+  ASSERT_TRUE(refused.has_value());
+  EXPECT_EQ(refused->status, 403u);
+  EXPECT_NE(refused->body.find("the operator role is needed"), std::string::npos);
+  EXPECT_TRUE(devices.take("gw").empty());
+  EXPECT_EQ(echo.handle(req, Caller{"otto", Role::kOperator})->status, 202u);
+}
+
+TEST(Roles, NamesRoundTripAndOrder) {
+  for (Role r : {Role::kViewer, Role::kOperator, Role::kAdmin}) {
+    EXPECT_EQ(parse_role(role_name(r)), r);
+  }
+  EXPECT_FALSE(parse_role("root").has_value());
+  EXPECT_FALSE(parse_role("").has_value());
+  EXPECT_FALSE(parse_role("Admin").has_value());
+  EXPECT_TRUE((Caller{"a", Role::kAdmin}.may(Role::kOperator)));
+  EXPECT_FALSE((Caller{"v", Role::kViewer}.may(Role::kOperator)));
 }
 
 TEST_F(ServiceTest, TheJsonApiReachesAServiceThatSends) {
