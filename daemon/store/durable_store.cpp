@@ -226,6 +226,35 @@ class Writer {
     return seq;
   }
 
+  // Rewrites the record `seq` in place (same seq). false: no such record.
+  Result<bool> replace(LogState& log, std::uint64_t seq, const Bytes& bytes) {
+    auto size_of = connection_->prepare("SELECT size FROM records WHERE log_id = ? AND seq = ?");
+    if (!size_of.ok()) return size_of.error();
+    std::uint64_t old_size = 0;
+    {
+      StatementUse use(**size_of);
+      if (Status st = use->bind(1, log.id); !st.ok()) return st.error();
+      if (Status st = use->bind(2, to_sql(seq)); !st.ok()) return st.error();
+      auto row = use->step();
+      if (!row.ok()) return row.error();
+      if (!*row) return false;
+      old_size = from_sql(use->column_int(0));
+    }
+    auto update =
+        connection_->prepare("UPDATE records SET size = ?, data = ? WHERE log_id = ? AND seq = ?");
+    if (!update.ok()) return update.error();
+    Statement& statement = **update;
+    if (Status st = statement.bind(1, static_cast<std::int64_t>(bytes.size())); !st.ok()) {
+      return st.error();
+    }
+    if (Status st = statement.bind_blob(2, bytes); !st.ok()) return st.error();
+    if (Status st = statement.bind(3, log.id); !st.ok()) return st.error();
+    if (Status st = statement.bind(4, to_sql(seq)); !st.ok()) return st.error();
+    if (Status st = statement.run(); !st.ok()) return st.error();
+    log.stats.bytes = log.stats.bytes - old_size + bytes.size();
+    return true;
+  }
+
   // Erases the oldest records until at most `max_bytes` remain.
   Result<DroppedRange> trim(LogState& log, std::uint64_t max_bytes) {
     DroppedRange dropped;
@@ -771,7 +800,8 @@ void DurableStore::append_within_budget(std::string_view log, Bytes bytes,
        make_dropped = std::move(make_dropped)](Writer& writer) -> Result<BudgetedAppend> {
         constexpr std::uint64_t kMax = std::numeric_limits<std::uint64_t>::max();
         const std::uint64_t reserve =
-            make_dropped ? make_dropped(DroppedRange{kMax, kMax, kMax, kMax}, kMax).size() : 0;
+            make_dropped ? make_dropped(DroppedRange{kMax, kMax, kMax, kMax}, kMax).bytes.size()
+                         : 0;
         if (bytes.size() + reserve > max_log_bytes) {
           return Error(ErrorCode::kInvalidArgument,
                        "a record of " + std::to_string(bytes.size()) +
@@ -786,14 +816,23 @@ void DurableStore::append_within_budget(std::string_view log, Bytes bytes,
           auto dropped = writer.trim(log_state, max_log_bytes - bytes.size() - reserve);
           if (!dropped.ok()) return dropped.error();
           if (dropped->count > 0 && make_dropped) {
-            Bytes marker = make_dropped(*dropped, log_state.stats.high_water + 1);
-            if (marker.size() > reserve) {
+            DropMarker marker = make_dropped(*dropped, log_state.stats.high_water + 1);
+            if (marker.bytes.size() > reserve) {
               return Error(ErrorCode::kInvalidArgument,
                            "the drop marker is longer than the one built for the largest range");
             }
-            auto marker_seq = writer.append(log_state, marker);
-            if (!marker_seq.ok()) return marker_seq.error();
-            outcome.dropped_record_seq = *marker_seq;
+            bool replaced = false;
+            if (marker.replaces_seq != 0) {
+              auto rewritten = writer.replace(log_state, marker.replaces_seq, marker.bytes);
+              if (!rewritten.ok()) return rewritten.error();
+              replaced = *rewritten;
+              if (replaced) outcome.dropped_record_seq = marker.replaces_seq;
+            }
+            if (!replaced) {
+              auto marker_seq = writer.append(log_state, marker.bytes);
+              if (!marker_seq.ok()) return marker_seq.error();
+              outcome.dropped_record_seq = *marker_seq;
+            }
           }
           if (dropped->count > 0) outcome.dropped = *dropped;
         }

@@ -70,7 +70,7 @@ struct DroppedRange {
 
 // The result of append_within_budget(). When old records had to go, `dropped` says
 // which, and `dropped_record_seq` is the sequence number of the marker record that
-// was appended (just before the new record) in the same transaction.
+// was appended (just before the new record) or rewritten in the same transaction.
 struct BudgetedAppend {
   std::uint64_t seq = 0;
   std::optional<DroppedRange> dropped;
@@ -114,11 +114,21 @@ class DurableStore {
   using Done = std::function<void(Result<T>)>;
   using StatusDone = std::function<void(Status)>;
 
-  // Builds the body of the "records were dropped" marker, given the range removed and
-  // the marker's own sequence number. Runs on the writer thread: it must not touch
-  // loop-owned state. Its output must not be longer than for a range and seq of all
-  // UINT64_MAX (that size is reserved when computing what to drop).
-  using DroppedRecordMaker = std::function<Bytes(const DroppedRange& range, std::uint64_t seq)>;
+  // What a DroppedRecordMaker decided: a marker record to append (replaces_seq == 0),
+  // or new bytes for a marker already stored at `replaces_seq` — so that a loss that
+  // goes on while nothing is sent stays ONE marker whose range grows, instead of one
+  // marker per dropped batch.
+  struct DropMarker {
+    Bytes bytes;
+    std::uint64_t replaces_seq = 0;
+  };
+  // Builds the "records were dropped" marker, given the range removed and the seq a
+  // new marker would get. Runs on the writer thread: it must not touch loop-owned
+  // state. Its bytes must not be longer than for a range and seq of all UINT64_MAX
+  // (that size is reserved when computing what to drop). A marker to replace that is
+  // no longer stored is appended instead.
+  using DroppedRecordMaker =
+      std::function<DropMarker(const DroppedRange& range, std::uint64_t seq)>;
 
   // Opens (creating when missing) the database, checks it (PRAGMA quick_check),
   // applies schema migrations and loads the log stats. Blocks: call it before the
@@ -142,7 +152,8 @@ class DurableStore {
   void append_batch(std::string_view log, std::vector<Bytes> records, Done<std::uint64_t> done);
   // Stores `bytes` so that the log's total stays within `max_log_bytes`: when it
   // would not fit, the oldest records are erased, and a marker record built by
-  // `make_dropped` from the removed range is appended before `bytes`, all in one
+  // `make_dropped` from the removed range is appended before `bytes` (or replaces an
+  // earlier marker, as the maker says), all in one
   // savepoint (the loss is never silent, even across a crash). kInvalidArgument
   // when the record and the marker alone exceed the budget.
   void append_within_budget(std::string_view log, Bytes bytes, std::uint64_t max_log_bytes,

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <limits>
 #include <memory>
 #include <mutex>
 #include <utility>
@@ -152,6 +153,14 @@ void MonitoringPlugin::append(RecordKind kind, const protocol::Bytes& body_with_
     // Runs on the store's writer thread. Markers among the rows dropped now never
     // reached the backend: the new marker reports their ranges too, so no loss report
     // is itself lost.
+    constexpr std::uint64_t kMax = std::numeric_limits<std::uint64_t>::max();
+    if (range.first == kMax) {
+      // The store asks for the largest marker, to reserve its room: build it, record nothing.
+      wire::DroppedRecord largest{
+          .seq = 0, .ts = now_ms(), .first = kMax, .last = kMax, .count = kMax};
+      return daemon::store::DurableStore::DropMarker{
+          stored_form(RecordKind::kDropped, largest.encode()), 0};
+    }
     std::lock_guard lock(markers->mutex);
     std::uint64_t first = range.first;
     std::uint64_t count = range.count;
@@ -161,10 +170,23 @@ void MonitoringPlugin::append(RecordKind kind, const protocol::Bytes& body_with_
       count += it->second.count;
       it = markers->stored.erase(it);
     }
-    markers->stored[seq] = {first, count};
+    std::uint64_t marker_seq = seq;
+    std::uint64_t replaces = 0;
+    if (!markers->stored.empty() && markers->reads_in_flight == 0) {
+      auto& [latest_seq, latest] = *markers->stored.rbegin();
+      // The loss continues the latest marker's range, which nobody has seen yet.
+      if (latest_seq > markers->frozen_through && latest.last + 1 == range.first) {
+        first = std::min(first, latest.first);
+        count += latest.count;
+        marker_seq = latest_seq;
+        replaces = latest_seq;
+      }
+    }
+    markers->stored[marker_seq] = {first, range.last, count};
     wire::DroppedRecord marker{
         .seq = 0, .ts = now_ms(), .first = first, .last = range.last, .count = count};
-    return stored_form(RecordKind::kDropped, marker.encode());
+    return daemon::store::DurableStore::DropMarker{
+        stored_form(RecordKind::kDropped, marker.encode()), replaces};
   };
   std::weak_ptr<MonitoringPlugin*> weak = self_;
   auto kept = std::make_shared<protocol::Bytes>(stored);
@@ -221,6 +243,10 @@ void MonitoringPlugin::pump() {
   if (in_flight() >= options_.window) return;
   const std::size_t room = options_.window - static_cast<std::size_t>(in_flight());
   reading_ = true;
+  {
+    std::lock_guard lock(markers_->mutex);
+    ++markers_->reads_in_flight;
+  }
   std::weak_ptr<MonitoringPlugin*> weak = self_;
   const std::uint64_t epoch = epoch_;
   store_.read(kRecordLog, sent_through_, std::min(room, kReadRecords), kReadBytes,
@@ -229,6 +255,17 @@ void MonitoringPlugin::pump() {
                 if (!self) return;
                 MonitoringPlugin& plugin = **self;
                 plugin.reading_ = false;
+                // Whatever this read returned may go out now: freeze it (see StoredMarkers).
+                struct Unfreeze {
+                  MonitoringPlugin& plugin;
+                  std::uint64_t returned_through;
+                  ~Unfreeze() {
+                    std::lock_guard lock(plugin.markers_->mutex);
+                    --plugin.markers_->reads_in_flight;
+                    plugin.markers_->frozen_through =
+                        std::max(plugin.markers_->frozen_through, returned_through);
+                  }
+                } unfreeze{plugin, records && !records->empty() ? records->back().seq : 0};
                 if (epoch != plugin.epoch_) {
                   plugin.pump();
                   return;

@@ -110,13 +110,25 @@ class MonitoringPlugin final : public daemon::ProtocolHandler {
   // range each reports. Shared with the store's writer thread, where markers are
   // built; at most one entry per stored marker. Not persisted: after a restart a
   // marker written before it is reported on its own even if dropped later.
+  //
+  // One lost range, one marker: while a marker cannot have reached the backend (no
+  // read of the log is under way and its seq is above everything sent), a further
+  // loss that continues its range rewrites it in place rather than adding a second
+  // marker. Once a marker may have been sent it is frozen, since the backend keeps
+  // the first copy of each seq.
   struct StoredMarkers {
     struct Range {
       std::uint64_t first = 0;
+      std::uint64_t last = 0;
       std::uint64_t count = 0;
     };
     std::mutex mutex;
     std::map<std::uint64_t, Range> stored;
+    // Markers with seq <= frozen_through may have been sent.
+    std::uint64_t frozen_through = 0;
+    // Reads of the log issued and not yet handled on the loop: what they return may
+    // be sent, so no marker is rewritten meanwhile.
+    std::size_t reads_in_flight = 0;
   };
   std::shared_ptr<StoredMarkers> markers_;
   // Callbacks from the store and workers hold a weak reference: the plugin is

@@ -22,9 +22,10 @@ DurableStore::Options options_in(const tether::test::TempDir& dir) {
 }
 
 // A marker body that says which range was dropped, like monitoring's `dropped`.
-Bytes marker_for(const DroppedRange& range, std::uint64_t seq) {
-  return bytes_of("dropped " + std::to_string(range.first) + ".." + std::to_string(range.last) +
-                  " n=" + std::to_string(range.count) + " at " + std::to_string(seq));
+DurableStore::DropMarker marker_for(const DroppedRange& range, std::uint64_t seq) {
+  return {bytes_of("dropped " + std::to_string(range.first) + ".." + std::to_string(range.last) +
+                   " n=" + std::to_string(range.count) + " at " + std::to_string(seq)),
+          0};
 }
 
 TEST(DurableStoreTest, CreatesTheStateDirectoryAndDatabase) {
@@ -198,7 +199,7 @@ TEST(DurableStoreTest, AppendWithinBudgetDropsOldestAndAddsAMarkerInOneStep) {
   StoreHarness harness;
   ASSERT_TRUE(harness.open(options_in(dir)).ok());
   const std::uint64_t reserve =
-      marker_for(DroppedRange{UINT64_MAX, UINT64_MAX, UINT64_MAX, 0}, UINT64_MAX).size();
+      marker_for(DroppedRange{UINT64_MAX, UINT64_MAX, UINT64_MAX, 0}, UINT64_MAX).bytes.size();
   const std::uint64_t budget = 1000;
   auto append = [&](std::size_t size) {
     return harness.await<Result<BudgetedAppend>>([&](auto done) {
@@ -230,12 +231,62 @@ TEST(DurableStoreTest, AppendWithinBudgetDropsOldestAndAddsAMarkerInOneStep) {
   ASSERT_TRUE(marker.ok());
   ASSERT_EQ(marker->size(), 1u);
   EXPECT_EQ(text_of(marker->front().bytes),
-            text_of(marker_for(*over->dropped, over->dropped_record_seq)));
+            text_of(marker_for(*over->dropped, over->dropped_record_seq).bytes));
 
   auto too_big = append(budget);
   ASSERT_FALSE(too_big.ok());
   EXPECT_EQ(too_big.error().code(), ErrorCode::kInvalidArgument);
   EXPECT_EQ(harness.stats("log").high_water, 12u);  // nothing was used up
+}
+
+TEST(DurableStoreTest, AMakerCanGrowTheMarkerItWroteBeforeInsteadOfAddingOne) {
+  tether::test::TempDir dir;
+  StoreHarness harness;
+  ASSERT_TRUE(harness.open(options_in(dir)).ok());
+  // The maker keeps one marker: the first loss appends it, later ones rewrite it.
+  std::uint64_t marker_seq = 0;
+  std::uint64_t first = 0;
+  std::uint64_t count = 0;
+  auto growing = [&](const DroppedRange& range, std::uint64_t seq) {
+    if (range.first == UINT64_MAX) return marker_for(range, seq);  // the size reserve
+    if (marker_seq == 0) {
+      marker_seq = seq;
+      first = range.first;
+    }
+    count += range.count;
+    DroppedRange total{first, range.last, count, 0};
+    auto marker = marker_for(total, marker_seq);
+    marker.replaces_seq = marker_seq == seq ? 0 : marker_seq;
+    return marker;
+  };
+  auto append = [&](std::size_t size) {
+    return harness.await<Result<BudgetedAppend>>([&](auto done) {
+      harness.store().append_within_budget("log", Bytes(size, 'm'), 1000, growing, std::move(done));
+    });
+  };
+  for (int i = 0; i < 10; ++i) ASSERT_TRUE(append(100).ok());
+  auto first_loss = append(100);
+  ASSERT_TRUE(first_loss.ok()) << first_loss.error().message();
+  EXPECT_EQ(first_loss->dropped_record_seq, 11u);
+  auto second_loss = append(100);
+  ASSERT_TRUE(second_loss.ok()) << second_loss.error().message();
+  ASSERT_TRUE(second_loss->dropped.has_value());
+  EXPECT_EQ(second_loss->dropped_record_seq, 11u);  // rewritten, not added
+  EXPECT_EQ(second_loss->seq, 13u);                 // no seq spent on a second marker
+  const LogStats stats = harness.stats("log");
+  EXPECT_LE(stats.bytes, 1000u);
+  auto marker = harness.read("log", 10, 1);
+  ASSERT_TRUE(marker.ok());
+  ASSERT_EQ(marker->size(), 1u);
+  EXPECT_EQ(marker->front().seq, 11u);
+  const std::string expected = "dropped 1.." + std::to_string(second_loss->dropped->last) +
+                               " n=" + std::to_string(count) + " at 11";
+  EXPECT_EQ(text_of(marker->front().bytes), expected);
+  // The byte count follows the rewrite: reopening computes the same total.
+  const std::uint64_t bytes_before = stats.bytes;
+  harness.close();
+  ASSERT_TRUE(harness.open(options_in(dir)).ok());
+  EXPECT_EQ(harness.stats("log").bytes, bytes_before);
 }
 
 TEST(DurableStoreTest, DocumentsPutGetReplaceEraseAndList) {
