@@ -256,3 +256,114 @@ export function errorBody(msg) {
 }
 
 export const text = (bytes) => Buffer.from(bytes).toString();
+
+export const tetherdBin = process.env.TETHERD_BIN || join(repo, 'build/daemon/tetherd');
+export const tetherctlBin = process.env.TETHERCTL_BIN || join(dirname(tetherdBin), '../dbus/tetherctl/tetherctl');
+
+// A real gateway for a hub test: a private dbus-daemon (session bus config, its own
+// socket) and tetherd on it, connected to `hub` as `id`. `env` is what a local client
+// (busctl, gdbus, tetherctl) needs to reach this gateway's bus. `args` add tetherd
+// options. stop() ends tetherd (SIGTERM) and the bus; kill() is a kill -9 of tetherd;
+// start() starts tetherd again on the same state dir and bus.
+export async function startGateway(hub, id, { args = [] } = {}) {
+  const dir = tempDir('tether-gw-test-');
+  const bus = spawn('dbus-daemon', ['--session', '--nofork', '--print-address=1',
+    `--address=unix:path=${join(dir, 'bus')}`], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const address = await new Promise((resolveAddress, reject) => {
+    let out = '';
+    const timer = setTimeout(() => reject(new Error(`dbus-daemon did not start: ${out}`)), 10000);
+    bus.stdout.on('data', (d) => {
+      out += d.toString();
+      if (out.includes('\n')) {
+        clearTimeout(timer);
+        resolveAddress(out.trim());
+      }
+    });
+  });
+  const env = { ...process.env, DBUS_SESSION_BUS_ADDRESS: address };
+  let output = '';
+  let proc;
+  const gateway = {
+    id, dir, env, address,
+    log: () => output,
+    start() {
+      proc = spawn(tetherdBin, [
+        `--server.url=wss://localhost:${hub.port}`,
+        `--server.token-file=${join(hub.dir, `${id}.token`)}`,
+        `--server.ca-file=${hub.caFile}`,
+        '--dbus.bus=session',
+        `--device.state-dir=${join(dir, 'state')}`,
+        `--device.id=${id}`,
+        '--server.backoff-max=1',
+        ...args,
+      ], { stdio: ['ignore', 'pipe', 'pipe'], env });
+      proc.stdout.on('data', (d) => { output += d; });
+      proc.stderr.on('data', (d) => { output += d; });
+      return proc;
+    },
+    // Resolves once tetherd owns its bus name (Gateway1 answers).
+    async ready(timeoutMs = 10000) {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        try {
+          execFileSync('busctl', ['--user', 'get-property', 'io.tether.Gateway1', '/io/tether/Gateway1',
+            'io.tether.Gateway1', 'State'], { env, stdio: 'pipe' });
+          return;
+        } catch (e) {
+          if (Date.now() > deadline) throw new Error(`tetherd not on the bus:\n${output}`);
+          await new Promise((r) => setTimeout(r, 100));
+        }
+      }
+    },
+    // Runs a local client on this gateway's bus; returns its stdout.
+    run(command, commandArgs, options = {}) {
+      return execFileSync(command, commandArgs, { env, stdio: 'pipe', ...options }).toString();
+    },
+    async kill(signal = 'SIGKILL') {
+      if (proc && proc.exitCode === null && proc.signalCode === null) {
+        const exited = new Promise((r) => proc.once('exit', r));
+        proc.kill(signal);
+        await exited;
+      }
+    },
+    async stop() {
+      await gateway.kill('SIGTERM');
+      bus.kill('SIGTERM');
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  gateway.start();
+  await gateway.ready();
+  return gateway;
+}
+
+// Headless chromium that trusts exactly the hub's certificate. Returns
+// {browser, page, login()}; login() signs in as the hub's admin.
+export async function openBrowser(hub, { width = 1280, height = 900 } = {}) {
+  const chromiumPath = process.env.CHROMIUM || '/usr/bin/chromium';
+  const spki = execFileSync('sh', ['-c',
+    `openssl x509 -in '${join(hub.dir, 'server.pem')}' -pubkey -noout | openssl pkey -pubin -outform der | openssl dgst -sha256 -binary | base64`,
+  ]).toString().trim();
+  const { chromium } = requireWeb('playwright-core');
+  const browser = await chromium.launch({
+    executablePath: chromiumPath,
+    headless: true,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync',
+      `--ignore-certificate-errors-spki-list=${spki}`],
+  });
+  const context = await browser.newContext({ viewport: { width, height } });
+  const page = await context.newPage();
+  page.on('console', (m) => { if (m.type() === 'error') console.log(`browser: ${m.text()}`); });
+  return {
+    browser,
+    page,
+    async login() {
+      await page.goto(`${hub.url}/`);
+      await page.waitForSelector('[data-testid="login-form"]');
+      await page.fill('[data-testid="username"]', 'admin');
+      await page.fill('[data-testid="password"]', hub.password);
+      await page.click('[data-testid="login-form"] button[type="submit"]');
+    },
+  };
+}
