@@ -158,8 +158,7 @@ Result<Push> parse_push(std::string_view body, const Limits& limits) {
   if (!parsed.ok()) return parsed.error();
   const Json& json = *parsed;
   if (!json.is_object()) {
-    return invalid(
-        "the body must be a JSON object: {\"values\": {...}, \"replace\": true|false}");
+    return invalid("the body must be a JSON object: {\"values\": {...}, \"replace\": true|false}");
   }
   Push push;
   const Json* values = nullptr;
@@ -186,7 +185,8 @@ Result<Push> parse_push(std::string_view body, const Limits& limits) {
       }
       push.replace = item.get<bool>();
     } else if (key == "expect_version") {
-      if (!item.is_number_unsigned() && !(item.is_number_integer() && item.get<std::int64_t>() >= 0)) {
+      if (!item.is_number_unsigned() &&
+          !(item.is_number_integer() && item.get<std::int64_t>() >= 0)) {
         return invalid("expect_version must be a non-negative integer");
       }
       push.expect_version = item.get<std::uint64_t>();

@@ -24,11 +24,11 @@ namespace tether::hub::config_json {
 // Bounds on what an operator may push. max_depth is the device's default
 // config.max-depth: a scalar directly under `values` is depth 0.
 struct Limits {
-  std::size_t max_body = 16384;        // bytes of the POST body (the API's own cap)
-  std::size_t max_document = 65536;    // bytes of the resulting document, as msgpack
-  std::size_t max_depth = 16;          // nesting below a top-level key
-  std::size_t max_keys = 1024;         // top-level keys of the document
-  std::size_t max_key_bytes = 256;     // length of a top-level key
+  std::size_t max_body = 16384;      // bytes of the POST body (the API's own cap)
+  std::size_t max_document = 65536;  // bytes of the resulting document, as msgpack
+  std::size_t max_depth = 16;        // nesting below a top-level key
+  std::size_t max_keys = 1024;       // top-level keys of the document
+  std::size_t max_key_bytes = 256;   // length of a top-level key
 };
 
 // An operator's push: {"values": {...}, "replace": bool?, "expect_version": uint?}.

@@ -110,16 +110,14 @@ void ConfigService::deliver(const std::string& device_id) {
   }
   auto values = config_json::to_msgpack(v.document_json);
   if (!values.ok()) {
-    context_.log.error(values.error().wrap("config version " + std::to_string(v.version) +
-                                           " of " + device_id)
+    context_.log.error(values.error()
+                           .wrap("config version " + std::to_string(v.version) + " of " + device_id)
                            .message());
     return;
   }
   const protocol::ConfigSet set{v.version, std::move(*values), true};
-  auto sent =
-      context_.devices.send(device_id, protocol::make_msg(proto::kConfig, wire::kSet, {}, {},
-                                                          set.encode()),
-                            true);
+  auto sent = context_.devices.send(
+      device_id, protocol::make_msg(proto::kConfig, wire::kSet, {}, {}, set.encode()), true);
   if (!sent.ok()) {
     // Offline again or its queue is full: the next connect sends it.
     context_.log.info("config version " + std::to_string(v.version) + " for " + device_id +
@@ -136,7 +134,8 @@ void ConfigService::committed(const std::string& device_id, std::uint64_t versio
   if (!status.ok()) {
     // The store forgets the version; the operator sees it gone and pushes again.
     context_.log.error(
-        status.error().wrap("storing config version " + std::to_string(version) + " of " + device_id)
+        status.error()
+            .wrap("storing config version " + std::to_string(version) + " of " + device_id)
             .message());
     return;
   }
@@ -144,7 +143,7 @@ void ConfigService::committed(const std::string& device_id, std::uint64_t versio
 }
 
 void ConfigService::settle(const std::string& device_id, ConfigVersion latest, ConfigState state,
-                           std::string reason) {
+                           const std::string& reason) {
   latest.state = state;
   latest.reason = clip(reason, kMaxReason);
   latest.answered_ms = now_ms();
@@ -230,8 +229,8 @@ void ConfigService::ask_current(const std::string& device_id) {
 void ConfigService::refuse(const std::string& device_id, const protocol::ProtoMsg& msg,
                            const Error& error) {
   context_.log.debug("device " + device_id + ": " + error.message());
-  (void)context_.devices.send(
-      device_id, control_error("config: " + error.message(), false, &msg.hdr), true);
+  (void)context_.devices.send(device_id,
+                              control_error("config: " + error.message(), false, &msg.hdr), true);
 }
 
 // ------------------------------------------------------------------ JSON API
@@ -288,7 +287,8 @@ HttpResponse ConfigService::get_config(const std::string& device) {
   }
   if (reported->has_value()) {
     const ReportedConfig& r = **reported;
-    out["reported"] = {{"version", r.version}, {"values", document(r.values_json)}, {"at", r.at_ms}};
+    out["reported"] = {
+        {"version", r.version}, {"values", document(r.values_json)}, {"at", r.at_ms}};
   } else {
     out["reported"] = nullptr;
   }
@@ -320,9 +320,9 @@ HttpResponse ConfigService::push(const HttpRequest& request, const std::string& 
   std::string base = "{}";
   const bool device_ahead =
       reported->has_value() && (!latest->has_value() || (*reported)->version > newest);
-  if (latest->has_value() && (*latest)->state != ConfigState::kError && !device_ahead) {
-    base = (*latest)->document_json;
-  } else if (reported->has_value()) {
+  const bool on_reported = reported->has_value() && (device_ahead || !latest->has_value() ||
+                                                     (*latest)->state == ConfigState::kError);
+  if (on_reported) {
     base = (*reported)->values_json;
   } else if (latest->has_value()) {
     base = (*latest)->document_json;

@@ -77,7 +77,7 @@ class ConfigService final : public ProtocolService, public ApiHandler {
   void reported(const std::string& device_id, const protocol::ProtoMsg& msg);
   // Updates the state of the pending `latest` and stores it.
   void settle(const std::string& device_id, ConfigVersion latest, ConfigState state,
-              std::string reason);
+              const std::string& reason);
   void ask_current(const std::string& device_id);
   void refuse(const std::string& device_id, const protocol::ProtoMsg& msg, const Error& error);
 

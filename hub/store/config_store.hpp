@@ -41,7 +41,7 @@ struct ConfigVersion {
   std::string pushed_by;
   std::int64_t pushed_ms = 0;
   ConfigState state = ConfigState::kPending;
-  std::string reason;           // the device's error, when state is kError
+  std::string reason;            // the device's error, when state is kError
   std::int64_t answered_ms = 0;  // 0 = not answered
 };
 

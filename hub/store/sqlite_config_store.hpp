@@ -38,8 +38,7 @@ class SqliteConfigStore final : public ConfigStore {
                    Committed done) override;
   void put_reported(const std::string& device, const ReportedConfig& reported) override;
   Result<std::optional<ConfigVersion>> latest(const std::string& device) override;
-  Result<std::vector<ConfigVersion>> history(const std::string& device,
-                                             std::size_t limit) override;
+  Result<std::vector<ConfigVersion>> history(const std::string& device, std::size_t limit) override;
   Result<std::optional<ReportedConfig>> reported(const std::string& device) override;
   Status flush() override;
 

@@ -41,8 +41,9 @@ class ConfigServiceTest : public ::testing::Test {
     service = *added;
   }
 
-  HttpResponse call(const std::string& method, const std::string& path, const std::string& body = {},
-                    Role role = Role::kOperator, const std::string& content_type = "application/json") {
+  HttpResponse call(const std::string& method, const std::string& path,
+                    const std::string& body = {}, Role role = Role::kOperator,
+                    const std::string& content_type = "application/json") {
     HttpRequest r;
     r.method = method;
     const auto q = path.find('?');
@@ -149,8 +150,8 @@ TEST_F(ConfigServiceTest, ADeviceErrorIsKeptWithItsReason) {
   ASSERT_EQ(push(R"({"values": {"x": 1}})").status, 202u);
   commit();
   ASSERT_EQ(sets().size(), 1u);
-  from_dev("error", protocol::ConfigError{1, "values.x: nested deeper than config.max-depth (0)"}
-                        .encode());
+  from_dev("error",
+           protocol::ConfigError{1, "values.x: nested deeper than config.max-depth (0)"}.encode());
   auto now = get();
   EXPECT_EQ(now["state"], "error");
   EXPECT_EQ(now["reason"], "values.x: nested deeper than config.max-depth (0)");
@@ -300,12 +301,13 @@ TEST_F(ConfigServiceTest, BadBodiesAreRefusedWithASentence) {
     std::string body;
     std::string says;
   };
-  const std::string deep = R"({"values": {"d": )" + std::string(17, '[') + std::string(17, ']') + "}}";
+  const std::string deep =
+      R"({"values": {"d": )" + std::string(17, '[') + std::string(17, ']') + "}}";
   const std::string deeper = std::string(5000, '[') + std::string(5000, ']');
   const std::vector<Case> cases = {
       {"", "not complete JSON"},
       {"garbage", "not valid JSON"},
-      {R"({"values": {"a": 1)", "not complete JSON"},  // truncated
+      {R"({"values": {"a": 1)", "not complete JSON"},      // truncated
       {R"({"values": {"a": "\xff"}})", "not valid JSON"},  // not UTF-8
       {"[1, 2]", "must be a JSON object"},
       {"{}", "values is missing"},
@@ -328,7 +330,8 @@ TEST_F(ConfigServiceTest, BadBodiesAreRefusedWithASentence) {
         << c.body.substr(0, 80) << " -> " << error_of(res);
   }
   // Depth 16 itself is fine.
-  const std::string ok = R"({"values": {"d": )" + std::string(16, '[') + std::string(16, ']') + "}}";
+  const std::string ok =
+      R"({"values": {"d": )" + std::string(16, '[') + std::string(16, ']') + "}}";
   EXPECT_EQ(push(ok).status, 202u);
   // A document that grows over the limit through merges is refused as a whole.
   const std::string chunk(15000, 'x');
@@ -411,8 +414,9 @@ TEST_F(ConfigServiceTest, TheReportedConfigIsShownAsJson) {
 TEST_F(ConfigServiceTest, OperatorsMayNotSendConfigOnTheirSocket) {
   testing::FakeLink alice;
   operators.connected(1, "gw", "alice", alice);
-  operators.message(1, protocol::encode(protocol::make_msg(
-                           proto::kConfig, "set", {}, {}, protocol::ConfigSet{1, {}, {}}.encode())));
+  operators.message(1,
+                    protocol::encode(protocol::make_msg(proto::kConfig, "set", {}, {},
+                                                        protocol::ConfigSet{1, {}, {}}.encode())));
   EXPECT_TRUE(devices.take("gw").empty());
   auto refused = alice.take();
   ASSERT_EQ(refused.size(), 1u);
