@@ -24,6 +24,7 @@
 namespace tether::hub {
 
 class DeviceSide;
+class ConfigStore;
 class LoopInbox;
 class MonitoringStore;
 class OperatorSide;
@@ -43,6 +44,8 @@ struct ServiceContext {
   MonitoringStore& monitoring;
   // Completions from the stores' writer threads come back to the loop through this.
   LoopInbox& inbox;
+  // Pushed config versions and what devices report (config_store.hpp).
+  ConfigStore& config;
 };
 
 // JSON routes a service adds to the API (hub/http_api.hpp). The API asks each

@@ -15,6 +15,7 @@
 
 #include "hub/devices/device_side.hpp"
 #include "hub/link.hpp"
+#include "hub/store/config_store.hpp"
 #include "hub/store/monitoring_store.hpp"
 #include "hub/store/store.hpp"
 #include "protocol/message.hpp"
@@ -194,6 +195,67 @@ class HeldMonitoringStore : public MonitoringStore {
 
  private:
   static Result<std::vector<StoredRecord>> rows() { return std::vector<StoredRecord>{}; }
+};
+
+// A config store in memory whose commits happen when the test says so: writes are
+// visible to reads at once (as the real store's overlay makes them), and
+// put_version's completion runs only at commit() (or fail(), which also forgets
+// the failed versions, as the real store does).
+class HeldConfigStore : public ConfigStore {
+ public:
+  void put_version(const std::string& device, const ConfigVersion& version,
+                   Committed done) override {
+    versions[device][version.version] = version;
+    held.push_back({device, version.version, std::move(done)});
+  }
+  void put_reported(const std::string& device, const ReportedConfig& r) override {
+    reports[device] = r;
+  }
+  Result<std::optional<ConfigVersion>> latest(const std::string& device) override {
+    auto it = versions.find(device);
+    if (it == versions.end() || it->second.empty()) return std::optional<ConfigVersion>();
+    return std::optional<ConfigVersion>(it->second.rbegin()->second);
+  }
+  Result<std::vector<ConfigVersion>> history(const std::string& device,
+                                             std::size_t limit) override {
+    std::vector<ConfigVersion> out;
+    auto it = versions.find(device);
+    if (it == versions.end()) return out;
+    for (auto v = it->second.rbegin(); v != it->second.rend() && out.size() < limit; ++v) {
+      out.push_back(v->second);
+    }
+    return out;
+  }
+  Result<std::optional<ReportedConfig>> reported(const std::string& device) override {
+    auto it = reports.find(device);
+    if (it == reports.end()) return std::optional<ReportedConfig>();
+    return std::optional<ReportedConfig>(it->second);
+  }
+  Status flush() override { return Status::Ok(); }
+
+  std::size_t commit() {
+    auto batch = std::exchange(held, {});
+    for (auto& h : batch) {
+      if (h.done) h.done(Status::Ok());
+    }
+    return batch.size();
+  }
+  void fail() {
+    auto batch = std::exchange(held, {});
+    for (auto& h : batch) {
+      versions[h.device].erase(h.version);
+      if (h.done) h.done(Error(ErrorCode::kStorageFailure, "disk on fire"));
+    }
+  }
+
+  struct Held {
+    std::string device;
+    std::uint64_t version;
+    Committed done;
+  };
+  std::vector<Held> held;
+  std::map<std::string, std::map<std::uint64_t, ConfigVersion>> versions;
+  std::map<std::string, ReportedConfig> reports;
 };
 
 }  // namespace tether::hub::testing

@@ -67,11 +67,12 @@ class ServiceTest : public ::testing::Test {
   Logger log{LogLevel::kError, kProgramName};
   MemoryStore store;
   testing::HeldMonitoringStore monitoring;
+  testing::HeldConfigStore config_store;
   LoopInbox inbox;
   FakeDeviceSide devices;
   ServiceRegistry registry;
   OperatorSide operators{devices, registry, limits, log};
-  ServiceContext context{devices, operators, store, limits, log, monitoring, inbox};
+  ServiceContext context{devices, operators, store, limits, log, monitoring, inbox, config_store};
   FakeLink alice, bob;
   std::vector<ProtoMsg> unrouted;
 };

@@ -218,7 +218,7 @@ class CoreTest : public ::testing::Test {
  protected:
   void SetUp() override {
     ASSERT_TRUE(store.put_device("gw", sha256_hex("t"), 1).ok());
-    auto c = HubCore::create(store, monitoring, limits, log);
+    auto c = HubCore::create(store, monitoring, config_store, limits, log);
     ASSERT_TRUE(c.ok());
     core = std::move(*c);
     core->devices().connected(1, "gw", dev);
@@ -230,6 +230,7 @@ class CoreTest : public ::testing::Test {
   Logger log{LogLevel::kError, kProgramName};
   MemoryStore store;
   testing::HeldMonitoringStore monitoring;
+  testing::HeldConfigStore config_store;
   std::unique_ptr<HubCore> core;
   FakeLink dev, op1, op2;
 };
@@ -347,7 +348,7 @@ class AdmissionTest : public ::testing::Test {
   void SetUp() override {
     ASSERT_TRUE(store.put_device("gw", sha256_hex("tok"), 1).ok());
     ASSERT_TRUE(store.put_device("idle", sha256_hex("tok2"), 1).ok());
-    auto c = HubCore::create(store, monitoring, config.limits, log);
+    auto c = HubCore::create(store, monitoring, config_store, config.limits, log);
     ASSERT_TRUE(c.ok());
     core = std::move(*c);
     api = std::make_unique<HttpApi>(config, store, core->devices(), core->operators(),
@@ -371,6 +372,7 @@ class AdmissionTest : public ::testing::Test {
   Logger log{LogLevel::kError, kProgramName};
   MemoryStore store;
   testing::HeldMonitoringStore monitoring;
+  testing::HeldConfigStore config_store;
   OperatorSessions sessions{std::chrono::seconds(60), 4};
   std::unique_ptr<HubCore> core;
   std::unique_ptr<HttpApi> api;

@@ -5,7 +5,8 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { startHub, startGateway, openBrowser, repo } from './helpers.mjs';
+import { startHub, openBrowser, repo } from './helpers.mjs';
+import { startGateway } from './gateway.mjs';
 
 const artifacts = process.env.TETHER_ARTIFACTS || join(repo, 'tests/artifacts');
 const DEVICE = 'gw-busctl';

@@ -39,4 +39,8 @@ export const api = {
     `/api/devices/${encodeURIComponent(id)}/telemetry/series?${new URLSearchParams({ stream, field, from, to, points })}`),
   alerts: (id) => call('GET', `/api/devices/${encodeURIComponent(id)}/telemetry/alerts`),
   presence: (id) => call('GET', `/api/devices/${encodeURIComponent(id)}/telemetry/presence`),
+  // Config (config.js).
+  config: (id) => call('GET', `/api/devices/${encodeURIComponent(id)}/config`),
+  pushConfig: (id, body) => call('POST', `/api/devices/${encodeURIComponent(id)}/config`, body),
+  configHistory: (id) => call('GET', `/api/devices/${encodeURIComponent(id)}/config/history`),
 };

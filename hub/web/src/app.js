@@ -2,6 +2,7 @@
 import { api, Unauthorized } from './api.js';
 import { TerminalSession } from './terminal.js';
 import { telemetryView, openAlertCounts, alertBadge } from './telemetry.js';
+import { configView } from './config.js';
 
 const main = document.getElementById('main');
 const userBox = document.getElementById('user');
@@ -138,7 +139,7 @@ const TABS = [
   { id: 'terminal', label: 'Terminal' },
   { id: 'telemetry', label: 'Telemetry' },
   { id: 'alerts', label: 'Alerts', later: true },
-  { id: 'config', label: 'Config', later: true },
+  { id: 'config', label: 'Config' },
   { id: 'updates', label: 'Updates', later: true },
 ];
 
@@ -156,14 +157,20 @@ function devicePage(id) {
   // Telemetry lives in telemetry.js; the tab swaps the terminal panel for it.
   const telemetryHost = h('div', { class: 'telemetry-host', hidden: true });
   let telemetryCleanup = null;
+  // Config lives in config.js, the same way.
+  const configHost = h('div', { class: 'config-host', hidden: true });
+  let configCleanup = null;
   tabs.addEventListener('click', (ev) => {
     const tab = ev.target.closest('[data-tab]');
     if (!tab || tab.disabled) return;
     for (const t of tabs.children) t.classList.toggle('active', t === tab);
     const tele = tab.dataset.tab === 'telemetry';
+    const conf = tab.dataset.tab === 'config';
     telemetryHost.hidden = !tele;
-    main.querySelector('.term-panel').hidden = tele;
+    configHost.hidden = !conf;
+    main.querySelector('.term-panel').hidden = tele || conf;
     if (tele && !telemetryCleanup) telemetryCleanup = telemetryView(id, telemetryHost);
+    if (conf && !configCleanup) configCleanup = configView(id, configHost);
   });
 
   main.replaceChildren(
@@ -175,7 +182,8 @@ function devicePage(id) {
       h('div', { class: 'term-panel' },
         h('div', { class: 'term-toolbar' }, status, h('span', { class: 'spacer' }), closeBtn, openBtn),
         h('div', { class: 'term-frame' }, termHost, overlay)),
-      telemetryHost));
+      telemetryHost,
+      configHost));
 
   let session = null;
   let online = false;
@@ -241,6 +249,7 @@ function devicePage(id) {
     clearInterval(timer);
     if (session) session.dispose();
     if (telemetryCleanup) telemetryCleanup();
+    if (configCleanup) configCleanup();
   };
 }
 
@@ -267,9 +276,13 @@ async function route() {
   }
   const m = hash.match(/^#\/devices\/(.+)$/);
   const tele = hash.match(/^#\/devices\/(.+)\/telemetry$/);
+  const conf = hash.match(/^#\/devices\/(.+)\/config$/);
   if (tele) {
     cleanup = devicePage(decodeURIComponent(tele[1]));
     main.querySelector('[data-tab="telemetry"]').click();
+  } else if (conf) {
+    cleanup = devicePage(decodeURIComponent(conf[1]));
+    main.querySelector('[data-tab="config"]').click();
   } else if (m) cleanup = devicePage(decodeURIComponent(m[1]));
   else cleanup = devicesPage() || null;
 }

@@ -1,0 +1,350 @@
+#include "hub/store/sqlite_config_store.hpp"
+
+#include <pthread.h>
+#include <signal.h>
+#include <sqlite3.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+namespace tether::hub {
+
+std::string_view config_state_name(ConfigState state) {
+  switch (state) {
+    case ConfigState::kPending:
+      return "pending";
+    case ConfigState::kApplied:
+      return "applied";
+    case ConfigState::kError:
+      return "error";
+    case ConfigState::kSuperseded:
+      return "superseded";
+  }
+  return "pending";
+}
+
+std::optional<ConfigState> parse_config_state(std::string_view name) {
+  for (ConfigState s : {ConfigState::kPending, ConfigState::kApplied, ConfigState::kError,
+                        ConfigState::kSuperseded}) {
+    if (config_state_name(s) == name) return s;
+  }
+  return std::nullopt;
+}
+
+namespace {
+
+// A prepared statement that finalizes itself.
+class Stmt {
+ public:
+  Stmt(sqlite3* db, const char* sql) : db_(db) {
+    rc_ = sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr);
+  }
+  ~Stmt() { sqlite3_finalize(stmt_); }
+  Stmt(const Stmt&) = delete;
+  Stmt& operator=(const Stmt&) = delete;
+
+  bool ok() const { return rc_ == SQLITE_OK; }
+  Error error(const std::string& what) const {
+    return Error(ErrorCode::kStorageFailure, what + ": " + sqlite3_errmsg(db_));
+  }
+  void bind(int i, const std::string& s) {
+    sqlite3_bind_text(stmt_, i, s.data(), static_cast<int>(s.size()), SQLITE_TRANSIENT);
+  }
+  void bind(int i, std::int64_t v) { sqlite3_bind_int64(stmt_, i, v); }
+  int step() { return sqlite3_step(stmt_); }
+  std::string text(int col) const {
+    const auto* p = sqlite3_column_text(stmt_, col);
+    return p ? std::string(reinterpret_cast<const char*>(p),
+                           static_cast<std::size_t>(sqlite3_column_bytes(stmt_, col)))
+             : std::string();
+  }
+  std::int64_t int64(int col) const { return sqlite3_column_int64(stmt_, col); }
+
+ private:
+  sqlite3* db_;
+  sqlite3_stmt* stmt_ = nullptr;
+  int rc_;
+};
+
+Status exec(sqlite3* db, const char* sql) {
+  char* err = nullptr;
+  if (sqlite3_exec(db, sql, nullptr, nullptr, &err) != SQLITE_OK) {
+    std::string msg = err ? err : "unknown error";
+    sqlite3_free(err);
+    return Error(ErrorCode::kStorageFailure, msg);
+  }
+  return Status::Ok();
+}
+
+Result<sqlite3*> open_connection(const std::string& path) {
+  sqlite3* db = nullptr;
+  const int rc = sqlite3_open_v2(
+      path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+  if (rc != SQLITE_OK) {
+    std::string msg = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+    sqlite3_close(db);
+    return Error(ErrorCode::kStorageFailure, "opening " + path + ": " + msg);
+  }
+  sqlite3_busy_timeout(db, 5000);
+  return db;
+}
+
+// Versions are stored as SQLite's int64; the service never pushes one above
+// INT64_MAX, and a device-reported one round-trips its bits.
+std::int64_t to_db(std::uint64_t v) {
+  return static_cast<std::int64_t>(v);
+}
+std::uint64_t from_db(std::int64_t v) {
+  return static_cast<std::uint64_t>(v);
+}
+
+constexpr const char* kVersionColumns =
+    "version, document, mode, pushed_by, pushed_ms, state, reason, answered_ms";
+
+ConfigVersion read_version(const Stmt& s) {
+  ConfigVersion v;
+  v.version = from_db(s.int64(0));
+  v.document_json = s.text(1);
+  v.mode = s.text(2);
+  v.pushed_by = s.text(3);
+  v.pushed_ms = s.int64(4);
+  v.state = parse_config_state(s.text(5)).value_or(ConfigState::kPending);
+  v.reason = s.text(6);
+  v.answered_ms = s.int64(7);
+  return v;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<SqliteConfigStore>> SqliteConfigStore::open(const std::string& state_dir) {
+  if (::mkdir(state_dir.c_str(), 0700) != 0 && errno != EEXIST) {
+    return Error(ErrorCode::kStorageFailure,
+                 "creating state directory " + state_dir + ": " + std::strerror(errno));
+  }
+  const std::string path = state_dir + "/config.db";
+  auto writer = open_connection(path);
+  if (!writer.ok()) return writer.error();
+  for (const char* sql : {
+           "PRAGMA journal_mode=WAL",
+           // A version is sent to the device only once it is committed: sync each commit.
+           "PRAGMA synchronous=FULL",
+           "CREATE TABLE IF NOT EXISTS config_versions ("
+           " device TEXT NOT NULL, version INTEGER NOT NULL, document TEXT NOT NULL,"
+           " mode TEXT NOT NULL, pushed_by TEXT NOT NULL, pushed_ms INTEGER NOT NULL,"
+           " state TEXT NOT NULL, reason TEXT NOT NULL, answered_ms INTEGER NOT NULL,"
+           " PRIMARY KEY(device, version))",
+           "CREATE TABLE IF NOT EXISTS config_reported ("
+           " device TEXT PRIMARY KEY, version INTEGER NOT NULL, vals TEXT NOT NULL,"
+           " at_ms INTEGER NOT NULL)",
+       }) {
+    if (auto s = exec(*writer, sql); !s.ok()) {
+      sqlite3_close(*writer);
+      return s.error().wrap("initialising " + path);
+    }
+  }
+  auto reader = open_connection(path);
+  if (!reader.ok()) {
+    sqlite3_close(*writer);
+    return reader.error();
+  }
+  return std::unique_ptr<SqliteConfigStore>(new SqliteConfigStore(*reader, *writer));
+}
+
+SqliteConfigStore::SqliteConfigStore(sqlite3* reader, sqlite3* writer)
+    : reader_(reader), writer_(writer) {
+  writer_thread_ = std::thread([this] { writer_main(); });
+}
+
+SqliteConfigStore::~SqliteConfigStore() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  wake_writer_.notify_one();
+  writer_thread_.join();
+  sqlite3_close(writer_);
+  sqlite3_close(reader_);
+}
+
+void SqliteConfigStore::enqueue(Op op) {
+  {
+    std::lock_guard lock(mutex_);
+    op.seq = ++queued_seq_;
+    if (auto* v = std::get_if<VersionWrite>(&op.write)) {
+      version_overlay_[{v->device, v->version.version}] = {op.seq, v->version};
+    } else {
+      auto& r = std::get<ReportedWrite>(op.write);
+      reported_overlay_[r.device] = {op.seq, r.reported};
+    }
+    queued_.push_back(std::move(op));
+  }
+  wake_writer_.notify_one();
+}
+
+void SqliteConfigStore::put_version(const std::string& device, const ConfigVersion& version,
+                                    Committed done) {
+  enqueue(Op{0, VersionWrite{device, version, std::move(done)}});
+}
+
+void SqliteConfigStore::put_reported(const std::string& device, const ReportedConfig& reported) {
+  enqueue(Op{0, ReportedWrite{device, reported}});
+}
+
+void SqliteConfigStore::writer_main() {
+  // Signals belong to the loop thread.
+  sigset_t all;
+  sigfillset(&all);
+  pthread_sigmask(SIG_BLOCK, &all, nullptr);
+  std::unique_lock lock(mutex_);
+  for (;;) {
+    wake_writer_.wait(lock, [this] { return stopping_ || !queued_.empty(); });
+    if (queued_.empty() && stopping_) return;
+    std::deque<Op> batch = std::exchange(queued_, {});
+    const std::uint64_t batch_seq = batch.back().seq;
+    lock.unlock();
+    Status written = write_batch(batch);
+    for (Op& op : batch) {
+      if (auto* v = std::get_if<VersionWrite>(&op.write); v != nullptr && v->done) {
+        v->done(written);
+      }
+    }
+    lock.lock();
+    settle(batch);
+    if (!written.ok() && !first_error_) first_error_ = written.error();
+    applied_seq_ = batch_seq;
+    batch_done_.notify_all();
+  }
+}
+
+void SqliteConfigStore::settle(const std::deque<Op>& batch) {
+  for (const Op& op : batch) {
+    if (const auto* v = std::get_if<VersionWrite>(&op.write)) {
+      auto it = version_overlay_.find({v->device, v->version.version});
+      if (it != version_overlay_.end() && it->second.first == op.seq) version_overlay_.erase(it);
+    } else {
+      const auto& r = std::get<ReportedWrite>(op.write);
+      auto it = reported_overlay_.find(r.device);
+      if (it != reported_overlay_.end() && it->second.first == op.seq) reported_overlay_.erase(it);
+    }
+  }
+}
+
+Status SqliteConfigStore::write_batch(std::deque<Op>& batch) {
+  if (auto s = exec(writer_, "BEGIN IMMEDIATE"); !s.ok()) {
+    return s.error().wrap("writing a config batch");
+  }
+  for (const Op& op : batch) {
+    if (auto s = write_op(op); !s.ok()) {
+      (void)exec(writer_, "ROLLBACK");
+      return s.error().wrap("writing a config batch");
+    }
+  }
+  if (auto s = exec(writer_, "COMMIT"); !s.ok()) {
+    (void)exec(writer_, "ROLLBACK");
+    return s.error().wrap("committing a config batch");
+  }
+  return Status::Ok();
+}
+
+Status SqliteConfigStore::write_op(const Op& op) {
+  if (const auto* w = std::get_if<VersionWrite>(&op.write)) {
+    const ConfigVersion& v = w->version;
+    Stmt s(writer_,
+           "INSERT OR REPLACE INTO config_versions(device, version, document, mode, pushed_by, "
+           "pushed_ms, state, reason, answered_ms) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9)");
+    s.bind(1, w->device);
+    s.bind(2, to_db(v.version));
+    s.bind(3, v.document_json);
+    s.bind(4, v.mode);
+    s.bind(5, v.pushed_by);
+    s.bind(6, v.pushed_ms);
+    s.bind(7, std::string(config_state_name(v.state)));
+    s.bind(8, v.reason);
+    s.bind(9, v.answered_ms);
+    if (s.step() != SQLITE_DONE) return s.error("storing a config version");
+    // History is bounded per device: the oldest versions go first.
+    Stmt prune(writer_,
+               "DELETE FROM config_versions WHERE device = ?1 AND version < (SELECT version FROM "
+               "config_versions WHERE device = ?1 ORDER BY version DESC LIMIT 1 OFFSET ?2)");
+    prune.bind(1, w->device);
+    prune.bind(2, static_cast<std::int64_t>(kMaxHistory - 1));
+    if (prune.step() != SQLITE_DONE) return prune.error("pruning config history");
+    return Status::Ok();
+  }
+  const auto& r = std::get<ReportedWrite>(op.write);
+  Stmt s(writer_,
+         "INSERT OR REPLACE INTO config_reported(device, version, vals, at_ms) "
+         "VALUES(?1,?2,?3,?4)");
+  s.bind(1, r.device);
+  s.bind(2, to_db(r.reported.version));
+  s.bind(3, r.reported.values_json);
+  s.bind(4, r.reported.at_ms);
+  if (s.step() != SQLITE_DONE) return s.error("storing a reported config");
+  return Status::Ok();
+}
+
+Result<std::optional<ConfigVersion>> SqliteConfigStore::latest(const std::string& device) {
+  auto rows = history(device, 1);
+  if (!rows.ok()) return rows.error();
+  if (rows->empty()) return std::optional<ConfigVersion>();
+  return std::optional<ConfigVersion>(std::move(rows->front()));
+}
+
+Result<std::vector<ConfigVersion>> SqliteConfigStore::history(const std::string& device,
+                                                              std::size_t limit) {
+  // The overlay first: a batch that commits between the two reads is then seen
+  // in the file, never missed by both.
+  std::map<std::uint64_t, ConfigVersion> rows;
+  {
+    std::lock_guard lock(mutex_);
+    for (auto it = version_overlay_.lower_bound({device, 0});
+         it != version_overlay_.end() && it->first.first == device; ++it) {
+      rows[it->first.second] = it->second.second;
+    }
+  }
+  const std::string sql = std::string("SELECT ") + kVersionColumns +
+                          " FROM config_versions WHERE device = ?1 ORDER BY version DESC LIMIT ?2";
+  Stmt s(reader_, sql.c_str());
+  if (!s.ok()) return s.error("reading config history");
+  s.bind(1, device);
+  s.bind(2, static_cast<std::int64_t>(limit));
+  int rc;
+  while ((rc = s.step()) == SQLITE_ROW) {
+    ConfigVersion v = read_version(s);
+    rows.emplace(v.version, std::move(v));  // a queued write of the same version wins
+  }
+  if (rc != SQLITE_DONE) return s.error("reading config history");
+  std::vector<ConfigVersion> out;
+  for (auto it = rows.rbegin(); it != rows.rend() && out.size() < limit; ++it) {
+    out.push_back(std::move(it->second));
+  }
+  return out;
+}
+
+Result<std::optional<ReportedConfig>> SqliteConfigStore::reported(const std::string& device) {
+  {
+    std::lock_guard lock(mutex_);
+    if (auto it = reported_overlay_.find(device); it != reported_overlay_.end()) {
+      return std::optional<ReportedConfig>(it->second.second);
+    }
+  }
+  Stmt s(reader_, "SELECT version, vals, at_ms FROM config_reported WHERE device = ?1");
+  if (!s.ok()) return s.error("reading a reported config");
+  s.bind(1, device);
+  const int rc = s.step();
+  if (rc == SQLITE_DONE) return std::optional<ReportedConfig>();
+  if (rc != SQLITE_ROW) return s.error("reading a reported config");
+  return std::optional<ReportedConfig>(ReportedConfig{from_db(s.int64(0)), s.text(1), s.int64(2)});
+}
+
+Status SqliteConfigStore::flush() {
+  std::unique_lock lock(mutex_);
+  const std::uint64_t target = queued_seq_;
+  batch_done_.wait(lock, [&] { return applied_seq_ >= target; });
+  if (first_error_) return *std::exchange(first_error_, std::nullopt);
+  return Status::Ok();
+}
+
+}  // namespace tether::hub

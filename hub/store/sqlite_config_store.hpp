@@ -1,0 +1,86 @@
+// The ConfigStore in SQLite: STATE_DIR/config.db (WAL, synchronous=FULL), a file
+// of its own so that config writes never wait behind the registry's or the
+// monitoring store's batches.
+//
+// The loop thread reads through one connection; a writer thread owns another and
+// commits everything queued since its last batch in one transaction, then runs
+// the completions. Until its batch is done, a queued write is also kept in memory
+// and laid over what the reads find in the file (read-your-writes).
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <utility>
+#include <variant>
+
+#include "hub/store/config_store.hpp"
+
+struct sqlite3;
+
+namespace tether::hub {
+
+class SqliteConfigStore final : public ConfigStore {
+ public:
+  // Opens (creating when needed) STATE_DIR/config.db; creates STATE_DIR (0700).
+  static Result<std::unique_ptr<SqliteConfigStore>> open(const std::string& state_dir);
+  // Writes what is still queued, then closes.
+  ~SqliteConfigStore() override;
+  SqliteConfigStore(const SqliteConfigStore&) = delete;
+  SqliteConfigStore& operator=(const SqliteConfigStore&) = delete;
+
+  void put_version(const std::string& device, const ConfigVersion& version,
+                   Committed done) override;
+  void put_reported(const std::string& device, const ReportedConfig& reported) override;
+  Result<std::optional<ConfigVersion>> latest(const std::string& device) override;
+  Result<std::vector<ConfigVersion>> history(const std::string& device, std::size_t limit) override;
+  Result<std::optional<ReportedConfig>> reported(const std::string& device) override;
+  Status flush() override;
+
+ private:
+  struct VersionWrite {
+    std::string device;
+    ConfigVersion version;
+    Committed done;
+  };
+  struct ReportedWrite {
+    std::string device;
+    ReportedConfig reported;
+  };
+  struct Op {
+    std::uint64_t seq = 0;
+    std::variant<VersionWrite, ReportedWrite> write;
+  };
+
+  SqliteConfigStore(sqlite3* reader, sqlite3* writer);
+  void enqueue(Op op);
+  void writer_main();
+  Status write_batch(std::deque<Op>& batch);
+  Status write_op(const Op& op);
+  // Drops the overlay entries written by `batch` (unless a later write replaced them).
+  void settle(const std::deque<Op>& batch);  // needs mutex_
+
+  sqlite3* reader_;
+  sqlite3* writer_;
+
+  mutable std::mutex mutex_;
+  std::condition_variable wake_writer_;
+  std::condition_variable batch_done_;
+  std::deque<Op> queued_;
+  // Queued or in-flight writes, by key, with the seq of the write that made them.
+  std::map<std::pair<std::string, std::uint64_t>, std::pair<std::uint64_t, ConfigVersion>>
+      version_overlay_;
+  std::map<std::string, std::pair<std::uint64_t, ReportedConfig>, std::less<>> reported_overlay_;
+  std::uint64_t queued_seq_ = 0;
+  std::uint64_t applied_seq_ = 0;
+  std::optional<Error> first_error_;
+  bool stopping_ = false;
+  std::thread writer_thread_;
+};
+
+}  // namespace tether::hub
