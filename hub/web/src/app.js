@@ -2,6 +2,7 @@
 import { api, Unauthorized } from './api.js';
 import { TerminalSession } from './terminal.js';
 import { telemetryView, openAlertCounts, alertBadge } from './telemetry.js';
+import { updatesView, fleetUpdatesPage } from './update.js';
 
 const main = document.getElementById('main');
 const userBox = document.getElementById('user');
@@ -139,7 +140,7 @@ const TABS = [
   { id: 'telemetry', label: 'Telemetry' },
   { id: 'alerts', label: 'Alerts', later: true },
   { id: 'config', label: 'Config', later: true },
-  { id: 'updates', label: 'Updates', later: true },
+  { id: 'updates', label: 'Updates' },
 ];
 
 function devicePage(id) {
@@ -156,14 +157,20 @@ function devicePage(id) {
   // Telemetry lives in telemetry.js; the tab swaps the terminal panel for it.
   const telemetryHost = h('div', { class: 'telemetry-host', hidden: true });
   let telemetryCleanup = null;
+  // Updates live in update.js, the same way.
+  const updatesHost = h('div', { class: 'updates-host', hidden: true });
+  let updatesCleanup = null;
   tabs.addEventListener('click', (ev) => {
     const tab = ev.target.closest('[data-tab]');
     if (!tab || tab.disabled) return;
     for (const t of tabs.children) t.classList.toggle('active', t === tab);
     const tele = tab.dataset.tab === 'telemetry';
+    const upd = tab.dataset.tab === 'updates';
     telemetryHost.hidden = !tele;
-    main.querySelector('.term-panel').hidden = tele;
+    updatesHost.hidden = !upd;
+    main.querySelector('.term-panel').hidden = tele || upd;
     if (tele && !telemetryCleanup) telemetryCleanup = telemetryView(id, telemetryHost);
+    if (upd && !updatesCleanup) updatesCleanup = updatesView(id, updatesHost);
   });
 
   main.replaceChildren(
@@ -175,7 +182,7 @@ function devicePage(id) {
       h('div', { class: 'term-panel' },
         h('div', { class: 'term-toolbar' }, status, h('span', { class: 'spacer' }), closeBtn, openBtn),
         h('div', { class: 'term-frame' }, termHost, overlay)),
-      telemetryHost));
+      telemetryHost, updatesHost));
 
   let session = null;
   let online = false;
@@ -241,6 +248,7 @@ function devicePage(id) {
     clearInterval(timer);
     if (session) session.dispose();
     if (telemetryCleanup) telemetryCleanup();
+    if (updatesCleanup) updatesCleanup();
   };
 }
 
@@ -267,7 +275,12 @@ async function route() {
   }
   const m = hash.match(/^#\/devices\/(.+)$/);
   const tele = hash.match(/^#\/devices\/(.+)\/telemetry$/);
-  if (tele) {
+  const upd = hash.match(/^#\/devices\/(.+)\/updates$/);
+  if (hash === '#/updates') cleanup = fleetUpdatesPage(main);
+  else if (upd) {
+    cleanup = devicePage(decodeURIComponent(upd[1]));
+    main.querySelector('[data-tab="updates"]').click();
+  } else if (tele) {
     cleanup = devicePage(decodeURIComponent(tele[1]));
     main.querySelector('[data-tab="telemetry"]').click();
   } else if (m) cleanup = devicePage(decodeURIComponent(m[1]));
