@@ -50,7 +50,7 @@ TEST(ByteRangeTest, ResumingRangesArePartial) {
   r = choose_range("bytes=-5000", 1000);
   EXPECT_EQ(r.first, 0u);
   EXPECT_EQ(r.length, 1000u);
-  r = choose_range(" bytes = 5 - 9 ", 1000);
+  r = choose_range(" bytes=5 - 9 ", 1000);
   EXPECT_EQ(r.kind, Kind::kPartial);
   EXPECT_EQ(r.length, 5u);
 }
@@ -74,10 +74,11 @@ TEST(ByteRangeTest, AnythingElseServesTheWholeFile) {
 }
 
 TEST(ArtifactNameTest, PlainFileNamesOnly) {
-  for (const char* good : {"a", "app_1.2-3+deb12.deb", "A.B", std::string(128, 'x').c_str()}) {
+  for (const std::string& good : {std::string("a"), std::string("app_1.2-3+deb12.deb"),
+                                  std::string("A.B"), std::string(128, 'x')}) {
     EXPECT_TRUE(valid_artifact_name(good)) << good;
   }
-  for (const std::string bad :
+  for (const std::string& bad :
        {std::string(), std::string(".hidden"), std::string(".."), std::string("../x"),
         std::string("a/b"), std::string("a\\b"), std::string("a b"), std::string("a%2fb"),
         std::string(129, 'x'), std::string("x\0y", 3), std::string("é")}) {
