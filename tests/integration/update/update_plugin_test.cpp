@@ -357,8 +357,8 @@ TEST_F(UpdatePluginTest, CancelWhileVerifying) {
   outbound_.on_progress = [this](const protocol::UpdateProgress& p) {
     if (p.id != "u1" || p.state != "verifying") return;
     loop_.loop().post([this] {
-      EXPECT_TRUE(plugin_->on_message(protocol::make_msg(
-          protocol::proto::kUpdate, "cancel", "", {}, protocol::UpdateCancel{"u1"}.encode())));
+      EXPECT_TRUE(plugin_->on_message(protocol::make_msg(protocol::proto::kUpdate, "cancel", "", {},
+                                                         protocol::UpdateCancel{"u1"}.encode())));
     });
   };
   start();
