@@ -127,7 +127,10 @@ Status UpdateService::configure(const UpdateSettings& settings, const std::strin
       if (!loaded.ok()) return loaded.error();
       signer = std::move(*loaded);
     }
-    auto library = ArtifactLibrary::open(settings.artifact_dir, std::move(signer));
+    // After each scan, queued offers whose artifact was still being hashed go out.
+    auto library = ArtifactLibrary::open(
+        settings.artifact_dir, std::move(signer),
+        [this, inbox = &context_.inbox] { inbox->post(guarded([this] { deliver_queued(); })); });
     if (!library.ok()) return library.error();
     library_ = std::move(*library);
   } else if (!settings.signing_key.empty()) {
@@ -209,6 +212,13 @@ void UpdateService::on_device_message(const std::string& device_id, protocol::Pr
          });
 }
 
+void UpdateService::deliver_queued() {
+  if (!store_) return;
+  for (auto& [id, entry] : updates_) {
+    if (entry->state == kQueued && context_.devices.online(entry->device)) deliver(*entry);
+  }
+}
+
 void UpdateService::on_device_online(const std::string& device_id) {
   for (auto& [id, entry] : updates_) {
     if (entry->device == device_id && entry->state == kQueued) deliver(*entry);
@@ -218,6 +228,8 @@ void UpdateService::on_device_online(const std::string& device_id) {
 void UpdateService::deliver(UpdateEntry& entry) {
   if (!context_.devices.online(entry.device)) return;  // stays queued until it connects
   const auto info = library_ ? library_->find(entry.artifact) : std::nullopt;
+  // Still being hashed (the hub just started): the end of the scan delivers it.
+  if (info && !info->ready() && info->error.empty()) return;
   if (!info || info->sha256 != entry.sha256) {
     record(entry, wire::kFailure, -1,
            "the hub no longer has artifact " + entry.artifact + " as offered; offer it again");
@@ -269,7 +281,8 @@ void UpdateService::record(UpdateEntry& entry, const std::string& state, std::in
   UpdateEvent event{now, state, percent, message};
   entry.events.push_back(event);
   while (entry.events.size() > UpdateStore::kMaxEvents) entry.events.pop_front();
-  store_->save(entry, event, std::move(then));
+  store_->save(entry, event,
+               then ? UpdateStore::Done(guarded(std::move(then))) : UpdateStore::Done());
 }
 
 UpdateEntry* UpdateService::running(const std::string& device) {

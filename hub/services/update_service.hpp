@@ -105,6 +105,15 @@ class UpdateService final : public ProtocolService, public ApiHandler {
 
  private:
   void deliver(UpdateEntry& entry);
+  void deliver_queued();
+  // Wraps a completion that runs later on the loop (a store commit, a scan): it does
+  // nothing once this service is gone.
+  template <typename F>
+  auto guarded(F f) {
+    return [alive = std::weak_ptr<int>(life_), f = std::move(f)](auto&&... args) {
+      if (alive.lock()) f(std::forward<decltype(args)>(args)...);
+    };
+  }
   void record(UpdateEntry& entry, const std::string& state, std::int64_t percent,
               const std::string& message, std::function<void(const Status&)> then = {});
   void forget_old(const std::string& device);
@@ -118,6 +127,7 @@ class UpdateService final : public ProtocolService, public ApiHandler {
   HttpResponse update_route(const HttpRequest& r, const std::string& rest, const Caller& caller);
 
   ServiceContext context_;
+  std::shared_ptr<int> life_ = std::make_shared<int>(0);
   std::unique_ptr<UpdateStore> store_;
   std::unique_ptr<ArtifactLibrary> library_;
   std::string base_url_;

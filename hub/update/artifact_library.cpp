@@ -130,11 +130,13 @@ Result<protocol::Bytes> ArtifactSigner::sign(const std::array<std::uint8_t, 32>&
 
 // ------------------------------------------------------------------ library
 
-ArtifactLibrary::ArtifactLibrary(std::filesystem::path dir, std::optional<ArtifactSigner> signer)
-    : dir_(std::move(dir)), signer_(std::move(signer)) {}
+ArtifactLibrary::ArtifactLibrary(std::filesystem::path dir, std::optional<ArtifactSigner> signer,
+                                 Scanned scanned)
+    : dir_(std::move(dir)), signer_(std::move(signer)), scanned_(std::move(scanned)) {}
 
-Result<std::unique_ptr<ArtifactLibrary>> ArtifactLibrary::open(
-    const std::filesystem::path& dir, std::optional<ArtifactSigner> signer) {
+Result<std::unique_ptr<ArtifactLibrary>> ArtifactLibrary::open(const std::filesystem::path& dir,
+                                                               std::optional<ArtifactSigner> signer,
+                                                               Scanned scanned) {
   std::error_code ec;
   if (!std::filesystem::is_directory(dir, ec)) {
     return Error(ErrorCode::kInvalidArgument,
@@ -144,7 +146,8 @@ Result<std::unique_ptr<ArtifactLibrary>> ArtifactLibrary::open(
     return Error(ErrorCode::kInvalidArgument,
                  "option 'update.artifact-dir': " + dir.string() + " cannot be read");
   }
-  std::unique_ptr<ArtifactLibrary> library(new ArtifactLibrary(dir, std::move(signer)));
+  std::unique_ptr<ArtifactLibrary> library(
+      new ArtifactLibrary(dir, std::move(signer), std::move(scanned)));
   library->worker_ = std::thread([raw = library.get()] { raw->work(); });
   return library;
 }
@@ -200,6 +203,7 @@ void ArtifactLibrary::work() {
     const std::uint64_t target = asked_;
     lock.unlock();
     scan();
+    if (scanned_) scanned_();
     lock.lock();
     done_ = target;
     idle_.notify_all();

@@ -16,6 +16,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -68,10 +69,14 @@ class ArtifactLibrary {
   // At most this many artifacts are listed (the rest are ignored, with a log line).
   static constexpr std::size_t kMaxArtifacts = 1000;
 
+  // Called on the worker thread after each scan (the caller posts to its loop).
+  using Scanned = std::function<void()>;
+
   // `dir` must be a readable directory. `signer` may be null (artifacts unsigned).
   // Starts the worker, which lists and hashes the folder at once.
   static Result<std::unique_ptr<ArtifactLibrary>> open(const std::filesystem::path& dir,
-                                                       std::optional<ArtifactSigner> signer);
+                                                       std::optional<ArtifactSigner> signer,
+                                                       Scanned scanned = {});
   ~ArtifactLibrary();
   ArtifactLibrary(const ArtifactLibrary&) = delete;
   ArtifactLibrary& operator=(const ArtifactLibrary&) = delete;
@@ -91,13 +96,14 @@ class ArtifactLibrary {
   std::vector<std::string> take_problems();
 
  private:
-  ArtifactLibrary(std::filesystem::path dir, std::optional<ArtifactSigner> signer);
+  ArtifactLibrary(std::filesystem::path dir, std::optional<ArtifactSigner> signer, Scanned scanned);
   void work();
   void scan();
   ArtifactInfo hash(ArtifactInfo info) const;
 
   const std::filesystem::path dir_;
   const std::optional<ArtifactSigner> signer_;
+  const Scanned scanned_;
   mutable std::mutex mutex_;
   std::condition_variable wake_;
   std::condition_variable idle_;
