@@ -98,9 +98,11 @@ struct HttpTxn {
 // An artifact download in progress (GET /artifacts/NAME): the file and what is
 // left of the range being served.
 struct FileTxn {
+  static constexpr std::size_t kSlice = 16384;
   int fd = -1;
   std::uint64_t offset = 0;
   std::uint64_t remaining = 0;
+  std::vector<unsigned char> buf = std::vector<unsigned char>(LWS_PRE + kSlice);
   ~FileTxn() {
     if (fd >= 0) ::close(fd);
   }
@@ -678,23 +680,25 @@ int Server::Impl::serve_artifact(lws* wsi, Pss& pss, const std::string& name) {
     return lws_http_transaction_completed(wsi) ? -1 : 0;
   }
   delete pss.file;
-  pss.file = new FileTxn{fd, range.first, range.length};
+  pss.file = new FileTxn;
+  pss.file->fd = fd;
+  pss.file->offset = range.first;
+  pss.file->remaining = range.length;
   lws_callback_on_writable(wsi);
   return 0;
 }
 
 int Server::Impl::write_artifact(lws* wsi, Pss& pss) {
-  constexpr std::size_t kSlice = 16384;
   FileTxn& f = *pss.file;
-  std::vector<unsigned char> buf(LWS_PRE + kSlice);
-  const std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(kSlice, f.remaining));
-  const ssize_t n = ::pread(f.fd, buf.data() + LWS_PRE, want, static_cast<off_t>(f.offset));
+  const std::size_t want =
+      static_cast<std::size_t>(std::min<std::uint64_t>(FileTxn::kSlice, f.remaining));
+  const ssize_t n = ::pread(f.fd, f.buf.data() + LWS_PRE, want, static_cast<off_t>(f.offset));
   if (n <= 0) return -1;  // shorter than when it was hashed: cut the response
   const auto got = static_cast<std::size_t>(n);
   f.offset += got;
   f.remaining -= got;
   const bool last = f.remaining == 0;
-  if (lws_write(wsi, buf.data() + LWS_PRE, got, last ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP) <
+  if (lws_write(wsi, f.buf.data() + LWS_PRE, got, last ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP) <
       static_cast<int>(got)) {
     return -1;
   }
