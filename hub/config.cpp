@@ -88,7 +88,13 @@ Result<Invocation> parse_command_line(int argc, const char* const argv[]) {
       "monitoring.prune-interval", po::value<double>(),
       "seconds between prunes of old history (default 3600)")(
       "monitoring.max-records-per-stream", po::value<long long>(),
-      "records kept per device and stream, oldest pruned first (default 1000000)");
+      "records kept per device and stream, oldest pruned first (default 1000000)")(
+      "update.artifact-dir", po::value<std::string>(),
+      "folder of update artifacts served to devices (default: none, no offers)")(
+      "update.signing-key", po::value<std::string>(),
+      "PEM private key (Ed25519, ECDSA P-256, RSA) signing each artifact's SHA-256")(
+      "update.public-url", po::value<std::string>(),
+      "https://host[:port] devices reach the hub at (default https://localhost:PORT)");
 
   po::options_description all;
   all.add(cmd).add(settings);
@@ -135,6 +141,9 @@ Result<Invocation> parse_command_line(int argc, const char* const argv[]) {
   str("hub.web-root", c.web_root);
   str("operator.username", c.operator_username);
   str("operator.password-hash", c.operator_password_hash);
+  str("update.artifact-dir", c.update.artifact_dir);
+  str("update.signing-key", c.update.signing_key);
+  str("update.public-url", c.update.public_url);
   constexpr std::uint64_t kBig = std::numeric_limits<std::uint32_t>::max();
   for (const Status& s : {
            copy_count(vm, "listen.port", c.listen_port, 0, 65535),

@@ -11,6 +11,7 @@
 
 #include "daemon/log/logger.hpp"
 #include "hub/store/monitoring_store.hpp"
+#include "hub/update/update_settings.hpp"
 #include "protocol/result.hpp"
 
 namespace tether::hub {
@@ -56,6 +57,8 @@ struct HubConfig {
   Limits limits;
   // [monitoring]: how long and how much record history is kept.
   MonitoringRetention monitoring;
+  // [update]: the artifact folder, signing key and public URL (update_settings.hpp).
+  UpdateSettings update;
 };
 
 // What the command line asks for.

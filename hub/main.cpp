@@ -16,6 +16,7 @@
 #include "hub/config.hpp"
 #include "hub/core.hpp"
 #include "hub/server/server.hpp"
+#include "hub/services/update_service.hpp"
 #include "hub/store/sqlite_config_store.hpp"
 #include "hub/store/sqlite_monitoring_store.hpp"
 #include "hub/store/sqlite_store.hpp"
@@ -151,6 +152,14 @@ int serve(Invocation& inv, const Logger& log) {
   if (!server.ok()) {
     log.error(server.error().message());
     return 1;
+  }
+  // Software update: after the listener, whose port makes the default public URL.
+  if (auto* updates = UpdateService::in((*core)->services())) {
+    const std::string default_url = "https://localhost:" + std::to_string((*server)->port());
+    if (auto s = updates->configure(config.update, config.state_dir, default_url); !s.ok()) {
+      log.error(s.error().message());
+      return 2;
+    }
   }
   log.info("listening on https://" + config.listen_address + ":" +
            std::to_string((*server)->port()) + "/");

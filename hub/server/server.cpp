@@ -1,9 +1,11 @@
 #include "hub/server/server.hpp"
 
+#include <fcntl.h>
 #include <libwebsockets.h>
 #include <openssl/ssl.h>
 #include <signal.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -22,6 +24,8 @@
 #include "hub/link.hpp"
 #include "hub/server/admission.hpp"
 #include "hub/server/static_files.hpp"
+#include "hub/services/update_service.hpp"
+#include "hub/update/byte_range.hpp"
 
 namespace tether::hub {
 
@@ -91,10 +95,24 @@ struct HttpTxn {
   bool responded = false;
 };
 
+// An artifact download in progress (GET /artifacts/NAME): the file and what is
+// left of the range being served.
+struct FileTxn {
+  static constexpr std::size_t kSlice = 16384;
+  int fd = -1;
+  std::uint64_t offset = 0;
+  std::uint64_t remaining = 0;
+  std::vector<unsigned char> buf = std::vector<unsigned char>(LWS_PRE + kSlice);
+  ~FileTxn() {
+    if (fd >= 0) ::close(fd);
+  }
+};
+
 // lws's per-connection user data. Plain pointers: lws allocates it zeroed.
 struct Pss {
   HttpTxn* http;
   WsConn* ws;
+  FileTxn* file;
 };
 
 class Server::Impl {
@@ -124,6 +142,8 @@ class Server::Impl {
   int on_http(lws* wsi, Pss& pss, const char* uri);
   int respond(lws* wsi, HttpTxn& txn);
   int serve_static(lws* wsi, std::string path);
+  int serve_artifact(lws* wsi, Pss& pss, const std::string& name);
+  static int write_artifact(lws* wsi, Pss& pss);
   int on_ws(lws* wsi, lws_callback_reasons reason, Pss& pss, void* in, std::size_t len);
 
   const HubConfig& config_;
@@ -403,6 +423,7 @@ int Server::Impl::callback(lws* wsi, lws_callback_reasons reason, void* user, vo
       return self->respond(wsi, *pss->http);
 
     case LWS_CALLBACK_HTTP_WRITEABLE:
+      if (pss && pss->file) return write_artifact(wsi, *pss);
       if (pss && pss->http && pss->http->has_pending) {
         auto& p = pss->http->pending;
         const std::size_t n = p.size() - LWS_PRE;
@@ -421,6 +442,10 @@ int Server::Impl::callback(lws* wsi, lws_callback_reasons reason, void* user, vo
       if (pss && pss->http) {
         delete pss->http;
         pss->http = nullptr;
+      }
+      if (pss && pss->file) {
+        delete pss->file;
+        pss->file = nullptr;
       }
       break;
 
@@ -536,6 +561,10 @@ int Server::Impl::on_http(lws* wsi, Pss& pss, const char* uri) {
     lws_return_http_status(wsi, HTTP_STATUS_METHOD_NOT_ALLOWED, nullptr);
     return lws_http_transaction_completed(wsi) ? -1 : 0;
   }
+  constexpr std::string_view kArtifacts = "/artifacts/";
+  if (path.compare(0, kArtifacts.size(), kArtifacts) == 0) {
+    return serve_artifact(wsi, pss, path.substr(kArtifacts.size()));
+  }
   return serve_static(wsi, path);
 }
 
@@ -580,6 +609,106 @@ int Server::Impl::serve_static(lws* wsi, std::string path) {
                                     static_cast<int>(std::strlen(kStaticHeaders)));
   if (n < 0 || (n > 0 && lws_http_transaction_completed(wsi))) return -1;
   return 0;
+}
+
+// GET /artifacts/NAME?grant=SECRET (update_service.hpp): only with the grant of a
+// live offer of NAME, else 404 (whether or not NAME exists). One range per request
+// (byte_range.hpp): 206 with Content-Range, 416 past the end, else 200. The file is
+// read in 16 KiB slices as the socket takes them (pread of a local file, like
+// lws's own static files): memory stays flat whatever the artifact's size.
+int Server::Impl::serve_artifact(lws* wsi, Pss& pss, const std::string& name) {
+  auto finish = [wsi](unsigned status) {
+    lws_return_http_status(wsi, status, nullptr);
+    return lws_http_transaction_completed(wsi) ? -1 : 0;
+  };
+  auto* updates = UpdateService::in(core_.services());
+  const auto query = query_args(wsi);
+  const auto grant = query.find("grant");
+  const auto allowed = updates != nullptr && grant != query.end()
+                           ? updates->authorise_download(name, grant->second)
+                           : std::nullopt;
+  if (!allowed) return finish(HTTP_STATUS_NOT_FOUND);
+  const int fd = ::open(allowed->path.c_str(), O_RDONLY | O_CLOEXEC);
+  struct stat st {};
+  if (fd < 0 || ::fstat(fd, &st) != 0 ||
+      static_cast<std::uint64_t>(st.st_size) != allowed->info.size ||
+      static_cast<std::uint64_t>(st.st_ino) != allowed->info.inode) {
+    // Replaced since it was hashed: the device retries 5xx with backoff, and the
+    // next scan hashes the new file (whose digest no longer matches the offer).
+    if (fd >= 0) ::close(fd);
+    if (updates->library() != nullptr) updates->library()->rescan();
+    return finish(HTTP_STATUS_SERVICE_UNAVAILABLE);
+  }
+  const std::uint64_t size = allowed->info.size;
+  const auto header_value = header(wsi, WSI_TOKEN_HTTP_RANGE, 256);
+  const ByteRange range = choose_range(
+      header_value ? std::optional<std::string_view>(*header_value) : std::nullopt, size);
+  unsigned char buf[LWS_PRE + 1024];
+  unsigned char* start = buf + LWS_PRE;
+  unsigned char* p = start;
+  unsigned char* end = buf + sizeof buf - 1;
+  auto add = [&](const char* key, const std::string& value) {
+    return lws_add_http_header_by_name(wsi, reinterpret_cast<const unsigned char*>(key),
+                                       reinterpret_cast<const unsigned char*>(value.data()),
+                                       static_cast<int>(value.size()), &p, end) == 0;
+  };
+  if (range.kind == ByteRange::Kind::kUnsatisfiable) {
+    ::close(fd);
+    if (lws_add_http_common_headers(wsi, HTTP_STATUS_REQ_RANGE_NOT_SATISFIABLE, "text/plain", 0, &p,
+                                    end) ||
+        !add("content-range:", "bytes */" + std::to_string(size)) ||
+        lws_finalize_write_http_header(wsi, start, &p, end)) {
+      return -1;
+    }
+    return lws_http_transaction_completed(wsi) ? -1 : 0;
+  }
+  const bool partial = range.kind == ByteRange::Kind::kPartial;
+  if (lws_add_http_common_headers(wsi, partial ? HTTP_STATUS_PARTIAL_CONTENT : HTTP_STATUS_OK,
+                                  "application/octet-stream", range.length, &p, end) ||
+      !add("accept-ranges:", "bytes") || !add("cache-control:", "no-store") ||
+      (partial && !add("content-range:", "bytes " + std::to_string(range.first) + "-" +
+                                             std::to_string(range.first + range.length - 1) + "/" +
+                                             std::to_string(size))) ||
+      lws_finalize_write_http_header(wsi, start, &p, end)) {
+    ::close(fd);
+    return -1;
+  }
+  log_.debug("serving artifact " + name + " bytes " + std::to_string(range.first) + "+" +
+             std::to_string(range.length));
+  if (range.length == 0) {
+    ::close(fd);
+    return lws_http_transaction_completed(wsi) ? -1 : 0;
+  }
+  delete pss.file;
+  pss.file = new FileTxn;
+  pss.file->fd = fd;
+  pss.file->offset = range.first;
+  pss.file->remaining = range.length;
+  lws_callback_on_writable(wsi);
+  return 0;
+}
+
+int Server::Impl::write_artifact(lws* wsi, Pss& pss) {
+  FileTxn& f = *pss.file;
+  const std::size_t want =
+      static_cast<std::size_t>(std::min<std::uint64_t>(FileTxn::kSlice, f.remaining));
+  const ssize_t n = ::pread(f.fd, f.buf.data() + LWS_PRE, want, static_cast<off_t>(f.offset));
+  if (n <= 0) return -1;  // shorter than when it was hashed: cut the response
+  const auto got = static_cast<std::size_t>(n);
+  f.offset += got;
+  f.remaining -= got;
+  const bool last = f.remaining == 0;
+  if (lws_write(wsi, f.buf.data() + LWS_PRE, got, last ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP) <
+      static_cast<int>(got)) {
+    return -1;
+  }
+  if (!last) {
+    lws_callback_on_writable(wsi);
+    return 0;
+  }
+  delete pss.file;
+  pss.file = nullptr;
+  return lws_http_transaction_completed(wsi) ? -1 : 0;
 }
 
 Result<std::unique_ptr<Server>> Server::create(const HubConfig& config, Store& store, HubCore& core,

@@ -5,6 +5,7 @@
 #include "hub/services/passthrough.hpp"
 #include "hub/services/routed_sessions.hpp"
 #include "hub/services/shell_relay.hpp"
+#include "hub/services/update_service.hpp"
 
 namespace tether::hub {
 
@@ -28,7 +29,8 @@ Status register_services(ServiceRegistry& registry, const ServiceContext& contex
                registry, {proto::kControl, proto::kFileTransfer, proto::kPortForward}, context),
            add<MonitoringIntake>(registry, {proto::kMonitoring}, context),
            add<ConfigService>(registry, {proto::kConfig}, context),
-           add<Passthrough>(registry, {proto::kClient, proto::kUpdate, proto::kCommand}, context),
+           add<UpdateService>(registry, {proto::kUpdate}, context),
+           add<Passthrough>(registry, {proto::kClient, proto::kCommand}, context),
        }) {
     if (!added.ok()) return added;
   }

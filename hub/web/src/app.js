@@ -3,6 +3,7 @@ import { api, Unauthorized } from './api.js';
 import { TerminalSession } from './terminal.js';
 import { telemetryView, openAlertCounts, alertBadge } from './telemetry.js';
 import { configView } from './config.js';
+import { updatesView, fleetUpdatesPage } from './update.js';
 
 const main = document.getElementById('main');
 const userBox = document.getElementById('user');
@@ -140,7 +141,7 @@ const TABS = [
   { id: 'telemetry', label: 'Telemetry' },
   { id: 'alerts', label: 'Alerts', later: true },
   { id: 'config', label: 'Config' },
-  { id: 'updates', label: 'Updates', later: true },
+  { id: 'updates', label: 'Updates' },
 ];
 
 function devicePage(id) {
@@ -160,17 +161,23 @@ function devicePage(id) {
   // Config lives in config.js, the same way.
   const configHost = h('div', { class: 'config-host', hidden: true });
   let configCleanup = null;
+  // Updates live in update.js, the same way.
+  const updatesHost = h('div', { class: 'updates-host', hidden: true });
+  let updatesCleanup = null;
   tabs.addEventListener('click', (ev) => {
     const tab = ev.target.closest('[data-tab]');
     if (!tab || tab.disabled) return;
     for (const t of tabs.children) t.classList.toggle('active', t === tab);
     const tele = tab.dataset.tab === 'telemetry';
     const conf = tab.dataset.tab === 'config';
+    const upd = tab.dataset.tab === 'updates';
     telemetryHost.hidden = !tele;
     configHost.hidden = !conf;
-    main.querySelector('.term-panel').hidden = tele || conf;
+    updatesHost.hidden = !upd;
+    main.querySelector('.term-panel').hidden = tele || conf || upd;
     if (tele && !telemetryCleanup) telemetryCleanup = telemetryView(id, telemetryHost);
     if (conf && !configCleanup) configCleanup = configView(id, configHost);
+    if (upd && !updatesCleanup) updatesCleanup = updatesView(id, updatesHost);
   });
 
   main.replaceChildren(
@@ -183,7 +190,8 @@ function devicePage(id) {
         h('div', { class: 'term-toolbar' }, status, h('span', { class: 'spacer' }), closeBtn, openBtn),
         h('div', { class: 'term-frame' }, termHost, overlay)),
       telemetryHost,
-      configHost));
+      configHost,
+      updatesHost));
 
   let session = null;
   let online = false;
@@ -250,6 +258,7 @@ function devicePage(id) {
     if (session) session.dispose();
     if (telemetryCleanup) telemetryCleanup();
     if (configCleanup) configCleanup();
+    if (updatesCleanup) updatesCleanup();
   };
 }
 
@@ -277,7 +286,12 @@ async function route() {
   const m = hash.match(/^#\/devices\/(.+)$/);
   const tele = hash.match(/^#\/devices\/(.+)\/telemetry$/);
   const conf = hash.match(/^#\/devices\/(.+)\/config$/);
-  if (tele) {
+  const upd = hash.match(/^#\/devices\/(.+)\/updates$/);
+  if (hash === '#/updates') cleanup = fleetUpdatesPage(main);
+  else if (upd) {
+    cleanup = devicePage(decodeURIComponent(upd[1]));
+    main.querySelector('[data-tab="updates"]').click();
+  } else if (tele) {
     cleanup = devicePage(decodeURIComponent(tele[1]));
     main.querySelector('[data-tab="telemetry"]').click();
   } else if (conf) {

@@ -2,6 +2,7 @@
 // records every progress message it is given, and can drop and restore the link.
 #pragma once
 
+#include <functional>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -18,6 +19,7 @@ class RecordingOutbound final : public daemon::Outbound {
     auto progress = protocol::UpdateProgress::decode(msg.body);
     if (!progress) return progress.error();  // the plugin sent something malformed
     progress_.push_back(*progress);
+    if (on_progress) on_progress(*progress);
     return Status::Ok();
   }
   std::size_t queued_bytes(std::string_view) const override { return 0; }
@@ -27,6 +29,9 @@ class RecordingOutbound final : public daemon::Outbound {
   bool connected() const override { return connected_; }
 
   void set_connected(bool on) { connected_ = on; }
+  // Called (on the loop, inside send) after each progress is recorded: a test acts
+  // at an exact state with it, e.g. by posting a message to the loop.
+  std::function<void(const protocol::UpdateProgress&)> on_progress;
   const std::vector<protocol::UpdateProgress>& progress() const { return progress_; }
   void clear() { progress_.clear(); }
   // The states reported for `id`, in order, without repeats of the same state.

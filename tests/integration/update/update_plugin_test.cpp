@@ -351,6 +351,26 @@ TEST_F(UpdatePluginTest, CancelWhileDownloading) {
   EXPECT_FALSE(std::filesystem::exists(installed()));
 }
 
+TEST_F(UpdatePluginTest, CancelWhileVerifying) {
+  // The cancel is posted to the loop the moment `verifying` is reported: it runs
+  // before the verification's result, which is posted later by its worker.
+  outbound_.on_progress = [this](const protocol::UpdateProgress& p) {
+    if (p.id != "u1" || p.state != "verifying") return;
+    loop_.loop().post([this] {
+      EXPECT_TRUE(plugin_->on_message(protocol::make_msg(protocol::proto::kUpdate, "cancel", "", {},
+                                                         protocol::UpdateCancel{"u1"}.encode())));
+    });
+  };
+  start();
+  send_offer(offer("u1"));
+  ASSERT_TRUE(wait_state("u1", "cancelled"));
+  std::this_thread::sleep_for(200ms);  // a late verification result must change nothing
+  EXPECT_EQ(states("u1"), (std::vector<std::string>{"downloading", "verifying", "cancelled"}));
+  EXPECT_EQ(view_state(), "cancelled");
+  EXPECT_FALSE(std::filesystem::exists(installed()));
+  loop_.call([&] { outbound_.on_progress = nullptr; });
+}
+
 TEST_F(UpdatePluginTest, CancelWhileAwaitingConsent) {
   start();
   send_offer(offer("u1", true));

@@ -1,0 +1,108 @@
+// What the hub keeps of software updates (wire.md 5.3) in a SQLite file of its own,
+// `<hub.state-dir>/updates.db`: every offer with its artifact, state and outcome,
+// every progress message (the last kMaxEvents per update), and fleet campaigns.
+//
+// The update service holds the live copy in memory (loaded once at start) and
+// hands each change to this store; a writer thread of the store's own applies
+// them in order and reports each commit back on the loop through the LoopInbox.
+// That completion is what lets the hub `ack` a final state only once it is safe.
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "hub/loop_inbox.hpp"
+#include "protocol/result.hpp"
+
+struct sqlite3;
+
+namespace tether::hub {
+
+struct UpdateEvent {
+  std::int64_t at_ms = 0;
+  std::string state;
+  std::int64_t percent = -1;  // -1 = none
+  std::string message;
+};
+
+// One offer of one artifact to one device.
+struct UpdateEntry {
+  std::string id;
+  std::string device;
+  std::string artifact;
+  std::string version;
+  std::uint64_t size = 0;
+  std::string sha256;
+  bool consent = false;
+  std::string grant_hash;  // SHA-256 (hex) of the download URL's secret
+  std::string campaign;    // "" = a single offer
+  std::string created_by;
+  std::int64_t created_ms = 0;
+  // "queued" (device offline), "offered" (sent, nothing heard yet), or a wire state.
+  std::string state;
+  std::int64_t percent = -1;
+  std::string message;
+  std::int64_t updated_ms = 0;
+  bool acked = false;  // the final state was acknowledged to the device
+  std::deque<UpdateEvent> events;
+};
+
+struct Campaign {
+  std::string id;
+  std::string artifact;
+  std::string version;
+  bool consent = false;
+  std::string created_by;
+  std::int64_t created_ms = 0;
+};
+
+class UpdateStore {
+ public:
+  static constexpr std::size_t kMaxEvents = 200;
+
+  // Opens (creating) `<state_dir>/updates.db`. Completions are posted to `inbox`.
+  static Result<std::unique_ptr<UpdateStore>> open(const std::string& state_dir, LoopInbox& inbox);
+  ~UpdateStore();
+  UpdateStore(const UpdateStore&) = delete;
+  UpdateStore& operator=(const UpdateStore&) = delete;
+
+  // Loop thread, at start: everything stored.
+  Result<std::vector<UpdateEntry>> load_updates();
+  Result<std::vector<Campaign>> load_campaigns();
+
+  using Done = std::function<void(const Status&)>;
+  // Queued; `done` runs on the loop after the commit (or its failure).
+  // Writes the entry's row and, when given, one more event.
+  void save(const UpdateEntry& entry, std::optional<UpdateEvent> event, Done done);
+  void save(const Campaign& campaign, Done done);
+  void erase(const std::string& update_id, Done done);
+
+  // Waits until every queued write is applied (shutdown, tests).
+  void flush();
+
+ private:
+  using Write = std::function<Status(sqlite3*)>;
+  UpdateStore(sqlite3* db, LoopInbox& inbox);
+  void queue(Write write, Done done);
+  void run();
+
+  sqlite3* db_;
+  LoopInbox& inbox_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::condition_variable drained_;
+  std::deque<std::pair<Write, Done>> queue_;
+  bool busy_ = false;
+  bool stop_ = false;
+  std::thread writer_;
+};
+
+}  // namespace tether::hub

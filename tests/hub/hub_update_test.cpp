@@ -1,0 +1,427 @@
+// The hub's software-update parts on their own: the Range header, artifact names,
+// the signer checked with tetherd's own verifier (plugins/update/signature_check),
+// the artifact folder's hashing worker, and the update service with a fake device
+// side: offers, acks only after the service's commit, consent, cancel, campaigns,
+// roles, and state that survives a restart of the hub.
+#include <gtest/gtest.h>
+#include <openssl/sha.h>
+
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <string>
+
+#include "hub/auth.hpp"
+#include "hub/loop_inbox.hpp"
+#include "hub/operators/operator_side.hpp"
+#include "hub/services/service_registry.hpp"
+#include "hub/services/update_service.hpp"
+#include "hub/update/artifact_library.hpp"
+#include "hub/update/byte_range.hpp"
+#include "plugins/update/signature_check.hpp"
+#include "protocol/update.hpp"
+#include "tests/hub/hub_fakes.hpp"
+#include "tests/support/temp_dir.hpp"
+#include "tests/unit/update/key_tools.hpp"
+
+namespace tether::hub {
+namespace {
+
+using Kind = ByteRange::Kind;
+namespace wire = protocol::update;
+
+// ------------------------------------------------------------------ Range
+
+TEST(ByteRangeTest, ResumingRangesArePartial) {
+  auto r = choose_range("bytes=100-", 1000);
+  EXPECT_EQ(r.kind, Kind::kPartial);
+  EXPECT_EQ(r.first, 100u);
+  EXPECT_EQ(r.length, 900u);
+  r = choose_range("bytes=0-0", 1000);
+  EXPECT_EQ(r.kind, Kind::kPartial);
+  EXPECT_EQ(r.length, 1u);
+  r = choose_range("bytes=990-5000", 1000);  // the end is clamped
+  EXPECT_EQ(r.kind, Kind::kPartial);
+  EXPECT_EQ(r.first, 990u);
+  EXPECT_EQ(r.length, 10u);
+  r = choose_range("bytes=-10", 1000);
+  EXPECT_EQ(r.kind, Kind::kPartial);
+  EXPECT_EQ(r.first, 990u);
+  r = choose_range("bytes=-5000", 1000);
+  EXPECT_EQ(r.first, 0u);
+  EXPECT_EQ(r.length, 1000u);
+  r = choose_range(" bytes=5 - 9 ", 1000);
+  EXPECT_EQ(r.kind, Kind::kPartial);
+  EXPECT_EQ(r.length, 5u);
+}
+
+TEST(ByteRangeTest, PastTheEndIsUnsatisfiable) {
+  EXPECT_EQ(choose_range("bytes=1000-", 1000).kind, Kind::kUnsatisfiable);
+  EXPECT_EQ(choose_range("bytes=5000-6000", 1000).kind, Kind::kUnsatisfiable);
+  EXPECT_EQ(choose_range("bytes=-0", 1000).kind, Kind::kUnsatisfiable);
+  EXPECT_EQ(choose_range("bytes=0-", 0).kind, Kind::kUnsatisfiable);
+}
+
+TEST(ByteRangeTest, AnythingElseServesTheWholeFile) {
+  for (const char* header :
+       {"", "bytes=", "bytes=-", "bytes=a-", "bytes=5-3", "bytes=0-1,5-6", "items=0-5",
+        "bytes=99999999999999999999-", "bytes=1-2-3", "bytes=0x10-"}) {
+    const auto r = choose_range(header, 1000);
+    EXPECT_EQ(r.kind, Kind::kWhole) << header;
+    EXPECT_EQ(r.length, 1000u) << header;
+  }
+  EXPECT_EQ(choose_range(std::nullopt, 7).length, 7u);
+}
+
+TEST(ArtifactNameTest, PlainFileNamesOnly) {
+  for (const std::string& good : {std::string("a"), std::string("app_1.2-3+deb12.deb"),
+                                  std::string("A.B"), std::string(128, 'x')}) {
+    EXPECT_TRUE(valid_artifact_name(good)) << good;
+  }
+  for (const std::string& bad :
+       {std::string(), std::string(".hidden"), std::string(".."), std::string("../x"),
+        std::string("a/b"), std::string("a\\b"), std::string("a b"), std::string("a%2fb"),
+        std::string(129, 'x'), std::string("x\0y", 3), std::string("é")}) {
+    EXPECT_FALSE(valid_artifact_name(bad)) << bad;
+  }
+}
+
+// ------------------------------------------------------------------ signing
+
+std::array<std::uint8_t, 32> digest_of(const std::string& data) {
+  std::array<std::uint8_t, 32> d{};
+  SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(), d.data());
+  return d;
+}
+
+class SignerTest : public ::testing::TestWithParam<const char*> {};
+
+TEST_P(SignerTest, TetherdVerifiesWhatTheHubSigns) {
+  tether::test::TempDir dir;
+  const auto key = plugins::update::test::make_key(dir.path(), GetParam());
+  auto signer = ArtifactSigner::load(key.private_key);
+  ASSERT_TRUE(signer) << signer.error().message();
+  auto verifier = plugins::update::PublicKey::load(key.public_key);
+  ASSERT_TRUE(verifier) << verifier.error().message();
+  const auto digest = digest_of("the artifact");
+  auto signature = signer->sign(digest);
+  ASSERT_TRUE(signature) << signature.error().message();
+  EXPECT_TRUE(verifier->verify(digest, *signature)) << signer->description();
+  auto other = digest;
+  other[0] ^= 1U;
+  EXPECT_FALSE(verifier->verify(other, *signature));
+  auto broken = *signature;
+  broken[broken.size() / 2] ^= 0x40U;
+  EXPECT_FALSE(verifier->verify(digest, broken));
+}
+
+INSTANTIATE_TEST_SUITE_P(EveryKeyType, SignerTest, ::testing::Values("ed25519", "p256", "rsa"));
+
+TEST(SignerLoadTest, RefusesWhatIsNotAUsablePrivateKey) {
+  tether::test::TempDir dir;
+  const auto p384 = plugins::update::test::make_key(dir.path(), "p384");
+  const auto ed = plugins::update::test::make_key(dir.path(), "ed25519");
+  plugins::update::test::shell(
+      "openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:1024 -out '" +
+      (dir.path() / "short.key").string() + "'");
+  const auto garbage = dir.write("garbage.key", "-----BEGIN PRIVATE KEY-----\nnope\n");
+  struct Case {
+    std::filesystem::path path;
+    const char* why;
+  };
+  for (const Case& c : {Case{dir.path() / "missing.key", "cannot be read"},
+                        Case{ed.public_key, "not an unencrypted PEM private key"},
+                        Case{garbage, "not an unencrypted PEM private key"},
+                        Case{p384.private_key, "other than P-256"},
+                        Case{dir.path() / "short.key", "shorter than 2048"}}) {
+    auto loaded = ArtifactSigner::load(c.path);
+    ASSERT_FALSE(loaded) << c.path;
+    EXPECT_NE(loaded.error().message().find(c.why), std::string::npos) << loaded.error().message();
+    EXPECT_NE(loaded.error().message().find("update.signing-key"), std::string::npos);
+  }
+}
+
+// ------------------------------------------------------------------ library
+
+void write_file(const std::filesystem::path& path, const std::string& data) {
+  std::ofstream(path, std::ios::binary | std::ios::trunc) << data;
+}
+
+TEST(ArtifactLibraryTest, HashesOffTheCallerAndNoticesChanges) {
+  tether::test::TempDir dir;
+  write_file(dir.path() / "a.bin", "first");
+  write_file(dir.path() / ".a.bin.part", "ignored");
+  std::filesystem::create_directory(dir.path() / "sub");
+  auto library = ArtifactLibrary::open(dir.path(), std::nullopt);
+  ASSERT_TRUE(library) << library.error().message();
+  (*library)->wait_idle();
+  auto list = (*library)->list();
+  ASSERT_EQ(list.size(), 1u);
+  EXPECT_EQ(list[0].name, "a.bin");
+  EXPECT_EQ(list[0].size, 5u);
+  EXPECT_EQ(list[0].sha256, sha256_hex("first"));
+  EXPECT_TRUE(list[0].signature.empty());
+  write_file(dir.path() / "a.bin", "second!");
+  write_file(dir.path() / "b.bin", "");
+  (*library)->rescan();
+  (*library)->wait_idle();
+  EXPECT_EQ((*library)->find("a.bin")->sha256, sha256_hex("second!"));
+  EXPECT_EQ((*library)->find("b.bin")->sha256, sha256_hex(""));
+  std::filesystem::remove(dir.path() / "a.bin");
+  (*library)->rescan();
+  (*library)->wait_idle();
+  EXPECT_FALSE((*library)->find("a.bin"));
+  EXPECT_FALSE(ArtifactLibrary::open(dir.path() / "missing", std::nullopt));
+}
+
+// ------------------------------------------------------------------ service
+
+class UpdateServiceTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(store.put_device("gw", "h1", 1));
+    ASSERT_TRUE(store.put_device("gw2", "h2", 1));
+    devices.set_online("gw", true);
+    write_file(arts() / "app.bin", "payload bytes");
+    start();
+  }
+  std::filesystem::path arts() {
+    std::filesystem::create_directories(dir.path() / "arts");
+    return dir.path() / "arts";
+  }
+  // (Re)starts the service on the same state dir, as a hub restart would.
+  void start() {
+    service.reset();
+    service = std::make_unique<UpdateService>(context);
+    std::filesystem::create_directories(dir.path() / "state");
+    UpdateSettings settings;
+    settings.artifact_dir = arts().string();
+    ASSERT_TRUE(service->configure(settings, (dir.path() / "state").string(), "https://hub:1"));
+    service->library()->wait_idle();
+  }
+  // Lets the store commit and runs the completions, as the loop would.
+  void settle() {
+    service->store()->flush();
+    inbox.run_pending();
+  }
+  void progress(const std::string& device, const std::string& id, const std::string& state,
+                const std::string& message = "") {
+    protocol::UpdateProgress p{id, state, std::nullopt,
+                               message.empty() ? std::nullopt : std::optional(message)};
+    auto m = protocol::make_msg(protocol::proto::kUpdate, wire::kProgress, {}, {}, p.encode());
+    service->on_device_message(device, m);
+  }
+  std::vector<protocol::ProtoMsg> sent(const std::string& typ) {
+    std::vector<protocol::ProtoMsg> out;
+    for (auto& m : devices.take("gw")) {
+      if (m.hdr.typ == typ) out.push_back(m);
+    }
+    return out;
+  }
+  HttpResponse call(const std::string& method, const std::string& path, const std::string& body,
+                    Role role = Role::kAdmin) {
+    HttpRequest r;
+    r.method = method;
+    r.path = path;
+    r.body = body;
+    auto res = service->handle(r, Caller{"alice", role});
+    EXPECT_TRUE(res.has_value()) << path;
+    return res.value_or(HttpResponse{});
+  }
+
+  tether::test::TempDir dir;
+  Limits limits;
+  Logger log{LogLevel::kError, kProgramName};
+  testing::MemoryStore store;
+  testing::HeldMonitoringStore monitoring;
+  LoopInbox inbox;
+  testing::FakeDeviceSide devices;
+  ServiceRegistry registry;
+  OperatorSide operators{devices, registry, limits, log};
+  ServiceContext context{devices, operators, store, limits, log, monitoring, inbox};
+  std::unique_ptr<UpdateService> service;
+};
+
+TEST_F(UpdateServiceTest, OfferGoesOutAfterItsCommitWithAWorkingGrant) {
+  auto id = service->offer({"gw", "app.bin", "1.0", true, "alice", ""});
+  ASSERT_TRUE(id) << id.error().message();
+  EXPECT_TRUE(sent("offer").empty()) << "nothing is sent before the commit";
+  settle();
+  auto offers = sent("offer");
+  ASSERT_EQ(offers.size(), 1u);
+  auto offer = protocol::UpdateOffer::decode(offers[0].body);
+  ASSERT_TRUE(offer);
+  EXPECT_EQ(offer->id, *id);
+  EXPECT_EQ(offer->size, 13u);
+  EXPECT_EQ(offer->sha256, sha256_hex("payload bytes"));
+  EXPECT_EQ(offer->consent, std::optional<bool>(true));
+  EXPECT_FALSE(offer->signature);
+  const std::string prefix = "https://hub:1/artifacts/app.bin?grant=";
+  ASSERT_EQ(offer->url.rfind(prefix, 0), 0u) << offer->url;
+  const std::string grant = offer->url.substr(prefix.size());
+  EXPECT_TRUE(service->authorise_download("app.bin", grant));
+  EXPECT_FALSE(service->authorise_download("other.bin", grant));
+  EXPECT_FALSE(service->authorise_download("app.bin", std::string(32, '0')));
+  EXPECT_FALSE(service->authorise_download("app.bin", ""));
+  EXPECT_FALSE(service->authorise_download("../app.bin", grant));
+}
+
+TEST_F(UpdateServiceTest, FinalStateIsAckedOnlyAfterTheCommitAndSurvivesARestart) {
+  auto id = service->offer({"gw", "app.bin", "", false, "alice", ""});
+  ASSERT_TRUE(id);
+  settle();
+  const auto offer = protocol::UpdateOffer::decode(sent("offer").at(0).body);
+  const std::string grant = offer->url.substr(offer->url.find("grant=") + 6);
+  progress("gw", *id, wire::kDownloading);
+  progress("gw", *id, wire::kInstalling);
+  progress("gw", *id, wire::kSuccess, "installer output tail");
+  EXPECT_TRUE(sent("ack").empty()) << "no ack before the commit";
+  settle();
+  auto acks = sent("ack");
+  ASSERT_EQ(acks.size(), 1u);
+  EXPECT_EQ(protocol::UpdateAck::decode(acks[0].body)->id, *id);
+  EXPECT_FALSE(service->authorise_download("app.bin", grant)) << "the grant ends with the update";
+  settle();
+  start();  // the hub restarts
+  const UpdateEntry* e = service->find(*id);
+  ASSERT_NE(e, nullptr);
+  EXPECT_EQ(e->state, wire::kSuccess);
+  EXPECT_EQ(e->message, "installer output tail");
+  EXPECT_EQ(e->version, "app.bin");
+  EXPECT_TRUE(e->acked);
+  ASSERT_EQ(e->events.size(), 5u);  // queued, offered, downloading, installing, success
+  // The device repeats it (the ack was lost): acked again at once.
+  progress("gw", *id, wire::kSuccess, "installer output tail");
+  EXPECT_EQ(sent("ack").size(), 1u);
+}
+
+TEST_F(UpdateServiceTest, AGrantOutlivesAHubRestartWhileTheUpdateRuns) {
+  auto id = service->offer({"gw", "app.bin", "", false, "alice", ""});
+  settle();
+  const auto offer = protocol::UpdateOffer::decode(sent("offer").at(0).body);
+  const std::string grant = offer->url.substr(offer->url.find("grant=") + 6);
+  progress("gw", *id, wire::kDownloading);
+  settle();
+  start();
+  EXPECT_TRUE(service->authorise_download("app.bin", grant));
+}
+
+TEST_F(UpdateServiceTest, UnknownFinalStatesAreAckedAndGarbageIsAnError) {
+  progress("gw", "not-ours", wire::kFailure);
+  EXPECT_EQ(sent("ack").size(), 1u);
+  progress("gw", "not-ours", wire::kDownloading);
+  EXPECT_TRUE(sent("ack").empty());
+  auto bad = protocol::make_msg(protocol::proto::kUpdate, wire::kProgress, {}, {}, {0xc1, 0x00});
+  service->on_device_message("gw", bad);
+  auto errs = devices.take("gw");
+  ASSERT_EQ(errs.size(), 1u);
+  EXPECT_EQ(errs[0].hdr.proto, protocol::proto::kControl);
+  auto offer = protocol::make_msg(protocol::proto::kUpdate, wire::kOffer, {}, {}, {});
+  service->on_device_message("gw", offer);
+  EXPECT_EQ(devices.take("gw").size(), 1u);
+}
+
+TEST_F(UpdateServiceTest, OneRunningUpdatePerDeviceAndConsentOnlyWhenAwaited) {
+  auto id = service->offer({"gw", "app.bin", "", true, "alice", ""});
+  settle();
+  auto again = service->offer({"gw", "app.bin", "", true, "alice", ""});
+  ASSERT_FALSE(again);
+  EXPECT_EQ(again.error().code(), ErrorCode::kBusy);
+  auto early = service->consent(*id, true, "alice");
+  ASSERT_FALSE(early);
+  EXPECT_EQ(early.error().code(), ErrorCode::kBusy);
+  progress("gw", *id, wire::kAwaitingConsent);
+  settle();
+  devices.take("gw");
+  ASSERT_TRUE(service->consent(*id, false, "alice"));
+  auto consent = sent("consent");
+  ASSERT_EQ(consent.size(), 1u);
+  EXPECT_EQ(*protocol::UpdateConsent::decode(consent[0].body),
+            (protocol::UpdateConsent{*id, false}));
+  EXPECT_FALSE(service->consent("nope", true, "alice"));
+}
+
+TEST_F(UpdateServiceTest, OfflineDevicesGetTheirOfferWhenTheyConnect) {
+  auto id = service->offer({"gw2", "app.bin", "", false, "alice", ""});
+  ASSERT_TRUE(id);
+  settle();
+  EXPECT_EQ(service->find(*id)->state, "queued");
+  EXPECT_TRUE(devices.take("gw2").empty());
+  devices.set_online("gw2", true);
+  service->on_device_online("gw2");
+  settle();
+  auto out = devices.take("gw2");
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].hdr.typ, wire::kOffer);
+  EXPECT_EQ(service->find(*id)->state, "offered");
+}
+
+TEST_F(UpdateServiceTest, CampaignCountsEveryChosenDevice) {
+  auto busy = service->offer({"gw", "app.bin", "", false, "alice", ""});
+  settle();
+  auto campaign =
+      service->create_campaign({"gw", "gw2", "gw2"}, {"", "app.bin", "3", false, "alice", ""});
+  ASSERT_TRUE(campaign) << campaign.error().message();
+  settle();
+  auto res = call("GET", "/api/update-campaigns/" + *campaign, "", Role::kViewer);
+  EXPECT_EQ(res.status, 200u);
+  // gw is busy with another update: counted as rejected by the hub; gw2 is offline.
+  EXPECT_NE(res.body.find("\"counts\":{\"queued\":1,\"rejected\":1}"), std::string::npos)
+      << res.body;
+  EXPECT_FALSE(service->create_campaign({"gw", "ghost"}, {"", "app.bin", "", false, "a", ""}));
+  EXPECT_FALSE(service->create_campaign({}, {"", "app.bin", "", false, "a", ""}));
+  (void)busy;
+}
+
+TEST_F(UpdateServiceTest, RolesGuardTheRoutes) {
+  EXPECT_EQ(call("GET", "/api/updates/artifacts", "", Role::kViewer).status, 200u);
+  EXPECT_EQ(call("GET", "/api/devices/gw/updates", "", Role::kViewer).status, 200u);
+  EXPECT_EQ(
+      call("POST", "/api/devices/gw/updates", R"({"artifact":"app.bin"})", Role::kViewer).status,
+      403u);
+  EXPECT_EQ(
+      call("POST", "/api/update-campaigns", R"({"all":true,"artifact":"app.bin"})", Role::kOperator)
+          .status,
+      403u);
+  auto offered =
+      call("POST", "/api/devices/gw/updates", R"({"artifact":"app.bin"})", Role::kOperator);
+  EXPECT_EQ(offered.status, 201u) << offered.body;
+  const std::string id = service->device_updates("gw").at(0)->id;
+  EXPECT_EQ(call("POST", "/api/updates/" + id + "/cancel", "", Role::kViewer).status, 403u);
+  EXPECT_EQ(
+      call("POST", "/api/updates/" + id + "/consent", R"({"accept":true})", Role::kViewer).status,
+      403u);
+  EXPECT_EQ(
+      call("POST", "/api/update-campaigns", R"({"all":true,"artifact":"app.bin"})", Role::kAdmin)
+          .status,
+      201u);
+  HttpRequest other;
+  other.method = "GET";
+  other.path = "/api/devices/gw/telemetry";
+  EXPECT_FALSE(service->handle(other, Caller{"a", Role::kAdmin})) << "not an update route";
+}
+
+TEST_F(UpdateServiceTest, BadBodiesAreClearSentences) {
+  struct Case {
+    const char* body;
+    const char* says;
+  };
+  for (const Case& c :
+       {Case{"", "the body is empty"}, Case{"{\"artifact\":", "not valid JSON"},
+        Case{"\xff\xfe", "not valid JSON"}, Case{"42", "must be a JSON object"},
+        Case{R"({"artifact":["a"]})", "'artifact' must be a string"},
+        Case{R"({"artifact":"app.bin","version":7})", "'version' must be a string"},
+        Case{R"({"artifact":"app.bin","consent":1})", "'consent' must be true or false"},
+        Case{R"({"artifact":"app.bin","x":1})", "unknown field 'x'"},
+        Case{R"({"artifact":"app.bin","version":"\u0001"})", "printable"}}) {
+    auto res = call("POST", "/api/devices/gw/updates", c.body, Role::kOperator);
+    EXPECT_EQ(res.status, 400u) << c.body;
+    EXPECT_NE(res.body.find(c.says), std::string::npos) << c.body << " -> " << res.body;
+  }
+  const std::string long_version =
+      R"({"artifact":"app.bin","version":")" + std::string(129, 'v') + "\"}";
+  EXPECT_EQ(call("POST", "/api/devices/gw/updates", long_version, Role::kOperator).status, 400u);
+}
+
+}  // namespace
+}  // namespace tether::hub
