@@ -238,7 +238,8 @@ class UpdateServiceTest : public ::testing::Test {
   testing::FakeDeviceSide devices;
   ServiceRegistry registry;
   OperatorSide operators{devices, registry, limits, log};
-  ServiceContext context{devices, operators, store, limits, log, monitoring, inbox};
+  testing::HeldConfigStore config_store;
+  ServiceContext context{devices, operators, store, limits, log, monitoring, inbox, config_store};
   std::unique_ptr<UpdateService> service;
 };
 
