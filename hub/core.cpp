@@ -4,14 +4,16 @@
 
 namespace tether::hub {
 
-HubCore::HubCore(Store& store, MonitoringStore& monitoring, const Limits& limits, const Logger& log)
+HubCore::HubCore(Store& store, MonitoringStore& monitoring, CommandStore& commands,
+                 const Limits& limits, const Logger& log)
     : devices_(*this, store, limits, log),
       operators_(devices_, registry_, limits, log),
-      context_{devices_, operators_, store, limits, log, monitoring, inbox_} {}
+      context_{devices_, operators_, store, limits, log, monitoring, inbox_, commands} {}
 
 Result<std::unique_ptr<HubCore>> HubCore::create(Store& store, MonitoringStore& monitoring,
-                                                 const Limits& limits, const Logger& log) {
-  auto core = std::make_unique<HubCore>(store, monitoring, limits, log);
+                                                 CommandStore& commands, const Limits& limits,
+                                                 const Logger& log) {
+  auto core = std::make_unique<HubCore>(store, monitoring, commands, limits, log);
   if (auto s = register_services(core->registry_, core->context_); !s.ok()) return s.error();
   return core;
 }

@@ -16,6 +16,7 @@
 #include "hub/config.hpp"
 #include "hub/core.hpp"
 #include "hub/server/server.hpp"
+#include "hub/store/sqlite_command_store.hpp"
 #include "hub/store/sqlite_monitoring_store.hpp"
 #include "hub/store/sqlite_store.hpp"
 
@@ -136,7 +137,12 @@ int serve(Invocation& inv, const Logger& log) {
     log.error(monitoring.error().message());
     return 1;
   }
-  auto core = HubCore::create(**store, **monitoring, config.limits, log);
+  auto commands = SqliteCommandStore::open(config.state_dir);
+  if (!commands.ok()) {
+    log.error(commands.error().message());
+    return 1;
+  }
+  auto core = HubCore::create(**store, **monitoring, **commands, config.limits, log);
   if (!core.ok()) {
     log.error(core.error().message());
     return 1;
@@ -152,6 +158,9 @@ int serve(Invocation& inv, const Logger& log) {
   // Before the core goes: no commit completion may be left to post to its inbox.
   if (auto flushed = (*monitoring)->flush(); !flushed.ok()) {
     log.error(flushed.error().wrap("saving monitoring records at exit").message());
+  }
+  if (auto flushed = (*commands)->flush(); !flushed.ok()) {
+    log.error(flushed.error().wrap("saving command outcomes at exit").message());
   }
   if (auto flushed = (*store)->flush(); !flushed.ok()) {
     log.error(flushed.error().wrap("saving device state at exit").message());

@@ -23,6 +23,7 @@
 
 namespace tether::hub {
 
+class CommandStore;
 class DeviceSide;
 class LoopInbox;
 class MonitoringStore;
@@ -43,6 +44,8 @@ struct ServiceContext {
   MonitoringStore& monitoring;
   // Completions from the stores' writer threads come back to the loop through this.
   LoopInbox& inbox;
+  // Commands sent to devices and their outcomes (command_store.hpp).
+  CommandStore& commands;
 };
 
 // JSON routes a service adds to the API (hub/http_api.hpp). The API asks each

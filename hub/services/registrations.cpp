@@ -1,5 +1,6 @@
 #include "hub/services/registrations.hpp"
 
+#include "hub/services/command_service.hpp"
 #include "hub/services/monitoring_intake.hpp"
 #include "hub/services/passthrough.hpp"
 #include "hub/services/routed_sessions.hpp"
@@ -26,9 +27,8 @@ Status register_services(ServiceRegistry& registry, const ServiceContext& contex
            add<RoutedSessions>(
                registry, {proto::kControl, proto::kFileTransfer, proto::kPortForward}, context),
            add<MonitoringIntake>(registry, {proto::kMonitoring}, context),
-           add<Passthrough>(registry,
-                            {proto::kClient, proto::kConfig, proto::kUpdate, proto::kCommand},
-                            context),
+           add<CommandService>(registry, {proto::kCommand}, context),
+           add<Passthrough>(registry, {proto::kClient, proto::kConfig, proto::kUpdate}, context),
        }) {
     if (!added.ok()) return added;
   }

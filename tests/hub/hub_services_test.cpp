@@ -21,6 +21,7 @@
 #include "protocol/control.hpp"
 #include "protocol/monitoring.hpp"
 #include "protocol/shell.hpp"
+#include "tests/hub/command_fakes.hpp"
 #include "tests/hub/hub_fakes.hpp"
 
 namespace tether::hub {
@@ -67,11 +68,12 @@ class ServiceTest : public ::testing::Test {
   Logger log{LogLevel::kError, kProgramName};
   MemoryStore store;
   testing::HeldMonitoringStore monitoring;
+  testing::HeldCommandStore commands;
   LoopInbox inbox;
   FakeDeviceSide devices;
   ServiceRegistry registry;
   OperatorSide operators{devices, registry, limits, log};
-  ServiceContext context{devices, operators, store, limits, log, monitoring, inbox};
+  ServiceContext context{devices, operators, store, limits, log, monitoring, inbox, commands};
   FakeLink alice, bob;
   std::vector<ProtoMsg> unrouted;
 };
