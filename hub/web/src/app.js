@@ -2,6 +2,7 @@
 import { api, Unauthorized } from './api.js';
 import { TerminalSession } from './terminal.js';
 import { telemetryView, openAlertCounts, alertBadge } from './telemetry.js';
+import { commandsView } from './commands.js';
 
 const main = document.getElementById('main');
 const userBox = document.getElementById('user');
@@ -137,6 +138,7 @@ function devicesPage() {
 const TABS = [
   { id: 'terminal', label: 'Terminal' },
   { id: 'telemetry', label: 'Telemetry' },
+  { id: 'commands', label: 'Commands' },
   { id: 'alerts', label: 'Alerts', later: true },
   { id: 'config', label: 'Config', later: true },
   { id: 'updates', label: 'Updates', later: true },
@@ -156,14 +158,20 @@ function devicePage(id) {
   // Telemetry lives in telemetry.js; the tab swaps the terminal panel for it.
   const telemetryHost = h('div', { class: 'telemetry-host', hidden: true });
   let telemetryCleanup = null;
+  // Commands live in commands.js, shown the same way.
+  const commandsHost = h('div', { class: 'commands-host', hidden: true });
+  let commandsCleanup = null;
   tabs.addEventListener('click', (ev) => {
     const tab = ev.target.closest('[data-tab]');
     if (!tab || tab.disabled) return;
     for (const t of tabs.children) t.classList.toggle('active', t === tab);
     const tele = tab.dataset.tab === 'telemetry';
     telemetryHost.hidden = !tele;
-    main.querySelector('.term-panel').hidden = tele;
+    const cmds = tab.dataset.tab === 'commands';
+    commandsHost.hidden = !cmds;
+    main.querySelector('.term-panel').hidden = tele || cmds;
     if (tele && !telemetryCleanup) telemetryCleanup = telemetryView(id, telemetryHost);
+    if (cmds && !commandsCleanup) commandsCleanup = commandsView(id, commandsHost);
   });
 
   main.replaceChildren(
@@ -175,7 +183,7 @@ function devicePage(id) {
       h('div', { class: 'term-panel' },
         h('div', { class: 'term-toolbar' }, status, h('span', { class: 'spacer' }), closeBtn, openBtn),
         h('div', { class: 'term-frame' }, termHost, overlay)),
-      telemetryHost));
+      telemetryHost, commandsHost));
 
   let session = null;
   let online = false;
@@ -241,6 +249,7 @@ function devicePage(id) {
     clearInterval(timer);
     if (session) session.dispose();
     if (telemetryCleanup) telemetryCleanup();
+    if (commandsCleanup) commandsCleanup();
   };
 }
 
@@ -267,7 +276,11 @@ async function route() {
   }
   const m = hash.match(/^#\/devices\/(.+)$/);
   const tele = hash.match(/^#\/devices\/(.+)\/telemetry$/);
-  if (tele) {
+  const cmds = hash.match(/^#\/devices\/(.+)\/commands$/);
+  if (cmds) {
+    cleanup = devicePage(decodeURIComponent(cmds[1]));
+    main.querySelector('[data-tab="commands"]').click();
+  } else if (tele) {
     cleanup = devicePage(decodeURIComponent(tele[1]));
     main.querySelector('[data-tab="telemetry"]').click();
   } else if (m) cleanup = devicePage(decodeURIComponent(m[1]));
