@@ -5,7 +5,7 @@
 // and the API's refusals.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startHub, login, request, repo } from './helpers.mjs';
 import { startGateway } from './gateway.mjs';
@@ -53,8 +53,10 @@ before(async () => {
   writeFileSync(relayFile, '0\n');
   gateway.serve('relay', [join(repo, 'examples/relay.sh')], { RELAY_FILE: relayFile });
   gateway.serve('slow', ['/bin/sh', '-c', 'sleep 30']);
+  // Notes each run in a file, then takes its time.
+  gateway.serve('marked', ['/bin/sh', '-c', `echo "$TETHER_REQUEST_ID" >> '${join(gateway.dir, 'runs')}'; sleep 30`]);
   await until('the targets', () => api('GET', `/api/devices/${DEVICE}/command-targets`),
-    (r) => r.status === 200 && r.json.online && ['relay', 'slow'].every((t) => r.json.targets.includes(t)));
+    (r) => r.status === 200 && r.json.online && ['relay', 'slow', 'marked'].every((t) => r.json.targets.includes(t)));
 });
 
 after(async () => {
@@ -118,4 +120,19 @@ test('the API refuses garbage, wrong types and offline devices with a sentence',
   assert.equal(res.status, 401);  // no session
   res = await api('GET', `/api/devices/${DEVICE}/commands/0123`);
   assert.equal(res.status, 404);
+});
+
+test('a request running when tetherd is killed (-9) ends once, after the restart', async () => {
+  const runs = join(gateway.dir, 'runs');
+  const id = await send({ target: 'marked', action: 'work', timeout_s: 60 });
+  await until('the script to start', async () => existsSync(runs) && readFileSync(runs, 'utf8'), (t) => t && t.includes(id));
+  await gateway.killAndRestart();
+  // The hub sends the still-pending request again on the new link; the device has
+  // seen its id, so it is not run again: the stored outcome (timeout, as the
+  // daemon ends a request its stop interrupted) comes back instead, once.
+  const done = await outcome(id);
+  assert.equal(done.status, 'timeout');
+  assert.equal(readFileSync(runs, 'utf8').trim().split('\n').filter((l) => l === id).length, 1);
+  const res = await api('GET', `/api/devices/${DEVICE}/commands`);
+  assert.equal(res.json.filter((c) => c.id === id).length, 1);
 });

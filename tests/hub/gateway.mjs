@@ -71,7 +71,7 @@ export async function startGateway(hub, id) {
   await bus.waitFor(/unix:\S+\n/);
   const address = bus.output.match(/(unix:\S+)\n/)[1];
   const env = { DBUS_SESSION_BUS_ADDRESS: address };
-  const tetherd = child(tetherdBin, [
+  const tetherdArgs = [
     `--server.url=wss://localhost:${hub.port}`,
     `--server.token-file=${join(hub.dir, `${id}.token`)}`,
     `--server.ca-file=${hub.caFile}`,
@@ -79,11 +79,20 @@ export async function startGateway(hub, id) {
     `--device.state-dir=${join(dir, 'device-state')}`,
     `--device.id=${id}`,
     `--shell.user=${userInfo().username}`,
-  ], env);
+  ];
+  let tetherd = child(tetherdBin, tetherdArgs, env);
   children.push(tetherd);
   return {
     dir,
-    tetherd,
+    get tetherd() { return tetherd; },
+    // kill -9 of tetherd, and a new one on the same state dir.
+    async killAndRestart() {
+      const exited = new Promise((r) => tetherd.proc.once('exit', r));
+      tetherd.proc.kill('SIGKILL');
+      await exited;
+      tetherd = child(tetherdBin, tetherdArgs, env);
+      children.push(tetherd);
+    },
     // Resolves once tetherd owns its name on the bus and its link to the hub is up.
     async ready() {
       for (let i = 0; i < 200; i += 1) {
