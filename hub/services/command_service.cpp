@@ -283,27 +283,39 @@ void CommandService::on_result(const std::string& device_id, const protocol::Pro
   const std::string id = result->id;
 
   auto it = tracked_.find(id);
-  if (it != tracked_.end() && it->second.record.device == device_id) {
-    Tracked& t = it->second;
-    // A repeat while the first one's commit is in flight: that commit's ack covers it.
-    if (t.finishing) return;
-    t.finishing = true;
-    t.record.outcome = outcome;
-    context_.commands.finish(device_id, id, std::move(outcome),
-                             on_loop([device_id, id](CommandService& self, const Status& status) {
-                               self.finished(device_id, id, status);
-                             }));
-    return;
+  if (it == tracked_.end() || it->second.record.device != device_id) {
+    auto stored = context_.commands.get(device_id, id);
+    if (!stored.ok()) {
+      context_.log.error(stored.error().wrap("looking up command " + id).message());
+      return;  // not acked: it comes again after a reconnect
+    }
+    if (!stored->has_value()) {
+      keep_orphan(device_id, id, std::move(outcome));
+      return;
+    }
+    if ((*stored)->outcome.status != kCommandPending) {
+      send_ack(device_id, id);  // finished before: acked again, not recorded twice
+      return;
+    }
+    // Pending in the store but not tracked (reading the pending rows at start
+    // failed): it is finished now like any other.
+    if (it != tracked_.end()) return;  // the id is another device's; ids are unique
+    ++pending_per_device_[device_id];
+    it = tracked_.emplace(id, Tracked{std::move(**stored), true, false, ++next_order_}).first;
   }
-  auto stored = context_.commands.get(device_id, id);
-  if (!stored.ok()) {
-    context_.log.error(stored.error().wrap("looking up command " + id).message());
-    return;  // not acked: it comes again after a reconnect
-  }
-  if (stored->has_value() && (*stored)->outcome.status != kCommandPending) {
-    send_ack(device_id, id);  // finished before: acked again, not recorded twice
-    return;
-  }
+  Tracked& t = it->second;
+  // A repeat while the first one's commit is in flight: that commit's ack covers it.
+  if (t.finishing) return;
+  t.finishing = true;
+  t.record.outcome = outcome;
+  context_.commands.finish(device_id, id, std::move(outcome),
+                           on_loop([device_id, id](CommandService& self, const Status& status) {
+                             self.finished(device_id, id, status);
+                           }));
+}
+
+void CommandService::keep_orphan(const std::string& device_id, const std::string& id,
+                                 CommandOutcome outcome) {
   // An id the hub has no request for: keep the outcome anyway, then ack it.
   context_.log.info("device " + device_id + " reports a result for unknown command " +
                     clip(id, 64) + "; stored without its request");

@@ -93,6 +93,7 @@ class CommandService final : public ProtocolService, public ApiHandler {
 
   void on_result(const std::string& device_id, const protocol::ProtoMsg& msg);
   void on_targets(const std::string& device_id, const protocol::ProtoMsg& msg);
+  void keep_orphan(const std::string& device_id, const std::string& id, CommandOutcome outcome);
   void added(const std::string& id, const Status& status);
   void finished(const std::string& device_id, const std::string& id, const Status& status);
   void send_request(const Tracked& tracked);

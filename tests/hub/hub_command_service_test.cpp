@@ -300,6 +300,27 @@ TEST_F(CommandServiceTest, AResultForAnUnknownIdIsKeptAndAcked) {
   EXPECT_TRUE(devices.take("gw").empty());
 }
 
+TEST_F(CommandServiceTest, APendingRowTheServiceDidNotTrackIsFinishedOnce) {
+  // As if reading the pending rows at start had failed: the row is only in the store.
+  CommandRecord row;
+  row.id = "late";
+  row.device = "gw";
+  row.target = "relay";
+  row.action = "on";
+  row.user = "otto";
+  commands.rows.emplace(std::make_pair("gw", "late"), row);
+  commands.order.emplace_back("gw", "late");
+  result("late", "ok", Map{{"on", true}});
+  inbox.run_pending();
+  EXPECT_TRUE(devices.take("gw").empty());  // not acked before its commit
+  commit();
+  EXPECT_EQ(acks(), std::vector<std::string>{"late"});
+  EXPECT_EQ(commands.finishes, 1);
+  EXPECT_EQ(get("late")["status"], "ok");
+  EXPECT_EQ(get("late")["user"], "otto");  // the request's details stay
+  EXPECT_EQ(service->pending("gw"), 0u);
+}
+
 TEST_F(CommandServiceTest, BadMessagesFromTheDeviceAreControlErrors) {
   const auto refused = [&](ProtoMsg m) {
     from_dev(m);
