@@ -5,15 +5,15 @@
 namespace tether::hub {
 
 HubCore::HubCore(Store& store, MonitoringStore& monitoring, ConfigStore& config,
-                 const Limits& limits, const Logger& log)
+                 CommandStore& commands, const Limits& limits, const Logger& log)
     : devices_(*this, store, limits, log),
       operators_(devices_, registry_, limits, log),
-      context_{devices_, operators_, store, limits, log, monitoring, inbox_, config} {}
+      context_{devices_, operators_, store, limits, log, monitoring, inbox_, config, commands} {}
 
 Result<std::unique_ptr<HubCore>> HubCore::create(Store& store, MonitoringStore& monitoring,
-                                                 ConfigStore& config, const Limits& limits,
-                                                 const Logger& log) {
-  auto core = std::make_unique<HubCore>(store, monitoring, config, limits, log);
+                                                 ConfigStore& config, CommandStore& commands,
+                                                 const Limits& limits, const Logger& log) {
+  auto core = std::make_unique<HubCore>(store, monitoring, config, commands, limits, log);
   if (auto s = register_services(core->registry_, core->context_); !s.ok()) return s.error();
   return core;
 }

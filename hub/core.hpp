@@ -16,6 +16,7 @@
 #include "hub/operators/operator_side.hpp"
 #include "hub/services/protocol_service.hpp"
 #include "hub/services/service_registry.hpp"
+#include "hub/store/command_store.hpp"
 #include "hub/store/config_store.hpp"
 #include "hub/store/monitoring_store.hpp"
 #include "hub/store/store.hpp"
@@ -27,11 +28,11 @@ class HubCore final : private DeviceEvents {
  public:
   // With the built-in services registered (services/registrations.cpp).
   static Result<std::unique_ptr<HubCore>> create(Store& store, MonitoringStore& monitoring,
-                                                 ConfigStore& config, const Limits& limits,
-                                                 const Logger& log);
+                                                 ConfigStore& config, CommandStore& commands,
+                                                 const Limits& limits, const Logger& log);
   // Without any service: tests register their own.
-  HubCore(Store& store, MonitoringStore& monitoring, ConfigStore& config, const Limits& limits,
-          const Logger& log);
+  HubCore(Store& store, MonitoringStore& monitoring, ConfigStore& config, CommandStore& commands,
+          const Limits& limits, const Logger& log);
   HubCore(const HubCore&) = delete;
   HubCore& operator=(const HubCore&) = delete;
 

@@ -17,6 +17,7 @@
 #include "hub/core.hpp"
 #include "hub/server/server.hpp"
 #include "hub/services/update_service.hpp"
+#include "hub/store/sqlite_command_store.hpp"
 #include "hub/store/sqlite_config_store.hpp"
 #include "hub/store/sqlite_monitoring_store.hpp"
 #include "hub/store/sqlite_store.hpp"
@@ -143,7 +144,13 @@ int serve(Invocation& inv, const Logger& log) {
     log.error(config_store.error().message());
     return 1;
   }
-  auto core = HubCore::create(**store, **monitoring, **config_store, config.limits, log);
+  auto commands = SqliteCommandStore::open(config.state_dir);
+  if (!commands.ok()) {
+    log.error(commands.error().message());
+    return 1;
+  }
+  auto core =
+      HubCore::create(**store, **monitoring, **config_store, **commands, config.limits, log);
   if (!core.ok()) {
     log.error(core.error().message());
     return 1;
@@ -170,6 +177,9 @@ int serve(Invocation& inv, const Logger& log) {
   }
   if (auto flushed = (*config_store)->flush(); !flushed.ok()) {
     log.error(flushed.error().wrap("saving config versions at exit").message());
+  }
+  if (auto flushed = (*commands)->flush(); !flushed.ok()) {
+    log.error(flushed.error().wrap("saving command outcomes at exit").message());
   }
   if (auto flushed = (*store)->flush(); !flushed.ok()) {
     log.error(flushed.error().wrap("saving device state at exit").message());

@@ -23,6 +23,7 @@
 
 namespace tether::hub {
 
+class CommandStore;
 class DeviceSide;
 class ConfigStore;
 class LoopInbox;
@@ -46,6 +47,8 @@ struct ServiceContext {
   LoopInbox& inbox;
   // Pushed config versions and what devices report (config_store.hpp).
   ConfigStore& config;
+  // Commands sent to devices and their outcomes (command_store.hpp).
+  CommandStore& commands;
 };
 
 // JSON routes a service adds to the API (hub/http_api.hpp). The API asks each

@@ -1,5 +1,6 @@
 #include "hub/services/registrations.hpp"
 
+#include "hub/services/command_service.hpp"
 #include "hub/services/config_service.hpp"
 #include "hub/services/monitoring_intake.hpp"
 #include "hub/services/passthrough.hpp"
@@ -30,7 +31,8 @@ Status register_services(ServiceRegistry& registry, const ServiceContext& contex
            add<MonitoringIntake>(registry, {proto::kMonitoring}, context),
            add<ConfigService>(registry, {proto::kConfig}, context),
            add<UpdateService>(registry, {proto::kUpdate}, context),
-           add<Passthrough>(registry, {proto::kClient, proto::kCommand}, context),
+           add<CommandService>(registry, {proto::kCommand}, context),
+           add<Passthrough>(registry, {proto::kClient}, context),
        }) {
     if (!added.ok()) return added;
   }

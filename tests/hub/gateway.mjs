@@ -1,6 +1,7 @@
 // A gateway for the hub's end-to-end tests: a private dbus-daemon (a session bus
 // that only this test uses), a real tetherd on it connected to a test hub, and
-// tetherctl as the local app. Each part is a child process the test stops.
+// tetherctl as the local app (`config watch`, `serve`). Each part is a child process
+// the test stops.
 import { execFileSync, spawn } from 'node:child_process';
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -112,31 +113,36 @@ export function changes(watch) {
 // The whole gateway in one call: a private bus and tetherd on it for `id`, with its
 // own temp dir. `env` is what a local client (busctl --user, gdbus, tetherctl --bus
 // session) needs to reach this gateway. kill() is a kill -9 of tetherd, start()
-// starts it again on the same state and bus, stop() ends everything.
+// starts it again on the same state and bus, killAndRestart() does both,
+// serve(target, command, env) runs `tetherctl serve` on the bus, stop() ends all.
 export async function startGateway(hub, id, { args = [] } = {}) {
   const dir = tempDir('tether-gw-test-');
   const bus = await startBus(dir);
   const env = { ...process.env, ...bus.env };
+  const children = [];
   let tetherd;
   const gateway = {
     id, dir, env, bus,
-    log: () => (tetherd ? tetherd.output : ''),
+    get tetherd() { return tetherd; },
+    log: () => children.map((c) => c.output).join('\n'),
     start() {
       tetherd = startTetherd(hub, id, bus, join(dir, 'state'), args);
+      children.push(tetherd);
       return tetherd;
     },
-    // Resolves once tetherd owns its bus name (Gateway1 answers).
+    // Resolves once tetherd owns its bus name (Gateway1 answers) and its link is up.
     async ready(timeoutMs = 10000) {
       const deadline = Date.now() + timeoutMs;
       for (;;) {
         try {
-          gateway.run('busctl', ['--user', 'get-property', 'io.tether.Gateway1',
+          const state = gateway.run('busctl', ['--user', 'get-property', 'io.tether.Gateway1',
             '/io/tether/Gateway1', 'io.tether.Gateway1', 'State']);
-          return;
+          if (/online/.test(state)) return;
         } catch (e) {
-          if (Date.now() > deadline) throw new Error(`tetherd not on the bus:\n${gateway.log()}`);
-          await new Promise((r) => setTimeout(r, 100));
+          // not on the bus yet
         }
+        if (Date.now() > deadline) throw new Error(`tetherd not online on its bus:\n${gateway.log()}`);
+        await new Promise((r) => setTimeout(r, 100));
       }
     },
     // Runs a local client on this gateway's bus; returns its stdout.
@@ -146,8 +152,18 @@ export async function startGateway(hub, id, { args = [] } = {}) {
     async kill(signal = 'SIGKILL') {
       if (tetherd) await tetherd.stop(signal);
     },
+    async killAndRestart() {
+      await gateway.kill('SIGKILL');
+      gateway.start();
+    },
+    serve(target, command, extraEnv = {}) {
+      const served = new Child(tetherctlBin, ['--bus', 'session', 'serve', target, '--', ...command],
+        { ...bus.env, ...extraEnv });
+      children.push(served);
+      return served;
+    },
     async stop() {
-      await gateway.kill('SIGTERM');
+      for (const c of [...children].reverse()) await c.stop();
       await bus.stop();
       rmSync(dir, { recursive: true, force: true });
     },

@@ -21,6 +21,7 @@
 #include "protocol/codec.hpp"
 #include "protocol/config.hpp"
 #include "protocol/control.hpp"
+#include "tests/hub/command_fakes.hpp"
 #include "tests/hub/hub_fakes.hpp"
 
 namespace tether::hub {
@@ -110,7 +111,9 @@ class ConfigServiceTest : public ::testing::Test {
   testing::FakeDeviceSide devices;
   ServiceRegistry registry;
   OperatorSide operators{devices, registry, limits, log};
-  ServiceContext context{devices, operators, store, limits, log, monitoring, inbox, config_store};
+  testing::HeldCommandStore commands;
+  ServiceContext context{devices,    operators, store,        limits,  log,
+                         monitoring, inbox,     config_store, commands};
   ConfigService* service = nullptr;
 };
 

@@ -21,6 +21,7 @@
 #include "protocol/control.hpp"
 #include "protocol/monitoring.hpp"
 #include "protocol/shell.hpp"
+#include "tests/hub/command_fakes.hpp"
 #include "tests/hub/hub_fakes.hpp"
 
 namespace tether::hub {
@@ -68,11 +69,13 @@ class ServiceTest : public ::testing::Test {
   MemoryStore store;
   testing::HeldMonitoringStore monitoring;
   testing::HeldConfigStore config_store;
+  testing::HeldCommandStore commands;
   LoopInbox inbox;
   FakeDeviceSide devices;
   ServiceRegistry registry;
   OperatorSide operators{devices, registry, limits, log};
-  ServiceContext context{devices, operators, store, limits, log, monitoring, inbox, config_store};
+  ServiceContext context{devices,    operators, store,        limits,  log,
+                         monitoring, inbox,     config_store, commands};
   FakeLink alice, bob;
   std::vector<ProtoMsg> unrouted;
 };

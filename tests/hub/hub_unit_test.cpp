@@ -24,6 +24,7 @@
 #include "protocol/codec.hpp"
 #include "protocol/control.hpp"
 #include "protocol/message.hpp"
+#include "tests/hub/command_fakes.hpp"
 #include "tests/hub/hub_fakes.hpp"
 
 namespace tether::hub {
@@ -218,7 +219,7 @@ class CoreTest : public ::testing::Test {
  protected:
   void SetUp() override {
     ASSERT_TRUE(store.put_device("gw", sha256_hex("t"), 1).ok());
-    auto c = HubCore::create(store, monitoring, config_store, limits, log);
+    auto c = HubCore::create(store, monitoring, config_store, commands, limits, log);
     ASSERT_TRUE(c.ok());
     core = std::move(*c);
     core->devices().connected(1, "gw", dev);
@@ -231,6 +232,7 @@ class CoreTest : public ::testing::Test {
   MemoryStore store;
   testing::HeldMonitoringStore monitoring;
   testing::HeldConfigStore config_store;
+  testing::HeldCommandStore commands;
   std::unique_ptr<HubCore> core;
   FakeLink dev, op1, op2;
 };
@@ -348,7 +350,7 @@ class AdmissionTest : public ::testing::Test {
   void SetUp() override {
     ASSERT_TRUE(store.put_device("gw", sha256_hex("tok"), 1).ok());
     ASSERT_TRUE(store.put_device("idle", sha256_hex("tok2"), 1).ok());
-    auto c = HubCore::create(store, monitoring, config_store, config.limits, log);
+    auto c = HubCore::create(store, monitoring, config_store, commands, config.limits, log);
     ASSERT_TRUE(c.ok());
     core = std::move(*c);
     api = std::make_unique<HttpApi>(config, store, core->devices(), core->operators(),
@@ -373,6 +375,7 @@ class AdmissionTest : public ::testing::Test {
   MemoryStore store;
   testing::HeldMonitoringStore monitoring;
   testing::HeldConfigStore config_store;
+  testing::HeldCommandStore commands;
   OperatorSessions sessions{std::chrono::seconds(60), 4};
   std::unique_ptr<HubCore> core;
   std::unique_ptr<HttpApi> api;

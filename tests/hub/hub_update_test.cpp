@@ -20,6 +20,7 @@
 #include "hub/update/byte_range.hpp"
 #include "plugins/update/signature_check.hpp"
 #include "protocol/update.hpp"
+#include "tests/hub/command_fakes.hpp"
 #include "tests/hub/hub_fakes.hpp"
 #include "tests/support/temp_dir.hpp"
 #include "tests/unit/update/key_tools.hpp"
@@ -239,7 +240,9 @@ class UpdateServiceTest : public ::testing::Test {
   ServiceRegistry registry;
   OperatorSide operators{devices, registry, limits, log};
   testing::HeldConfigStore config_store;
-  ServiceContext context{devices, operators, store, limits, log, monitoring, inbox, config_store};
+  testing::HeldCommandStore commands;
+  ServiceContext context{devices,    operators, store,        limits,  log,
+                         monitoring, inbox,     config_store, commands};
   std::unique_ptr<UpdateService> service;
 };
 

@@ -4,6 +4,7 @@ import { TerminalSession } from './terminal.js';
 import { telemetryView, openAlertCounts, alertBadge } from './telemetry.js';
 import { configView } from './config.js';
 import { updatesView, fleetUpdatesPage } from './update.js';
+import { commandsView } from './commands.js';
 
 const main = document.getElementById('main');
 const userBox = document.getElementById('user');
@@ -139,6 +140,7 @@ function devicesPage() {
 const TABS = [
   { id: 'terminal', label: 'Terminal' },
   { id: 'telemetry', label: 'Telemetry' },
+  { id: 'commands', label: 'Commands' },
   { id: 'alerts', label: 'Alerts', later: true },
   { id: 'config', label: 'Config' },
   { id: 'updates', label: 'Updates' },
@@ -164,6 +166,9 @@ function devicePage(id) {
   // Updates live in update.js, the same way.
   const updatesHost = h('div', { class: 'updates-host', hidden: true });
   let updatesCleanup = null;
+  // Commands live in commands.js, shown the same way.
+  const commandsHost = h('div', { class: 'commands-host', hidden: true });
+  let commandsCleanup = null;
   tabs.addEventListener('click', (ev) => {
     const tab = ev.target.closest('[data-tab]');
     if (!tab || tab.disabled) return;
@@ -174,10 +179,13 @@ function devicePage(id) {
     telemetryHost.hidden = !tele;
     configHost.hidden = !conf;
     updatesHost.hidden = !upd;
-    main.querySelector('.term-panel').hidden = tele || conf || upd;
+    const cmds = tab.dataset.tab === 'commands';
+    commandsHost.hidden = !cmds;
+    main.querySelector('.term-panel').hidden = tele || conf || upd || cmds;
     if (tele && !telemetryCleanup) telemetryCleanup = telemetryView(id, telemetryHost);
     if (conf && !configCleanup) configCleanup = configView(id, configHost);
     if (upd && !updatesCleanup) updatesCleanup = updatesView(id, updatesHost);
+    if (cmds && !commandsCleanup) commandsCleanup = commandsView(id, commandsHost);
   });
 
   main.replaceChildren(
@@ -191,7 +199,8 @@ function devicePage(id) {
         h('div', { class: 'term-frame' }, termHost, overlay)),
       telemetryHost,
       configHost,
-      updatesHost));
+      updatesHost,
+      commandsHost));
 
   let session = null;
   let online = false;
@@ -259,6 +268,7 @@ function devicePage(id) {
     if (telemetryCleanup) telemetryCleanup();
     if (configCleanup) configCleanup();
     if (updatesCleanup) updatesCleanup();
+    if (commandsCleanup) commandsCleanup();
   };
 }
 
@@ -287,10 +297,14 @@ async function route() {
   const tele = hash.match(/^#\/devices\/(.+)\/telemetry$/);
   const conf = hash.match(/^#\/devices\/(.+)\/config$/);
   const upd = hash.match(/^#\/devices\/(.+)\/updates$/);
+  const cmds = hash.match(/^#\/devices\/(.+)\/commands$/);
   if (hash === '#/updates') cleanup = fleetUpdatesPage(main);
   else if (upd) {
     cleanup = devicePage(decodeURIComponent(upd[1]));
     main.querySelector('[data-tab="updates"]').click();
+  } else if (cmds) {
+    cleanup = devicePage(decodeURIComponent(cmds[1]));
+    main.querySelector('[data-tab="commands"]').click();
   } else if (tele) {
     cleanup = devicePage(decodeURIComponent(tele[1]));
     main.querySelector('[data-tab="telemetry"]').click();

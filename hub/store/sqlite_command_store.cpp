@@ -1,0 +1,336 @@
+#include "hub/store/sqlite_command_store.hpp"
+
+#include <pthread.h>
+#include <signal.h>
+#include <sqlite3.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <limits>
+#include <utility>
+
+namespace tether::hub {
+
+namespace {
+
+// A prepared statement that finalizes itself.
+class Statement {
+ public:
+  Statement(sqlite3* db, const char* sql) : db_(db) {
+    rc_ = sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr);
+  }
+  ~Statement() { sqlite3_finalize(stmt_); }
+  Statement(const Statement&) = delete;
+  Statement& operator=(const Statement&) = delete;
+
+  bool ok() const { return rc_ == SQLITE_OK; }
+  Error error(const std::string& what) const {
+    return Error(ErrorCode::kStorageFailure, what + ": " + sqlite3_errmsg(db_));
+  }
+  void bind(int i, const std::string& s) {
+    sqlite3_bind_text(stmt_, i, s.data(), static_cast<int>(s.size()), SQLITE_TRANSIENT);
+  }
+  void bind(int i, const std::optional<std::string>& s) {
+    if (s) {
+      bind(i, *s);
+    } else {
+      sqlite3_bind_null(stmt_, i);
+    }
+  }
+  void bind(int i, std::int64_t v) { sqlite3_bind_int64(stmt_, i, v); }
+  void bind(int i, const protocol::Bytes& b) {
+    sqlite3_bind_blob(stmt_, i, b.data(), static_cast<int>(b.size()), SQLITE_TRANSIENT);
+  }
+  int step() { return sqlite3_step(stmt_); }
+  bool is_null(int col) const { return sqlite3_column_type(stmt_, col) == SQLITE_NULL; }
+  std::string text(int col) const {
+    const auto* p = sqlite3_column_text(stmt_, col);
+    return p ? std::string(reinterpret_cast<const char*>(p),
+                           static_cast<std::size_t>(sqlite3_column_bytes(stmt_, col)))
+             : std::string();
+  }
+  std::optional<std::string> opt_text(int col) const {
+    if (is_null(col)) return std::nullopt;
+    return text(col);
+  }
+  protocol::Bytes blob(int col) const {
+    const auto* p = static_cast<const std::uint8_t*>(sqlite3_column_blob(stmt_, col));
+    const auto n = static_cast<std::size_t>(sqlite3_column_bytes(stmt_, col));
+    return p ? protocol::Bytes(p, p + n) : protocol::Bytes();
+  }
+  std::int64_t int64(int col) const { return sqlite3_column_int64(stmt_, col); }
+
+ private:
+  sqlite3* db_;
+  sqlite3_stmt* stmt_ = nullptr;
+  int rc_;
+};
+
+Status exec(sqlite3* db, const char* sql) {
+  char* err = nullptr;
+  if (sqlite3_exec(db, sql, nullptr, nullptr, &err) != SQLITE_OK) {
+    std::string msg = err ? err : "unknown error";
+    sqlite3_free(err);
+    return Error(ErrorCode::kStorageFailure, msg);
+  }
+  return Status::Ok();
+}
+
+Result<sqlite3*> open_connection(const std::string& path) {
+  sqlite3* db = nullptr;
+  const int rc = sqlite3_open_v2(
+      path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+  if (rc != SQLITE_OK) {
+    std::string msg = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+    sqlite3_close(db);
+    return Error(ErrorCode::kStorageFailure, "opening " + path + ": " + msg);
+  }
+  sqlite3_busy_timeout(db, 5000);
+  return db;
+}
+
+constexpr const char* kColumns =
+    "id, device, target, action, args, timeout_s, request, user, created_ms, status, ret, err, "
+    "device_ts, finished_ms";
+
+CommandRecord read_row(const Statement& s) {
+  CommandRecord r;
+  r.id = s.text(0);
+  r.device = s.text(1);
+  r.target = s.text(2);
+  r.action = s.text(3);
+  r.args_json = s.text(4);
+  if (!s.is_null(5)) r.timeout_s = static_cast<std::uint64_t>(s.int64(5));
+  r.request = s.blob(6);
+  r.user = s.text(7);
+  r.created_ms = s.int64(8);
+  r.outcome.status = s.text(9);
+  r.outcome.ret_json = s.opt_text(10);
+  r.outcome.err = s.opt_text(11);
+  r.outcome.device_ts = s.int64(12);
+  r.outcome.finished_ms = s.int64(13);
+  return r;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<SqliteCommandStore>> SqliteCommandStore::open(const std::string& state_dir,
+                                                                     std::size_t max_history) {
+  if (::mkdir(state_dir.c_str(), 0700) != 0 && errno != EEXIST) {
+    return Error(ErrorCode::kStorageFailure,
+                 "creating state directory " + state_dir + ": " + std::strerror(errno));
+  }
+  const std::string path = state_dir + "/commands.db";
+  auto writer = open_connection(path);
+  if (!writer.ok()) return writer.error();
+  for (const char* sql : {
+           "PRAGMA journal_mode=WAL",
+           "PRAGMA synchronous=FULL",
+           // seq orders a device's commands (created_ms may repeat within a millisecond).
+           "CREATE TABLE IF NOT EXISTS commands ("
+           " seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+           " id TEXT NOT NULL, device TEXT NOT NULL, target TEXT NOT NULL,"
+           " action TEXT NOT NULL, args TEXT NOT NULL, timeout_s INTEGER, request BLOB,"
+           " user TEXT NOT NULL, created_ms INTEGER NOT NULL, status TEXT NOT NULL,"
+           " ret TEXT, err TEXT, device_ts INTEGER NOT NULL DEFAULT 0,"
+           " finished_ms INTEGER NOT NULL DEFAULT 0, UNIQUE(device, id))",
+           "CREATE INDEX IF NOT EXISTS commands_pending ON commands(status) "
+           "WHERE status = 'pending'",
+       }) {
+    if (auto s = exec(*writer, sql); !s.ok()) {
+      sqlite3_close(*writer);
+      return s.error().wrap("initialising " + path);
+    }
+  }
+  auto reader = open_connection(path);
+  if (!reader.ok()) {
+    sqlite3_close(*writer);
+    return reader.error();
+  }
+  return std::unique_ptr<SqliteCommandStore>(new SqliteCommandStore(*reader, *writer, max_history));
+}
+
+SqliteCommandStore::SqliteCommandStore(sqlite3* reader, sqlite3* writer, std::size_t max_history)
+    : reader_(reader), writer_(writer), max_history_(max_history) {
+  writer_thread_ = std::thread([this] { writer_main(); });
+}
+
+SqliteCommandStore::~SqliteCommandStore() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  wake_writer_.notify_one();
+  writer_thread_.join();
+  sqlite3_close(writer_);
+  sqlite3_close(reader_);
+}
+
+void SqliteCommandStore::enqueue(Op op) {
+  {
+    std::lock_guard lock(mutex_);
+    queued_.push_back(std::move(op));
+    ++queued_seq_;
+  }
+  wake_writer_.notify_one();
+}
+
+void SqliteCommandStore::add(CommandRecord record, Committed done) {
+  enqueue(Add{std::move(record), std::move(done)});
+}
+
+void SqliteCommandStore::finish(const std::string& device, const std::string& id,
+                                CommandOutcome outcome, Committed done) {
+  enqueue(Finish{device, id, std::move(outcome), std::move(done)});
+}
+
+void SqliteCommandStore::writer_main() {
+  // Signals belong to the loop thread.
+  sigset_t all;
+  sigfillset(&all);
+  pthread_sigmask(SIG_BLOCK, &all, nullptr);
+  std::unique_lock lock(mutex_);
+  for (;;) {
+    wake_writer_.wait(lock, [this] { return stopping_ || !queued_.empty(); });
+    if (queued_.empty()) return;  // stopping, nothing left
+    std::deque<Op> batch = std::exchange(queued_, {});
+    const std::uint64_t batch_seq = queued_seq_;
+    lock.unlock();
+    const Status written = write_batch(batch);
+    // Completions run after the commit (or its failure), outside the lock.
+    for (Op& op : batch) {
+      std::visit(
+          [&written](auto& o) {
+            if (o.done) o.done(written);
+          },
+          op);
+    }
+    lock.lock();
+    if (!written.ok() && !first_error_) first_error_ = written.error();
+    applied_seq_ = batch_seq;
+    batch_done_.notify_all();
+  }
+}
+
+Status SqliteCommandStore::write_batch(std::deque<Op>& batch) {
+  if (auto s = exec(writer_, "BEGIN IMMEDIATE"); !s.ok()) {
+    return s.error().wrap("writing a command batch");
+  }
+  for (const Op& op : batch) {
+    if (auto s = write_op(op); !s.ok()) {
+      (void)exec(writer_, "ROLLBACK");
+      return s.error().wrap("writing a command batch");
+    }
+  }
+  if (auto s = exec(writer_, "COMMIT"); !s.ok()) {
+    (void)exec(writer_, "ROLLBACK");
+    return s.error().wrap("committing a command batch");
+  }
+  return Status::Ok();
+}
+
+Status SqliteCommandStore::write_op(const Op& op) {
+  if (const auto* a = std::get_if<Add>(&op)) {
+    const CommandRecord& r = a->record;
+    Statement s(writer_,
+                "INSERT OR IGNORE INTO commands(id, device, target, action, args, timeout_s, "
+                "request, user, created_ms, status, ret, err, device_ts, finished_ms) "
+                "VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14)");
+    if (!s.ok()) return s.error("storing a command");
+    s.bind(1, r.id);
+    s.bind(2, r.device);
+    s.bind(3, r.target);
+    s.bind(4, r.action);
+    s.bind(5, r.args_json);
+    if (r.timeout_s) {
+      s.bind(6, static_cast<std::int64_t>(std::min<std::uint64_t>(
+                    *r.timeout_s, std::numeric_limits<std::int64_t>::max())));
+    }
+    s.bind(7, r.request);
+    s.bind(8, r.user);
+    s.bind(9, r.created_ms);
+    s.bind(10, r.outcome.status);
+    s.bind(11, r.outcome.ret_json);
+    s.bind(12, r.outcome.err);
+    s.bind(13, r.outcome.device_ts);
+    s.bind(14, r.outcome.finished_ms);
+    if (s.step() != SQLITE_DONE) return s.error("storing a command");
+    // The device's oldest finished commands beyond the cap go.
+    Statement prune(writer_,
+                    "DELETE FROM commands WHERE device = ?1 AND status != 'pending' AND seq <= "
+                    "(SELECT seq FROM commands WHERE device = ?1 ORDER BY seq DESC "
+                    "LIMIT 1 OFFSET ?2)");
+    if (!prune.ok()) return prune.error("pruning commands");
+    prune.bind(1, r.device);
+    prune.bind(2, static_cast<std::int64_t>(max_history_));
+    if (prune.step() != SQLITE_DONE) return prune.error("pruning commands");
+    return Status::Ok();
+  }
+  const auto& f = std::get<Finish>(op);
+  Statement s(writer_,
+              "UPDATE commands SET status = ?3, ret = ?4, err = ?5, device_ts = ?6, "
+              "finished_ms = ?7 WHERE device = ?1 AND id = ?2 AND status = 'pending'");
+  if (!s.ok()) return s.error("finishing a command");
+  s.bind(1, f.device);
+  s.bind(2, f.id);
+  s.bind(3, f.outcome.status);
+  s.bind(4, f.outcome.ret_json);
+  s.bind(5, f.outcome.err);
+  s.bind(6, f.outcome.device_ts);
+  s.bind(7, f.outcome.finished_ms);
+  if (s.step() != SQLITE_DONE) return s.error("finishing a command");
+  return Status::Ok();
+}
+
+Result<std::optional<CommandRecord>> SqliteCommandStore::get(const std::string& device,
+                                                             const std::string& id) {
+  const std::string sql =
+      std::string("SELECT ") + kColumns + " FROM commands WHERE device = ?1 AND id = ?2";
+  Statement s(reader_, sql.c_str());
+  if (!s.ok()) return s.error("reading a command");
+  s.bind(1, device);
+  s.bind(2, id);
+  const int rc = s.step();
+  if (rc == SQLITE_ROW) return std::optional<CommandRecord>(read_row(s));
+  if (rc != SQLITE_DONE) return s.error("reading a command");
+  return std::optional<CommandRecord>();
+}
+
+Result<std::vector<CommandRecord>> SqliteCommandStore::history(const std::string& device,
+                                                               std::size_t limit) {
+  const std::string sql = std::string("SELECT ") + kColumns +
+                          " FROM commands WHERE device = ?1 ORDER BY seq DESC LIMIT ?2";
+  Statement s(reader_, sql.c_str());
+  if (!s.ok()) return s.error("reading commands");
+  s.bind(1, device);
+  s.bind(2, static_cast<std::int64_t>(limit));
+  std::vector<CommandRecord> out;
+  int rc;
+  while ((rc = s.step()) == SQLITE_ROW) out.push_back(read_row(s));
+  if (rc != SQLITE_DONE) return s.error("reading commands");
+  return out;
+}
+
+Result<std::vector<CommandRecord>> SqliteCommandStore::pending() {
+  const std::string sql =
+      std::string("SELECT ") + kColumns + " FROM commands WHERE status = 'pending' ORDER BY seq";
+  Statement s(reader_, sql.c_str());
+  if (!s.ok()) return s.error("reading pending commands");
+  std::vector<CommandRecord> out;
+  int rc;
+  while ((rc = s.step()) == SQLITE_ROW) out.push_back(read_row(s));
+  if (rc != SQLITE_DONE) return s.error("reading pending commands");
+  return out;
+}
+
+Status SqliteCommandStore::flush() {
+  std::unique_lock lock(mutex_);
+  const std::uint64_t target = queued_seq_;
+  batch_done_.wait(lock, [&] { return applied_seq_ >= target; });
+  if (first_error_) return *std::exchange(first_error_, std::nullopt);
+  return Status::Ok();
+}
+
+}  // namespace tether::hub

@@ -1,0 +1,83 @@
+// The CommandStore in SQLite: STATE_DIR/commands.db (WAL, synchronous=FULL: an ack
+// to the device promises the outcome is on disk), a file of its own so that command
+// writes never queue behind the registry's or the monitoring records' writers.
+//
+// The loop thread reads through one connection; a writer thread owns another and
+// commits everything queued since its last batch in one transaction, then runs the
+// completions. Each device keeps at most `max_history` finished commands; older
+// finished rows are deleted by the writer as new ones arrive (pending rows are
+// never deleted).
+#pragma once
+
+#include <condition_variable>
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <variant>
+#include <vector>
+
+#include "hub/store/command_store.hpp"
+
+struct sqlite3;
+
+namespace tether::hub {
+
+class SqliteCommandStore final : public CommandStore {
+ public:
+  static constexpr std::size_t kDefaultMaxHistory = 1000;
+
+  static Result<std::unique_ptr<SqliteCommandStore>> open(
+      const std::string& state_dir, std::size_t max_history = kDefaultMaxHistory);
+  ~SqliteCommandStore() override;
+  SqliteCommandStore(const SqliteCommandStore&) = delete;
+  SqliteCommandStore& operator=(const SqliteCommandStore&) = delete;
+
+  void add(CommandRecord record, Committed done) override;
+  void finish(const std::string& device, const std::string& id, CommandOutcome outcome,
+              Committed done) override;
+  Result<std::optional<CommandRecord>> get(const std::string& device,
+                                           const std::string& id) override;
+  Result<std::vector<CommandRecord>> history(const std::string& device, std::size_t limit) override;
+  Result<std::vector<CommandRecord>> pending() override;
+  Status flush() override;
+
+ private:
+  struct Add {
+    CommandRecord record;
+    Committed done;
+  };
+  struct Finish {
+    std::string device;
+    std::string id;
+    CommandOutcome outcome;
+    Committed done;
+  };
+  using Op = std::variant<Add, Finish>;
+
+  SqliteCommandStore(sqlite3* reader, sqlite3* writer, std::size_t max_history);
+  void enqueue(Op op);
+  void writer_main();
+  Status write_batch(std::deque<Op>& batch);
+  Status write_op(const Op& op);
+
+  sqlite3* reader_;
+  sqlite3* writer_;
+  std::size_t max_history_;
+
+  std::mutex mutex_;
+  std::condition_variable wake_writer_;
+  std::condition_variable batch_done_;
+  std::deque<Op> queued_;
+  std::uint64_t queued_seq_ = 0;
+  std::uint64_t applied_seq_ = 0;
+  std::optional<Error> first_error_;
+  bool stopping_ = false;
+  std::thread writer_thread_;
+};
+
+}  // namespace tether::hub
