@@ -30,6 +30,9 @@ class Writer {
   void int64_fixed(std::int64_t i);    // 0xd3 + 8 bytes
   void str(std::string_view s);
   void bin(std::span<const std::uint8_t> b);
+  // msgpack's timestamp extension (type -1) in the smallest of its three forms, as
+  // Go writes a time.Time; `nanoseconds` since the Unix epoch.
+  void timestamp(std::int64_t nanoseconds);
   // Any Value, recursively, each integer in its smallest form.
   void value(const Value& v);
 
