@@ -57,11 +57,11 @@ Bytes FileInfo::encode() const {
   w.str("size");
   w.int64_fixed(size);
   w.str("uid");
-  w.uint64(uid);
+  w.uint32_fixed(uid);
   w.str("gid");
-  w.uint64(gid);
+  w.uint32_fixed(gid);
   w.str("mode");
-  w.uint64(mode);
+  w.uint32_fixed(mode);
   w.str("modtime");
   w.timestamp(modtime_ns);
   Bytes out = w.take();
@@ -125,15 +125,15 @@ Bytes UploadRequest::encode() const {
   }
   if (uid) {
     w.str("uid");
-    w.uint64(*uid);
+    w.uint32_fixed(*uid);
   }
   if (gid) {
     w.str("gid");
-    w.uint64(*gid);
+    w.uint32_fixed(*gid);
   }
   if (mode) {
     w.str("mode");
-    w.uint64(*mode);
+    w.uint32_fixed(*mode);
   }
   if (modtime_ns) {
     w.str("modtime");

@@ -81,6 +81,11 @@ void Writer::uint16_fixed(std::uint16_t u) {
   msgpack::packer<ByteSink>(sink).pack_fix_uint16(u);
 }
 
+void Writer::uint32_fixed(std::uint32_t u) {
+  ByteSink sink(out_);
+  msgpack::packer<ByteSink>(sink).pack_fix_uint32(u);
+}
+
 void Writer::int64_fixed(std::int64_t i) {
   ByteSink sink(out_);
   msgpack::packer<ByteSink>(sink).pack_fix_int64(i);
