@@ -131,8 +131,8 @@ class BoundedValueBuilder {
     if (size == 0 || data == nullptr || static_cast<std::int8_t>(data[0]) != -1)
       return fail("extension types are not allowed");
     if (!payload_fits(data, size, "timestamp")) return false;
-    const auto nanoseconds = timestamp_nanoseconds(
-        reinterpret_cast<const std::uint8_t*>(data) + 1, static_cast<std::size_t>(size) - 1);
+    const auto nanoseconds = timestamp_nanoseconds(reinterpret_cast<const std::uint8_t*>(data) + 1,
+                                                   static_cast<std::size_t>(size) - 1);
     if (!nanoseconds) return fail("timestamp extension is malformed or out of range");
     return scalar(*nanoseconds, 0);
   }

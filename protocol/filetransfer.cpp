@@ -35,13 +35,26 @@ std::optional<T> optional_integer(FieldReader& fields, Map& map, std::string_vie
 std::uint32_t go_file_mode(std::uint32_t st_mode) {
   std::uint32_t out = st_mode & mode::kPerm;
   switch (st_mode & S_IFMT) {
-    case S_IFBLK: out |= mode::kDevice; break;
-    case S_IFCHR: out |= mode::kDevice | mode::kCharDevice; break;
-    case S_IFDIR: out |= mode::kDir; break;
-    case S_IFIFO: out |= mode::kNamedPipe; break;
-    case S_IFLNK: out |= mode::kSymlink; break;
-    case S_IFSOCK: out |= mode::kSocket; break;
-    default: break;
+    case S_IFBLK:
+      out |= mode::kDevice;
+      break;
+    case S_IFCHR:
+      out |= mode::kDevice | mode::kCharDevice;
+      break;
+    case S_IFDIR:
+      out |= mode::kDir;
+      break;
+    case S_IFIFO:
+      out |= mode::kNamedPipe;
+      break;
+    case S_IFLNK:
+      out |= mode::kSymlink;
+      break;
+    case S_IFSOCK:
+      out |= mode::kSocket;
+      break;
+    default:
+      break;
   }
   if ((st_mode & S_ISUID) != 0) out |= mode::kSetuid;
   if ((st_mode & S_ISGID) != 0) out |= mode::kSetgid;
@@ -172,13 +185,12 @@ Bytes TransferError::encode() const {
 
 Result<TransferError> TransferError::decode(std::span<const std::uint8_t> body,
                                             const DecodeLimits& limits) {
-  return decode_schema<TransferError>(body, limits, "file transfer error",
-                                      [](FieldReader& fields) {
-                                        TransferError error;
-                                        error.err = fields.str("err");
-                                        error.msgtype = fields.opt_str("msgtype").value_or("");
-                                        return error;
-                                      });
+  return decode_schema<TransferError>(body, limits, "file transfer error", [](FieldReader& fields) {
+    TransferError error;
+    error.err = fields.str("err");
+    error.msgtype = fields.opt_str("msgtype").value_or("");
+    return error;
+  });
 }
 
 }  // namespace tether::protocol::filetransfer

@@ -89,8 +89,8 @@ Status FileTransferPlugin::on_message(const ProtoMsg& msg) {
   } else if (typ == ft::typ::kError) {
     handle_peer_error(msg);
   } else {
-    send_error(msg.hdr, "session: filetransfer message type '" + typ.substr(0, 64) +
-                            "' not supported");
+    send_error(msg.hdr,
+               "session: filetransfer message type '" + typ.substr(0, 64) + "' not supported");
   }
   return {};
 }
@@ -135,8 +135,8 @@ void FileTransferPlugin::handle_stat(const ProtoMsg& msg) {
                          return;
                        }
                        plugin.send(protocol::make_msg(protocol::proto::kFileTransfer,
-                                                      std::string(ft::typ::kFileInfo), hdr.sid,
-                                                      {}, info->value().encode()),
+                                                      std::string(ft::typ::kFileInfo), hdr.sid, {},
+                                                      info->value().encode()),
                                    hdr.sid);
                      });
 }
@@ -178,8 +178,7 @@ void FileTransferPlugin::handle_get(const ProtoMsg& msg) {
   if (!may_start(msg)) return;
   auto transfer = start_transfer(msg, false);
   transfer->busy = true;
-  auto opened =
-      std::make_shared<Result<DownloadSource>>(Error(ErrorCode::kInternal, "not run"));
+  auto opened = std::make_shared<Result<DownloadSource>>(Error(ErrorCode::kInternal, "not run"));
   loop_.run_blocking(
       [files = files_, path = request->path, max = options_.max_file_size, opened] {
         *opened = files.open_for_download(path, max);
@@ -271,8 +270,7 @@ void FileTransferPlugin::handle_ack(const ProtoMsg& msg) {
   if (*value < transfer->acked || *value > transfer->sent) {
     end_transfer(transfer, "failed", &msg.hdr,
                  "ack offset " + std::to_string(*value) + " is outside what was sent (" +
-                     std::to_string(transfer->acked) + ".." + std::to_string(transfer->sent) +
-                     ")");
+                     std::to_string(transfer->acked) + ".." + std::to_string(transfer->sent) + ")");
     return;
   }
   transfer->acked = *value;
@@ -297,9 +295,8 @@ void FileTransferPlugin::handle_put(const ProtoMsg& msg) {
       Error(ErrorCode::kInternal, "not run"));
   loop_.run_blocking(
       [files = files_, params = *request, overwrite = options_.allow_overwrite,
-       max = options_.max_file_size, counter = ++temp_counter_, prepared] {
-        *prepared = files.prepare_upload(params, overwrite, max, counter);
-      },
+       max = options_.max_file_size, counter = ++temp_counter_,
+       prepared] { *prepared = files.prepare_upload(params, overwrite, max, counter); },
       [this, weak = std::weak_ptr(self_), transfer, prepared] {
         if (!weak.lock()) return;
         if (transfer->ended) {
@@ -461,14 +458,18 @@ void FileTransferPlugin::end_all(std::string_view outcome) {
   for (auto& [sid, transfer] : transfers) end_transfer(transfer, outcome);
 }
 
-void FileTransferPlugin::on_disconnected() { end_all("link lost"); }
+void FileTransferPlugin::on_disconnected() {
+  end_all("link lost");
+}
 
 void FileTransferPlugin::on_session_closed(std::string_view sid) {
   auto it = transfers_.find(sid);
   if (it != transfers_.end()) end_transfer(it->second, "session closed");
 }
 
-void FileTransferPlugin::on_shutdown() { end_all("shutdown"); }
+void FileTransferPlugin::on_shutdown() {
+  end_all("shutdown");
+}
 
 Result<std::unique_ptr<daemon::ProtocolHandler>> make_plugin(const daemon::PluginContext& context,
                                                              daemon::OptionReader& options) {

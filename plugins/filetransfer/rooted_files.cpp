@@ -22,17 +22,17 @@ std::string errno_text(int error) {
 }
 
 Error io_error(int error, const std::string& what) {
-  const ErrorCode code = error == ENOENT    ? ErrorCode::kNotFound
-                         : error == EACCES  ? ErrorCode::kAccessDenied
-                         : error == EPERM   ? ErrorCode::kAccessDenied
-                                            : ErrorCode::kIo;
+  const ErrorCode code = error == ENOENT   ? ErrorCode::kNotFound
+                         : error == EACCES ? ErrorCode::kAccessDenied
+                         : error == EPERM  ? ErrorCode::kAccessDenied
+                                           : ErrorCode::kIo;
   return Error(code, what + ": " + errno_text(error));
 }
 
 // realpath(3) as a Result; ENOENT when any component is missing.
 Result<std::string> real_path(const std::string& path) {
   std::unique_ptr<char, decltype(&std::free)> resolved(::realpath(path.c_str(), nullptr),
-                                                        &std::free);
+                                                       &std::free);
   if (!resolved) return io_error(errno, "'" + path + "'");
   return std::string(resolved.get());
 }
@@ -48,8 +48,7 @@ Status check_absolute(std::string_view path) {
   if (path.empty())
     return Error(ErrorCode::kInvalidArgument, "invalid request parameters: path: cannot be blank");
   if (path.front() != '/')
-    return Error(ErrorCode::kInvalidArgument,
-                 "invalid request parameters: path: must be absolute");
+    return Error(ErrorCode::kInvalidArgument, "invalid request parameters: path: must be absolute");
   if (path.find('\0') != std::string_view::npos)
     return Error(ErrorCode::kInvalidArgument,
                  "invalid request parameters: path: must not contain NUL");
@@ -123,14 +122,13 @@ Result<DownloadSource> RootedFiles::open_for_download(std::string_view path,
   if (!resolved) return resolved.error();
   // O_NONBLOCK: opening a FIFO must not wait for a writer; O_NOFOLLOW: the name
   // checked above is the file opened, not a symlink swapped in since.
-  OwnedFd fd(::open(resolved->c_str(),
-                    O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
+  OwnedFd fd(::open(resolved->c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
   if (!fd.valid()) return io_error(errno, "failed to open file for reading");
   struct stat st {};
   if (::fstat(fd.get(), &st) != 0) return io_error(errno, "failed to open file for reading");
   if (!S_ISREG(st.st_mode))
-    return Error(ErrorCode::kAccessDenied, "access denied: '" + std::string(path) +
-                                               "' is not a regular file");
+    return Error(ErrorCode::kAccessDenied,
+                 "access denied: '" + std::string(path) + "' is not a regular file");
   if (max_size > 0 && static_cast<std::uint64_t>(st.st_size) > max_size)
     return Error(ErrorCode::kAccessDenied,
                  "access denied: file size " + std::to_string(st.st_size) +
@@ -142,9 +140,10 @@ Result<DownloadSource> RootedFiles::open_for_download(std::string_view path,
   return source;
 }
 
-Result<std::shared_ptr<UploadTarget>> RootedFiles::prepare_upload(
-    const ft::UploadRequest& request, bool allow_overwrite, std::uint64_t max_size,
-    std::uint32_t counter) const {
+Result<std::shared_ptr<UploadTarget>> RootedFiles::prepare_upload(const ft::UploadRequest& request,
+                                                                  bool allow_overwrite,
+                                                                  std::uint64_t max_size,
+                                                                  std::uint32_t counter) const {
   if (Status ok = check_absolute(request.path); !ok) return ok.error();
   if (request.size && *request.size < 0)
     return Error(ErrorCode::kInvalidArgument, "invalid request parameters: size: negative");
@@ -165,8 +164,7 @@ Result<std::shared_ptr<UploadTarget>> RootedFiles::prepare_upload(
   }
   auto [parent, name] = split_parent(path);
   if (name.empty() || name == "." || name == "..")
-    return Error(ErrorCode::kInvalidArgument,
-                 "invalid request parameters: path: must name a file");
+    return Error(ErrorCode::kInvalidArgument, "invalid request parameters: path: must name a file");
   auto parent_real = real_path(parent);
   if (!parent_real) return parent_real.error().wrap("failed to create target file");
   if (!under_root(*parent_real))
@@ -268,10 +266,10 @@ Status commit_upload(UploadTarget& target, std::uint32_t mode, std::uint32_t uid
   if (::fsync(fd) != 0) return io_error(errno, "failed to flush file");
   if (target.settled.exchange(true)) return Error(ErrorCode::kIo, "upload was aborted");
   const int dir = target.directory.get();
-  const int rc = target.replace
-                     ? ::renameat(dir, target.temp_name.c_str(), dir, target.name.c_str())
-                     : ::renameat2(dir, target.temp_name.c_str(), dir, target.name.c_str(),
-                                   RENAME_NOREPLACE);
+  const int rc =
+      target.replace
+          ? ::renameat(dir, target.temp_name.c_str(), dir, target.name.c_str())
+          : ::renameat2(dir, target.temp_name.c_str(), dir, target.name.c_str(), RENAME_NOREPLACE);
   if (rc != 0) {
     const int error = errno;
     ::unlinkat(dir, target.temp_name.c_str(), 0);

@@ -76,9 +76,9 @@ class RootedFiles {
   // Resolves the upload's target, checks it (root, directory, irregular file,
   // overwrite, size) and creates its temporary file. `counter` makes the temporary
   // name unique within this daemon.
-  Result<std::shared_ptr<UploadTarget>> prepare_upload(const protocol::filetransfer::UploadRequest& request,
-                                      bool allow_overwrite, std::uint64_t max_size,
-                                      std::uint32_t counter) const;
+  Result<std::shared_ptr<UploadTarget>> prepare_upload(
+      const protocol::filetransfer::UploadRequest& request, bool allow_overwrite,
+      std::uint64_t max_size, std::uint32_t counter) const;
 
  private:
   explicit RootedFiles(std::string root) : root_(std::move(root)) {}

@@ -172,16 +172,14 @@ Status MenderClientPlugin::on_message(const protocol::ProtoMsg& msg) {
   log_.audit("run", {{"user_id", std::string(msg.hdr.prop_str("user_id").value_or(""))},
                      {"command", typ}});
   auto outcome = std::make_shared<std::string>();
-  loop_.run_blocking(
-      [program, typ, timeout = options_.timeout, outcome] {
-        *outcome = run_client_command(program, typ, timeout);
-      },
-      [this, weak = std::weak_ptr(self_), hdr = msg.hdr, outcome] {
-        if (!weak.lock()) return;
-        --running_;
-        if (!outcome->empty()) log_.warn(*outcome);
-        reply(hdr, *outcome);
-      });
+  loop_.run_blocking([program, typ, timeout = options_.timeout,
+                      outcome] { *outcome = run_client_command(program, typ, timeout); },
+                     [this, weak = std::weak_ptr(self_), hdr = msg.hdr, outcome] {
+                       if (!weak.lock()) return;
+                       --running_;
+                       if (!outcome->empty()) log_.warn(*outcome);
+                       reply(hdr, *outcome);
+                     });
   return {};
 }
 

@@ -38,10 +38,10 @@ class AllowList {
  private:
   struct Pattern {
     enum class Kind { kAny, kName, kNetwork } kind = Kind::kAny;
-    std::string name;                  // kName, lower case
-    int family = 0;                    // kNetwork: AF_INET or AF_INET6
+    std::string name;  // kName, lower case
+    int family = 0;    // kNetwork: AF_INET or AF_INET6
     std::array<std::uint8_t, 16> network{};
-    unsigned prefix = 0;               // bits
+    unsigned prefix = 0;  // bits
     std::uint16_t port_low = 0;
     std::uint16_t port_high = 65535;
   };

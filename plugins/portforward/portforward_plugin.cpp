@@ -116,11 +116,11 @@ Status PortForwardPlugin::on_message(const ProtoMsg& msg) {
 
 void PortForwardPlugin::send(const ConnectionPtr& connection, std::string_view typ,
                              protocol::Bytes body) {
-  auto msg = protocol::make_msg(protocol::proto::kPortForward, std::string(typ), connection->sid,
-                                {{std::string(pf::kConnectionIdProp), connection->id}},
-                                std::move(body));
-  const auto priority = typ == pf::typ::kForward ? daemon::Priority::kBulk
-                                                 : daemon::Priority::kControl;
+  auto msg =
+      protocol::make_msg(protocol::proto::kPortForward, std::string(typ), connection->sid,
+                         {{std::string(pf::kConnectionIdProp), connection->id}}, std::move(body));
+  const auto priority =
+      typ == pf::typ::kForward ? daemon::Priority::kBulk : daemon::Priority::kControl;
   if (auto status = outbound_.send(msg, priority, "portforward/" + connection->sid); !status)
     log_.debug("not sent: " + status.error().message());
 }
@@ -148,7 +148,8 @@ void PortForwardPlugin::handle_new(const ProtoMsg& msg) {
   auto id = msg.hdr.prop_str(pf::kConnectionIdProp);
   auto request = pf::NewConnection::decode(msg.body);
   if (!id || id->empty() || !request) {
-    std::string text = "invalid port-forward message: missing connection_id, remote_port or protocol";
+    std::string text =
+        "invalid port-forward message: missing connection_id, remote_port or protocol";
     if (id && !id->empty() && !msg.body.empty() && !request) text = request.error().message();
     send_error(msg.hdr.sid, msg.hdr.typ, text);
     return;
@@ -186,7 +187,8 @@ void PortForwardPlugin::handle_new(const ProtoMsg& msg) {
   const std::string refused = "remote " + target + " is not allowed by portforward.allow";
 
   if (auto literal = literal_address(request->remote_host, request->remote_port)) {
-    if (!connection->allowed_by_name && !allow_.allows_address(literal->storage, connection->port)) {
+    if (!connection->allowed_by_name &&
+        !allow_.allows_address(literal->storage, connection->port)) {
       log_.info("refused " + target + " for sid '" + connection->sid.substr(0, 128) + "'");
       send_error(msg.hdr.sid, msg.hdr.typ, refused);
       return;
@@ -261,23 +263,22 @@ void PortForwardPlugin::dial(const ConnectionPtr& connection) {
     if (connection->fd >= 0) ::close(connection->fd);
     connection->fd = fd;
     std::weak_ptr<Connection> weak = connection;
-    auto watch = daemon::FdWatch::create(
-        loop_, fd,
-        {[this, weak] {
-           if (auto c = weak.lock()) on_readable(c);
-         },
-         [this, weak] {
-           if (auto c = weak.lock()) on_writable(c);
-         },
-         [this, weak] {
-           auto c = weak.lock();
-           if (!c) return;
-           if (!c->connected) {
-             dial(c);
-             return;
-           }
-           close(c, true, "local socket hung up");
-         }});
+    auto watch = daemon::FdWatch::create(loop_, fd,
+                                         {[this, weak] {
+                                            if (auto c = weak.lock()) on_readable(c);
+                                          },
+                                          [this, weak] {
+                                            if (auto c = weak.lock()) on_writable(c);
+                                          },
+                                          [this, weak] {
+                                            auto c = weak.lock();
+                                            if (!c) return;
+                                            if (!c->connected) {
+                                              dial(c);
+                                              return;
+                                            }
+                                            close(c, true, "local socket hung up");
+                                          }});
     if (!watch) {
       ::close(fd);
       connection->fd = -1;

@@ -91,8 +91,8 @@ class PortForwardTest : public TransferTest {
   bool send_pf(const std::string& typ, const std::string& id, protocol::Bytes body = {}) {
     protocol::Map props;
     if (!id.empty()) props.emplace_back("connection_id", id);
-    return server_->send(protocol::make_msg(kPortForward, typ, "pf", std::move(props),
-                                            std::move(body)));
+    return server_->send(
+        protocol::make_msg(kPortForward, typ, "pf", std::move(props), std::move(body)));
   }
   bool open_connection(const std::string& id, const std::string& host, int port,
                        std::string* error = nullptr) {
@@ -206,8 +206,7 @@ TEST_F(PortForwardTest, HostsOutsideTheAllowListAreNeverDialled) {
   ASSERT_TRUE(reply.has_value());
   EXPECT_EQ(error_text(*reply),
             "invalid port-forward message: missing connection_id, remote_port or protocol");
-  EXPECT_FALSE(open_connection("c4", "127.0.0.1", echo.port() + 1, &error) &&
-               error.empty());
+  EXPECT_FALSE(open_connection("c4", "127.0.0.1", echo.port() + 1, &error) && error.empty());
 }
 
 TEST_F(PortForwardTest, MaxConnectionsAndRefusedPort) {
@@ -244,9 +243,9 @@ TEST_F(PortForwardTest, CurlThroughAForwardedPortReachesALocalWebServer) {
   int http_port = 0;
   ::close(listen_local(http_port));
   write_file(root_ / "index.html", pattern(100000));
-  auto http = DaemonProcess::start("/usr/bin/python3", {"-m", "http.server", "--bind", "127.0.0.1",
-                                                        "--directory", root_.string(),
-                                                        std::to_string(http_port)});
+  auto http = DaemonProcess::start("/usr/bin/python3",
+                                   {"-m", "http.server", "--bind", "127.0.0.1", "--directory",
+                                    root_.string(), std::to_string(http_port)});
   ASSERT_TRUE(http.ok());
   start();
   // Wait until the web server listens.
@@ -302,10 +301,10 @@ TEST_F(PortForwardTest, CurlThroughAForwardedPortReachesALocalWebServer) {
     ::close(client);
   });
   const std::string out = (dir_.path() / "fetched").string();
-  auto curl = run_to_completion(
-      "/usr/bin/curl", {"-sS", "--max-time", "20", "-o", out,
-                        "http://127.0.0.1:" + std::to_string(local_port) + "/index.html"},
-      30s);
+  auto curl = run_to_completion("/usr/bin/curl",
+                                {"-sS", "--max-time", "20", "-o", out,
+                                 "http://127.0.0.1:" + std::to_string(local_port) + "/index.html"},
+                                30s);
   ::shutdown(listener, SHUT_RDWR);
   bridge.join();
   ::close(listener);

@@ -21,8 +21,7 @@ void TransferTest::SetUp() {
 void TransferTest::start(const std::vector<std::string>& extra) {
   std::vector<std::string> args = {"--filetransfer.enabled=true",
                                    "--filetransfer.root=" + root_.string(),
-                                   "--filetransfer.idle-timeout=10",
-                                   "--portforward.enabled=true",
+                                   "--filetransfer.idle-timeout=10", "--portforward.enabled=true",
                                    "--menderclient.enabled=true"};
   args.insert(args.end(), extra.begin(), extra.end());
   start_daemon(args);
@@ -50,8 +49,8 @@ std::optional<protocol::ProtoMsg> TransferTest::open_session(const std::string& 
 
 bool TransferTest::send_ft(const std::string& typ, const std::string& sid, protocol::Bytes body,
                            protocol::Map props) {
-  return server_->send(protocol::make_msg(kFileTransfer, typ, sid, std::move(props),
-                                          std::move(body)));
+  return server_->send(
+      protocol::make_msg(kFileTransfer, typ, sid, std::move(props), std::move(body)));
 }
 
 std::string TransferTest::error_text(const protocol::ProtoMsg& msg) {

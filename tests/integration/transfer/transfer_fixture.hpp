@@ -27,8 +27,7 @@ class TransferTest : public DaemonTest {
   std::optional<protocol::ProtoMsg> next(std::uint16_t proto, const std::string& sid,
                                          std::chrono::milliseconds timeout = 5s);
   // Control open on `sid`; returns the accept (or error) reply.
-  std::optional<protocol::ProtoMsg> open_session(const std::string& sid,
-                                                 std::uint64_t version = 1);
+  std::optional<protocol::ProtoMsg> open_session(const std::string& sid, std::uint64_t version = 1);
   bool send_ft(const std::string& typ, const std::string& sid, protocol::Bytes body,
                protocol::Map props = {});
 

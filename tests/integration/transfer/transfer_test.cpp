@@ -182,9 +182,8 @@ TEST_F(TransferTest, PathsCannotEscapeTheRoot) {
     ASSERT_TRUE(reply.has_value());
     EXPECT_EQ(reply->hdr.typ, "error");
   }
-  for (const fs::path& target :
-       {root_ / "sub" / ".." / ".." / "outside" / "new", root_ / "sub" / "link-dir" / "new",
-        root_ / "link-file"}) {
+  for (const fs::path& target : {root_ / "sub" / ".." / ".." / "outside" / "new",
+                                 root_ / "sub" / "link-dir" / "new", root_ / "link-file"}) {
     SCOPED_TRACE(target.string());
     EXPECT_NE(upload("u", put(target), pattern(10)).find("outside filetransfer.root"),
               std::string::npos);
@@ -292,7 +291,8 @@ TEST_F(TransferTest, BadBodiesGetClearErrors) {
        "mode"},
       {"stat", protocol::encode_value(protocol::Value(protocol::Map{{"path", ""}})),
        "cannot be blank"},
-      {"stat", protocol::encode_value(protocol::Value(protocol::Map{{"path", std::string(5000, 'a')}})),
+      {"stat",
+       protocol::encode_value(protocol::Value(protocol::Map{{"path", std::string(5000, 'a')}})),
        "must be absolute"},
       {"frobnicate", {}, "not supported"},
   };
@@ -357,12 +357,13 @@ TEST_F(TransferTest, PeerErrorAbortsADownloadSilently) {
 TEST_F(TransferTest, MenderClientRunsTheClientCommand) {
   const fs::path marker = dir_.path() / "ran";
   const fs::path client =
-      dir_.write("mender-update", "#!/bin/sh\necho \"$1\" >> " + marker.string() +
-                                      "\n[ \"$1\" = send-inventory ] && { echo no daemon; exit 3; }\nexit 0\n");
+      dir_.write("mender-update",
+                 "#!/bin/sh\necho \"$1\" >> " + marker.string() +
+                     "\n[ \"$1\" = send-inventory ] && { echo no daemon; exit 3; }\nexit 0\n");
   ::chmod(client.c_str(), 0755);
   start({"--menderclient.client=" + client.string()});
-  ASSERT_TRUE(server_->send(protocol::make_msg(protocol::proto::kClient, "check-update", "",
-                                               {{"user_id", "u1"}})));
+  ASSERT_TRUE(server_->send(
+      protocol::make_msg(protocol::proto::kClient, "check-update", "", {{"user_id", "u1"}})));
   auto reply = next(protocol::proto::kClient, "");
   ASSERT_TRUE(reply.has_value());
   EXPECT_EQ(reply->hdr.typ, "check-update");

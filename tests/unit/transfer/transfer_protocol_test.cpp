@@ -128,8 +128,8 @@ TEST(PortForwardWire, NewConnectionNeedsAllFields) {
   EXPECT_EQ(back->remote_host, "localhost");
   EXPECT_EQ(back->remote_port, 8080);
   EXPECT_FALSE(pf::NewConnection::decode(encode_value(Value(Map{{"remote_host", "h"}}))).ok());
-  auto big = pf::NewConnection::decode(encode_value(
-      Value(Map{{"remote_host", "h"}, {"remote_port", 70000}, {"protocol", "tcp"}})));
+  auto big = pf::NewConnection::decode(
+      encode_value(Value(Map{{"remote_host", "h"}, {"remote_port", 70000}, {"protocol", "tcp"}})));
   ASSERT_FALSE(big.ok());
   EXPECT_NE(big.error().message().find("65535"), std::string::npos);
   EXPECT_FALSE(pf::NewConnection::decode(from_hex("83")).ok());
