@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <csignal>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -311,6 +312,25 @@ TEST_F(PortForwardTest, CurlThroughAForwardedPortReachesALocalWebServer) {
   ASSERT_TRUE(curl.ok());
   EXPECT_EQ(curl->exit_status, 0) << curl->output;
   EXPECT_TRUE(read_file(out) == pattern(100000));
+}
+
+}  // namespace
+}  // namespace tether::test
+
+namespace tether::test {
+namespace {
+
+TEST_F(PortForwardTest, SigtermWithAForwardAndAnUploadInFlightExitsCleanly) {
+  EchoServer echo;
+  start();
+  ASSERT_TRUE(open_connection("c1", "127.0.0.1", echo.port()));
+  protocol::filetransfer::UploadRequest request;
+  request.path = (root_ / "half").string();
+  EXPECT_EQ(upload("up", request, pattern(100000), 16384), "stopped");
+  daemon_->send_signal(SIGTERM);
+  EXPECT_EQ(daemon_->wait_for_exit(5s), 0);
+  // The forward was told to stop; the half upload left nothing behind.
+  EXPECT_EQ(list_dir(root_), std::vector<std::string>{});
 }
 
 }  // namespace
