@@ -6,7 +6,10 @@
 #include "daemon/app/tetherd_main.hpp"
 #include "plugins/command/command_plugin.hpp"
 #include "plugins/config/config_plugin.hpp"
+#include "plugins/filetransfer/filetransfer_plugin.hpp"
+#include "plugins/menderclient/menderclient_plugin.hpp"
 #include "plugins/monitoring/monitoring_plugin.hpp"
+#include "plugins/portforward/portforward_plugin.hpp"
 #include "plugins/shell/shell_plugin.hpp"
 #include "plugins/update/update_plugin.hpp"
 #include "protocol/message.hpp"
@@ -26,6 +29,15 @@ int main(int argc, char** argv) {
                 tether::plugins::update::make_plugin},
       PluginRow{tether::protocol::proto::kCommand, false,
                 tether::plugins::command::option_section(), tether::plugins::command::make_plugin},
+      PluginRow{tether::protocol::proto::kFileTransfer, true,
+                tether::plugins::filetransfer::option_section(),
+                tether::plugins::filetransfer::make_plugin},
+      PluginRow{tether::protocol::proto::kPortForward, true,
+                tether::plugins::portforward::option_section(),
+                tether::plugins::portforward::make_plugin},
+      PluginRow{tether::protocol::proto::kClient, true,
+                tether::plugins::menderclient::option_section(),
+                tether::plugins::menderclient::make_plugin},
   };
   return tether::daemon::tetherd_main(argc, argv, plugins);
 }

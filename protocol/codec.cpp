@@ -54,6 +54,36 @@ std::size_t min_container_header_size(std::uint32_t entries) {
   return 5;
 }
 
+std::uint64_t big_endian(const std::uint8_t* bytes, std::size_t count) {
+  std::uint64_t v = 0;
+  for (std::size_t i = 0; i < count; ++i) v = (v << 8) | bytes[i];
+  return v;
+}
+
+// The msgpack timestamp forms (32, 64 and 96 bits) as nanoseconds since the epoch;
+// nullopt for another length, nanoseconds >= 1e9, or an instant int64 cannot hold.
+std::optional<std::int64_t> timestamp_nanoseconds(const std::uint8_t* bytes, std::size_t count) {
+  constexpr std::int64_t kBillion = 1'000'000'000;
+  std::int64_t seconds = 0;
+  std::int64_t nanos = 0;
+  if (count == 4) {
+    seconds = static_cast<std::int64_t>(big_endian(bytes, 4));
+  } else if (count == 8) {
+    const std::uint64_t v = big_endian(bytes, 8);
+    nanos = static_cast<std::int64_t>(v >> 34);
+    seconds = static_cast<std::int64_t>(v & 0x3ffffffffULL);
+  } else if (count == 12) {
+    nanos = static_cast<std::int64_t>(big_endian(bytes, 4));
+    seconds = static_cast<std::int64_t>(big_endian(bytes + 4, 8));
+  } else {
+    return std::nullopt;
+  }
+  if (nanos >= kBillion) return std::nullopt;
+  constexpr std::int64_t kMaxSeconds = std::numeric_limits<std::int64_t>::max() / kBillion - 1;
+  if (seconds > kMaxSeconds || seconds < -kMaxSeconds) return std::nullopt;
+  return seconds * kBillion + nanos;
+}
+
 // One open array or map while the parser is inside it.
 struct Frame {
   bool is_map = false;
@@ -94,8 +124,17 @@ class BoundedValueBuilder {
     return scalar(Bytes(bytes, bytes + size), 0);
   }
 
-  bool visit_ext(const char* /*data*/, std::uint32_t /*size*/) {
-    return fail("extension types are not allowed");
+  // The one extension accepted is msgpack's timestamp (type -1): Go peers write
+  // time.Time that way (the file transfer's `modtime`). It decodes to int64
+  // nanoseconds since the Unix epoch; every other extension is refused.
+  bool visit_ext(const char* data, std::uint32_t size) {
+    if (size == 0 || data == nullptr || static_cast<std::int8_t>(data[0]) != -1)
+      return fail("extension types are not allowed");
+    if (!payload_fits(data, size, "timestamp")) return false;
+    const auto nanoseconds = timestamp_nanoseconds(reinterpret_cast<const std::uint8_t*>(data) + 1,
+                                                   static_cast<std::size_t>(size) - 1);
+    if (!nanoseconds) return fail("timestamp extension is malformed or out of range");
+    return scalar(*nanoseconds, 0);
   }
 
   bool start_array(std::uint32_t entries) {

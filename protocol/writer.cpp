@@ -81,9 +81,42 @@ void Writer::uint16_fixed(std::uint16_t u) {
   msgpack::packer<ByteSink>(sink).pack_fix_uint16(u);
 }
 
+void Writer::uint32_fixed(std::uint32_t u) {
+  ByteSink sink(out_);
+  msgpack::packer<ByteSink>(sink).pack_fix_uint32(u);
+}
+
 void Writer::int64_fixed(std::int64_t i) {
   ByteSink sink(out_);
   msgpack::packer<ByteSink>(sink).pack_fix_int64(i);
+}
+
+void Writer::timestamp(std::int64_t nanoseconds) {
+  constexpr std::int64_t kBillion = 1'000'000'000;
+  std::int64_t seconds = nanoseconds / kBillion;
+  std::int64_t nanos = nanoseconds % kBillion;
+  if (nanos < 0) {
+    nanos += kBillion;
+    seconds -= 1;
+  }
+  auto put = [this](std::uint64_t v, int bytes) {
+    for (int i = bytes - 1; i >= 0; --i) out_.push_back(static_cast<std::uint8_t>(v >> (8 * i)));
+  };
+  const auto secs = static_cast<std::uint64_t>(seconds);
+  if (seconds >= 0 && (secs >> 34) == 0) {
+    const std::uint64_t packed = (static_cast<std::uint64_t>(nanos) << 34) | secs;
+    if ((packed >> 32) == 0) {
+      out_.insert(out_.end(), {0xd6, 0xff});
+      put(packed, 4);
+    } else {
+      out_.insert(out_.end(), {0xd7, 0xff});
+      put(packed, 8);
+    }
+    return;
+  }
+  out_.insert(out_.end(), {0xc7, 12, 0xff});
+  put(static_cast<std::uint64_t>(nanos), 4);
+  put(secs, 8);
 }
 
 void Writer::str(std::string_view s) {

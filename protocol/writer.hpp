@@ -28,8 +28,12 @@ class Writer {
   // Fixed widths, for the places where the wire contract pins the width.
   void uint16_fixed(std::uint16_t u);  // 0xcd + 2 bytes
   void int64_fixed(std::int64_t i);    // 0xd3 + 8 bytes
+  void uint32_fixed(std::uint32_t u);  // 0xce + 4 bytes
   void str(std::string_view s);
   void bin(std::span<const std::uint8_t> b);
+  // msgpack's timestamp extension (type -1) in the smallest of its three forms, as
+  // Go writes a time.Time; `nanoseconds` since the Unix epoch.
+  void timestamp(std::int64_t nanoseconds);
   // Any Value, recursively, each integer in its smallest form.
   void value(const Value& v);
 

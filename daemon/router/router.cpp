@@ -93,7 +93,7 @@ void Router::handle_control(const protocol::ProtoMsg& msg) {
     // Nothing to do: the WebSocket keepalive is what detects a dead link.
   } else if (typ == protocol::control::kOpen) {
     if (!offers_version_1(msg.body)) {
-      send_error("unsupported protocol version (device speaks version 1)", true, &msg, msg.hdr.sid);
+      send_error("handshake rejected: require version 1", true, &msg, msg.hdr.sid);
       return;
     }
     if (control_sessions_.size() >= kMaxControlSessions &&

@@ -30,6 +30,9 @@ std::vector<std::string> DaemonTest::fast_args(const std::string& url) const {
           "--server.backoff-max=0.2",
           "--server.auth-backoff=1",
           "--shell.enabled=false",
+          "--filetransfer.enabled=false",
+          "--portforward.enabled=false",
+          "--menderclient.enabled=false",
           "--dbus.bus=none",
           "--device.id=test-device",
           "--log.level=debug"};

@@ -27,7 +27,8 @@ class DaemonTest : public ::testing::Test {
   void TearDown() override;
 
   // Options that make tetherd quick to test: 1 s pings, 1 s pong timeout, backoff
-  // capped at 0.2 s, no shell, no D-Bus, debug logs.
+  // capped at 0.2 s, no shell, file transfer, port forward or Mender client, no
+  // D-Bus, debug logs.
   std::vector<std::string> fast_args(const std::string& url) const;
   // Starts tetherd with fast_args(url) (the test server by default) plus `extra`.
   DaemonProcess& start_daemon(const std::vector<std::string>& extra = {},
