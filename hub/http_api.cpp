@@ -68,18 +68,18 @@ void HttpApi::handle(const HttpRequest& req, HttpReply done) {
   }
   constexpr std::string_view kDevicePrefix = "/api/devices/";
   if (req.path.compare(0, kDevicePrefix.size(), kDevicePrefix) == 0) {
-    if (req.method != "GET") return done(json_error(405, "use GET"));
+    if (req.method != "GET") return answer(json_error(405, "use GET"));
     const std::string id = req.path.substr(kDevicePrefix.size());
-    if (!valid_device_id(id)) return done(json_error(404, "no such device"));
+    if (!valid_device_id(id)) return answer(json_error(404, "no such device"));
     auto d = store_.get(id);
     if (!d.ok()) {
       log_.error(d.error().wrap("GET /api/devices/{id}").message());
-      return done(json_error(500, "internal error"));
+      return answer(json_error(500, "internal error"));
     }
-    if (!d->has_value()) return done(json_error(404, "no such device"));
-    return done(HttpResponse{200, device_json(**d), {}});
+    if (!d->has_value()) return answer(json_error(404, "no such device"));
+    return answer(HttpResponse{200, device_json(**d), {}});
   }
-  done(json_error(404, "no such route"));
+  answer(json_error(404, "no such route"));
 }
 
 std::optional<HttpResponse> HttpApi::own_route(const HttpRequest& req, const Caller& caller) {
