@@ -2,11 +2,13 @@
 import { api, Unauthorized } from './api.js';
 import { TerminalSession } from './terminal.js';
 import { telemetryView, openAlertCounts, alertBadge } from './telemetry.js';
+import { accountsPage, auditPage } from './admin.js';
 
 const main = document.getElementById('main');
 const userBox = document.getElementById('user');
 let cleanup = null; // the current page's teardown
 let currentUser = null;
+let currentRole = null; // viewer, operator or admin (the hub checks; the UI only hides)
 
 function h(tag, attrs = {}, ...children) {
   const el = document.createElement(tag);
@@ -43,8 +45,12 @@ function go(hash) {
   else location.hash = hash;
 }
 
-function setUser(user) {
+function setUser(user, role = null) {
   currentUser = user;
+  currentRole = user ? role : null;
+  for (const link of document.querySelectorAll('[data-role]')) {
+    link.hidden = !(currentRole === 'admin' || (currentRole && link.dataset.role !== 'admin'));
+  }
   userBox.replaceChildren();
   if (user) {
     userBox.append(
@@ -90,7 +96,7 @@ function loginPage() {
     error.textContent = '';
     try {
       const res = await api.login(user.value, pass.value);
-      setUser(res.user);
+      setUser(res.user, res.role);
       go('#/devices');
     } catch (e) {
       error.textContent = e.status === 401 ? 'Wrong username or password.' : e.message;
@@ -259,11 +265,23 @@ async function route() {
   if (!currentUser) {
     try {
       const s = await api.session();
-      setUser(s.user);
+      setUser(s.user, s.role);
     } catch {
       go('#/login');
       return;
     }
+  }
+  const onError = (e) => {
+    if (e instanceof Unauthorized) handleError(e, main);
+    return e instanceof Unauthorized;
+  };
+  if (hash === '#/accounts') {
+    cleanup = accountsPage(main, h, { user: currentUser, role: currentRole }, onError);
+    return;
+  }
+  if (hash === '#/audit') {
+    cleanup = auditPage(main, h, onError);
+    return;
   }
   const m = hash.match(/^#\/devices\/(.+)$/);
   const tele = hash.match(/^#\/devices\/(.+)\/telemetry$/);
