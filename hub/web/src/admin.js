@@ -97,14 +97,14 @@ export function accountsPage(main, h, session, onError) {
       h('td', {}, roleSel),
       h('td', {}, a.disabled ? h('span', { class: 'badge offline' }, 'disabled') : h('span', { class: 'badge online' }, 'active')),
       h('td', {}, when(a.created)),
-      h('td', { class: 'actions' }, buttons));
+      h('td', {}, h('div', { class: 'actions' }, buttons)));
   }
 
   function tokenRow(t) {
     return h('tr', { 'data-testid': 'token-row' },
       h('td', {}, t.label || h('span', { class: 'muted' }, '(no label)')),
       h('td', {}, t.user), h('td', {}, t.role), h('td', {}, when(t.created)),
-      h('td', { class: 'actions' }, h('button', { onclick: () => act(() => adminApi.revokeToken(t.id)) }, 'Revoke')));
+      h('td', {}, h('div', { class: 'actions' }, h('button', { onclick: () => act(() => adminApi.revokeToken(t.id)) }, 'Revoke'))));
   }
 
   async function load() {
