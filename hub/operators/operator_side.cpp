@@ -12,6 +12,22 @@ namespace tether::hub {
 
 namespace {
 constexpr std::size_t kMaxSidLength = 128;
+
+// The protocols whose operator messages the operator side records itself.
+const char* audited_family(std::uint16_t proto) {
+  switch (proto) {
+    case protocol::proto::kConfig:
+      return "config";
+    case protocol::proto::kUpdate:
+      return "update";
+    case protocol::proto::kCommand:
+      return "command";
+    case protocol::proto::kClient:
+      return "client";
+    default:
+      return nullptr;
+  }
+}
 }  // namespace
 
 AttachCheck OperatorSide::check_attach(const std::string& device_id) const {
@@ -134,7 +150,23 @@ void OperatorSide::message(OperatorId op, std::span<const std::uint8_t> data) {
                false, &msg.hdr);
     return;
   }
-  if (!services_.operator_message(op, msg)) {
+  // Device-changing messages are recorded whichever service handles them (config
+  // push, command, update offer and consent, ...); sessions are recorded by their
+  // services with more detail.
+  const char* family = audited_family(msg.hdr.proto);
+  bool handled = false;
+  if (family == nullptr) {
+    handled = services_.operator_message(op, msg);
+  } else {
+    // Copied first: the service may close this operator (and its entry) while handling.
+    const std::string user = it->second.user;
+    const std::string device = it->second.device_id;
+    const std::string typ = msg.hdr.typ.substr(0, 64);
+    handled = services_.operator_message(op, msg);
+    audit_.record({user, std::string(family) + "." + typ, device, handled ? "ok" : "refused",
+                   "over the operator WebSocket", {}, 0});
+  }
+  if (!handled) {
     send_error(op, "proto " + std::to_string(msg.hdr.proto) + " may not be sent to a device", false,
                &msg.hdr);
   }

@@ -423,6 +423,10 @@ TEST_F(OperatorsTest, TheAuditTrailRecordsEachAction) {
   const protocol::Value to(protocol::Map{{"remote_host", protocol::Value("10.0.0.5")},
                                          {"remote_port", protocol::Value(22)}});
   from_op(10, protocol::make_msg(proto::kPortForward, "new", "r2", {}, protocol::encode_value(to)));
+  // Config push, command and update consent over the socket.
+  from_op(10, protocol::make_msg(proto::kConfig, "set", ""));
+  from_op(10, protocol::make_msg(proto::kCommand, "request", ""));
+  from_op(10, protocol::make_msg(proto::kUpdate, "consent", ""));
   // A write through the JSON API to a device (a config push, a command...).
   (void)rig->call("POST", "/api/devices/gw/config", rig->session_for("otto"));
 
@@ -443,6 +447,12 @@ TEST_F(OperatorsTest, TheAuditTrailRecordsEachAction) {
   auto forwards = audit("forward.open");
   ASSERT_EQ(forwards.size(), 1u);
   EXPECT_NE(forwards[0].event.detail.find("to=10.0.0.5:22"), std::string::npos);
+  for (const char* action : {"config.set", "command.request", "update.consent"}) {
+    auto recorded = audit(action);
+    ASSERT_EQ(recorded.size(), 1u) << action;
+    EXPECT_EQ(recorded[0].event.user, "otto");
+    EXPECT_EQ(recorded[0].event.device, "gw");
+  }
   auto writes = audit("api.write");
   ASSERT_EQ(writes.size(), 1u);
   EXPECT_EQ(writes[0].event.device, "gw");
