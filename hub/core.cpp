@@ -7,8 +7,8 @@ namespace tether::hub {
 HubCore::HubCore(Store& store, MonitoringStore& monitoring, const Limits& limits, const Logger& log)
     : devices_(*this, store, limits, log),
       operators_(devices_, registry_, limits, log),
-      context_{devices_, operators_, store, limits, log, monitoring, inbox_,
-               AuditTrail{&audit_relay_}} {
+      context_{devices_, operators_, store,  limits,
+               log,      monitoring, inbox_, AuditTrail{&audit_relay_}} {
   operators_.set_audit(AuditTrail{&audit_relay_});
 }
 

@@ -50,10 +50,10 @@ void HttpApi::handle(const HttpRequest& req, HttpReply done) {
   const bool write = req.method != "GET";
   auto answer = [&](HttpResponse res) {
     if (write) {
-      audit_.record({caller->user, "api.write", device_of_path(req.path), outcome_of(res.status),
-                     req.method + " " + req.path.substr(0, 200) + " -> " +
-                         std::to_string(res.status),
-                     req.peer, 0});
+      audit_.record(
+          {caller->user, "api.write", device_of_path(req.path), outcome_of(res.status),
+           req.method + " " + req.path.substr(0, 200) + " -> " + std::to_string(res.status),
+           req.peer, 0});
     }
     done(std::move(res));
   };
@@ -90,8 +90,8 @@ std::optional<HttpResponse> HttpApi::own_route(const HttpRequest& req, const Cal
   if (req.path == "/api/session") {
     if (req.method != "GET") return json_error(405, "use GET");
     return HttpResponse{200,
-                        "{\"user\":" + json::quote(caller.user) + ",\"role\":" +
-                            json::quote(std::string(role_name(caller.role))) + "}",
+                        "{\"user\":" + json::quote(caller.user) +
+                            ",\"role\":" + json::quote(std::string(role_name(caller.role))) + "}",
                         {}};
   }
   if (req.path == "/api/devices") {

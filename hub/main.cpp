@@ -85,8 +85,8 @@ int add_device(const Invocation& inv, const Logger& log) {
     log.error(operators.error().message());
     return 1;
   }
-  const bool known = (*store)->get(inv.add_device_id).ok() &&
-                     (*store)->get(inv.add_device_id)->has_value();
+  const bool known =
+      (*store)->get(inv.add_device_id).ok() && (*store)->get(inv.add_device_id)->has_value();
   const char* action = known ? "device.token" : "device.register";
   if (auto s = (*store)->put_device(inv.add_device_id, sha256_hex(*token), now_ms()); !s.ok()) {
     log.error(s.error().wrap("registering " + inv.add_device_id).message());
@@ -150,8 +150,13 @@ int add_operator(const Invocation& inv, const Logger& log) {
     log.error(s.error().wrap("adding operator " + inv.add_operator_name).message());
     return 1;
   }
-  (*store)->record({"(command line)", "account.create", {}, "ok",
-                    inv.add_operator_name + " as " + std::string(role_name(*role)), {}, 0});
+  (*store)->record({"(command line)",
+                    "account.create",
+                    {},
+                    "ok",
+                    inv.add_operator_name + " as " + std::string(role_name(*role)),
+                    {},
+                    0});
   if (auto s = (*store)->flush(); !s.ok()) {
     log.error(s.error().wrap("writing the audit trail").message());
   }

@@ -11,8 +11,8 @@ namespace tether::hub {
 bool valid_account_name(std::string_view name) {
   if (name.empty() || name.size() > 64) return false;
   return std::all_of(name.begin(), name.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '.' || c == '_' || c == '@' || c == '-';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+           c == '_' || c == '@' || c == '-';
   });
 }
 
@@ -60,8 +60,7 @@ Status Accounts::check_changeable(const std::string& name) const {
 
 Status Accounts::create(const std::string& name, Role role, const std::string& password_hash) {
   if (!valid_account_name(name)) {
-    return Error(ErrorCode::kInvalidArgument,
-                 "an account name is 1-64 of A-Z a-z 0-9 . _ @ -");
+    return Error(ErrorCode::kInvalidArgument, "an account name is 1-64 of A-Z a-z 0-9 . _ @ -");
   }
   if (is_config_admin(name) || accounts_.find(name) != accounts_.end()) {
     return Error(ErrorCode::kBusy, "an account named " + name + " exists");

@@ -29,8 +29,8 @@ unsigned status_for(const Error& e) {
 }
 
 std::string account_json(const Account& a, bool from_config) {
-  return "{\"name\":" + json::quote(a.name) + ",\"role\":" +
-         json::quote(std::string(role_name(a.role))) +
+  return "{\"name\":" + json::quote(a.name) +
+         ",\"role\":" + json::quote(std::string(role_name(a.role))) +
          ",\"disabled\":" + (a.disabled ? "true" : "false") +
          ",\"created\":" + std::to_string(a.created_ms) +
          ",\"config\":" + (from_config ? "true" : "false") + "}";
@@ -51,8 +51,8 @@ std::string audit_json(const AuditRecord& r) {
          ",\"detail\":" + json::quote(e.detail) + ",\"address\":" + json::quote(e.address) + "}";
 }
 
-std::optional<std::int64_t> number(const std::map<std::string, std::string>& query,
-                                   const char* key, bool* bad) {
+std::optional<std::int64_t> number(const std::map<std::string, std::string>& query, const char* key,
+                                   bool* bad) {
   auto it = query.find(key);
   if (it == query.end() || it->second.empty()) return std::nullopt;
   std::int64_t v = 0;
@@ -121,17 +121,23 @@ void AccountsApi::accounts_route(const HttpRequest& req, const Caller& caller, H
     const std::string by = caller.user;
     const std::string address = req.peer;
     const Role r = *role;
-    if (!passwords_.hash(password, [this, name, r, by, address,
-                                    done](Result<std::string> hashed) mutable {
-          if (!hashed.ok()) return fail(hashed.error(), "hashing a password", done);
-          if (auto s = accounts_.create(name, r, *hashed); !s.ok()) {
-            audit_.record({by, "account.create", {}, "failed", name, address, 0});
-            return fail(s, "creating account " + name, done);
-          }
-          audit_.record({by, "account.create", {}, "ok",
-                         name + " as " + std::string(role_name(r)), address, 0});
-          done(HttpResponse{201, account_json(*accounts_.find(name), false), {}});
-        })) {
+    if (!passwords_.hash(password,
+                         [this, name, r, by, address, done](Result<std::string> hashed) mutable {
+                           if (!hashed.ok())
+                             return fail(hashed.error(), "hashing a password", done);
+                           if (auto s = accounts_.create(name, r, *hashed); !s.ok()) {
+                             audit_.record({by, "account.create", {}, "failed", name, address, 0});
+                             return fail(s, "creating account " + name, done);
+                           }
+                           audit_.record({by,
+                                          "account.create",
+                                          {},
+                                          "ok",
+                                          name + " as " + std::string(role_name(r)),
+                                          address,
+                                          0});
+                           done(HttpResponse{201, account_json(*accounts_.find(name), false), {}});
+                         })) {
       done(json_error(503, "the hub is busy; try again"));
     }
     return;
@@ -155,15 +161,16 @@ void AccountsApi::accounts_route(const HttpRequest& req, const Caller& caller, H
     if (accounts_.find(name) == nullptr) return done(json_error(404, "no account named " + name));
     const std::string by = caller.user;
     const std::string address = req.peer;
-    if (!passwords_.hash(password, [this, name, by, address, done](Result<std::string> hashed) mutable {
-          if (!hashed.ok()) return fail(hashed.error(), "hashing a password", done);
-          if (auto s = accounts_.set_password_hash(name, *hashed); !s.ok()) {
-            audit_.record({by, "account.password", {}, "failed", name, address, 0});
-            return fail(s, "changing the password of " + name, done);
-          }
-          audit_.record({by, "account.password", {}, "ok", name, address, 0});
-          done(HttpResponse{200, "{}", {}});
-        })) {
+    if (!passwords_.hash(
+            password, [this, name, by, address, done](Result<std::string> hashed) mutable {
+              if (!hashed.ok()) return fail(hashed.error(), "hashing a password", done);
+              if (auto s = accounts_.set_password_hash(name, *hashed); !s.ok()) {
+                audit_.record({by, "account.password", {}, "failed", name, address, 0});
+                return fail(s, "changing the password of " + name, done);
+              }
+              audit_.record({by, "account.password", {}, "ok", name, address, 0});
+              done(HttpResponse{200, "{}", {}});
+            })) {
       done(json_error(503, "the hub is busy; try again"));
     }
     return;
@@ -236,10 +243,14 @@ void AccountsApi::tokens_route(const HttpRequest& req, const Caller& caller, boo
       audit_.record({caller.user, "token.create", {}, "failed", "for " + user, req.peer, 0});
       return fail(made.error(), "making a token", done);
     }
-    audit_.record({caller.user, "token.create", {}, "ok",
+    audit_.record({caller.user,
+                   "token.create",
+                   {},
+                   "ok",
                    "id=" + made->record.id + " for " + user + " as " +
                        std::string(role_name(made->record.role)),
-                   req.peer, 0});
+                   req.peer,
+                   0});
     std::string body = token_json(made->record);
     body.pop_back();
     body += ",\"token\":" + json::quote(made->token) + "}";

@@ -27,7 +27,7 @@ struct AuditEvent {
   // What else there is to know, short and human-readable ("path=/etc/hosts",
   // "duration_s=12 exit_code=0", "POST /api/devices/gw/config -> 200").
   std::string detail;
-  std::string address;  // the client's address when the event comes from a request
+  std::string address;     // the client's address when the event comes from a request
   std::int64_t at_ms = 0;  // 0: now (set by the trail)
 };
 

@@ -4,8 +4,8 @@
 
 namespace tether::hub {
 
-LoginLimiter::Bucket& LoginLimiter::bucket(Buckets& buckets, std::string_view key,
-                                           const Rate& rate, Clock::time_point now) {
+LoginLimiter::Bucket& LoginLimiter::bucket(Buckets& buckets, std::string_view key, const Rate& rate,
+                                           Clock::time_point now) {
   auto it = buckets.find(key);
   if (it == buckets.end()) {
     if (buckets.size() >= max_entries_) {
@@ -13,8 +13,8 @@ LoginLimiter::Bucket& LoginLimiter::bucket(Buckets& buckets, std::string_view ke
       double fullest_tokens = -1;
       for (auto b = buckets.begin(); b != buckets.end(); ++b) {
         const double refilled =
-            b->second.tokens + std::chrono::duration<double>(now - b->second.at).count() *
-                                   rate.per_second;
+            b->second.tokens +
+            std::chrono::duration<double>(now - b->second.at).count() * rate.per_second;
         if (refilled > fullest_tokens) {
           fullest_tokens = refilled;
           fullest = b;

@@ -18,12 +18,9 @@ namespace proto = protocol::proto;
 
 // First match wins; no match is operator.
 constexpr std::array kTable{
-    Row{proto::kControl, "ping", Role::kViewer},
-    Row{proto::kControl, "pong", Role::kViewer},
-    Row{proto::kControl, "", Role::kOperator},
-    Row{proto::kShell, "", Role::kOperator},
-    Row{proto::kFileTransfer, "", Role::kOperator},
-    Row{proto::kPortForward, "", Role::kOperator},
+    Row{proto::kControl, "ping", Role::kViewer},    Row{proto::kControl, "pong", Role::kViewer},
+    Row{proto::kControl, "", Role::kOperator},      Row{proto::kShell, "", Role::kOperator},
+    Row{proto::kFileTransfer, "", Role::kOperator}, Row{proto::kPortForward, "", Role::kOperator},
     Row{proto::kMonitoring, "", Role::kViewer},
 };
 

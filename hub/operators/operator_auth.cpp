@@ -82,8 +82,7 @@ void OperatorAuth::login(const HttpRequest& req, HttpReply done) {
   // Constant time in the name: the stand-in is checked for a name nobody has.
   std::string stored = account != nullptr ? account->password_hash : kStandInHash;
   const bool queued = passwords_.verify(
-      pass->second, std::move(stored),
-      [this, name, address, done](Result<bool> ok) {
+      pass->second, std::move(stored), [this, name, address, done](Result<bool> ok) {
         if (!ok.ok()) {
           log_.error(ok.error().wrap("checking the password of " + name).message());
           audit_.record({name, "login", {}, "failed", "password check failed", address, 0});
@@ -114,8 +113,8 @@ void OperatorAuth::login(const HttpRequest& req, HttpReply done) {
         log_.info("operator " + name + " logged in");
         audit_.record({name, "login", {}, "ok", std::string(role_name(now->role)), address, 0});
         done(HttpResponse{200,
-                          "{\"user\":" + json::quote(name) + ",\"role\":" +
-                              json::quote(std::string(role_name(now->role))) + "}",
+                          "{\"user\":" + json::quote(name) +
+                              ",\"role\":" + json::quote(std::string(role_name(now->role))) + "}",
                           session_cookie(*session, session_ttl_s_)});
       });
   if (!queued) {

@@ -144,8 +144,13 @@ void OperatorSide::message(OperatorId op, std::span<const std::uint8_t> data) {
   if (it->second.role < needed) {
     const std::string what =
         "proto " + std::to_string(msg.hdr.proto) + " typ '" + msg.hdr.typ + "'";
-    audit_.record({it->second.user, "message.denied", it->second.device_id, "denied",
-                   what + " needs the " + std::string(role_name(needed)) + " role", {}, 0});
+    audit_.record({it->second.user,
+                   "message.denied",
+                   it->second.device_id,
+                   "denied",
+                   what + " needs the " + std::string(role_name(needed)) + " role",
+                   {},
+                   0});
     send_error(op, "forbidden: " + what + " needs the " + std::string(role_name(needed)) + " role",
                false, &msg.hdr);
     return;
@@ -163,8 +168,13 @@ void OperatorSide::message(OperatorId op, std::span<const std::uint8_t> data) {
     const std::string device = it->second.device_id;
     const std::string typ = msg.hdr.typ.substr(0, 64);
     handled = services_.operator_message(op, msg);
-    audit_.record({user, std::string(family) + "." + typ, device, handled ? "ok" : "refused",
-                   "over the operator WebSocket", {}, 0});
+    audit_.record({user,
+                   std::string(family) + "." + typ,
+                   device,
+                   handled ? "ok" : "refused",
+                   "over the operator WebSocket",
+                   {},
+                   0});
   }
   if (!handled) {
     send_error(op, "proto " + std::to_string(msg.hdr.proto) + " may not be sent to a device", false,

@@ -55,9 +55,8 @@ bool PasswordWorker::hash(std::string password, std::function<void(Result<std::s
   return submit([password = std::move(password),
                  done = std::move(done)]() mutable -> std::function<void()> {
     Result<std::string> hashed = hash_password(password);
-    return [hashed = std::move(hashed), done = std::move(done)]() mutable {
-      done(std::move(hashed));
-    };
+    return
+        [hashed = std::move(hashed), done = std::move(done)]() mutable { done(std::move(hashed)); };
   });
 }
 

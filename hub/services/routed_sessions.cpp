@@ -91,8 +91,13 @@ void RoutedSessions::audit_request(OperatorId op, const protocol::ProtoMsg& msg)
   }
   const std::string* user = context_.operators.user_of(op);
   const std::string* device = context_.operators.device_of(op);
-  context_.audit.record({user ? *user : std::string(), action, device ? *device : std::string(),
-                         "ok", detail, {}, 0});
+  context_.audit.record({user ? *user : std::string(),
+                         action,
+                         device ? *device : std::string(),
+                         "ok",
+                         detail,
+                         {},
+                         0});
 }
 
 void RoutedSessions::operator_control(OperatorId op, protocol::ProtoMsg& msg) {
@@ -105,8 +110,12 @@ void RoutedSessions::operator_control(OperatorId op, protocol::ProtoMsg& msg) {
     const std::string* device = context_.operators.device_of(op);
     switch (context_.operators.claim(op, msg, *this)) {
       case Claim::kClaimed:
-        context_.audit.record({user ? *user : std::string(), "session.open",
-                               device ? *device : std::string(), "ok", "sid=" + msg.hdr.sid, {},
+        context_.audit.record({user ? *user : std::string(),
+                               "session.open",
+                               device ? *device : std::string(),
+                               "ok",
+                               "sid=" + msg.hdr.sid,
+                               {},
                                0});
         context_.operators.to_device(op, msg, true);
         break;
@@ -114,9 +123,13 @@ void RoutedSessions::operator_control(OperatorId op, protocol::ProtoMsg& msg) {
         context_.operators.to_device(op, msg, true);
         break;
       case Claim::kTooMany:
-        context_.audit.record({user ? *user : std::string(), "session.open",
-                               device ? *device : std::string(), "refused", "too many sessions",
-                               {}, 0});
+        context_.audit.record({user ? *user : std::string(),
+                               "session.open",
+                               device ? *device : std::string(),
+                               "refused",
+                               "too many sessions",
+                               {},
+                               0});
         context_.operators.send_error(op, "too many sessions", true, &msg.hdr);
         break;
       case Claim::kRefused:

@@ -52,10 +52,14 @@ void ShellRelay::on_device_message(const std::string& device_id, protocol::Proto
     auto tracked = shells_.find({device_id, msg.hdr.sid});
     if (tracked != shells_.end()) {
       if (ends) {
-        context_.audit.record({tracked->second.user, "shell.open", device_id, "failed",
+        context_.audit.record({tracked->second.user,
+                               "shell.open",
+                               device_id,
+                               "failed",
                                "sid=" + msg.hdr.sid + " " +
                                    std::string(msg.body.begin(), msg.body.end()).substr(0, 200),
-                               {}, 0});
+                               {},
+                               0});
         shells_.erase(tracked);
       } else {
         context_.audit.record(
@@ -91,8 +95,13 @@ bool ShellRelay::on_operator_message(OperatorId op, protocol::ProtoMsg& msg) {
       case Claim::kTooMany:
         if (const std::string* device = context_.operators.device_of(op)) {
           const std::string* user = context_.operators.user_of(op);
-          context_.audit.record({user ? *user : std::string(), "shell.open", *device, "refused",
-                                 "too many sessions", {}, 0});
+          context_.audit.record({user ? *user : std::string(),
+                                 "shell.open",
+                                 *device,
+                                 "refused",
+                                 "too many sessions",
+                                 {},
+                                 0});
         }
         context_.operators.send(
             op,
@@ -129,9 +138,9 @@ void ShellRelay::audit_close(const std::string& device_id, const std::string& si
                              const std::string& outcome, std::string detail) {
   auto tracked = shells_.find({device_id, sid});
   if (tracked == shells_.end()) return;
-  const auto seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() -
-                                                     tracked->second.started)
-                           .count();
+  const auto seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - tracked->second.started)
+          .count();
   char duration[32];
   std::snprintf(duration, sizeof duration, "duration_s=%.1f", seconds);
   std::string text = "sid=" + sid + " " + duration;

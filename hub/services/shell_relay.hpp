@@ -17,9 +17,9 @@
 
 #include <chrono>
 #include <deque>
-#include <utility>
 #include <map>
 #include <string>
+#include <utility>
 
 #include "hub/services/protocol_service.hpp"
 

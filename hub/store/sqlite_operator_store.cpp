@@ -5,8 +5,8 @@
 #include <sqlite3.h>
 #include <sys/stat.h>
 
-#include <cerrno>
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
 #include <utility>
 
@@ -151,8 +151,8 @@ Result<std::vector<Account>> SqliteOperatorStore::accounts() {
   std::vector<Account> out;
   int rc = 0;
   while ((rc = s.step()) == SQLITE_ROW) {
-    out.push_back(Account{s.text(0), role_or_viewer(s.text(1)), s.text(2), s.int64(3) != 0,
-                          s.int64(4)});
+    out.push_back(
+        Account{s.text(0), role_or_viewer(s.text(1)), s.text(2), s.int64(3) != 0, s.int64(4)});
   }
   if (rc != SQLITE_DONE) return s.error("listing accounts");
   return out;
@@ -191,8 +191,8 @@ Result<std::vector<ApiToken>> SqliteOperatorStore::tokens() {
   std::vector<ApiToken> out;
   int rc = 0;
   while ((rc = s.step()) == SQLITE_ROW) {
-    out.push_back(
-        ApiToken{s.text(0), s.text(1), role_or_viewer(s.text(2)), s.text(3), s.text(4), s.int64(5)});
+    out.push_back(ApiToken{s.text(0), s.text(1), role_or_viewer(s.text(2)), s.text(3), s.text(4),
+                           s.int64(5)});
   }
   if (rc != SQLITE_DONE) return s.error("listing tokens");
   return out;
@@ -322,8 +322,8 @@ Result<std::vector<AuditRecord>> SqliteOperatorStore::audit(const AuditQuery& q)
   while ((rc = s.step()) == SQLITE_ROW) {
     AuditRecord r;
     r.id = s.int64(0);
-    r.event = AuditEvent{s.text(2), s.text(3), s.text(4), s.text(5), s.text(6), s.text(7),
-                         s.int64(1)};
+    r.event =
+        AuditEvent{s.text(2), s.text(3), s.text(4), s.text(5), s.text(6), s.text(7), s.int64(1)};
     out.push_back(std::move(r));
   }
   if (rc != SQLITE_DONE) return s.error("reading the audit trail");

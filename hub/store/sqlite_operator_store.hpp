@@ -39,8 +39,8 @@ struct Account {
 };
 
 struct ApiToken {
-  std::string id;     // public handle (for listing and revoking), not a secret
-  std::string user;   // the owning account
+  std::string id;    // public handle (for listing and revoking), not a secret
+  std::string user;  // the owning account
   Role role = Role::kViewer;
   std::string label;  // what the owner called it
   std::string token_sha256;

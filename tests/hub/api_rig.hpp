@@ -50,8 +50,8 @@ class ApiRig {
   // A login session cookie for `user` (no password check).
   std::string session_for(const std::string& user) { return *sessions.create(user); }
 
-  HttpResponse call(const std::string& method, const std::string& path,
-                    const std::string& cookie, const std::string& body = "{}") {
+  HttpResponse call(const std::string& method, const std::string& path, const std::string& cookie,
+                    const std::string& body = "{}") {
     HttpRequest req{method, path, cookie, "application/json", body};
     req.peer = "127.0.0.1";
     return api.handle(req);

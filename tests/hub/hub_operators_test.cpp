@@ -59,9 +59,9 @@ class OperatorsTest : public ::testing::Test {
   }
   HttpResponse login(const std::string& user, const std::string& password,
                      const std::string& peer) {
-    HttpRequest req{"POST", "/api/login", std::nullopt, "application/json",
-                    "{\"username\":" + json::quote(user) + ",\"password\":" +
-                        json::quote(password) + "}"};
+    HttpRequest req{
+        "POST", "/api/login", std::nullopt, "application/json",
+        "{\"username\":" + json::quote(user) + ",\"password\":" + json::quote(password) + "}"};
     req.peer = peer;
     return rig->api.handle(req);
   }
@@ -101,12 +101,18 @@ TEST_F(OperatorsTest, EachRoleAgainstEachMessageType) {
     Role needed;
   };
   const std::vector<Case> cases{
-      {proto::kControl, "ping", Role::kViewer},   {proto::kControl, "open", Role::kOperator},
-      {proto::kControl, "close", Role::kOperator}, {proto::kShell, "new", Role::kOperator},
-      {proto::kShell, "shell", Role::kOperator},  {proto::kShell, "resize", Role::kOperator},
-      {proto::kShell, "stop", Role::kOperator},   {proto::kFileTransfer, "get_file", Role::kOperator},
-      {proto::kPortForward, "new", Role::kOperator}, {proto::kConfig, "get", Role::kOperator},
-      {proto::kCommand, "run", Role::kOperator},  {0x4242, "x", Role::kOperator},
+      {proto::kControl, "ping", Role::kViewer},
+      {proto::kControl, "open", Role::kOperator},
+      {proto::kControl, "close", Role::kOperator},
+      {proto::kShell, "new", Role::kOperator},
+      {proto::kShell, "shell", Role::kOperator},
+      {proto::kShell, "resize", Role::kOperator},
+      {proto::kShell, "stop", Role::kOperator},
+      {proto::kFileTransfer, "get_file", Role::kOperator},
+      {proto::kPortForward, "new", Role::kOperator},
+      {proto::kConfig, "get", Role::kOperator},
+      {proto::kCommand, "run", Role::kOperator},
+      {0x4242, "x", Role::kOperator},
   };
   ConnId next = 100;
   for (Role role : {Role::kViewer, Role::kOperator, Role::kAdmin}) {
@@ -246,7 +252,8 @@ TEST_F(OperatorsTest, ATokenIsShownOnceStoredHashedAndLimitedToItsRole) {
   EXPECT_EQ(rig->call("POST", "/api/tokens/" + id + "/revoke", ada).status, 200u);
   EXPECT_EQ(rig->call_with_token("GET", "/api/devices", token).status, 401u);
   // Garbage tokens.
-  for (const char* bad : {"", "x", "Bearer", "0000000000000000000000000000000000000000000000000000000000000000"}) {
+  for (const char* bad :
+       {"", "x", "Bearer", "0000000000000000000000000000000000000000000000000000000000000000"}) {
     EXPECT_EQ(rig->call_with_token("GET", "/api/devices", bad).status, 401u) << bad;
   }
   HttpRequest basic{"GET", "/api/devices", std::nullopt, "", ""};
@@ -283,13 +290,14 @@ TEST_F(OperatorsTest, AdminManagesAccounts) {
                       R"({"name":"bad name","role":"operator","password":"12345678"})")
                 .status,
             400u);
-  EXPECT_EQ(rig->call("POST", "/api/accounts", ada,
-                      R"({"name":"x","role":"root","password":"12345678"})")
-                .status,
-            400u);
-  EXPECT_EQ(rig->call("POST", "/api/accounts", ada, R"({"name":"y","role":"viewer","password":"short"})")
-                .status,
-            400u);
+  EXPECT_EQ(
+      rig->call("POST", "/api/accounts", ada, R"({"name":"x","role":"root","password":"12345678"})")
+          .status,
+      400u);
+  EXPECT_EQ(
+      rig->call("POST", "/api/accounts", ada, R"({"name":"y","role":"viewer","password":"short"})")
+          .status,
+      400u);
   EXPECT_EQ(rig->call("POST", "/api/accounts", ada, "not json").status, 400u);
   EXPECT_EQ(login("nina", "nina-secret", "10.0.0.1").status, 200u);
   // The config admin is not changeable from the API.
@@ -303,9 +311,9 @@ TEST_F(OperatorsTest, AdminManagesAccounts) {
                 .status,
             200u);
   EXPECT_EQ(login("vera", "new-vera-pw", "10.0.0.2").status, 200u);
-  EXPECT_EQ(rig->call("POST", "/api/accounts/nina/password", vera, R"({"password":"hijacked!"})")
-                .status,
-            403u);
+  EXPECT_EQ(
+      rig->call("POST", "/api/accounts/nina/password", vera, R"({"password":"hijacked!"})").status,
+      403u);
   EXPECT_EQ(rig->call("POST", "/api/accounts/nina/delete", ada).status, 200u);
   EXPECT_EQ(login("nina", "nina-secret", "10.0.0.1").status, 401u);
   auto listed = rig->call("GET", "/api/accounts", ada);
@@ -511,8 +519,7 @@ TEST(OperatorStore, AccountsAndTokensSurviveAReopen) {
     ASSERT_TRUE(accounts.set_disabled("vera", true).ok());
     ASSERT_TRUE(accounts.create_token("root", Role::kOperator, "ci").ok());
     EXPECT_EQ(accounts.create("root", Role::kViewer, "x").error().code(), ErrorCode::kBusy);
-    EXPECT_EQ(accounts.create("", Role::kViewer, "x").error().code(),
-              ErrorCode::kInvalidArgument);
+    EXPECT_EQ(accounts.create("", Role::kViewer, "x").error().code(), ErrorCode::kInvalidArgument);
     EXPECT_EQ(accounts.create(std::string(65, 'a'), Role::kViewer, "x").error().code(),
               ErrorCode::kInvalidArgument);
     EXPECT_EQ(accounts.create_token("vera", Role::kAdmin, "").error().code(),
