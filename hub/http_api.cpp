@@ -36,7 +36,7 @@ HttpResponse HttpApi::handle(const HttpRequest& request) {
 void HttpApi::handle(const HttpRequest& req, HttpReply done) {
   if (req.path == "/api/login") {
     if (req.method != "POST") return done(json_error(405, "use POST"));
-    return auth_.login(req, std::move(done));
+    return auth_.login(req, done);
   }
   bool via_token = false;
   const auto caller = auth_.caller_for(req.session_cookie, req.authorization, &via_token);

@@ -55,7 +55,7 @@ std::optional<Caller> OperatorAuth::caller_for(const std::optional<std::string>&
   return std::nullopt;
 }
 
-void OperatorAuth::login(const HttpRequest& req, HttpReply done) {
+void OperatorAuth::login(const HttpRequest& req, const HttpReply& done) {
   if (req.content_type.rfind("application/json", 0) != 0) {
     done(json_error(415, "send application/json"));
     return;

@@ -54,7 +54,7 @@ class OperatorAuth {
                                    bool* via_token = nullptr);
 
   // POST /api/login; `done` may run before this returns (inline worker, refusal).
-  void login(const HttpRequest& request, HttpReply done);
+  void login(const HttpRequest& request, const HttpReply& done);
   // POST /api/logout of the request's session.
   HttpResponse logout(const HttpRequest& request, const Caller& caller);
 

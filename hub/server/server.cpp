@@ -86,6 +86,14 @@ UpgradeRequest upgrade_request(lws* wsi) {
 
 class WsConn;
 
+// A Content-Length value; nullopt unless it is all digits.
+std::optional<std::uint64_t> content_length(std::string_view text) {
+  std::uint64_t n = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+  if (ec != std::errc() || end != text.data() + text.size()) return std::nullopt;
+  return n;
+}
+
 // The client's address as text ("" when lws cannot say).
 std::string peer_address(lws* wsi) {
   char buf[64] = {};
@@ -559,13 +567,12 @@ int Server::Impl::on_http(lws* wsi, Pss& pss, const char* uri) {
         lws_return_http_status(wsi, HTTP_STATUS_LENGTH_REQUIRED, nullptr);
         return -1;
       }
-      std::uint64_t n = 0;
-      const auto [end, ec] = std::from_chars(cl->data(), cl->data() + cl->size(), n);
-      if (ec != std::errc() || end != cl->data() + cl->size()) {
+      const auto n = content_length(*cl);
+      if (!n) {
         lws_return_http_status(wsi, HTTP_STATUS_BAD_REQUEST, nullptr);
         return -1;
       }
-      if (n > kMaxHttpBody) {
+      if (*n > kMaxHttpBody) {
         pss.http->too_big = true;
         return respond(wsi, *pss.http);
       }

@@ -71,7 +71,7 @@ void ShellRelay::on_device_message(const std::string& device_id, protocol::Proto
     if (auto code = msg.hdr.prop_int(prop::kExitCode)) {
       detail = "exit_code=" + std::to_string(*code);
     }
-    audit_close(device_id, msg.hdr.sid, "ok", std::move(detail));
+    audit_close(device_id, msg.hdr.sid, "ok", detail);
   }
   // Terminal output is bulk; everything else goes ahead of it.
   context_.operators.to_owner(device_id, msg, t != typ::kShell, ends);
@@ -135,7 +135,7 @@ void ShellRelay::on_device_offline(const std::string& device_id) {
 }
 
 void ShellRelay::audit_close(const std::string& device_id, const std::string& sid,
-                             const std::string& outcome, std::string detail) {
+                             const std::string& outcome, const std::string& detail) {
   auto tracked = shells_.find({device_id, sid});
   if (tracked == shells_.end()) return;
   const auto seconds =

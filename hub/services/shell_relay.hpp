@@ -40,7 +40,7 @@ class ShellRelay final : public ProtocolService {
   void stop_orphan(const std::string& device_id, const std::string& sid);
   // Records shell.close for a tracked shell and stops tracking it.
   void audit_close(const std::string& device_id, const std::string& sid, const std::string& outcome,
-                   std::string detail);
+                   const std::string& detail);
 
   struct TrackedShell {
     std::string user;
