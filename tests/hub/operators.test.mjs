@@ -134,9 +134,12 @@ describe('a login flood', () => {
     const worst = Math.max(...rtts);
     console.log(`flood ${floodMs} ms; ${rtts.length} device pings, worst round trip ${worst.toFixed(1)} ms`);
     assert.ok(rtts.length >= 5, `only ${rtts.length} pings answered in ${floodMs} ms`);
-    // Checked on the loop, ten password hashes (~0.1 s each) would hold the
-    // device's pong for about a second.
-    assert.ok(worst < 400, `a device ping waited ${worst} ms during the flood`);
+    // Checked on the loop, the ten password hashes that pass the limits run back to
+    // back and hold the device's pong for most of the flood (measured: 727 ms of a
+    // 1194 ms flood). Off the loop only the machine's load delays it, so the bound is
+    // relative to the flood (which the same load stretches) with a floor.
+    const bound = Math.max(floodMs / 3, 250);
+    assert.ok(worst < bound, `a device ping waited ${worst} ms during a ${floodMs} ms flood`);
     await dev.close();
   });
 });
