@@ -128,9 +128,6 @@ describe('a login flood', () => {
     assert.ok(statuses.filter((s) => s === 429).length >= 30, `statuses: ${statuses}`);
     assert.equal(other.status, 200, other.text);
     assert.equal(otherAccount.status, 200, otherAccount.text);
-    // The flooding address itself stays limited.
-    const again = await request(hub, 'POST', '/api/login', { body: { username: 'admin', password: hub.password }, from: '127.0.0.2' });
-    assert.equal(again.status, 429);
     const worst = Math.max(...rtts);
     console.log(`flood ${floodMs} ms; ${rtts.length} device pings, worst round trip ${worst.toFixed(1)} ms`);
     assert.ok(rtts.length >= 5, `only ${rtts.length} pings answered in ${floodMs} ms`);
