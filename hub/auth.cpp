@@ -135,4 +135,8 @@ void OperatorSessions::remove(std::string_view session_id) {
   if (it != sessions_.end()) sessions_.erase(it);
 }
 
+std::size_t OperatorSessions::remove_user(std::string_view user) {
+  return std::erase_if(sessions_, [&](const auto& kv) { return kv.second.user == user; });
+}
+
 }  // namespace tether::hub

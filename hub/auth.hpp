@@ -45,6 +45,9 @@ class OperatorSessions {
   std::optional<std::string> user_of(std::string_view session_id,
                                      Clock::time_point now = Clock::now());
   void remove(std::string_view session_id);
+  // Ends every session of `user` (account disabled, deleted, role changed).
+  // Returns how many.
+  std::size_t remove_user(std::string_view user);
   std::size_t size() const { return sessions_.size(); }
 
  private:

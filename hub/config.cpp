@@ -59,7 +59,10 @@ Result<Invocation> parse_command_line(int argc, const char* const argv[]) {
       "token-file", po::value<std::string>(),
       "with --add-device: the device's token; generated (mode 0600) when the file is "
       "missing or empty")("hash-password",
-                          "read a password on stdin, print its operator.password-hash, exit");
+                          "read a password on stdin, print its operator.password-hash, exit")(
+      "add-operator", po::value<std::string>(),
+      "create operator account NAME (password on stdin) and exit; needs --role")(
+      "role", po::value<std::string>(), "with --add-operator: viewer, operator or admin");
 
   po::options_description settings("Settings ([section] key in the config file)");
   settings.add_options()("listen.address", po::value<std::string>(),
@@ -119,7 +122,8 @@ Result<Invocation> parse_command_line(int argc, const char* const argv[]) {
     os << "tether-hub: the reference backend and operator web UI for tetherd\n\n"
        << "  tether-hub --config FILE\n"
        << "  tether-hub --config FILE --add-device ID --token-file FILE\n"
-       << "  tether-hub --hash-password < password\n\n"
+       << "  tether-hub --hash-password < password\n"
+       << "  tether-hub --config FILE --add-operator NAME --role ROLE < password\n\n"
        << all;
     inv.mode = Invocation::Mode::kHelp;
     inv.help_text = os.str();
@@ -180,6 +184,11 @@ Result<Invocation> parse_command_line(int argc, const char* const argv[]) {
 
   if (vm.count("hash-password")) {
     inv.mode = Invocation::Mode::kHashPassword;
+  } else if (vm.count("add-operator")) {
+    inv.mode = Invocation::Mode::kAddOperator;
+    inv.add_operator_name = vm["add-operator"].as<std::string>();
+    if (!vm.count("role")) return Error("option '--add-operator' needs --role");
+    inv.add_operator_role = vm["role"].as<std::string>();
   } else if (vm.count("add-device")) {
     inv.mode = Invocation::Mode::kAddDevice;
     inv.add_device_id = vm["add-device"].as<std::string>();

@@ -63,11 +63,14 @@ struct HubConfig {
 
 // What the command line asks for.
 struct Invocation {
-  enum class Mode { kServe, kAddDevice, kHashPassword, kHelp, kVersion };
+  enum class Mode { kServe, kAddDevice, kHashPassword, kAddOperator, kHelp, kVersion };
   Mode mode = Mode::kServe;
   HubConfig config;
   std::string add_device_id;
   std::string token_file;
+  // --add-operator NAME --role ROLE (the password comes on stdin).
+  std::string add_operator_name;
+  std::string add_operator_role;
   std::string help_text;
 };
 

@@ -8,7 +8,10 @@ HubCore::HubCore(Store& store, MonitoringStore& monitoring, ConfigStore& config,
                  CommandStore& commands, const Limits& limits, const Logger& log)
     : devices_(*this, store, limits, log),
       operators_(devices_, registry_, limits, log),
-      context_{devices_, operators_, store, limits, log, monitoring, inbox_, config, commands} {}
+      context_{devices_,   operators_, store,  limits,   log,
+               monitoring, inbox_,     config, commands, AuditTrail{&audit_relay_}} {
+  operators_.set_audit(AuditTrail{&audit_relay_});
+}
 
 Result<std::unique_ptr<HubCore>> HubCore::create(Store& store, MonitoringStore& monitoring,
                                                  ConfigStore& config, CommandStore& commands,

@@ -9,10 +9,12 @@
 #pragma once
 
 #include <memory>
+#include <utility>
 
 #include "hub/config.hpp"
 #include "hub/devices/local_devices.hpp"
 #include "hub/loop_inbox.hpp"
+#include "hub/operators/audit.hpp"
 #include "hub/operators/operator_side.hpp"
 #include "hub/services/protocol_service.hpp"
 #include "hub/services/service_registry.hpp"
@@ -42,13 +44,27 @@ class HubCore final : private DeviceEvents {
   const ServiceContext& context() const { return context_; }
   // Work from other threads for the loop (the loop glue runs it).
   LoopInbox& inbox() { return inbox_; }
+  // Where the services' and the operator side's audit events go (main: the
+  // operator store; tests: a recorder). Until set, events are dropped.
+  void set_audit_sink(AuditSink* sink) { audit_relay_.target = sink; }
+  AuditTrail audit() { return AuditTrail{&audit_relay_}; }
 
  private:
   void device_online(const std::string& device_id) override;
   void device_offline(const std::string& device_id, const std::string& why) override;
   bool device_message(const std::string& device_id, protocol::ProtoMsg& msg) override;
 
+  // The services hold copies of the context, so the sink they see is this
+  // forwarder, which main points at the store once it is open.
+  struct AuditRelay final : AuditSink {
+    AuditSink* target = nullptr;
+    void record(AuditEvent event) override {
+      if (target != nullptr) target->record(std::move(event));
+    }
+  };
+
   LoopInbox inbox_;
+  AuditRelay audit_relay_;
   ServiceRegistry registry_;
   LocalDevices devices_;
   OperatorSide operators_;

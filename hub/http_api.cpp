@@ -9,45 +9,98 @@ namespace tether::hub {
 
 namespace {
 
-HttpResponse error(unsigned status, const std::string& message) {
-  return HttpResponse{status, "{\"error\":" + json::quote(message) + "}", {}};
+// The device a route is about: /api/devices/{id}[/...].
+std::string device_of_path(const std::string& path) {
+  constexpr std::string_view kPrefix = "/api/devices/";
+  if (path.compare(0, kPrefix.size(), kPrefix) != 0) return {};
+  const std::string rest = path.substr(kPrefix.size());
+  std::string id = rest.substr(0, rest.find('/'));
+  return valid_device_id(id) ? id : std::string();
 }
 
-std::string cookie(const std::string& value, std::uint32_t max_age) {
-  return std::string(kSessionCookie) + "=" + value +
-         "; Path=/; Max-Age=" + std::to_string(max_age) + "; HttpOnly; Secure; SameSite=Strict";
+std::string outcome_of(unsigned status) {
+  if (status < 400) return "ok";
+  if (status == 401 || status == 403) return "denied";
+  return "failed";
 }
 
 }  // namespace
 
-std::optional<std::string> HttpApi::user_for(const std::optional<std::string>& cookie_value) {
-  if (!cookie_value || cookie_value->empty()) return std::nullopt;
-  return sessions_.user_of(*cookie_value);
+HttpResponse HttpApi::handle(const HttpRequest& request) {
+  std::optional<HttpResponse> answer;
+  handle(request, [&answer](HttpResponse res) { answer = std::move(res); });
+  if (!answer) return json_error(500, "the answer is asynchronous");
+  return std::move(*answer);
 }
 
-HttpResponse HttpApi::handle(const HttpRequest& req) {
+void HttpApi::handle(const HttpRequest& req, HttpReply done) {
   if (req.path == "/api/login") {
-    if (req.method != "POST") return error(405, "use POST");
-    return login(req);
+    if (req.method != "POST") return done(json_error(405, "use POST"));
+    return auth_.login(req, done);
   }
-  const auto user = user_for(req.session_cookie);
-  if (!user) return error(401, "not logged in");
+  bool via_token = false;
+  const auto caller = auth_.caller_for(req.session_cookie, req.authorization, &via_token);
+  if (!caller) return done(json_error(401, "not logged in"));
 
+  if (auto res = own_route(req, *caller)) return done(std::move(*res));
+  if (accounts_.handle(req, *caller, via_token, done)) return;
+
+  // Writes through a service: operator at least, and each one audited whatever
+  // the service does itself.
+  const bool write = req.method != "GET";
+  auto answer = [&](HttpResponse res) {
+    if (write) {
+      audit_.record(
+          {caller->user, "api.write", device_of_path(req.path), outcome_of(res.status),
+           req.method + " " + req.path.substr(0, 200) + " -> " + std::to_string(res.status),
+           req.peer, 0});
+    }
+    done(std::move(res));
+  };
+  // A viewer writes nothing: refused before any service sees the request (so a
+  // service that forgets its check cannot act for a viewer). An unknown route
+  // answers 403 to a viewer's write rather than 404.
+  if (write && !caller->may(Role::kOperator)) return answer(forbidden(Role::kOperator));
+  for (const auto& service : services_.services()) {
+    if (ApiHandler* routes = service->api()) {
+      if (auto res = routes->handle(req, *caller)) return answer(std::move(*res));
+    }
+  }
+  constexpr std::string_view kDevicePrefix = "/api/devices/";
+  if (req.path.compare(0, kDevicePrefix.size(), kDevicePrefix) == 0) {
+    if (req.method != "GET") return answer(json_error(405, "use GET"));
+    const std::string id = req.path.substr(kDevicePrefix.size());
+    if (!valid_device_id(id)) return answer(json_error(404, "no such device"));
+    auto d = store_.get(id);
+    if (!d.ok()) {
+      log_.error(d.error().wrap("GET /api/devices/{id}").message());
+      return answer(json_error(500, "internal error"));
+    }
+    if (!d->has_value()) return answer(json_error(404, "no such device"));
+    return answer(HttpResponse{200, device_json(**d), {}});
+  }
+  answer(json_error(404, "no such route"));
+}
+
+std::optional<HttpResponse> HttpApi::own_route(const HttpRequest& req, const Caller& caller) {
   if (req.path == "/api/logout") {
-    if (req.method != "POST") return error(405, "use POST");
-    sessions_.remove(*req.session_cookie);
-    return HttpResponse{200, "{}", cookie("", 0)};
+    if (req.method != "POST") return json_error(405, "use POST");
+    return auth_.logout(req, caller);
   }
   if (req.path == "/api/session") {
-    if (req.method != "GET") return error(405, "use GET");
-    return HttpResponse{200, "{\"user\":" + json::quote(*user) + "}", {}};
+    if (req.method != "GET") return json_error(405, "use GET");
+    return HttpResponse{200,
+                        "{\"user\":" + json::quote(caller.user) +
+                            ",\"role\":" + json::quote(std::string(role_name(caller.role))) + "}",
+                        {}};
   }
   if (req.path == "/api/devices") {
-    if (req.method != "GET") return error(405, "use GET");
+    if (req.method != "GET") return json_error(405, "use GET");
+    if (!caller.may(Role::kViewer)) return forbidden(Role::kViewer);
     auto devices = store_.list();
     if (!devices.ok()) {
       log_.error(devices.error().wrap("GET /api/devices").message());
-      return error(500, "internal error");
+      return json_error(500, "internal error");
     }
     std::string body = "[";
     for (const auto& d : *devices) {
@@ -57,71 +110,7 @@ HttpResponse HttpApi::handle(const HttpRequest& req) {
     body += "]";
     return HttpResponse{200, std::move(body), {}};
   }
-  for (const auto& service : services_.services()) {
-    if (ApiHandler* routes = service->api()) {
-      // Until accounts exist, the one configured operator is the admin.
-      if (auto res = routes->handle(req, Caller{*user, Role::kAdmin})) return std::move(*res);
-    }
-  }
-  constexpr std::string_view kDevicePrefix = "/api/devices/";
-  if (req.path.compare(0, kDevicePrefix.size(), kDevicePrefix) == 0) {
-    if (req.method != "GET") return error(405, "use GET");
-    const std::string id = req.path.substr(kDevicePrefix.size());
-    if (!valid_device_id(id)) return error(404, "no such device");
-    auto d = store_.get(id);
-    if (!d.ok()) {
-      log_.error(d.error().wrap("GET /api/devices/{id}").message());
-      return error(500, "internal error");
-    }
-    if (!d->has_value()) return error(404, "no such device");
-    return HttpResponse{200, device_json(**d), {}};
-  }
-  return error(404, "no such route");
-}
-
-bool HttpApi::login_allowed() {
-  constexpr double kFailuresPerSecond = 0.1;  // one more wrong guess every 10 s
-  constexpr double kFailureBurst = 5;
-  const auto now = std::chrono::steady_clock::now();
-  const double elapsed = std::chrono::duration<double>(now - login_refill_).count();
-  login_refill_ = now;
-  login_tokens_ = std::min(kFailureBurst, login_tokens_ + elapsed * kFailuresPerSecond);
-  return login_tokens_ >= 1;
-}
-
-HttpResponse HttpApi::login(const HttpRequest& req) {
-  if (req.content_type.rfind("application/json", 0) != 0) {
-    return error(415, "send application/json");
-  }
-  auto fields = json::parse_flat_object(req.body);
-  if (!fields.ok()) return error(400, "bad request: " + fields.error().message());
-  const auto user = fields->find("username");
-  const auto pass = fields->find("password");
-  if (user == fields->end() || pass == fields->end()) {
-    return error(400, "username and password are required");
-  }
-  if (!login_allowed()) return error(429, "too many failed logins; wait a moment");
-  // Always run the (slow) password check so that a wrong name and a wrong password
-  // take the same time.
-  auto ok = verify_password(pass->second, config_.operator_password_hash);
-  if (!ok.ok()) {
-    log_.error(ok.error().message());
-    return error(500, "internal error");
-  }
-  const bool name_ok = constant_time_equal(user->second, config_.operator_username);
-  if (!*ok || !name_ok) {
-    login_tokens_ -= 1;
-    log_.info("failed login attempt");
-    return error(401, "invalid username or password");
-  }
-  auto session = sessions_.create(user->second);
-  if (!session.ok()) {
-    log_.error(session.error().message());
-    return error(500, "internal error");
-  }
-  log_.info("operator " + user->second + " logged in");
-  return HttpResponse{200, "{\"user\":" + json::quote(user->second) + "}",
-                      cookie(*session, config_.session_ttl_s)};
+  return std::nullopt;
 }
 
 std::string HttpApi::device_json(const DeviceRecord& d) const {

@@ -1,18 +1,22 @@
-// The small JSON API the web UI uses. Transport-free: the lws glue turns a request
-// into an HttpRequest and writes the HttpResponse back.
+// The JSON API the web UI and scripts use. Transport-free: the lws glue turns a
+// request into an HttpRequest and writes the HttpResponse back, possibly later
+// (a login's password check runs off the loop).
 //
-//   POST /api/login    {"username":..,"password":..} -> 200 {"user":..} + session cookie
-//   POST /api/logout   -> 200, cookie cleared
-//   GET  /api/session  -> 200 {"user":..}
-//   GET  /api/devices  -> 200 [device, ...]
-//   GET  /api/devices/{id} -> 200 device | 404
+//   POST /api/login    {"username":..,"password":..} -> 200 {"user":..,"role":..} + cookie
+//   POST /api/logout   -> 200, cookie cleared                          viewer
+//   GET  /api/session  -> 200 {"user":..,"role":..}                    viewer
+//   GET  /api/devices  -> 200 [device, ...]                            viewer
+//   GET  /api/devices/{id} -> 200 device | 404                         viewer
+//   accounts, tokens, audit: hub/operators/accounts_api.hpp
 //
-// Every route but login answers 401 without a valid session cookie. Routes the
-// API does not know are offered to each protocol service's ApiHandler (in
-// registration order) before the answer is 404.
+// Every route but login answers 401 without a valid session cookie or API token
+// (Authorization: Bearer). Routes the API does not know are offered to each
+// protocol service's ApiHandler (in registration order) before the answer is 404;
+// a write (any method but GET) there needs the operator role at least, whatever
+// the service checks itself, and is recorded in the audit trail (api.write with
+// the method, path, device, status and caller).
 #pragma once
 
-#include <chrono>
 #include <optional>
 #include <string>
 
@@ -20,51 +24,54 @@
 #include "hub/config.hpp"
 #include "hub/devices/device_side.hpp"
 #include "hub/http_types.hpp"
+#include "hub/operators/accounts_api.hpp"
+#include "hub/operators/audit.hpp"
+#include "hub/operators/operator_auth.hpp"
 #include "hub/operators/operator_side.hpp"
 #include "hub/services/service_registry.hpp"
 #include "hub/store/store.hpp"
 
 namespace tether::hub {
 
-inline constexpr const char* kSessionCookie = "tether_session";
-
 class HttpApi {
  public:
   // The API reaches devices, operators and services through the same interfaces
   // the services use, so a route can send (to a device wherever its link is).
-  HttpApi(const HubConfig& config, Store& store, DeviceSide& devices, OperatorSide& operators,
-          ServiceRegistry& services, OperatorSessions& sessions, const Logger& log)
-      : config_(config),
-        store_(store),
+  HttpApi(Store& store, DeviceSide& devices, OperatorSide& operators, ServiceRegistry& services,
+          OperatorAuth& auth, AccountsApi& accounts, AuditTrail audit, const Logger& log)
+      : store_(store),
         devices_(devices),
         operators_(operators),
         services_(services),
-        sessions_(sessions),
+        auth_(auth),
+        accounts_(accounts),
+        audit_(audit),
         log_(log) {}
 
-  // The operator behind a session cookie value, if it is a live session.
-  std::optional<std::string> user_for(const std::optional<std::string>& cookie);
+  // The caller behind a session cookie or an API token (WebSocket admission).
+  std::optional<Caller> caller_for(const std::optional<std::string>& cookie,
+                                   const std::optional<std::string>& authorization) {
+    return auth_.caller_for(cookie, authorization);
+  }
 
+  // Answers through `done`, now or later (on the loop thread).
+  void handle(const HttpRequest& request, HttpReply done);
+  // For callers whose answer is immediate (tests with an inline password worker):
+  // a 500 if the answer did not come before returning.
   HttpResponse handle(const HttpRequest& request);
 
  private:
-  HttpResponse login(const HttpRequest& request);
+  std::optional<HttpResponse> own_route(const HttpRequest& request, const Caller& caller);
   std::string device_json(const DeviceRecord& d) const;
 
-  // Guessing is bounded: a few failed logins in a burst, then one per 10 s, for
-  // everyone (the hub has one operator account and listens on loopback by default).
-  // Each check is a deliberately slow hash on the loop, so this also bounds stalls.
-  bool login_allowed();
-
-  const HubConfig& config_;
   Store& store_;
   DeviceSide& devices_;
   OperatorSide& operators_;
   ServiceRegistry& services_;
-  OperatorSessions& sessions_;
+  OperatorAuth& auth_;
+  AccountsApi& accounts_;
+  AuditTrail audit_;
   const Logger& log_;
-  double login_tokens_ = 5;
-  std::chrono::steady_clock::time_point login_refill_ = std::chrono::steady_clock::now();
 };
 
 }  // namespace tether::hub

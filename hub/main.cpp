@@ -9,17 +9,20 @@
 #include <cstring>
 #include <fstream>
 #include <iostream>
+#include <optional>
 #include <sstream>
 #include <string>
 
 #include "hub/auth.hpp"
 #include "hub/config.hpp"
 #include "hub/core.hpp"
+#include "hub/operators/accounts.hpp"
 #include "hub/server/server.hpp"
 #include "hub/services/update_service.hpp"
 #include "hub/store/sqlite_command_store.hpp"
 #include "hub/store/sqlite_config_store.hpp"
 #include "hub/store/sqlite_monitoring_store.hpp"
+#include "hub/store/sqlite_operator_store.hpp"
 #include "hub/store/sqlite_store.hpp"
 
 #ifndef TETHER_HUB_VERSION
@@ -80,23 +83,94 @@ int add_device(const Invocation& inv, const Logger& log) {
     log.error(store.error().message());
     return 1;
   }
+  auto operators = SqliteOperatorStore::open(inv.config.state_dir);
+  if (!operators.ok()) {
+    log.error(operators.error().message());
+    return 1;
+  }
+  const bool known =
+      (*store)->get(inv.add_device_id).ok() && (*store)->get(inv.add_device_id)->has_value();
+  const char* action = known ? "device.token" : "device.register";
   if (auto s = (*store)->put_device(inv.add_device_id, sha256_hex(*token), now_ms()); !s.ok()) {
     log.error(s.error().wrap("registering " + inv.add_device_id).message());
+    (*operators)->record({"(command line)", action, inv.add_device_id, "failed", {}, {}, 0});
+    (void)(*operators)->flush();
     return 1;
+  }
+  (*operators)->record({"(command line)", action, inv.add_device_id, "ok", {}, {}, 0});
+  if (auto s = (*operators)->flush(); !s.ok()) {
+    log.error(s.error().wrap("writing the audit trail").message());
   }
   log.info("device " + inv.add_device_id + " registered; its token is in " + inv.token_file);
   return 0;
 }
 
-int hash_password_from_stdin(const Logger& log) {
+std::optional<std::string> password_from_stdin(const Logger& log) {
   std::string password;
   std::getline(std::cin, password);
   if (!password.empty() && password.back() == '\r') password.pop_back();
   if (password.empty()) {
     log.error("empty password on stdin");
+    return std::nullopt;
+  }
+  return password;
+}
+
+int add_operator(const Invocation& inv, const Logger& log) {
+  const auto role = parse_role(inv.add_operator_role);
+  if (!role) {
+    log.error("option '--role': '" + inv.add_operator_role +
+              "' is not a role (viewer, operator, admin)");
     return 2;
   }
-  auto hash = hash_password(password);
+  if (!valid_account_name(inv.add_operator_name)) {
+    log.error("option '--add-operator': '" + inv.add_operator_name +
+              "' is not a valid account name (1-64 of A-Z a-z 0-9 . _ @ -)");
+    return 2;
+  }
+  const auto password = password_from_stdin(log);
+  if (!password) return 2;
+  if (password->size() < 8) {
+    log.error("a password has at least 8 bytes");
+    return 2;
+  }
+  auto hash = hash_password(*password);
+  if (!hash.ok()) {
+    log.error(hash.error().message());
+    return 1;
+  }
+  auto store = SqliteOperatorStore::open(inv.config.state_dir);
+  if (!store.ok()) {
+    log.error(store.error().message());
+    return 1;
+  }
+  Accounts accounts(**store, inv.config.operator_username, inv.config.operator_password_hash);
+  if (auto s = accounts.load(); !s.ok()) {
+    log.error(s.error().message());
+    return 1;
+  }
+  if (auto s = accounts.create(inv.add_operator_name, *role, *hash); !s.ok()) {
+    log.error(s.error().wrap("adding operator " + inv.add_operator_name).message());
+    return 1;
+  }
+  (*store)->record({"(command line)",
+                    "account.create",
+                    {},
+                    "ok",
+                    inv.add_operator_name + " as " + std::string(role_name(*role)),
+                    {},
+                    0});
+  if (auto s = (*store)->flush(); !s.ok()) {
+    log.error(s.error().wrap("writing the audit trail").message());
+  }
+  log.info("operator " + inv.add_operator_name + " added as " + std::string(role_name(*role)));
+  return 0;
+}
+
+int hash_password_from_stdin(const Logger& log) {
+  const auto password = password_from_stdin(log);
+  if (!password) return 2;
+  auto hash = hash_password(*password);
   if (!hash.ok()) {
     log.error(hash.error().message());
     return 1;
@@ -149,13 +223,24 @@ int serve(Invocation& inv, const Logger& log) {
     log.error(commands.error().message());
     return 1;
   }
+  auto operator_store = SqliteOperatorStore::open(config.state_dir);
+  if (!operator_store.ok()) {
+    log.error(operator_store.error().message());
+    return 1;
+  }
+  Accounts accounts(**operator_store, config.operator_username, config.operator_password_hash);
+  if (auto s = accounts.load(); !s.ok()) {
+    log.error(s.error().message());
+    return 1;
+  }
   auto core =
       HubCore::create(**store, **monitoring, **config_store, **commands, config.limits, log);
   if (!core.ok()) {
     log.error(core.error().message());
     return 1;
   }
-  auto server = Server::create(config, **store, **core, log);
+  (*core)->set_audit_sink(operator_store->get());
+  auto server = Server::create(config, **store, accounts, **operator_store, **core, log);
   if (!server.ok()) {
     log.error(server.error().message());
     return 1;
@@ -184,6 +269,9 @@ int serve(Invocation& inv, const Logger& log) {
   if (auto flushed = (*store)->flush(); !flushed.ok()) {
     log.error(flushed.error().wrap("saving device state at exit").message());
   }
+  if (auto flushed = (*operator_store)->flush(); !flushed.ok()) {
+    log.error(flushed.error().wrap("saving the audit trail at exit").message());
+  }
   return status;
 }
 
@@ -207,6 +295,8 @@ int main(int argc, char** argv) {
       return add_device(*inv, log);
     case Invocation::Mode::kHashPassword:
       return hash_password_from_stdin(log);
+    case Invocation::Mode::kAddOperator:
+      return add_operator(*inv, log);
     case Invocation::Mode::kServe:
       return serve(*inv, log);
   }

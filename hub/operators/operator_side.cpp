@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "hub/auth.hpp"
+#include "hub/operators/message_roles.hpp"
 #include "hub/services/control_messages.hpp"
 #include "protocol/codec.hpp"
 #include "protocol/shell.hpp"
@@ -11,6 +12,22 @@ namespace tether::hub {
 
 namespace {
 constexpr std::size_t kMaxSidLength = 128;
+
+// The protocols whose operator messages the operator side records itself.
+const char* audited_family(std::uint16_t proto) {
+  switch (proto) {
+    case protocol::proto::kConfig:
+      return "config";
+    case protocol::proto::kUpdate:
+      return "update";
+    case protocol::proto::kCommand:
+      return "command";
+    case protocol::proto::kClient:
+      return "client";
+    default:
+      return nullptr;
+  }
+}
 }  // namespace
 
 AttachCheck OperatorSide::check_attach(const std::string& device_id) const {
@@ -35,8 +52,29 @@ const std::string* OperatorSide::device_of(OperatorId op) const {
   return it == operators_.end() ? nullptr : &it->second.device_id;
 }
 
+std::optional<Role> OperatorSide::role_of(OperatorId op) const {
+  auto it = operators_.find(op);
+  if (it == operators_.end()) return std::nullopt;
+  return it->second.role;
+}
+
+std::size_t OperatorSide::disconnect_user(const std::string& user, const std::string& why) {
+  std::vector<OperatorId> ops;
+  for (const auto& [op, o] : operators_) {
+    if (o.user == user) ops.push_back(op);
+  }
+  for (OperatorId op : ops) {
+    Link& link = *operators_.at(op).link;
+    link.send(protocol::encode(control_error(why, true)), true);
+    link.close(close_code::kPolicy, why);
+    // Now rather than when the socket's close arrives: its sessions end at once.
+    closed(op);
+  }
+  return ops.size();
+}
+
 void OperatorSide::connected(OperatorId op, const std::string& device_id, const std::string& user,
-                             Link& link) {
+                             Link& link, Role role) {
   auto refuse = [&](const std::string& why, std::uint16_t code, const std::string& reason) {
     link.send(protocol::encode(control_error(why, true)), true);
     link.close(code, reason);
@@ -49,7 +87,7 @@ void OperatorSide::connected(OperatorId op, const std::string& device_id, const 
     refuse("too many operators on this device", close_code::kPolicy, "too many operators");
     return;
   }
-  operators_.emplace(op, Operator{user, device_id, &link, {}});
+  operators_.emplace(op, Operator{user, device_id, &link, role, {}});
   devices_state_[device_id].operators.insert(op);
   log_.info("operator " + user + " attached to device " + device_id);
 }
@@ -102,7 +140,43 @@ void OperatorSide::message(OperatorId op, std::span<const std::uint8_t> data) {
     return;
   }
   protocol::ProtoMsg& msg = *decoded;
-  if (!services_.operator_message(op, msg)) {
+  const Role needed = role_for_message(msg.hdr.proto, msg.hdr.typ);
+  if (it->second.role < needed) {
+    const std::string what =
+        "proto " + std::to_string(msg.hdr.proto) + " typ '" + msg.hdr.typ + "'";
+    audit_.record({it->second.user,
+                   "message.denied",
+                   it->second.device_id,
+                   "denied",
+                   what + " needs the " + std::string(role_name(needed)) + " role",
+                   {},
+                   0});
+    send_error(op, "forbidden: " + what + " needs the " + std::string(role_name(needed)) + " role",
+               false, &msg.hdr);
+    return;
+  }
+  // Device-changing messages are recorded whichever service handles them (config
+  // push, command, update offer and consent, ...); sessions are recorded by their
+  // services with more detail.
+  const char* family = audited_family(msg.hdr.proto);
+  bool handled = false;
+  if (family == nullptr) {
+    handled = services_.operator_message(op, msg);
+  } else {
+    // Copied first: the service may close this operator (and its entry) while handling.
+    const std::string user = it->second.user;
+    const std::string device = it->second.device_id;
+    const std::string typ = msg.hdr.typ.substr(0, 64);
+    handled = services_.operator_message(op, msg);
+    audit_.record({user,
+                   std::string(family) + "." + typ,
+                   device,
+                   handled ? "ok" : "refused",
+                   "over the operator WebSocket",
+                   {},
+                   0});
+  }
+  if (!handled) {
     send_error(op, "proto " + std::to_string(msg.hdr.proto) + " may not be sent to a device", false,
                &msg.hdr);
   }

@@ -13,6 +13,10 @@
 //   stops reading from that operator's device until it drains to a quarter of it;
 //   past limits.queue_hard_cap the operator is closed.
 //
+// - Roles: each operator socket has the role its login had at the upgrade; every
+//   message is checked against message_roles.hpp before a service sees it, and a
+//   refused one gets a control error naming the role it needs.
+//
 // Pure logic over the Link interface and DeviceSide. All on the loop thread.
 #pragma once
 
@@ -28,6 +32,8 @@
 #include "hub/config.hpp"
 #include "hub/devices/device_side.hpp"
 #include "hub/link.hpp"
+#include "hub/operators/audit.hpp"
+#include "hub/operators/caller.hpp"
 #include "hub/services/protocol_service.hpp"
 #include "protocol/message.hpp"
 
@@ -60,7 +66,10 @@ class OperatorSide {
 
   // --- from the lws glue ---
   AttachCheck check_attach(const std::string& device_id) const;
-  void connected(OperatorId op, const std::string& device_id, const std::string& user, Link& link);
+  // `role` is what the operator may send (message_roles.hpp); the default keeps
+  // callers that predate roles working as operators.
+  void connected(OperatorId op, const std::string& device_id, const std::string& user, Link& link,
+                 Role role = Role::kOperator);
   void message(OperatorId op, std::span<const std::uint8_t> data);
   void closed(OperatorId op);
   // Called after a write to the operator's socket (flow control).
@@ -69,11 +78,20 @@ class OperatorSide {
   // --- from the device side: the device lost its lease ---
   void device_gone(const std::string& device_id, const std::string& why);
 
+  // --- accounts: a disabled or deleted account's sockets are closed (its shells
+  // and routed sessions end through their services). Returns how many. ---
+  std::size_t disconnect_user(const std::string& user, const std::string& why);
+
+  // Where refused messages are recorded (HubCore sets it).
+  void set_audit(AuditTrail audit) { audit_ = audit; }
+
   // --- queries ---
   std::size_t operators_of(const std::string& device_id) const;
   // nullptr when `op` is not attached.
   const std::string* user_of(OperatorId op) const;
   const std::string* device_of(OperatorId op) const;
+  // nullopt when `op` is not attached.
+  std::optional<Role> role_of(OperatorId op) const;
 
   // --- for services: sending ---
   // To the operator, with flow control toward the device it is attached to.
@@ -108,6 +126,7 @@ class OperatorSide {
     std::string user;
     std::string device_id;
     Link* link = nullptr;
+    Role role = Role::kViewer;
     std::map<std::string, ProtocolService*, std::less<>> sessions;
   };
 
@@ -115,6 +134,7 @@ class OperatorSide {
   OperatorMessages& services_;
   const Limits& limits_;
   const Logger& log_;
+  AuditTrail audit_;
   std::map<std::string, Attached, std::less<>> devices_state_;
   std::map<OperatorId, Operator> operators_;
 };

@@ -57,8 +57,8 @@ Admission AdmissionControl::admit_device(const UpgradeRequest& request) {
 }
 
 Admission AdmissionControl::admit_operator(const UpgradeRequest& request) {
-  auto user = api_.user_for(request.session_cookie);
-  if (!user) return refused(PeerKind::kOperator, 401);
+  auto caller = api_.caller_for(request.session_cookie, request.authorization);
+  if (!caller) return refused(PeerKind::kOperator, 401);
   // Cross-site WebSocket hijacking: a browser always sends Origin; it must be us.
   if (request.origin && (!request.host || *request.origin != "https://" + *request.host)) {
     return refused(PeerKind::kOperator, 403);
@@ -66,7 +66,8 @@ Admission AdmissionControl::admit_operator(const UpgradeRequest& request) {
   const std::string& uri = *request.uri;
   Admission a;
   a.kind = PeerKind::kOperator;
-  a.user = *user;
+  a.user = caller->user;
+  a.role = caller->role;
   a.device_id = uri.substr(kOperatorPrefix.size(),
                            uri.size() - kOperatorPrefix.size() - kOperatorSuffix.size());
   if (!valid_device_id(a.device_id)) return refused(PeerKind::kOperator, 404);

@@ -2,8 +2,10 @@
 // lws glue copies them out; nothing here sees lws):
 //
 //   /api/devices/v1/deviceconnect/connect                   a device: "Bearer <token>"
-//   /api/management/v1/deviceconnect/devices/{id}/connect   an operator: session cookie,
-//                                                           same-origin, device online
+//   /api/management/v1/deviceconnect/devices/{id}/connect   an operator: session cookie
+//                                                           (or API token), same-origin,
+//                                                           device online; the socket
+//                                                           keeps the caller's role
 //
 // The answer is the HTTP status to refuse with (401, 403, 404, 409, 429, 500) or
 // admission with the device id (and the operator's name).
@@ -35,6 +37,7 @@ struct Admission {
   PeerKind kind = PeerKind::kDevice;
   std::string device_id;
   std::string user;
+  Role role = Role::kViewer;  // an operator's, at the upgrade
 };
 
 class AdmissionControl {

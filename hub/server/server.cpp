@@ -22,6 +22,10 @@
 #include "hub/auth.hpp"
 #include "hub/http_api.hpp"
 #include "hub/link.hpp"
+#include "hub/operators/accounts_api.hpp"
+#include "hub/operators/login_limiter.hpp"
+#include "hub/operators/operator_auth.hpp"
+#include "hub/operators/password_worker.hpp"
 #include "hub/server/admission.hpp"
 #include "hub/server/static_files.hpp"
 #include "hub/services/update_service.hpp"
@@ -86,13 +90,31 @@ UpgradeRequest upgrade_request(lws* wsi) {
 
 class WsConn;
 
-// An in-progress HTTP API transaction.
+// A Content-Length value; nullopt unless it is all digits.
+std::optional<std::uint64_t> content_length(std::string_view text) {
+  std::uint64_t n = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+  if (ec != std::errc() || end != text.data() + text.size()) return std::nullopt;
+  return n;
+}
+
+// The client's address as text ("" when lws cannot say).
+std::string peer_address(lws* wsi) {
+  char buf[64] = {};
+  const char* p = lws_get_peer_simple(wsi, buf, sizeof buf);
+  return p ? std::string(p) : std::string();
+}
+
+// An in-progress HTTP API transaction. The answer may come later (a login):
+// `id` finds the connection again, if it is still there.
 struct HttpTxn {
+  std::uint64_t id = 0;
   HttpRequest request;
   bool too_big = false;
+  bool responded = false;  // handed to the API
+  std::optional<HttpResponse> response;
+  bool headers_written = false;
   std::vector<unsigned char> pending;  // LWS_PRE + body, written on HTTP_WRITEABLE
-  bool has_pending = false;
-  bool responded = false;
 };
 
 // An artifact download in progress (GET /artifacts/NAME): the file and what is
@@ -117,12 +139,18 @@ struct Pss {
 
 class Server::Impl {
  public:
-  Impl(const HubConfig& config, Store& store, HubCore& core, const Logger& log)
+  Impl(const HubConfig& config, Store& store, Accounts& accounts,
+       SqliteOperatorStore& operator_store, HubCore& core, const Logger& log)
       : config_(config),
         log_(log),
         core_(core),
         sessions_(std::chrono::seconds(config.session_ttl_s), config.limits.max_operator_sessions),
-        api_(config, store, core.devices(), core.operators(), core.services(), sessions_, log),
+        passwords_(core.inbox(), PasswordWorker::Mode::kThread),
+        auth_(accounts, sessions_, passwords_, limiter_, core.operators(), core.audit(),
+              config.session_ttl_s, log),
+        accounts_api_(accounts, auth_, passwords_, &operator_store, core.audit(), log),
+        api_(store, core.devices(), core.operators(), core.services(), auth_, accounts_api_,
+             core.audit(), log),
         admission_(store, api_, core.operators(), log) {}
   ~Impl();
 
@@ -141,6 +169,7 @@ class Server::Impl {
  private:
   int on_http(lws* wsi, Pss& pss, const char* uri);
   int respond(lws* wsi, HttpTxn& txn);
+  int write_response(lws* wsi, HttpTxn& txn);
   int serve_static(lws* wsi, std::string path);
   int serve_artifact(lws* wsi, Pss& pss, const std::string& name);
   static int write_artifact(lws* wsi, Pss& pss);
@@ -150,7 +179,14 @@ class Server::Impl {
   const Logger& log_;
   HubCore& core_;
   OperatorSessions sessions_;
+  LoginLimiter limiter_;
+  PasswordWorker passwords_;
+  OperatorAuth auth_;
+  AccountsApi accounts_api_;
   HttpApi api_;
+  // Transactions waiting for an asynchronous answer, by id.
+  std::map<std::uint64_t, lws*> waiting_;
+  std::uint64_t next_txn_ = 1;
   AdmissionControl admission_;
   lws_retry_bo_t retry_{};
   lws_protocols protocols_[3]{};
@@ -167,7 +203,12 @@ class Server::Impl {
 class WsConn final : public Link {
  public:
   WsConn(Server::Impl& server, lws* wsi, const Admission& a)
-      : server_(server), wsi_(wsi), kind_(a.kind), device_id_(a.device_id), user_(a.user) {}
+      : server_(server),
+        wsi_(wsi),
+        kind_(a.kind),
+        device_id_(a.device_id),
+        user_(a.user),
+        role_(a.role) {}
 
   void send(protocol::Bytes encoded, bool urgent) override {
     if (closing_ || server_.shutting_down()) return;
@@ -275,6 +316,7 @@ class WsConn final : public Link {
   PeerKind kind() const { return kind_; }
   const std::string& device_id() const { return device_id_; }
   const std::string& user() const { return user_; }
+  Role role() const { return role_; }
   ConnId id() const { return id_; }
   void set_id(ConnId id) { id_ = id; }
   bool registered() const { return id_ != 0; }
@@ -285,6 +327,7 @@ class WsConn final : public Link {
   PeerKind kind_;
   std::string device_id_;
   std::string user_;
+  Role role_;
   ConnId id_ = 0;
   std::deque<std::vector<unsigned char>> urgent_, bulk_;
   std::size_t queued_ = 0;
@@ -424,12 +467,15 @@ int Server::Impl::callback(lws* wsi, lws_callback_reasons reason, void* user, vo
 
     case LWS_CALLBACK_HTTP_WRITEABLE:
       if (pss && pss->file) return write_artifact(wsi, *pss);
-      if (pss && pss->http && pss->http->has_pending) {
-        auto& p = pss->http->pending;
+      if (pss && pss->http && pss->http->response) {
+        HttpTxn& txn = *pss->http;
+        if (!txn.headers_written) return self->write_response(wsi, txn);
+        auto& p = txn.pending;
         const std::size_t n = p.size() - LWS_PRE;
         if (lws_write(wsi, p.data() + LWS_PRE, n, LWS_WRITE_HTTP_FINAL) < static_cast<int>(n)) {
           return -1;
         }
+        self->waiting_.erase(txn.id);
         delete pss->http;
         pss->http = nullptr;
         if (lws_http_transaction_completed(wsi)) return -1;
@@ -440,6 +486,7 @@ int Server::Impl::callback(lws* wsi, lws_callback_reasons reason, void* user, vo
     case LWS_CALLBACK_CLOSED_HTTP:
     case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
       if (pss && pss->http) {
+        self->waiting_.erase(pss->http->id);
         delete pss->http;
         pss->http = nullptr;
       }
@@ -484,7 +531,7 @@ int Server::Impl::callback(lws* wsi, lws_callback_reasons reason, void* user, vo
       if (c.kind() == PeerKind::kDevice) {
         self->core_.devices().connected(c.id(), c.device_id(), c);
       } else {
-        self->core_.operators().connected(c.id(), c.device_id(), c.user(), c);
+        self->core_.operators().connected(c.id(), c.device_id(), c.user(), c, c.role());
       }
       return 0;
     }
@@ -525,13 +572,17 @@ int Server::Impl::on_http(lws* wsi, Pss& pss, const char* uri) {
   const bool is_get = lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) > 0;
 
   if (path.compare(0, 5, "/api/") == 0 || path == "/api") {
+    if (pss.http) waiting_.erase(pss.http->id);
     delete pss.http;
     pss.http = new HttpTxn();
+    pss.http->id = next_txn_++;
     HttpRequest& r = pss.http->request;
     r.method = is_post ? "POST" : is_get ? "GET" : "OTHER";
     r.path = path;
     r.query = query_args(wsi);
     r.session_cookie = session_cookie(wsi);
+    r.authorization = header(wsi, WSI_TOKEN_HTTP_AUTHORIZATION, 1024);
+    r.peer = peer_address(wsi);
     r.content_type = header(wsi, WSI_TOKEN_HTTP_CONTENT_TYPE, 256).value_or("");
     if (is_post) {
       // A POST must say Content-Length (browsers always do, 0 included): without
@@ -541,13 +592,12 @@ int Server::Impl::on_http(lws* wsi, Pss& pss, const char* uri) {
         lws_return_http_status(wsi, HTTP_STATUS_LENGTH_REQUIRED, nullptr);
         return -1;
       }
-      std::uint64_t n = 0;
-      const auto [end, ec] = std::from_chars(cl->data(), cl->data() + cl->size(), n);
-      if (ec != std::errc() || end != cl->data() + cl->size()) {
+      const auto n = content_length(*cl);
+      if (!n) {
         lws_return_http_status(wsi, HTTP_STATUS_BAD_REQUEST, nullptr);
         return -1;
       }
-      if (n > kMaxHttpBody) {
+      if (*n > kMaxHttpBody) {
         pss.http->too_big = true;
         return respond(wsi, *pss.http);
       }
@@ -571,12 +621,28 @@ int Server::Impl::on_http(lws* wsi, Pss& pss, const char* uri) {
 int Server::Impl::respond(lws* wsi, HttpTxn& txn) {
   if (txn.responded) return 0;
   txn.responded = true;
-  HttpResponse res;
   if (txn.too_big) {
-    res = HttpResponse{413, "{\"error\":\"request body too large\"}", {}};
-  } else {
-    res = api_.handle(txn.request);
+    txn.response = HttpResponse{413, "{\"error\":\"request body too large\"}", {}};
+    lws_callback_on_writable(wsi);
+    return 0;
   }
+  // The answer may come now or later (a login's password check): either way it
+  // is written from HTTP_WRITEABLE, if the connection is still there.
+  const std::uint64_t id = txn.id;
+  waiting_[id] = wsi;
+  api_.handle(txn.request, [this, id](HttpResponse res) {
+    auto it = waiting_.find(id);
+    if (it == waiting_.end()) return;  // the client went away
+    auto* pss = static_cast<Pss*>(lws_wsi_user(it->second));
+    if (!pss || !pss->http || pss->http->id != id) return;
+    pss->http->response = std::move(res);
+    lws_callback_on_writable(it->second);
+  });
+  return 0;
+}
+
+int Server::Impl::write_response(lws* wsi, HttpTxn& txn) {
+  const HttpResponse& res = *txn.response;
   unsigned char buf[LWS_PRE + 2048];
   unsigned char* start = buf + LWS_PRE;
   unsigned char* p = start;
@@ -586,15 +652,16 @@ int Server::Impl::respond(lws* wsi, HttpTxn& txn) {
                                        reinterpret_cast<const unsigned char*>(value.data()),
                                        static_cast<int>(value.size()), &p, end) == 0;
   };
-  if (lws_add_http_common_headers(wsi, res.status, "application/json", res.body.size(), &p, end) ||
+  if (lws_add_http_common_headers(wsi, res.status, res.content_type.c_str(), res.body.size(), &p,
+                                  end) ||
       !add("cache-control:", "no-store") || !add("x-content-type-options:", "nosniff") ||
       (!res.set_cookie.empty() && !add("set-cookie:", res.set_cookie)) ||
       lws_finalize_write_http_header(wsi, start, &p, end)) {
     return -1;
   }
+  txn.headers_written = true;
   txn.pending.assign(LWS_PRE, 0);
   txn.pending.insert(txn.pending.end(), res.body.begin(), res.body.end());
-  txn.has_pending = true;
   lws_callback_on_writable(wsi);
   return 0;
 }
@@ -711,9 +778,11 @@ int Server::Impl::write_artifact(lws* wsi, Pss& pss) {
   return lws_http_transaction_completed(wsi) ? -1 : 0;
 }
 
-Result<std::unique_ptr<Server>> Server::create(const HubConfig& config, Store& store, HubCore& core,
+Result<std::unique_ptr<Server>> Server::create(const HubConfig& config, Store& store,
+                                               Accounts& accounts,
+                                               SqliteOperatorStore& operator_store, HubCore& core,
                                                const Logger& log) {
-  auto impl = std::make_unique<Impl>(config, store, core, log);
+  auto impl = std::make_unique<Impl>(config, store, accounts, operator_store, core, log);
   if (auto s = impl->start(); !s.ok()) return s.error();
   return std::unique_ptr<Server>(new Server(std::move(impl)));
 }

@@ -16,6 +16,8 @@
 
 #include "hub/config.hpp"
 #include "hub/core.hpp"
+#include "hub/operators/accounts.hpp"
+#include "hub/store/sqlite_operator_store.hpp"
 #include "hub/store/store.hpp"
 #include "protocol/result.hpp"
 
@@ -25,9 +27,12 @@ class Server {
  public:
   // Binds the listener and prepares everything; SIGINT and SIGTERM are blocked in
   // the calling thread and delivered to the loop through a signalfd.
-  // `core` gets the WebSockets; the JSON API reaches it and `store`.
+  // `core` gets the WebSockets; the JSON API reaches it, `store`, the operator
+  // `accounts` and the audit trail in `operator_store`.
   static Result<std::unique_ptr<Server>> create(const HubConfig& config, Store& store,
-                                                HubCore& core, const Logger& log);
+                                                Accounts& accounts,
+                                                SqliteOperatorStore& operator_store, HubCore& core,
+                                                const Logger& log);
   ~Server();
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;

@@ -8,6 +8,8 @@
 // - session ids: context.operators.claim / owns / forget (the operator side owns them)
 // - persistence: context.store (writes are queued and batched off the loop)
 // - the JSON API: api() returns the service's routes, if it has any
+// - the audit trail: context.audit.record({user, action, device, outcome, detail})
+//   for every action on a device (hub/operators/audit.hpp)
 //
 // All calls happen on the loop thread. See docs/hub.md, "Adding a protocol service".
 #pragma once
@@ -18,6 +20,7 @@
 
 #include "hub/config.hpp"
 #include "hub/http_types.hpp"
+#include "hub/operators/audit.hpp"
 #include "hub/operators/caller.hpp"
 #include "protocol/message.hpp"
 
@@ -49,6 +52,8 @@ struct ServiceContext {
   ConfigStore& config;
   // Commands sent to devices and their outcomes (command_store.hpp).
   CommandStore& commands;
+  // Who did what to which device (hub/operators/audit.hpp). Default: dropped.
+  AuditTrail audit{};
 };
 
 // JSON routes a service adds to the API (hub/http_api.hpp). The API asks each

@@ -3,6 +3,7 @@
 #include "hub/devices/device_side.hpp"
 #include "hub/operators/operator_side.hpp"
 #include "hub/services/control_messages.hpp"
+#include "protocol/codec.hpp"
 #include "protocol/control.hpp"
 #include "protocol/shell.hpp"
 
@@ -57,9 +58,46 @@ bool RoutedSessions::on_operator_message(OperatorId op, protocol::ProtoMsg& msg)
   if (msg.hdr.proto == proto::kControl) {
     operator_control(op, msg);
   } else if (context_.operators.owns(op, msg.hdr)) {
+    audit_request(op, msg);
     context_.operators.to_device(op, msg, false);
   }
   return true;
+}
+
+void RoutedSessions::audit_request(OperatorId op, const protocol::ProtoMsg& msg) {
+  std::string action;
+  if (msg.hdr.proto == proto::kFileTransfer &&
+      (msg.hdr.typ == "get_file" || msg.hdr.typ == "put_file")) {
+    action = msg.hdr.typ == "get_file" ? "file.get" : "file.put";
+  } else if (msg.hdr.proto == proto::kPortForward && msg.hdr.typ == "new") {
+    action = "forward.open";
+  } else {
+    return;
+  }
+  std::string detail = "sid=" + msg.hdr.sid;
+  if (auto body = protocol::decode_value(msg.body); body.ok()) {
+    auto text = [&](std::string_view key) -> std::string {
+      const protocol::Value* v = body->find(key);
+      if (v == nullptr) return {};
+      if (const std::string* str = v->as_str()) return str->substr(0, 300);
+      if (auto n = v->as_int()) return std::to_string(*n);
+      return {};
+    };
+    if (auto path = text("path"); !path.empty()) detail += " path=" + path;
+    if (auto size = text("size"); !size.empty()) detail += " size=" + size;
+    if (auto host = text("remote_host"); !host.empty()) {
+      detail += " to=" + host + ":" + text("remote_port");
+    }
+  }
+  const std::string* user = context_.operators.user_of(op);
+  const std::string* device = context_.operators.device_of(op);
+  context_.audit.record({user ? *user : std::string(),
+                         action,
+                         device ? *device : std::string(),
+                         "ok",
+                         detail,
+                         {},
+                         0});
 }
 
 void RoutedSessions::operator_control(OperatorId op, protocol::ProtoMsg& msg) {
@@ -68,12 +106,30 @@ void RoutedSessions::operator_control(OperatorId op, protocol::ProtoMsg& msg) {
     context_.operators.send(op, control_pong(msg.hdr.sid), true);
   } else if (t == control::kPong) {
   } else if (t == control::kOpen) {
+    const std::string* user = context_.operators.user_of(op);
+    const std::string* device = context_.operators.device_of(op);
     switch (context_.operators.claim(op, msg, *this)) {
       case Claim::kClaimed:
+        context_.audit.record({user ? *user : std::string(),
+                               "session.open",
+                               device ? *device : std::string(),
+                               "ok",
+                               "sid=" + msg.hdr.sid,
+                               {},
+                               0});
+        context_.operators.to_device(op, msg, true);
+        break;
       case Claim::kAlreadyOwned:
         context_.operators.to_device(op, msg, true);
         break;
       case Claim::kTooMany:
+        context_.audit.record({user ? *user : std::string(),
+                               "session.open",
+                               device ? *device : std::string(),
+                               "refused",
+                               "too many sessions",
+                               {},
+                               0});
         context_.operators.send_error(op, "too many sessions", true, &msg.hdr);
         break;
       case Claim::kRefused:

@@ -10,6 +10,9 @@
 //   `error` with close:true, ends the session.
 // - Operator gone: the device gets `close` per session. Device gone: the operator
 //   gets `close` per session.
+// - Audit: session.open for each `open` the operator sends, and file.get /
+//   file.put (path) and forward.open (host:port) for the file transfer and port
+//   forward requests it relays, read from their msgpack bodies where present.
 #pragma once
 
 #include <string>
@@ -31,6 +34,7 @@ class RoutedSessions final : public ProtocolService {
  private:
   void device_control(const std::string& device_id, protocol::ProtoMsg& msg);
   void operator_control(OperatorId op, protocol::ProtoMsg& msg);
+  void audit_request(OperatorId op, const protocol::ProtoMsg& msg);
 
   ServiceContext context_;
 };

@@ -10,11 +10,16 @@
 //   with a `stop` (the last 64 such sids per device are remembered).
 // - An operator gone: its shells are stopped on the device. A device gone: each
 //   shell's operator gets `stop` with status 2.
+// - Audit: shell.open when the device answers `new` (ok or failed), shell.close
+//   when the shell ends (device `stop`, operator gone, device gone) with its
+//   duration and the exit code when the device reports one.
 #pragma once
 
+#include <chrono>
 #include <deque>
 #include <map>
 #include <string>
+#include <utility>
 
 #include "hub/services/protocol_service.hpp"
 
@@ -33,10 +38,21 @@ class ShellRelay final : public ProtocolService {
 
  private:
   void stop_orphan(const std::string& device_id, const std::string& sid);
+  // Records shell.close for a tracked shell and stops tracking it.
+  void audit_close(const std::string& device_id, const std::string& sid, const std::string& outcome,
+                   const std::string& detail);
+
+  struct TrackedShell {
+    std::string user;
+    std::chrono::steady_clock::time_point started;
+  };
 
   ServiceContext context_;
   // Per online device: sids recently sent an unsolicited `stop` (bounded).
   std::map<std::string, std::deque<std::string>, std::less<>> stopped_orphans_;
+  // Shells asked for or open, by (device, sid), for the audit trail. Bounded by
+  // the session limits: an entry exists only while the operator side owns the sid.
+  std::map<std::pair<std::string, std::string>, TrackedShell> shells_;
 };
 
 }  // namespace tether::hub

@@ -48,7 +48,9 @@ export function addDevice(configFile, id, tokenFile) {
 
 // Starts a hub with its own state dir and certificates; resolves once it listens.
 // devices: ids to register; returns {port, ca, tokens, cookieFor(), stop(), log()}.
-export async function startHub({ devices = ['dev1'], extra = '', password = 'pw-' + Math.random().toString(36).slice(2) } = {}) {
+// beforeStart(configFile), if given, runs after the devices are registered and
+// before the hub starts (e.g. tether-hub --add-operator).
+export async function startHub({ devices = ['dev1'], extra = '', password = 'pw-' + Math.random().toString(36).slice(2), beforeStart } = {}) {
   const dir = tempDir();
   const certs = makeCerts(dir);
   const configFile = join(dir, 'hub.conf');
@@ -61,6 +63,7 @@ export async function startHub({ devices = ['dev1'], extra = '', password = 'pw-
   ].join('\n'));
   const tokens = {};
   for (const id of devices) tokens[id] = addDevice(configFile, id, join(dir, `${id}.token`));
+  if (beforeStart) beforeStart(configFile);
 
   const proc = spawn(hubBin, ['--config', configFile, '--log.level', 'debug'], { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
@@ -99,12 +102,15 @@ export async function startHub({ devices = ['dev1'], extra = '', password = 'pw-
 }
 
 // HTTPS request against the hub (node's fetch cannot take a CA per call).
-export async function request(hub, method, path, { body, cookie, headers = {} } = {}) {
+// `from` binds the client to another loopback address (127.0.0.2, ...), so tests
+// can be several clients as far as the hub can tell.
+export async function request(hub, method, path, { body, cookie, headers = {}, from } = {}) {
   const https = await import('node:https');
   return new Promise((resolveReq, reject) => {
     const data = body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body);
     const req = https.request({
       host: '127.0.0.1', servername: 'localhost', port: hub.port, method, path, ca: hub.ca,
+      ...(from ? { localAddress: from, agent: false } : {}),
       headers: {
         ...(data !== undefined ? { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(data) }
           : method === 'POST' ? { 'Content-Length': 0 } : {}),
@@ -126,8 +132,8 @@ export async function request(hub, method, path, { body, cookie, headers = {} } 
   });
 }
 
-export async function login(hub) {
-  const res = await request(hub, 'POST', '/api/login', { body: { username: 'admin', password: hub.password } });
+export async function login(hub, username = 'admin', password = hub.password, from = undefined) {
+  const res = await request(hub, 'POST', '/api/login', { body: { username, password }, from });
   if (res.status !== 200) throw new Error(`login failed: ${res.status} ${res.text}`);
   const setCookie = res.headers['set-cookie'][0];
   return setCookie.split(';')[0];

@@ -21,6 +21,7 @@
 #include "protocol/control.hpp"
 #include "protocol/monitoring.hpp"
 #include "protocol/shell.hpp"
+#include "tests/hub/api_rig.hpp"
 #include "tests/hub/command_fakes.hpp"
 #include "tests/hub/hub_fakes.hpp"
 
@@ -625,12 +626,10 @@ TEST(Roles, NamesRoundTripAndOrder) {
 
 TEST_F(ServiceTest, TheJsonApiReachesAServiceThatSends) {
   add<EchoService>({kEcho});
-  HubConfig config;
-  OperatorSessions sessions(std::chrono::seconds(60), 4);
-  HttpApi api(config, store, devices, operators, registry, sessions, log);
-  auto cookie = sessions.create("admin");
-  ASSERT_TRUE(cookie.ok());
-  HttpRequest req{"POST", "/api/devices/gw/echo", *cookie, "application/json", "{}"};
+  testing::ApiRig rig(store, devices, operators, registry, AuditTrail{}, log);
+  HttpApi& api = rig.api;
+  const std::string cookie = rig.session_for("admin");
+  HttpRequest req{"POST", "/api/devices/gw/echo", cookie, "application/json", "{}"};
   EXPECT_EQ(api.handle(req).status, 202u);
   auto sent = devices.take("gw");
   ASSERT_EQ(sent.size(), 1u);

@@ -24,6 +24,7 @@
 #include "protocol/codec.hpp"
 #include "protocol/control.hpp"
 #include "protocol/message.hpp"
+#include "tests/hub/api_rig.hpp"
 #include "tests/hub/command_fakes.hpp"
 #include "tests/hub/hub_fakes.hpp"
 
@@ -353,13 +354,11 @@ class AdmissionTest : public ::testing::Test {
     auto c = HubCore::create(store, monitoring, config_store, commands, config.limits, log);
     ASSERT_TRUE(c.ok());
     core = std::move(*c);
-    api = std::make_unique<HttpApi>(config, store, core->devices(), core->operators(),
-                                    core->services(), sessions, log);
-    admission = std::make_unique<AdmissionControl>(store, *api, core->operators(), log);
+    rig = std::make_unique<testing::ApiRig>(store, core->devices(), core->operators(),
+                                            core->services(), core->audit(), log);
+    admission = std::make_unique<AdmissionControl>(store, rig->api, core->operators(), log);
     core->devices().connected(1, "gw", dev);
-    auto s = sessions.create("admin");
-    ASSERT_TRUE(s.ok());
-    cookie = *s;
+    cookie = rig->session_for("admin");
   }
   UpgradeRequest op(const std::string& device) {
     UpgradeRequest r;
@@ -376,9 +375,8 @@ class AdmissionTest : public ::testing::Test {
   testing::HeldMonitoringStore monitoring;
   testing::HeldConfigStore config_store;
   testing::HeldCommandStore commands;
-  OperatorSessions sessions{std::chrono::seconds(60), 4};
   std::unique_ptr<HubCore> core;
-  std::unique_ptr<HttpApi> api;
+  std::unique_ptr<testing::ApiRig> rig;
   std::unique_ptr<AdmissionControl> admission;
   FakeLink dev;
   std::string cookie;
@@ -407,6 +405,7 @@ TEST_F(AdmissionTest, Operators) {
   EXPECT_EQ(a.status, 0u);
   EXPECT_EQ(a.kind, PeerKind::kOperator);
   EXPECT_EQ(a.user, "admin");
+  EXPECT_EQ(a.role, Role::kAdmin);
   EXPECT_EQ(a.device_id, "gw");
   EXPECT_EQ(admission->admit(op("idle")).status, 409u);
   EXPECT_EQ(admission->admit(op("nope")).status, 404u);

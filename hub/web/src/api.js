@@ -2,7 +2,7 @@
 // anywhere means "log in again".
 export class Unauthorized extends Error {}
 
-async function call(method, path, body) {
+export async function call(method, path, body) {
   const init = { method, credentials: 'same-origin', headers: {} };
   if (body !== undefined) {
     init.headers['Content-Type'] = 'application/json';

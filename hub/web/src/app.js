@@ -5,11 +5,13 @@ import { telemetryView, openAlertCounts, alertBadge } from './telemetry.js';
 import { configView } from './config.js';
 import { updatesView, fleetUpdatesPage } from './update.js';
 import { commandsView } from './commands.js';
+import { accountsPage, auditPage } from './admin.js';
 
 const main = document.getElementById('main');
 const userBox = document.getElementById('user');
 let cleanup = null; // the current page's teardown
 let currentUser = null;
+let currentRole = null; // viewer, operator or admin (the hub checks; the UI only hides)
 
 function h(tag, attrs = {}, ...children) {
   const el = document.createElement(tag);
@@ -46,8 +48,12 @@ function go(hash) {
   else location.hash = hash;
 }
 
-function setUser(user) {
+function setUser(user, role = null) {
   currentUser = user;
+  currentRole = user ? role : null;
+  for (const link of document.querySelectorAll('[data-role]')) {
+    link.hidden = !(currentRole === 'admin' || (currentRole && link.dataset.role !== 'admin'));
+  }
   userBox.replaceChildren();
   if (user) {
     userBox.append(
@@ -93,7 +99,7 @@ function loginPage() {
     error.textContent = '';
     try {
       const res = await api.login(user.value, pass.value);
-      setUser(res.user);
+      setUser(res.user, res.role);
       go('#/devices');
     } catch (e) {
       error.textContent = e.status === 401 ? 'Wrong username or password.' : e.message;
@@ -287,11 +293,23 @@ async function route() {
   if (!currentUser) {
     try {
       const s = await api.session();
-      setUser(s.user);
+      setUser(s.user, s.role);
     } catch {
       go('#/login');
       return;
     }
+  }
+  const onError = (e) => {
+    if (e instanceof Unauthorized) handleError(e, main);
+    return e instanceof Unauthorized;
+  };
+  if (hash === '#/accounts') {
+    cleanup = accountsPage(main, h, { user: currentUser, role: currentRole }, onError);
+    return;
+  }
+  if (hash === '#/audit') {
+    cleanup = auditPage(main, h, onError);
+    return;
   }
   const m = hash.match(/^#\/devices\/(.+)$/);
   const tele = hash.match(/^#\/devices\/(.+)\/telemetry$/);

@@ -127,7 +127,9 @@ export class TerminalSession {
         } catch {
           /* keep {} */
         }
-        if (err.close && (!hdr.sid || hdr.sid === this.sid)) {
+        // A refusal of this session (a role too low) ends it too.
+        const refused = hdr.sid && hdr.sid === this.sid && /^forbidden/.test(String(err.err));
+        if ((err.close && (!hdr.sid || hdr.sid === this.sid)) || refused) {
           this.endedReason = String(err.err || 'error');
           this.ended(`Session closed: ${this.endedReason}`, 'error');
         } else {

@@ -1,0 +1,77 @@
+// Who is calling: login (asynchronous, the password check runs on the
+// PasswordWorker), the caller behind a session cookie or an API token, and the
+// end of every session of an account that was disabled, deleted or changed.
+//
+// Login, in order: the per-address and per-account limits (LoginLimiter; 429
+// when spent), then the password check off the loop. A name without an account
+// is checked against a stand-in hash so that it takes as long as a wrong
+// password; names and hashes are compared in constant time. Every attempt is in
+// the audit trail with the client's address.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+
+#include "hub/auth.hpp"
+#include "hub/config.hpp"
+#include "hub/http_types.hpp"
+#include "hub/operators/accounts.hpp"
+#include "hub/operators/audit.hpp"
+#include "hub/operators/caller.hpp"
+#include "hub/operators/login_limiter.hpp"
+#include "hub/operators/operator_side.hpp"
+#include "hub/operators/password_worker.hpp"
+
+namespace tether::hub {
+
+inline constexpr const char* kSessionCookie = "tether_session";
+
+// An asynchronous HTTP answer; runs on the loop thread.
+using HttpReply = std::function<void(HttpResponse)>;
+
+HttpResponse json_error(unsigned status, const std::string& message);
+
+class OperatorAuth {
+ public:
+  OperatorAuth(Accounts& accounts, OperatorSessions& sessions, PasswordWorker& passwords,
+               LoginLimiter& limiter, OperatorSide& operators, AuditTrail audit,
+               std::uint32_t session_ttl_s, const Logger& log)
+      : accounts_(accounts),
+        sessions_(sessions),
+        passwords_(passwords),
+        limiter_(limiter),
+        operators_(operators),
+        audit_(audit),
+        session_ttl_s_(session_ttl_s),
+        log_(log) {}
+
+  // The caller behind a session cookie, else behind "Bearer <token>".
+  // `via_token` (optional) tells which it was.
+  std::optional<Caller> caller_for(const std::optional<std::string>& cookie,
+                                   const std::optional<std::string>& authorization,
+                                   bool* via_token = nullptr);
+
+  // POST /api/login; `done` may run before this returns (inline worker, refusal).
+  void login(const HttpRequest& request, const HttpReply& done);
+  // POST /api/logout of the request's session.
+  HttpResponse logout(const HttpRequest& request, const Caller& caller);
+
+  // Logs `user` out everywhere and closes its operator sockets (their shells stop).
+  void end_sessions_of(const std::string& user, const std::string& why);
+
+  std::string session_cookie(const std::string& value, std::uint32_t max_age) const;
+
+ private:
+  Accounts& accounts_;
+  OperatorSessions& sessions_;
+  PasswordWorker& passwords_;
+  LoginLimiter& limiter_;
+  OperatorSide& operators_;
+  AuditTrail audit_;
+  std::uint32_t session_ttl_s_;
+  const Logger& log_;
+};
+
+}  // namespace tether::hub

@@ -1,0 +1,113 @@
+// Operator accounts, their API tokens and the audit trail, in SQLite (the same
+// STATE_DIR/hub.db as the device registry, tables of their own):
+//
+//   operator_accounts  name, role, PBKDF2 password hash, disabled flag
+//   operator_tokens    id, owner, role, label, SHA-256 of the token (never the token)
+//   audit_log          append-only: triggers refuse UPDATE and DELETE
+//
+// Accounts and tokens are few and change rarely: their writes are synchronous
+// (an admin's request, the command line). Audit events arrive on the traffic
+// path: record() queues them and a writer thread inserts them in batches; past
+// kMaxQueuedAudit queued events new ones are dropped and counted (never blocks
+// the loop). Reads of the trail first wait for what is already queued.
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "hub/operators/audit.hpp"
+#include "hub/operators/caller.hpp"
+#include "protocol/result.hpp"
+
+struct sqlite3;
+
+namespace tether::hub {
+
+struct Account {
+  std::string name;
+  Role role = Role::kViewer;
+  std::string password_hash;  // "pbkdf2-sha256$..."
+  bool disabled = false;
+  std::int64_t created_ms = 0;
+};
+
+struct ApiToken {
+  std::string id;    // public handle (for listing and revoking), not a secret
+  std::string user;  // the owning account
+  Role role = Role::kViewer;
+  std::string label;  // what the owner called it
+  std::string token_sha256;
+  std::int64_t created_ms = 0;
+};
+
+struct AuditRecord {
+  std::int64_t id = 0;
+  AuditEvent event;
+};
+
+// Filters of an audit read; empty strings and zero times do not filter.
+struct AuditQuery {
+  std::string user;
+  std::string device;
+  std::string action;  // exact, or a prefix ending in '.' ("shell." matches shell.open)
+  std::int64_t from_ms = 0;
+  std::int64_t to_ms = 0;
+  std::int64_t before_id = 0;  // paging: only records older than this id
+  std::size_t limit = 200;
+};
+
+class SqliteOperatorStore final : public AuditSink {
+ public:
+  static constexpr std::size_t kMaxQueuedAudit = 10000;
+
+  static Result<std::unique_ptr<SqliteOperatorStore>> open(const std::string& state_dir);
+  ~SqliteOperatorStore() override;
+  SqliteOperatorStore(const SqliteOperatorStore&) = delete;
+  SqliteOperatorStore& operator=(const SqliteOperatorStore&) = delete;
+
+  // --- accounts ---
+  Result<std::vector<Account>> accounts();
+  // Inserts or replaces the row named account.name.
+  Status put_account(const Account& account);
+  // Removes the account and its tokens.
+  Status delete_account(const std::string& name);
+
+  // --- tokens ---
+  Result<std::vector<ApiToken>> tokens();
+  Status put_token(const ApiToken& token);
+  Status delete_token(const std::string& id);
+
+  // --- audit ---
+  void record(AuditEvent event) override;
+  Result<std::vector<AuditRecord>> audit(const AuditQuery& query);
+  // Waits until every queued event is written.
+  Status flush();
+  std::uint64_t audit_dropped() const;
+
+ private:
+  SqliteOperatorStore(sqlite3* db, sqlite3* writer);
+  void writer_main();
+  Status write_events(const std::deque<AuditEvent>& events);
+
+  sqlite3* db_;      // loop thread
+  sqlite3* writer_;  // writer thread
+  mutable std::mutex mutex_;
+  std::condition_variable wake_writer_;
+  std::condition_variable written_;
+  std::deque<AuditEvent> queued_;
+  std::uint64_t queued_seq_ = 0;
+  std::uint64_t written_seq_ = 0;
+  std::uint64_t dropped_ = 0;
+  std::optional<Error> first_error_;
+  bool stopping_ = false;
+  std::thread writer_thread_;
+};
+
+}  // namespace tether::hub

@@ -1,0 +1,543 @@
+// Operator accounts, roles, API tokens, the audit trail and the login limits:
+// the JSON API and the operator WebSocket (through the core with fake links),
+// each role against each route and each message type.
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "hub/core.hpp"
+#include "hub/json.hpp"
+#include "hub/operators/login_limiter.hpp"
+#include "hub/operators/message_roles.hpp"
+#include "protocol/codec.hpp"
+#include "protocol/control.hpp"
+#include "protocol/message.hpp"
+#include "protocol/shell.hpp"
+#include "tests/hub/api_rig.hpp"
+#include "tests/hub/hub_fakes.hpp"
+
+namespace tether::hub {
+namespace {
+
+namespace proto = protocol::proto;
+using protocol::ProtoMsg;
+using testing::FakeLink;
+using testing::MemoryStore;
+using testing::quick_hash;
+
+class OperatorsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(store.put_device("gw", sha256_hex("t"), 1).ok());
+    auto c = HubCore::create(store, monitoring, limits, log);
+    ASSERT_TRUE(c.ok());
+    core = std::move(*c);
+    rig = std::make_unique<testing::ApiRig>(store, core->devices(), core->operators(),
+                                            core->services(), core->audit(), log);
+    core->set_audit_sink(&rig->store());
+    core->devices().connected(1, "gw", dev);
+    ASSERT_TRUE(rig->accounts.create("vera", Role::kViewer, quick_hash("vera-password")).ok());
+    ASSERT_TRUE(rig->accounts.create("otto", Role::kOperator, quick_hash("otto-password")).ok());
+    ASSERT_TRUE(rig->accounts.create("ada", Role::kAdmin, quick_hash("ada-password")).ok());
+  }
+  void TearDown() override { core->set_audit_sink(nullptr); }
+
+  void from_op(ConnId id, const ProtoMsg& m) { core->operators().message(id, protocol::encode(m)); }
+  void from_dev(const ProtoMsg& m) { core->devices().message(1, protocol::encode(m)); }
+
+  std::vector<AuditRecord> audit(const std::string& action) {
+    AuditQuery q;
+    q.action = action;
+    auto r = rig->store().audit(q);
+    EXPECT_TRUE(r.ok());
+    return r.ok() ? *r : std::vector<AuditRecord>{};
+  }
+  HttpResponse login(const std::string& user, const std::string& password,
+                     const std::string& peer) {
+    HttpRequest req{
+        "POST", "/api/login", std::nullopt, "application/json",
+        "{\"username\":" + json::quote(user) + ",\"password\":" + json::quote(password) + "}"};
+    req.peer = peer;
+    return rig->api.handle(req);
+  }
+
+  Limits limits;
+  Logger log{LogLevel::kError, kProgramName};
+  MemoryStore store;
+  testing::HeldMonitoringStore monitoring;
+  std::unique_ptr<HubCore> core;
+  std::unique_ptr<testing::ApiRig> rig;
+  FakeLink dev, op1, op2;
+};
+
+// ------------------------------------------------------------------ the WebSocket
+
+TEST(MessageRoles, TheTable) {
+  EXPECT_EQ(role_for_message(proto::kControl, "ping"), Role::kViewer);
+  EXPECT_EQ(role_for_message(proto::kControl, "pong"), Role::kViewer);
+  EXPECT_EQ(role_for_message(proto::kControl, "open"), Role::kOperator);
+  EXPECT_EQ(role_for_message(proto::kControl, "close"), Role::kOperator);
+  for (const char* typ : {"new", "shell", "resize", "stop", "pong", ""}) {
+    EXPECT_EQ(role_for_message(proto::kShell, typ), Role::kOperator) << typ;
+  }
+  EXPECT_EQ(role_for_message(proto::kFileTransfer, "get_file"), Role::kOperator);
+  EXPECT_EQ(role_for_message(proto::kPortForward, "new"), Role::kOperator);
+  EXPECT_EQ(role_for_message(proto::kMonitoring, "anything"), Role::kViewer);
+  EXPECT_EQ(role_for_message(0x7777, "whatever"), Role::kOperator);  // unknown: operator
+  EXPECT_EQ(role_for_message(proto::kConfig, "set"), Role::kOperator);
+}
+
+// Every message type an operator socket can send, as each role: refused below
+// the table's role with a control error naming it, passed on otherwise.
+TEST_F(OperatorsTest, EachRoleAgainstEachMessageType) {
+  struct Case {
+    std::uint16_t proto;
+    const char* typ;
+    Role needed;
+  };
+  const std::vector<Case> cases{
+      {proto::kControl, "ping", Role::kViewer},
+      {proto::kControl, "open", Role::kOperator},
+      {proto::kControl, "close", Role::kOperator},
+      {proto::kShell, "new", Role::kOperator},
+      {proto::kShell, "shell", Role::kOperator},
+      {proto::kShell, "resize", Role::kOperator},
+      {proto::kShell, "stop", Role::kOperator},
+      {proto::kFileTransfer, "get_file", Role::kOperator},
+      {proto::kPortForward, "new", Role::kOperator},
+      {proto::kConfig, "get", Role::kOperator},
+      {proto::kCommand, "run", Role::kOperator},
+      {0x4242, "x", Role::kOperator},
+  };
+  ConnId next = 100;
+  for (Role role : {Role::kViewer, Role::kOperator, Role::kAdmin}) {
+    for (const Case& c : cases) {
+      FakeLink link;
+      const ConnId id = next++;
+      core->operators().connected(id, "gw", "someone", link, role);
+      from_op(id, protocol::make_msg(c.proto, c.typ, "sid-" + std::to_string(id)));
+      const bool refused = role < c.needed;
+      bool got_forbidden = false;
+      for (const auto& m : link.take()) {
+        if (m.hdr.proto != proto::kControl || m.hdr.typ != "error") continue;
+        auto err = protocol::ControlError::decode(m.body);
+        ASSERT_TRUE(err.ok());
+        if (err->err.find("forbidden") != std::string::npos) {
+          got_forbidden = true;
+          EXPECT_NE(err->err.find(std::string(role_name(c.needed))), std::string::npos);
+        }
+      }
+      EXPECT_EQ(got_forbidden, refused)
+          << role_name(role) << " proto " << c.proto << " typ " << c.typ;
+      if (refused) {
+        for (const auto& m : dev.take()) {
+          EXPECT_NE(m.hdr.sid, "sid-" + std::to_string(id)) << "reached the device";
+        }
+      }
+      core->operators().closed(id);
+      dev.take();
+    }
+  }
+}
+
+TEST_F(OperatorsTest, AViewerCannotOpenAShellByCraftingMessages) {
+  core->operators().connected(10, "gw", "vera", op1, Role::kViewer);
+  dev.take();
+  // Every way of asking for a shell, and data for a made-up session.
+  from_op(10, protocol::make_msg(proto::kShell, "new", "s1"));
+  from_op(10, protocol::make_msg(proto::kShell, "new", ""));
+  from_op(10, protocol::make_msg(proto::kShell, "shell", "s1", {}, {'i', 'd', '\n'}));
+  from_op(10, protocol::make_msg(proto::kControl, "open", "r1"));
+  from_op(10, protocol::make_msg(proto::kFileTransfer, "get_file", "r1"));
+  EXPECT_TRUE(dev.take().empty());
+  const auto replies = op1.take();
+  ASSERT_EQ(replies.size(), 5u);
+  for (const auto& m : replies) EXPECT_EQ(m.hdr.typ, "error");
+  EXPECT_EQ(audit("message.denied").size(), 5u);
+  // The same socket as an operator gets its shell.
+  core->operators().connected(11, "gw", "otto", op2, Role::kOperator);
+  from_op(11, protocol::make_msg(proto::kShell, "new", "s2"));
+  auto sent = dev.take();
+  ASSERT_EQ(sent.size(), 1u);
+  EXPECT_EQ(sent[0].hdr.typ, "new");
+  EXPECT_EQ(sent[0].hdr.prop_str("user_id"), "otto");
+}
+
+// ------------------------------------------------------------------ the JSON API
+
+TEST_F(OperatorsTest, EachRoleAgainstEachRoute) {
+  struct Route {
+    const char* method;
+    const char* path;
+    Role needed;
+    const char* body;
+  };
+  const std::vector<Route> routes{
+      {"GET", "/api/session", Role::kViewer, ""},
+      {"GET", "/api/devices", Role::kViewer, ""},
+      {"GET", "/api/devices/gw", Role::kViewer, ""},
+      {"GET", "/api/devices/gw/telemetry", Role::kViewer, ""},
+      {"GET", "/api/telemetry/open-alerts", Role::kViewer, ""},
+      {"GET", "/api/tokens", Role::kViewer, ""},
+      {"GET", "/api/tokens?all", Role::kAdmin, ""},
+      {"GET", "/api/accounts", Role::kAdmin, ""},
+      {"POST", "/api/accounts", Role::kAdmin, "{}"},
+      {"POST", "/api/accounts/nobody/disable", Role::kAdmin, "{}"},
+      {"POST", "/api/accounts/nobody/role", Role::kAdmin, "{\"role\":\"admin\"}"},
+      {"POST", "/api/accounts/nobody/password", Role::kAdmin, "{\"password\":\"12345678\"}"},
+      {"GET", "/api/audit", Role::kAdmin, ""},
+      {"POST", "/api/devices/gw/anything", Role::kOperator, "{}"},
+  };
+  for (const auto& [user, role] : std::vector<std::pair<std::string, Role>>{
+           {"vera", Role::kViewer}, {"otto", Role::kOperator}, {"ada", Role::kAdmin}}) {
+    const std::string cookie = rig->session_for(user);
+    for (const Route& r : routes) {
+      std::string path = r.path;
+      HttpRequest req{r.method, path, cookie, "application/json", r.body};
+      if (auto q = path.find('?'); q != std::string::npos) {
+        req.query[path.substr(q + 1)] = "";
+        req.path = path.substr(0, q);
+      }
+      const HttpResponse res = rig->api.handle(req);
+      if (role < r.needed) {
+        EXPECT_EQ(res.status, 403u) << user << " " << r.method << " " << r.path;
+        EXPECT_NE(res.body.find(std::string(role_name(r.needed))), std::string::npos) << res.body;
+      } else {
+        EXPECT_NE(res.status, 403u) << user << " " << r.method << " " << r.path << res.body;
+        EXPECT_NE(res.status, 401u) << user << " " << r.method << " " << r.path;
+      }
+    }
+  }
+  HttpRequest anonymous{"GET", "/api/devices", std::nullopt, "", ""};
+  EXPECT_EQ(rig->api.handle(anonymous).status, 401u);
+}
+
+TEST_F(OperatorsTest, SessionSaysTheRole) {
+  const auto res = rig->call("GET", "/api/session", rig->session_for("otto"));
+  EXPECT_EQ(res.status, 200u);
+  EXPECT_EQ(res.body, R"({"user":"otto","role":"operator"})");
+}
+
+TEST_F(OperatorsTest, ATokenIsShownOnceStoredHashedAndLimitedToItsRole) {
+  const std::string ada = rig->session_for("ada");
+  auto made = rig->call("POST", "/api/tokens", ada, R"({"label":"ci","role":"viewer"})");
+  ASSERT_EQ(made.status, 201u) << made.body;
+  // The body is not flat (created is a number): find the token by hand.
+  const auto at = made.body.find("\"token\":\"");
+  ASSERT_NE(at, std::string::npos);
+  const std::string token = made.body.substr(at + 9, 64);
+  const auto id_at = made.body.find("\"id\":\"");
+  const std::string id = made.body.substr(id_at + 6, 16);
+  // Only the hash is kept.
+  for (const auto& t : rig->accounts.tokens("ada")) {
+    EXPECT_EQ(t.token_sha256, sha256_hex(token));
+    EXPECT_EQ(t.token_sha256.find(token), std::string::npos);
+  }
+  auto listed = rig->call("GET", "/api/tokens", ada);
+  EXPECT_EQ(listed.body.find(token), std::string::npos);
+  // A viewer's token of an admin reads, and nothing more.
+  EXPECT_EQ(rig->call_with_token("GET", "/api/devices", token).status, 200u);
+  EXPECT_EQ(rig->call_with_token("GET", "/api/accounts", token).status, 403u);
+  EXPECT_EQ(rig->call_with_token("POST", "/api/devices/gw/anything", token).status, 403u);
+  EXPECT_EQ(rig->call_with_token("GET", "/api/session", token).body,
+            R"({"user":"ada","role":"viewer"})");
+  // A token makes no tokens.
+  EXPECT_EQ(rig->call_with_token("POST", "/api/tokens", token, "{}").status, 403u);
+  // Revoked: gone.
+  EXPECT_EQ(rig->call("POST", "/api/tokens/" + id + "/revoke", ada).status, 200u);
+  EXPECT_EQ(rig->call_with_token("GET", "/api/devices", token).status, 401u);
+  // Garbage tokens.
+  for (const char* bad :
+       {"", "x", "Bearer", "0000000000000000000000000000000000000000000000000000000000000000"}) {
+    EXPECT_EQ(rig->call_with_token("GET", "/api/devices", bad).status, 401u) << bad;
+  }
+  HttpRequest basic{"GET", "/api/devices", std::nullopt, "", ""};
+  basic.authorization = "Basic " + token;
+  EXPECT_EQ(rig->api.handle(basic).status, 401u);
+}
+
+TEST_F(OperatorsTest, ATokenNeverExceedsItsAccount) {
+  const std::string otto = rig->session_for("otto");
+  EXPECT_EQ(rig->call("POST", "/api/tokens", otto, R"({"role":"admin"})").status, 403u);
+  // For someone else: admin only.
+  EXPECT_EQ(rig->call("POST", "/api/tokens", otto, R"({"user":"vera"})").status, 403u);
+  auto made = rig->accounts.create_token("otto", Role::kOperator, "script");
+  ASSERT_TRUE(made.ok());
+  EXPECT_EQ(rig->call_with_token("POST", "/api/devices/gw/anything", made->token).status, 405u);
+  // The account loses its role: so does the token.
+  ASSERT_TRUE(rig->accounts.set_role("otto", Role::kViewer).ok());
+  EXPECT_EQ(rig->call_with_token("POST", "/api/devices/gw/anything", made->token).status, 403u);
+  // Disabled account: the token stops working.
+  ASSERT_TRUE(rig->accounts.set_disabled("otto", true).ok());
+  EXPECT_EQ(rig->call_with_token("GET", "/api/devices", made->token).status, 401u);
+}
+
+TEST_F(OperatorsTest, AdminManagesAccounts) {
+  const std::string ada = rig->session_for("ada");
+  auto created = rig->call("POST", "/api/accounts", ada,
+                           R"({"name":"nina","role":"operator","password":"nina-secret"})");
+  ASSERT_EQ(created.status, 201u) << created.body;
+  EXPECT_EQ(rig->call("POST", "/api/accounts", ada,
+                      R"({"name":"nina","role":"operator","password":"nina-secret"})")
+                .status,
+            409u);
+  EXPECT_EQ(rig->call("POST", "/api/accounts", ada,
+                      R"({"name":"bad name","role":"operator","password":"12345678"})")
+                .status,
+            400u);
+  EXPECT_EQ(
+      rig->call("POST", "/api/accounts", ada, R"({"name":"x","role":"root","password":"12345678"})")
+          .status,
+      400u);
+  EXPECT_EQ(
+      rig->call("POST", "/api/accounts", ada, R"({"name":"y","role":"viewer","password":"short"})")
+          .status,
+      400u);
+  EXPECT_EQ(rig->call("POST", "/api/accounts", ada, "not json").status, 400u);
+  EXPECT_EQ(login("nina", "nina-secret", "10.0.0.1").status, 200u);
+  // The config admin is not changeable from the API.
+  EXPECT_EQ(rig->call("POST", "/api/accounts/admin/disable", ada).status, 403u);
+  EXPECT_EQ(rig->call("POST", "/api/accounts/admin/delete", ada).status, 403u);
+  // An admin does not lock themselves out.
+  EXPECT_EQ(rig->call("POST", "/api/accounts/ada/disable", ada).status, 400u);
+  // Own password: any role.
+  const std::string vera = rig->session_for("vera");
+  EXPECT_EQ(rig->call("POST", "/api/accounts/vera/password", vera, R"({"password":"new-vera-pw"})")
+                .status,
+            200u);
+  EXPECT_EQ(login("vera", "new-vera-pw", "10.0.0.2").status, 200u);
+  EXPECT_EQ(
+      rig->call("POST", "/api/accounts/nina/password", vera, R"({"password":"hijacked!"})").status,
+      403u);
+  EXPECT_EQ(rig->call("POST", "/api/accounts/nina/delete", ada).status, 200u);
+  EXPECT_EQ(login("nina", "nina-secret", "10.0.0.1").status, 401u);
+  auto listed = rig->call("GET", "/api/accounts", ada);
+  EXPECT_NE(listed.body.find("\"name\":\"admin\""), std::string::npos);
+  EXPECT_NE(listed.body.find("\"config\":true"), std::string::npos);
+  EXPECT_EQ(listed.body.find("nina"), std::string::npos);
+  EXPECT_EQ(listed.body.find("pbkdf2"), std::string::npos);  // no hashes leave the hub
+  EXPECT_GE(audit("account.").size(), 3u);
+}
+
+TEST_F(OperatorsTest, DisablingAnAccountEndsItsSessionsAndShells) {
+  const std::string otto = rig->session_for("otto");
+  const std::string otto2 = rig->session_for("otto");
+  core->operators().connected(10, "gw", "otto", op1, Role::kOperator);
+  core->operators().connected(11, "gw", "vera", op2, Role::kViewer);
+  from_op(10, protocol::make_msg(proto::kShell, "new", "s1"));
+  from_dev(protocol::make_msg(proto::kShell, "new", "s1", {{"status", 1}}));
+  dev.take();
+  const std::string ada = rig->session_for("ada");
+  ASSERT_EQ(rig->call("POST", "/api/accounts/otto/disable", ada).status, 200u);
+  // Both login sessions are gone, its socket is closed and its shell stopped.
+  EXPECT_EQ(rig->call("GET", "/api/devices", otto).status, 401u);
+  EXPECT_EQ(rig->call("GET", "/api/devices", otto2).status, 401u);
+  EXPECT_EQ(op1.closed, close_code::kPolicy);
+  EXPECT_EQ(op2.closed, 0);
+  auto sent = dev.take();
+  ASSERT_EQ(sent.size(), 1u);
+  EXPECT_EQ(sent[0].hdr.typ, "stop");
+  EXPECT_EQ(sent[0].hdr.sid, "s1");
+  EXPECT_EQ(login("otto", "otto-password", "10.0.0.3").status, 403u);
+  EXPECT_EQ(rig->call("POST", "/api/accounts/otto/enable", ada).status, 200u);
+  EXPECT_EQ(login("otto", "otto-password", "10.0.0.3").status, 200u);
+  auto closes = audit("shell.close");
+  ASSERT_EQ(closes.size(), 1u);
+  EXPECT_EQ(closes[0].event.user, "otto");
+}
+
+TEST_F(OperatorsTest, LoginChecksNameAndPassword) {
+  auto ok = login("admin", "admin-password", "10.1.0.1");
+  EXPECT_EQ(ok.status, 200u);
+  EXPECT_EQ(ok.body, R"({"user":"admin","role":"admin"})");
+  EXPECT_NE(ok.set_cookie.find("tether_session="), std::string::npos);
+  EXPECT_EQ(login("admin", "wrong", "10.1.0.1").status, 401u);
+  EXPECT_EQ(login("nobody", "admin-password", "10.1.0.1").status, 401u);
+  EXPECT_EQ(login("Admin", "admin-password", "10.1.0.1").status, 401u);
+  HttpRequest bad{"POST", "/api/login", std::nullopt, "text/plain", "{}"};
+  EXPECT_EQ(rig->api.handle(bad).status, 415u);
+  bad.content_type = "application/json";
+  for (const char* body : {"", "{", "[]", R"({"username":"admin"})", R"({"username":1})"}) {
+    bad.body = body;
+    EXPECT_EQ(rig->api.handle(bad).status, 400u) << body;
+  }
+  bad.method = "GET";
+  EXPECT_EQ(rig->api.handle(bad).status, 405u);
+  auto logins = audit("login");
+  ASSERT_GE(logins.size(), 4u);
+  // Newest first: the failure for "Admin" from its address.
+  EXPECT_EQ(logins[0].event.outcome, "failed");
+  EXPECT_EQ(logins[0].event.address, "10.1.0.1");
+  EXPECT_EQ(logins.back().event.outcome, "ok");
+}
+
+TEST_F(OperatorsTest, AFloodFromOneAddressLocksOutNeitherAnotherAddressNorAnotherAccount) {
+  int limited = 0;
+  for (int i = 0; i < 50; ++i) {
+    if (login("admin", "guess" + std::to_string(i), "203.0.113.9").status == 429u) ++limited;
+  }
+  EXPECT_GE(limited, 35);
+  // The same account from elsewhere, and another account from elsewhere.
+  EXPECT_EQ(login("admin", "admin-password", "198.51.100.1").status, 200u);
+  EXPECT_EQ(login("otto", "otto-password", "198.51.100.2").status, 200u);
+  EXPECT_FALSE(audit("login").empty());
+}
+
+TEST(LoginLimiter, BucketsPerAddressAndAccount) {
+  using Clock = LoginLimiter::Clock;
+  LoginLimiter limiter({1.0, 3}, {1.0, 5}, 4);
+  const auto t0 = Clock::now();
+  for (int i = 0; i < 3; ++i) EXPECT_TRUE(limiter.begin("a", "x", t0));
+  EXPECT_FALSE(limiter.begin("a", "x", t0));
+  EXPECT_FALSE(limiter.begin("a", "y", t0));  // the address is spent, whatever the account
+  EXPECT_TRUE(limiter.begin("b", "x", t0));   // the account still has some
+  EXPECT_TRUE(limiter.begin("c", "x", t0));
+  EXPECT_FALSE(limiter.begin("d", "x", t0));  // the account is spent now
+  EXPECT_TRUE(limiter.begin("d", "y", t0));
+  // Refill.
+  EXPECT_TRUE(limiter.begin("a", "z", t0 + std::chrono::seconds(2)));
+  // A success gives back what it took.
+  limiter.succeeded("d", "y", t0);
+  // Bounded: never more than 4 of each.
+  for (int i = 0; i < 100; ++i) {
+    (void)limiter.begin("addr" + std::to_string(i), "acct" + std::to_string(i), t0);
+  }
+  EXPECT_LE(limiter.addresses(), 4u);
+  EXPECT_LE(limiter.accounts(), 4u);
+}
+
+// ------------------------------------------------------------------ the audit trail
+
+TEST_F(OperatorsTest, TheAuditTrailRecordsEachAction) {
+  core->operators().connected(10, "gw", "otto", op1, Role::kOperator);
+  // A shell: open, then the device ends it with an exit code.
+  from_op(10, protocol::make_msg(proto::kShell, "new", "s1"));
+  from_dev(protocol::make_msg(proto::kShell, "new", "s1", {{"status", 1}}));
+  from_dev(protocol::make_msg(proto::kShell, "stop", "s1", {{"status", 1}, {"exit_code", 3}}));
+  // A shell the device refuses.
+  from_op(10, protocol::make_msg(proto::kShell, "new", "s2"));
+  from_dev(protocol::make_msg(proto::kShell, "new", "s2", {{"status", 2}}, {'n', 'o'}));
+  // A routed session with a file download and a port forward.
+  from_op(10, protocol::make_msg(proto::kControl, "open", "r1"));
+  const protocol::Value path(protocol::Map{{"path", protocol::Value("/etc/hosts")}});
+  from_op(10, protocol::make_msg(proto::kFileTransfer, "get_file", "r1", {},
+                                 protocol::encode_value(path)));
+  from_op(10, protocol::make_msg(proto::kControl, "open", "r2"));
+  const protocol::Value to(protocol::Map{{"remote_host", protocol::Value("10.0.0.5")},
+                                         {"remote_port", protocol::Value(22)}});
+  from_op(10, protocol::make_msg(proto::kPortForward, "new", "r2", {}, protocol::encode_value(to)));
+  // Config push, command and update consent over the socket.
+  from_op(10, protocol::make_msg(proto::kConfig, "set", ""));
+  from_op(10, protocol::make_msg(proto::kCommand, "request", ""));
+  from_op(10, protocol::make_msg(proto::kUpdate, "consent", ""));
+  // A write through the JSON API to a device (a config push, a command...).
+  (void)rig->call("POST", "/api/devices/gw/config", rig->session_for("otto"));
+
+  auto opens = audit("shell.open");
+  ASSERT_EQ(opens.size(), 2u);
+  EXPECT_EQ(opens[0].event.outcome, "failed");
+  EXPECT_EQ(opens[1].event.outcome, "ok");
+  EXPECT_EQ(opens[1].event.user, "otto");
+  EXPECT_EQ(opens[1].event.device, "gw");
+  auto closes = audit("shell.close");
+  ASSERT_EQ(closes.size(), 1u);
+  EXPECT_NE(closes[0].event.detail.find("exit_code=3"), std::string::npos);
+  EXPECT_NE(closes[0].event.detail.find("duration_s="), std::string::npos);
+  EXPECT_EQ(audit("session.open").size(), 2u);
+  auto files = audit("file.get");
+  ASSERT_EQ(files.size(), 1u);
+  EXPECT_NE(files[0].event.detail.find("path=/etc/hosts"), std::string::npos);
+  auto forwards = audit("forward.open");
+  ASSERT_EQ(forwards.size(), 1u);
+  EXPECT_NE(forwards[0].event.detail.find("to=10.0.0.5:22"), std::string::npos);
+  for (const char* action : {"config.set", "command.request", "update.consent"}) {
+    auto recorded = audit(action);
+    ASSERT_EQ(recorded.size(), 1u) << action;
+    EXPECT_EQ(recorded[0].event.user, "otto");
+    EXPECT_EQ(recorded[0].event.device, "gw");
+  }
+  auto writes = audit("api.write");
+  ASSERT_EQ(writes.size(), 1u);
+  EXPECT_EQ(writes[0].event.device, "gw");
+  EXPECT_EQ(writes[0].event.user, "otto");
+  EXPECT_NE(writes[0].event.detail.find("POST /api/devices/gw/config -> 405"), std::string::npos);
+
+  // Filters and the JSON lines export, admin only.
+  const std::string ada = rig->session_for("ada");
+  HttpRequest req{"GET", "/api/audit", ada, "", ""};
+  req.query = {{"user", "otto"}, {"action", "shell."}, {"device", "gw"}};
+  auto res = rig->api.handle(req);
+  EXPECT_EQ(res.status, 200u);
+  EXPECT_NE(res.body.find("shell.close"), std::string::npos);
+  EXPECT_EQ(res.body.find("file.get"), std::string::npos);
+  req.query = {{"format", "jsonl"}};
+  res = rig->api.handle(req);
+  EXPECT_EQ(res.status, 200u);
+  EXPECT_EQ(res.content_type, "application/x-ndjson");
+  std::size_t lines = 0;
+  for (char c : res.body) lines += c == '\n' ? 1 : 0;
+  EXPECT_GE(lines, 7u);
+  req.query = {{"from", "-1"}};
+  EXPECT_EQ(rig->api.handle(req).status, 400u);
+  req.query = {{"limit", "abc"}};
+  EXPECT_EQ(rig->api.handle(req).status, 400u);
+  req.query = {{"from", std::to_string(now_ms() + 100000)}};
+  EXPECT_EQ(rig->api.handle(req).body, "[]");
+}
+
+TEST_F(OperatorsTest, TheAuditLogIsAppendOnly) {
+  rig->store().record({"u", "x", "", "ok", "", "", 0});
+  ASSERT_TRUE(rig->store().flush().ok());
+  // Another connection to the same file, as anyone with access to it would use.
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open((rig->dir() / "hub.db").c_str(), &db), SQLITE_OK);
+  for (const char* sql : {"UPDATE audit_log SET user = 'someone else'", "DELETE FROM audit_log"}) {
+    char* err = nullptr;
+    EXPECT_NE(sqlite3_exec(db, sql, nullptr, nullptr, &err), SQLITE_OK) << sql;
+    ASSERT_NE(err, nullptr);
+    EXPECT_NE(std::string(err).find("append-only"), std::string::npos);
+    sqlite3_free(err);
+  }
+  sqlite3_close(db);
+  EXPECT_EQ(audit("x").size(), 1u);
+}
+
+TEST(OperatorStore, AccountsAndTokensSurviveAReopen) {
+  char tmpl[] = "/tmp/tether-hub-ops-XXXXXX";
+  const std::string dir = ::mkdtemp(tmpl);
+  {
+    auto store = SqliteOperatorStore::open(dir);
+    ASSERT_TRUE(store.ok());
+    Accounts accounts(**store, "root", quick_hash("root-password"));
+    ASSERT_TRUE(accounts.load().ok());
+    ASSERT_TRUE(accounts.create("vera", Role::kViewer, quick_hash("pw-vera-1")).ok());
+    ASSERT_TRUE(accounts.set_disabled("vera", true).ok());
+    ASSERT_TRUE(accounts.create_token("root", Role::kOperator, "ci").ok());
+    EXPECT_EQ(accounts.create("root", Role::kViewer, "x").error().code(), ErrorCode::kBusy);
+    EXPECT_EQ(accounts.create("", Role::kViewer, "x").error().code(), ErrorCode::kInvalidArgument);
+    EXPECT_EQ(accounts.create(std::string(65, 'a'), Role::kViewer, "x").error().code(),
+              ErrorCode::kInvalidArgument);
+    EXPECT_EQ(accounts.create_token("vera", Role::kAdmin, "").error().code(),
+              ErrorCode::kAccessDenied);
+  }
+  auto store = SqliteOperatorStore::open(dir);
+  ASSERT_TRUE(store.ok());
+  Accounts accounts(**store, "root", quick_hash("root-password"));
+  ASSERT_TRUE(accounts.load().ok());
+  ASSERT_NE(accounts.find("vera"), nullptr);
+  EXPECT_TRUE(accounts.find("vera")->disabled);
+  EXPECT_FALSE(accounts.caller_for_user("vera").has_value());
+  ASSERT_EQ(accounts.tokens("root").size(), 1u);
+  EXPECT_EQ(accounts.tokens("root")[0].role, Role::kOperator);
+  EXPECT_EQ(accounts.list().size(), 2u);
+  store->reset();
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace tether::hub
