@@ -58,8 +58,15 @@ Result<Invocation> parse_command_line(int argc, const char* const argv[]) {
       "register device ID (or give it a new token) and exit; needs --token-file")(
       "token-file", po::value<std::string>(),
       "with --add-device: the device's token; generated (mode 0600) when the file is "
-      "missing or empty")("hash-password",
-                          "read a password on stdin, print its operator.password-hash, exit");
+      "missing or empty")(
+      "add-devices", po::value<long long>(),
+      "register N devices named PREFIX1..PREFIXN (zero-padded) with fresh tokens in one "
+      "transaction and exit; needs --tokens-out")(
+      "device-prefix", po::value<std::string>(),
+      "with --add-devices: the id prefix (default sim-)")(
+      "tokens-out", po::value<std::string>(),
+      "with --add-devices: write 'ID TOKEN' lines here (mode 0600; tether-sim --tokens)")(
+      "hash-password", "read a password on stdin, print its operator.password-hash, exit");
 
   po::options_description settings("Settings ([section] key in the config file)");
   settings.add_options()("listen.address", po::value<std::string>(),
@@ -113,6 +120,7 @@ Result<Invocation> parse_command_line(int argc, const char* const argv[]) {
     os << "tether-hub: the reference backend and operator web UI for tetherd\n\n"
        << "  tether-hub --config FILE\n"
        << "  tether-hub --config FILE --add-device ID --token-file FILE\n"
+       << "  tether-hub --config FILE --add-devices N --tokens-out FILE [--device-prefix P]\n"
        << "  tether-hub --hash-password < password\n\n"
        << all;
     inv.mode = Invocation::Mode::kHelp;
@@ -171,6 +179,17 @@ Result<Invocation> parse_command_line(int argc, const char* const argv[]) {
 
   if (vm.count("hash-password")) {
     inv.mode = Invocation::Mode::kHashPassword;
+  } else if (vm.count("add-devices")) {
+    inv.mode = Invocation::Mode::kAddDevices;
+    const long long n = vm["add-devices"].as<long long>();
+    if (n < 1 || n > 1000000) {
+      return Error("option '--add-devices': " + std::to_string(n) +
+                   " is out of range [1, 1000000]");
+    }
+    inv.add_devices = static_cast<std::size_t>(n);
+    if (vm.count("device-prefix")) inv.device_prefix = vm["device-prefix"].as<std::string>();
+    if (!vm.count("tokens-out")) return Error("option '--add-devices' needs --tokens-out");
+    inv.tokens_out = vm["tokens-out"].as<std::string>();
   } else if (vm.count("add-device")) {
     inv.mode = Invocation::Mode::kAddDevice;
     inv.add_device_id = vm["add-device"].as<std::string>();

@@ -60,11 +60,15 @@ struct HubConfig {
 
 // What the command line asks for.
 struct Invocation {
-  enum class Mode { kServe, kAddDevice, kHashPassword, kHelp, kVersion };
+  enum class Mode { kServe, kAddDevice, kAddDevices, kHashPassword, kHelp, kVersion };
   Mode mode = Mode::kServe;
   HubConfig config;
   std::string add_device_id;
   std::string token_file;
+  // --add-devices N --device-prefix P --tokens-out FILE (bulk registration).
+  std::size_t add_devices = 0;
+  std::string device_prefix = "sim-";
+  std::string tokens_out;
   std::string help_text;
 };
 
