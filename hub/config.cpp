@@ -88,7 +88,7 @@ Result<Invocation> parse_command_line(int argc, const char* const argv[]) {
                                                           po::value<long long>(), "default 8")(
       "limits.sessions-per-operator", po::value<long long>(), "default 4")(
       "limits.sessions-per-device", po::value<long long>(), "default 16")(
-      "limits.max-connections", po::value<long long>(), "default 512")(
+      "limits.max-connections", po::value<long long>(), "default 16384")(
       "log.level", po::value<std::string>(), "error, warn, info (default), debug")(
       "monitoring.retention-days", po::value<double>(),
       "days of monitoring history kept (default 30; fractions allowed)")(

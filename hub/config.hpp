@@ -36,8 +36,10 @@ struct Limits {
   std::size_t queue_hard_cap = 8388608;
   // Logged-in operator sessions kept at once (oldest evicted).
   std::size_t max_operator_sessions = 256;
-  // Connections of any kind (lws refuses beyond this).
-  std::size_t max_connections = 512;
+  // Connections of any kind (lws refuses beyond this). Each needs a file
+  // descriptor: the hub raises its soft limit to the hard one at start, and the
+  // unit sets LimitNOFILE (docs/performance.md "Fleet size").
+  std::size_t max_connections = 16384;
 };
 
 struct HubConfig {

@@ -1,6 +1,7 @@
 // tether-hub: the composition root. Parses the command line, then either registers
 // a device, hashes a password, or opens the store and serves.
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -168,6 +169,26 @@ class StoreErrorLog final : public WriteErrorSink {
   const Logger& log_;
 };
 
+// One descriptor per connection plus the hub's own (stdio, signalfd, the store's
+// database and WAL files, lws's): raise the soft open-file limit to the hard one,
+// as a server with thousands of devices must, and say so when limits.max-connections
+// still does not fit (systemd: LimitNOFILE in tether-hub.service).
+void raise_fd_limit(const HubConfig& config, const Logger& log) {
+  constexpr rlim_t kOwnDescriptors = 64;
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0) return;
+  if (limit.rlim_cur < limit.rlim_max) {
+    limit.rlim_cur = limit.rlim_max;
+    if (::setrlimit(RLIMIT_NOFILE, &limit) != 0) return;
+  }
+  const rlim_t needed = static_cast<rlim_t>(config.limits.max_connections) + kOwnDescriptors;
+  if (limit.rlim_cur != RLIM_INFINITY && limit.rlim_cur < needed) {
+    log.warn("the open-file limit (" + std::to_string(limit.rlim_cur) +
+             ") is below limits.max-connections + " + std::to_string(kOwnDescriptors) +
+             "; connections beyond it will be refused (raise LimitNOFILE)");
+  }
+}
+
 int serve(Invocation& inv, const Logger& log) {
   HubConfig& config = inv.config;
   if (config.web_root.empty()) config.web_root = TETHER_HUB_WEB_ROOT;
@@ -180,6 +201,7 @@ int serve(Invocation& inv, const Logger& log) {
   if (::stat((config.web_root + "/index.html").c_str(), &st) != 0) {
     log.warn("no web UI at " + config.web_root + " (hub.web-root); the API still works");
   }
+  raise_fd_limit(config, log);
   StoreErrorLog store_errors(log);
   auto store = SqliteStore::open(config.state_dir, &store_errors);
   if (!store.ok()) {
