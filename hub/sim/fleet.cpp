@@ -164,6 +164,7 @@ class Fleet::Impl {
   } tick_timer_;
   int signal_fd_ = -1;
   bool stop_ = false;
+  bool paused_ = false;  // no records made (SIGUSR1 toggles)
   int exit_status_ = 0;
   std::chrono::steady_clock::time_point started_;
   std::chrono::steady_clock::time_point last_tick_;
@@ -203,6 +204,7 @@ Status Fleet::Impl::start(std::vector<DeviceIdentity> identities) {
   sigemptyset(&mask);
   sigaddset(&mask, SIGINT);
   sigaddset(&mask, SIGTERM);
+  sigaddset(&mask, SIGUSR1);
   if (pthread_sigmask(SIG_BLOCK, &mask, nullptr) != 0) return Error("blocking signals failed");
   signal(SIGPIPE, SIG_IGN);
   signal_fd_ = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
@@ -269,6 +271,7 @@ Status Fleet::Impl::start(std::vector<DeviceIdentity> identities) {
     links_.push_back(
         std::make_unique<Link>(*this, std::move(identity), options_.behaviour, backoff, seed));
   }
+  paused_ = options_.start_paused;
   started_ = std::chrono::steady_clock::now();
   last_tick_ = started_;
   next_stats_ = started_;
@@ -448,7 +451,7 @@ void Fleet::Impl::tick() {
   const auto now = std::chrono::steady_clock::now();
   const double elapsed = std::chrono::duration<double>(now - last_tick_).count();
   last_tick_ = now;
-  if (options_.records_per_second > 0) {
+  if (options_.records_per_second > 0 && !paused_) {
     const std::int64_t ts = wall_ms();
     for (auto& l : links_) {
       Link& link = *l;
@@ -552,7 +555,13 @@ Status Fleet::Impl::write_summary() const {
 
 void Fleet::Impl::on_signal() {
   signalfd_siginfo si;
-  while (::read(signal_fd_, &si, sizeof si) == static_cast<ssize_t>(sizeof si)) stop_ = true;
+  while (::read(signal_fd_, &si, sizeof si) == static_cast<ssize_t>(sizeof si)) {
+    if (si.ssi_signo == SIGUSR1) {
+      paused_ = !paused_;
+    } else {
+      stop_ = true;
+    }
+  }
   lws_cancel_service(context_);
 }
 

@@ -8,7 +8,8 @@
 //
 // A fleet-wide tick makes records (rate x elapsed, carried over as credit per
 // device), writes the stats line and checks the stop conditions; SIGINT / SIGTERM
-// arrive through a signalfd on the same loop.
+// (stop) and SIGUSR1 (pause or resume making records) arrive through a signalfd
+// on the same loop.
 #pragma once
 
 #include <memory>

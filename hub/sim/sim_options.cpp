@@ -53,6 +53,7 @@ Result<SimInvocation> parse_sim_options(int argc, const char* const argv[]) {
       "devices", po::value<long long>(), "how many devices to simulate (default: all of --tokens)")(
       "rate", po::value<double>(), "monitoring records per second per device (default 0)")(
       "records", po::value<long long>(), "records each device makes, then stops (default: no end)")(
+      "start-paused", "make no records until SIGUSR1 (which toggles pause and resume)")(
       "exit-when-acked",
       "exit 0 once every device has made --records and the backend acked them all")(
       "duration", po::value<double>(),
@@ -115,6 +116,7 @@ Result<SimInvocation> parse_sim_options(int argc, const char* const argv[]) {
   }
   o.exit_when_acked = vm.count("exit-when-acked") > 0;
   o.quiet = vm.count("quiet") > 0;
+  o.start_paused = vm.count("start-paused") > 0;
   if (vm.count("stats")) o.stats_file = vm["stats"].as<std::string>();
   if (vm.count("summary")) o.summary_file = vm["summary"].as<std::string>();
   if (vm.count("rate")) {
