@@ -5,6 +5,8 @@
 //   POST /api/logout   -> 200, cookie cleared
 //   GET  /api/session  -> 200 {"user":..}
 //   GET  /api/devices  -> 200 [device, ...]
+//   GET  /api/devices?offset=&limit=&q=&online=&alerts=&version= -> 200 one page
+//        {"total","offset","limit","devices","versions"} (services/device_list_api.hpp)
 //   GET  /api/devices/{id} -> 200 device | 404
 //
 // Every route but login answers 401 without a valid session cookie. Routes the

@@ -127,6 +127,41 @@ test('a simulated device echoes an operator\'s shell', async () => {
   }
 });
 
+test('the device list pages, searches and filters on the server', async () => {
+  const sim = runSim(['--devices', '3', '--sw-version', 'sim-2']);
+  const get = async (q) => request(hub, 'GET', `/api/devices?${q}`, { cookie });
+  try {
+    await until('3 online', async () => (await get('online=true')).json.total === 3);
+    const pad = (i) => `sim-${String(i).padStart(String(N).length, '0')}`;
+    let res = await get('offset=10&limit=25');
+    assert.equal(res.status, 200);
+    assert.equal(res.json.total, N);
+    assert.deepEqual(res.json.devices.map((d) => d.id), Array.from({ length: 25 }, (_, i) => pad(i + 11)));
+    res = await get(`q=${pad(N - 7).toUpperCase()}`);
+    assert.deepEqual(res.json.devices.map((d) => d.id), [pad(N - 7)]);
+    res = await get('online=true');
+    assert.deepEqual(res.json.devices.map((d) => d.id), [pad(1), pad(2), pad(3)]);
+    assert.equal((await get('online=false')).json.total, N - 3);
+    res = await get('version=sim-2');
+    assert.equal(res.json.total, 3);
+    assert.deepEqual(res.json.versions, ['sim-1', 'sim-2']);
+    assert.equal((await get('version=sim-1&online=false&limit=1')).json.total, N - 3);
+    assert.equal((await get('alerts=true')).json.total, 0);
+    assert.equal((await get('alerts=false')).json.total, N);
+    assert.equal((await get(`offset=${N}`)).json.devices.length, 0);
+    for (const bad of ['limit=0', 'limit=501', 'offset=-1', 'offset=x', 'online=maybe', 'alerts=2', `q=${'x'.repeat(129)}`]) {
+      res = await get(bad);
+      assert.equal(res.status, 400, bad);
+      assert.match(res.json.error, /must/);
+    }
+    assert.ok(Array.isArray((await request(hub, 'GET', '/api/devices', { cookie })).json), 'the bare form stays');
+    assert.equal((await request(hub, 'GET', '/api/devices?limit=5')).status, 401);
+  } finally {
+    sim.proc.kill('SIGTERM');
+    assert.equal(await sim.exited, 0);
+  }
+});
+
 test('tether-sim refuses bad options with a sentence and status 2', () => {
   for (const args of [[], ['--url', 'http://x', '--tokens', tokensFile], ['--url', 'wss://x', '--tokens', '/no/such'],
     ['--url', 'wss://x', '--tokens', tokensFile, '--rate', '-1'], ['--url', 'wss://x', '--tokens', tokensFile, '--bogus'],
