@@ -147,16 +147,25 @@ try {
   const cookie = await login(hubRef);
   const op = await connectOperator(hubRef, cookie, 'sim-' + '1'.padStart(String(N).length, '0'));
   op.send({ hdr: { proto: PROTO.SHELL, typ: 'new', sid: 'bench', props: { terminal_width: 80, terminal_height: 24 } } });
-  await op.next({ proto: PROTO.SHELL, typ: 'new', sid: 'bench' }, 10000);
+  const n0 = Date.now();
+  await op.next({ proto: PROTO.SHELL, typ: 'new', sid: 'bench' }, 60000);
+  results.shell_new_ms = Date.now() - n0;
   const rtts = [];
+  let lost = 0;
   const echoUntil = Date.now() + INGEST_S * 1000;
   while (Date.now() < echoUntil) {
-    const key = `k${rtts.length}\n`;
+    const key = `k${rtts.length + lost}\n`;
     const e0 = process.hrtime.bigint();
     op.send({ hdr: { proto: PROTO.SHELL, typ: 'shell', sid: 'bench' }, body: key });
-    const echo = await op.next({ proto: PROTO.SHELL, typ: 'shell', sid: 'bench' }, 10000);
-    rtts.push(Number(process.hrtime.bigint() - e0) / 1e6);
-    if (text(echo.body) !== key) throw new Error('wrong echo');
+    try {
+      for (;;) {
+        const echo = await op.next({ proto: PROTO.SHELL, typ: 'shell', sid: 'bench' }, 5000);
+        if (text(echo.body) === key) break; // a late echo of an earlier key is skipped
+      }
+      rtts.push(Number(process.hrtime.bigint() - e0) / 1e6);
+    } catch {
+      lost += 1; // no echo within 5 s
+    }
     await sleep(20);
   }
   await op.close();
@@ -168,7 +177,8 @@ try {
     online: a1.online,
   };
   rtts.sort((x, y) => x - y);
-  results.shell_echo_ms = { n: rtts.length, p50: pct(rtts, 50), p99: pct(rtts, 99), max: rtts[rtts.length - 1] };
+  if (rtts.length === 0) rtts.push(NaN);
+  results.shell_echo_ms = { n: rtts.length, lost, p50: pct(rtts, 50), p99: pct(rtts, 99), max: rtts[rtts.length - 1] };
   sim.kill('SIGUSR1');
   await until('every record acked', () => { const s = lastStats(); return s.acked === s.made; }, 600000);
 
@@ -200,7 +210,7 @@ try {
   console.log(`  per device (above floor)    ${results.per_device_kb.vmrss.toFixed(1)} / ${results.per_device_kb.pss.toFixed(1)} / ${results.per_device_kb.uss.toFixed(1)} KB   (target <= 100 KB)`);
   console.log(`  idle hub CPU                ${results.idle_cpu_pct.toFixed(2)} % of a core over ${IDLE_S} s (floor ${results.floor_cpu_pct.toFixed(2)} %; target < 5 %)`);
   console.log(`  ingest acked after commit   ${results.ingest.acked_per_s.toFixed(0)} records/s of ${results.ingest.offered_per_s} offered (hub ${results.ingest.hub_cpu_pct.toFixed(0)} %, sim ${results.ingest.sim_cpu_pct.toFixed(0)} % of a core; target >= 50000)`);
-  console.log(`  shell echo while ingesting  p50 ${results.shell_echo_ms.p50.toFixed(1)} ms, p99 ${results.shell_echo_ms.p99.toFixed(1)} ms, max ${results.shell_echo_ms.max.toFixed(1)} ms (${rtts.length} echoes; target p99 < 50 ms)`);
+  console.log(`  shell echo while ingesting  p50 ${results.shell_echo_ms.p50.toFixed(1)} ms, p99 ${results.shell_echo_ms.p99.toFixed(1)} ms, max ${results.shell_echo_ms.max.toFixed(1)} ms (${rtts.length} echoes, ${lost} without an echo within 5 s; shell new answered in ${results.shell_new_ms} ms; target p99 < 50 ms)`);
   console.log(`  restart storm               all ${N} back ${results.restart.all_back_after_kill_s.toFixed(1)} s after the kill (hub down ${results.restart.hub_down_s.toFixed(1)} s; target < ${2 * BACKOFF_MAX_S} s = 2 x backoff-max), peak ${results.restart.peak_reconnects_per_s.toFixed(0)} reconnects/s`);
   console.log('\n  t after kill (s) | online | reconnects/s');
   for (const r of rows.filter((_, i) => i % 2 === 1)) {
