@@ -24,7 +24,7 @@ struct SimOptions {
   std::uint64_t records_per_device = 0;  // 0: no end
   bool exit_when_acked = false;
   bool start_paused = false;  // make no records until SIGUSR1
-  double duration_s = 0;  // 0: until SIGINT / SIGTERM
+  double duration_s = 0;      // 0: until SIGINT / SIGTERM
 
   // The daemon's keepalive and reconnect settings (daemon.md, [server]).
   std::chrono::milliseconds ping_interval{30'000};
