@@ -33,7 +33,7 @@ constexpr char kSignalProtocolName[] = "tether-sim-signal";
 // What one link may receive in one message (the daemon's server.max-message default).
 constexpr std::size_t kMaxMessage = 1 << 20;
 // Bytes of frames coalesced into one write.
-constexpr std::size_t kMaxWriteBatch = 16 * 1024;
+constexpr std::size_t kMaxWriteBatch = std::size_t{16} * 1024;
 constexpr std::chrono::milliseconds kTick{100};
 
 std::int64_t wall_ms() {

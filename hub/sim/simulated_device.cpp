@@ -232,9 +232,11 @@ void SimulatedDevice::on_config(const protocol::ProtoMsg& msg, std::vector<Bytes
   }
   if (set->version > config_version_) {
     if (set->replace.value_or(false)) config_values_.clear();
-    for (auto& [key, value] : set->values) {
+    for (auto& entry : set->values) {
+      const std::string& key = entry.first;
+      const protocol::Value& value = entry.second;
       auto it = std::find_if(config_values_.begin(), config_values_.end(),
-                             [&](const auto& kv) { return kv.first == key; });
+                             [&key](const auto& kv) { return kv.first == key; });
       if (value.is_nil()) {
         if (it != config_values_.end()) config_values_.erase(it);
       } else if (it != config_values_.end()) {
