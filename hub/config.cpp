@@ -58,8 +58,15 @@ Result<Invocation> parse_command_line(int argc, const char* const argv[]) {
       "register device ID (or give it a new token) and exit; needs --token-file")(
       "token-file", po::value<std::string>(),
       "with --add-device: the device's token; generated (mode 0600) when the file is "
-      "missing or empty")("hash-password",
-                          "read a password on stdin, print its operator.password-hash, exit")(
+      "missing or empty")(
+      "add-devices", po::value<long long>(),
+      "register N devices named PREFIX1..PREFIXN (zero-padded) with fresh tokens in one "
+      "transaction and exit; needs --tokens-out")(
+      "device-prefix", po::value<std::string>(),
+      "with --add-devices: the id prefix (default sim-)")(
+      "tokens-out", po::value<std::string>(),
+      "with --add-devices: write 'ID TOKEN' lines here (mode 0600; tether-sim --tokens)")(
+      "hash-password", "read a password on stdin, print its operator.password-hash, exit")(
       "add-operator", po::value<std::string>(),
       "create operator account NAME (password on stdin) and exit; needs --role")(
       "role", po::value<std::string>(), "with --add-operator: viewer, operator or admin");
@@ -84,7 +91,7 @@ Result<Invocation> parse_command_line(int argc, const char* const argv[]) {
                                                           po::value<long long>(), "default 8")(
       "limits.sessions-per-operator", po::value<long long>(), "default 4")(
       "limits.sessions-per-device", po::value<long long>(), "default 16")(
-      "limits.max-connections", po::value<long long>(), "default 512")(
+      "limits.max-connections", po::value<long long>(), "default 16384")(
       "log.level", po::value<std::string>(), "error, warn, info (default), debug")(
       "monitoring.retention-days", po::value<double>(),
       "days of monitoring history kept (default 30; fractions allowed)")(
@@ -122,6 +129,7 @@ Result<Invocation> parse_command_line(int argc, const char* const argv[]) {
     os << "tether-hub: the reference backend and operator web UI for tetherd\n\n"
        << "  tether-hub --config FILE\n"
        << "  tether-hub --config FILE --add-device ID --token-file FILE\n"
+       << "  tether-hub --config FILE --add-devices N --tokens-out FILE [--device-prefix P]\n"
        << "  tether-hub --hash-password < password\n"
        << "  tether-hub --config FILE --add-operator NAME --role ROLE < password\n\n"
        << all;
@@ -189,6 +197,17 @@ Result<Invocation> parse_command_line(int argc, const char* const argv[]) {
     inv.add_operator_name = vm["add-operator"].as<std::string>();
     if (!vm.count("role")) return Error("option '--add-operator' needs --role");
     inv.add_operator_role = vm["role"].as<std::string>();
+  } else if (vm.count("add-devices")) {
+    inv.mode = Invocation::Mode::kAddDevices;
+    const long long n = vm["add-devices"].as<long long>();
+    if (n < 1 || n > 1000000) {
+      return Error("option '--add-devices': " + std::to_string(n) +
+                   " is out of range [1, 1000000]");
+    }
+    inv.add_devices = static_cast<std::size_t>(n);
+    if (vm.count("device-prefix")) inv.device_prefix = vm["device-prefix"].as<std::string>();
+    if (!vm.count("tokens-out")) return Error("option '--add-devices' needs --tokens-out");
+    inv.tokens_out = vm["tokens-out"].as<std::string>();
   } else if (vm.count("add-device")) {
     inv.mode = Invocation::Mode::kAddDevice;
     inv.add_device_id = vm["add-device"].as<std::string>();

@@ -37,8 +37,10 @@ struct Limits {
   std::size_t queue_hard_cap = 8388608;
   // Logged-in operator sessions kept at once (oldest evicted).
   std::size_t max_operator_sessions = 256;
-  // Connections of any kind (lws refuses beyond this).
-  std::size_t max_connections = 512;
+  // Connections of any kind (lws refuses beyond this). Each needs a file
+  // descriptor: the hub raises its soft limit to the hard one at start, and the
+  // unit sets LimitNOFILE (docs/performance.md "Fleet size").
+  std::size_t max_connections = 16384;
 };
 
 struct HubConfig {
@@ -63,7 +65,7 @@ struct HubConfig {
 
 // What the command line asks for.
 struct Invocation {
-  enum class Mode { kServe, kAddDevice, kHashPassword, kAddOperator, kHelp, kVersion };
+  enum class Mode { kServe, kAddDevice, kAddDevices, kHashPassword, kAddOperator, kHelp, kVersion };
   Mode mode = Mode::kServe;
   HubConfig config;
   std::string add_device_id;
@@ -71,6 +73,10 @@ struct Invocation {
   // --add-operator NAME --role ROLE (the password comes on stdin).
   std::string add_operator_name;
   std::string add_operator_role;
+  // --add-devices N --device-prefix P --tokens-out FILE (bulk registration).
+  std::size_t add_devices = 0;
+  std::string device_prefix = "sim-";
+  std::string tokens_out;
   std::string help_text;
 };
 

@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "hub/json.hpp"
+#include "hub/services/device_list_api.hpp"
 
 namespace tether::hub {
 
@@ -94,7 +95,9 @@ std::optional<HttpResponse> HttpApi::own_route(const HttpRequest& req, const Cal
                             ",\"role\":" + json::quote(std::string(role_name(caller.role))) + "}",
                         {}};
   }
-  if (req.path == "/api/devices") {
+  // With ?offset=&limit=&q=&online=&alerts=&version= the paged form answers
+  // (services/device_list_api.hpp, through the monitoring service's routes).
+  if (req.path == "/api/devices" && !wants_device_page(req.query)) {
     if (req.method != "GET") return json_error(405, "use GET");
     if (!caller.may(Role::kViewer)) return forbidden(Role::kViewer);
     auto devices = store_.list();
@@ -114,25 +117,7 @@ std::optional<HttpResponse> HttpApi::own_route(const HttpRequest& req, const Cal
 }
 
 std::string HttpApi::device_json(const DeviceRecord& d) const {
-  const bool online = devices_.online(d.id);
-  std::string s = "{\"id\":" + json::quote(d.id);
-  s += ",\"online\":";
-  s += online ? "true" : "false";
-  s += ",\"last_seen\":";
-  s += online ? std::to_string(now_ms())
-              : (d.last_seen_ms ? std::to_string(d.last_seen_ms) : std::string("null"));
-  s += ",\"version\":" + (d.version.empty() ? std::string("null") : json::quote(d.version));
-  s += ",\"operators\":" + std::to_string(operators_.operators_of(d.id));
-  s += ",\"status\":";
-  if (d.status_ms == 0) {
-    s += "null";
-  } else {
-    s += "{\"state\":" + json::quote(d.state) + ",\"boot_id\":" + json::quote(d.boot_id) +
-         ",\"uptime_s\":" + (d.uptime_s < 0 ? std::string("null") : std::to_string(d.uptime_s)) +
-         ",\"at\":" + std::to_string(d.status_ms) + "}";
-  }
-  s += "}";
-  return s;
+  return hub::device_json(d, devices_, operators_);
 }
 
 }  // namespace tether::hub

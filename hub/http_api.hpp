@@ -6,6 +6,8 @@
 //   POST /api/logout   -> 200, cookie cleared                          viewer
 //   GET  /api/session  -> 200 {"user":..,"role":..}                    viewer
 //   GET  /api/devices  -> 200 [device, ...]                            viewer
+//   GET  /api/devices?offset=&limit=&q=&online=&alerts=&version= -> 200 one page
+//        {"total","offset","limit","devices","versions"} (services/device_list_api.hpp)
 //   GET  /api/devices/{id} -> 200 device | 404                         viewer
 //   accounts, tokens, audit: hub/operators/accounts_api.hpp
 //

@@ -1,6 +1,7 @@
 // tether-hub: the composition root. Parses the command line, then either registers
 // a device, hashes a password, or opens the store and serves.
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -12,6 +13,7 @@
 #include <optional>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include "hub/auth.hpp"
 #include "hub/config.hpp"
@@ -105,6 +107,60 @@ int add_device(const Invocation& inv, const Logger& log) {
   return 0;
 }
 
+// Registers inv.add_devices devices with fresh random tokens. The tokens go to
+// --tokens-out first (0600, written in full and synced), the hashes to the store
+// after, in one transaction: a failure leaves either no device or every device
+// registered, and never a registered token nobody has.
+int add_devices(const Invocation& inv, const Logger& log) {
+  const std::size_t width = std::to_string(inv.add_devices).size();
+  std::vector<DeviceRegistration> devices;
+  devices.reserve(inv.add_devices);
+  std::string lines;
+  for (std::size_t i = 1; i <= inv.add_devices; ++i) {
+    std::string number = std::to_string(i);
+    std::string id = inv.device_prefix + std::string(width - number.size(), '0') + number;
+    if (!valid_device_id(id)) {
+      log.error("option '--device-prefix': '" + id +
+                "' is not a valid device id (1-128 of A-Z a-z 0-9 . _ : -)");
+      return 2;
+    }
+    auto token = random_hex(32);
+    if (!token.ok()) {
+      log.error(token.error().message());
+      return 1;
+    }
+    lines += id + " " + *token + "\n";
+    devices.push_back({std::move(id), sha256_hex(*token)});
+  }
+  const int fd = ::open(inv.tokens_out.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    log.error("option '--tokens-out': cannot write " + inv.tokens_out + ": " +
+              std::strerror(errno));
+    return 2;
+  }
+  const bool written =
+      ::write(fd, lines.data(), lines.size()) == static_cast<ssize_t>(lines.size()) &&
+      ::fsync(fd) == 0;
+  ::close(fd);
+  if (!written) {
+    log.error("option '--tokens-out': writing " + inv.tokens_out + " failed");
+    return 1;
+  }
+  auto store = SqliteStore::open(inv.config.state_dir);
+  if (!store.ok()) {
+    log.error(store.error().message());
+    return 1;
+  }
+  if (auto s = (*store)->put_devices(devices, now_ms()); !s.ok()) {
+    log.error(
+        s.error().wrap("registering " + std::to_string(devices.size()) + " devices").message());
+    return 1;
+  }
+  log.info(std::to_string(devices.size()) + " devices registered (" + devices.front().id + " .. " +
+           devices.back().id + "); their tokens are in " + inv.tokens_out);
+  return 0;
+}
+
 std::optional<std::string> password_from_stdin(const Logger& log) {
   std::string password;
   std::getline(std::cin, password);
@@ -190,6 +246,26 @@ class StoreErrorLog final : public WriteErrorSink {
   const Logger& log_;
 };
 
+// One descriptor per connection plus the hub's own (stdio, signalfd, the store's
+// database and WAL files, lws's): raise the soft open-file limit to the hard one,
+// as a server with thousands of devices must, and say so when limits.max-connections
+// still does not fit (systemd: LimitNOFILE in tether-hub.service).
+void raise_fd_limit(const HubConfig& config, const Logger& log) {
+  constexpr rlim_t kOwnDescriptors = 64;
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0) return;
+  if (limit.rlim_cur < limit.rlim_max) {
+    limit.rlim_cur = limit.rlim_max;
+    if (::setrlimit(RLIMIT_NOFILE, &limit) != 0) return;
+  }
+  const rlim_t needed = static_cast<rlim_t>(config.limits.max_connections) + kOwnDescriptors;
+  if (limit.rlim_cur != RLIM_INFINITY && limit.rlim_cur < needed) {
+    log.warn("the open-file limit (" + std::to_string(limit.rlim_cur) +
+             ") is below limits.max-connections + " + std::to_string(kOwnDescriptors) +
+             "; connections beyond it will be refused (raise LimitNOFILE)");
+  }
+}
+
 int serve(Invocation& inv, const Logger& log) {
   HubConfig& config = inv.config;
   if (config.web_root.empty()) config.web_root = TETHER_HUB_WEB_ROOT;
@@ -202,6 +278,7 @@ int serve(Invocation& inv, const Logger& log) {
   if (::stat((config.web_root + "/index.html").c_str(), &st) != 0) {
     log.warn("no web UI at " + config.web_root + " (hub.web-root); the API still works");
   }
+  raise_fd_limit(config, log);
   StoreErrorLog store_errors(log);
   auto store = SqliteStore::open(config.state_dir, &store_errors);
   if (!store.ok()) {
@@ -293,6 +370,8 @@ int main(int argc, char** argv) {
       return 0;
     case Invocation::Mode::kAddDevice:
       return add_device(*inv, log);
+    case Invocation::Mode::kAddDevices:
+      return add_devices(*inv, log);
     case Invocation::Mode::kHashPassword:
       return hash_password_from_stdin(log);
     case Invocation::Mode::kAddOperator:

@@ -238,17 +238,24 @@ class WsConn final : public Link {
     if (!server_.shutting_down()) lws_rx_flow_control(wsi_, on ? 1 : 0);
   }
 
-  // LWS_CALLBACK_SERVER_WRITEABLE: one message per callback; <0 closes.
+  // LWS_CALLBACK_SERVER_WRITEABLE: messages while the socket takes them (at most
+  // kMaxWritesPerCallback, so one busy peer cannot hold the loop); <0 closes.
+  // One message per callback would let a queue of small messages (acks, echoes)
+  // drain at one per loop iteration, which with thousands of connections is slow.
   int on_writable() {
-    auto& q = !urgent_.empty() ? urgent_ : bulk_;
-    if (!q.empty()) {
-      auto frame = std::move(q.front());
-      q.pop_front();
-      const std::size_t len = frame.size() - LWS_PRE;
-      queued_ -= len;
-      const int n = lws_write(wsi_, frame.data() + LWS_PRE, len, LWS_WRITE_BINARY);
-      if (n < 0 || static_cast<std::size_t>(n) < len) return -1;
-      if (kind_ == PeerKind::kOperator) server_.core().operators().wrote(id_);
+    constexpr int kMaxWritesPerCallback = 32;
+    if (!urgent_.empty() || !bulk_.empty()) {
+      for (int i = 0; i < kMaxWritesPerCallback && (!urgent_.empty() || !bulk_.empty()); ++i) {
+        if (i > 0 && lws_send_pipe_choked(wsi_)) break;
+        auto& q = !urgent_.empty() ? urgent_ : bulk_;
+        auto frame = std::move(q.front());
+        q.pop_front();
+        const std::size_t len = frame.size() - LWS_PRE;
+        queued_ -= len;
+        const int n = lws_write(wsi_, frame.data() + LWS_PRE, len, LWS_WRITE_BINARY);
+        if (n < 0 || static_cast<std::size_t>(n) < len) return -1;
+        if (kind_ == PeerKind::kOperator) server_.core().operators().wrote(id_);
+      }
       if (!urgent_.empty() || !bulk_.empty() || closing_) lws_callback_on_writable(wsi_);
       return 0;
     }

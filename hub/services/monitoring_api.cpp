@@ -6,6 +6,7 @@
 #include <string_view>
 
 #include "hub/json.hpp"
+#include "hub/services/device_list_api.hpp"
 #include "hub/store/monitoring_store.hpp"
 #include "hub/store/store.hpp"
 
@@ -95,6 +96,8 @@ std::string number(double d) {
 
 std::optional<HttpResponse> MonitoringApi::handle(const HttpRequest& request,
                                                   const Caller& /*caller*/) {
+  // The paged device list filters by open alerts, which live here.
+  if (auto page = device_list_route(context_, request)) return page;
   if (request.path == "/api/telemetry/open-alerts") {
     if (request.method != "GET") return error(405, "use GET");
     return open_alert_counts();

@@ -222,13 +222,37 @@ void MonitoringIntake::committed(const std::string& device_id, std::uint64_t seq
     // Not acked: the device keeps the record and sends it again after a reconnect.
     context_.log.error(status.error().wrap("storing records of " + device_id).message());
   } else if (state.online) {
+    // Acks are cumulative: one per device per round of completions is enough (a
+    // batch commits hundreds of a device's records at once), sent by flush_acks()
+    // after every completion of this round has run.
     state.acked = std::max(state.acked, seq);
-    const monitoring::Ack ack{state.acked};
+    if (!state.ack_due) {
+      state.ack_due = true;
+      ack_due_.push_back(device_id);
+    }
+    if (!ack_flush_posted_) {
+      ack_flush_posted_ = true;
+      std::weak_ptr<MonitoringIntake*> self = self_;
+      context_.inbox.post([self] {
+        if (auto alive = self.lock(); alive && *alive) (*alive)->flush_acks();
+      });
+    }
+  }
+  if (!state.online && state.uncommitted == 0) devices_.erase(it);
+}
+
+void MonitoringIntake::flush_acks() {
+  ack_flush_posted_ = false;
+  for (const std::string& device_id : std::exchange(ack_due_, {})) {
+    auto it = devices_.find(device_id);
+    if (it == devices_.end() || !it->second.ack_due) continue;
+    it->second.ack_due = false;
+    if (!it->second.online) continue;
+    const monitoring::Ack ack{it->second.acked};
     (void)context_.devices.send(
         device_id, protocol::make_msg(proto::kMonitoring, monitoring::kAck, {}, {}, ack.encode()),
         true);
   }
-  if (!state.online && state.uncommitted == 0) devices_.erase(it);
 }
 
 void MonitoringIntake::refuse(const std::string& device_id, const protocol::ProtoMsg& msg,

@@ -23,6 +23,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "hub/services/protocol_service.hpp"
 
@@ -57,6 +58,7 @@ class MonitoringIntake final : public ProtocolService {
     std::size_t uncommitted = 0;  // records handed to the store, not yet committed
     bool paused = false;
     bool online = false;
+    bool ack_due = false;  // `acked` moved and its ack is not sent yet
   };
 
   void record_status(const std::string& device_id, const protocol::ProtoMsg& msg);
@@ -64,9 +66,13 @@ class MonitoringIntake final : public ProtocolService {
   void committed(const std::string& device_id, std::uint64_t seq, std::size_t n,
                  const Status& status);
   void refuse(const std::string& device_id, const protocol::ProtoMsg& msg, const Error& error);
+  // Sends one cumulative ack to each device whose acked seq moved since the last flush.
+  void flush_acks();
 
   ServiceContext context_;
   std::map<std::string, DeviceState, std::less<>> devices_;
+  std::vector<std::string> ack_due_;  // devices with ack_due set, in order
+  bool ack_flush_posted_ = false;
   std::unique_ptr<MonitoringApi> api_;
   // Completions posted to the loop hold this; they do nothing once it is gone.
   std::shared_ptr<MonitoringIntake*> self_;

@@ -34,6 +34,7 @@ class Stmt {
   }
   void bind(int i, std::int64_t v) { sqlite3_bind_int64(stmt_, i, v); }
   int step() { return sqlite3_step(stmt_); }
+  void reset() { sqlite3_reset(stmt_); }
   std::string text(int col) const {
     const auto* p = sqlite3_column_text(stmt_, col);
     return p ? std::string(reinterpret_cast<const char*>(p),
@@ -295,6 +296,36 @@ Status SqliteStore::put_device(const std::string& id, const std::string& token_s
   s.bind(2, token_sha256);
   s.bind(3, now_ms);
   if (s.step() != SQLITE_DONE) return s.error("registering device");
+  return Status::Ok();
+}
+
+Status SqliteStore::put_devices(const std::vector<DeviceRegistration>& devices,
+                                std::int64_t now_ms) {
+  if (auto s = exec(reader_, "BEGIN IMMEDIATE"); !s.ok()) {
+    return s.error().wrap("registering devices");
+  }
+  Status result = Status::Ok();
+  {
+    Stmt s(reader_,
+           "INSERT INTO devices(id, token_sha256, created_ms) VALUES(?1, ?2, ?3) "
+           "ON CONFLICT(id) DO UPDATE SET token_sha256 = excluded.token_sha256");
+    if (!s.ok()) result = s.error("registering devices");
+    for (std::size_t i = 0; result.ok() && i < devices.size(); ++i) {
+      s.bind(1, devices[i].id);
+      s.bind(2, devices[i].token_sha256);
+      s.bind(3, now_ms);
+      if (s.step() != SQLITE_DONE) result = s.error(("registering " + devices[i].id).c_str());
+      s.reset();
+    }
+  }
+  if (!result.ok()) {
+    (void)exec(reader_, "ROLLBACK");
+    return result;
+  }
+  if (auto s = exec(reader_, "COMMIT"); !s.ok()) {
+    (void)exec(reader_, "ROLLBACK");
+    return s.error().wrap("registering devices");
+  }
   return Status::Ok();
 }
 

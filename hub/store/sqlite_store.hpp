@@ -38,6 +38,8 @@ class SqliteStore final : public Store {
 
   Status put_device(const std::string& id, const std::string& token_sha256,
                     std::int64_t now_ms) override;
+  // In one transaction: all registered, or none.
+  Status put_devices(const std::vector<DeviceRegistration>& devices, std::int64_t now_ms) override;
   Result<std::optional<std::string>> device_for_token(const std::string& token_sha256) override;
   Result<std::optional<DeviceRecord>> get(const std::string& id) override;
   Result<std::vector<DeviceRecord>> list() override;

@@ -34,6 +34,12 @@ struct DeviceRecord {
   std::int64_t status_ms = 0;  // when the last status arrived
 };
 
+// One device of a bulk registration (tether-hub --add-devices).
+struct DeviceRegistration {
+  std::string id;
+  std::string token_sha256;
+};
+
 struct StatusUpdate {
   std::string version;
   std::string state;
@@ -57,6 +63,14 @@ class Store {
   // Registers `id` with the token's SHA-256, or replaces the hash of an existing device.
   virtual Status put_device(const std::string& id, const std::string& token_sha256,
                             std::int64_t now_ms) = 0;
+  // Registers many devices at once: all or none. The default does one put_device
+  // per device; an implementation with transactions overrides it.
+  virtual Status put_devices(const std::vector<DeviceRegistration>& devices, std::int64_t now_ms) {
+    for (const auto& d : devices) {
+      if (auto s = put_device(d.id, d.token_sha256, now_ms); !s.ok()) return s;
+    }
+    return Status::Ok();
+  }
 
   // --- reads (see every write queued before them) ---
   // The device whose token hashes to `token_sha256`, if any.

@@ -29,6 +29,8 @@ export const api = {
   logout: () => call('POST', '/api/logout'),
   session: () => call('GET', '/api/session'),
   devices: () => call('GET', '/api/devices'),
+  // One page of the device list, filtered by the hub (devicelist.js).
+  devicePage: (params) => call('GET', `/api/devices?${new URLSearchParams(params)}`),
   device: (id) => call('GET', `/api/devices/${encodeURIComponent(id)}`),
   // Monitoring (telemetry.js).
   openAlerts: () => call('GET', '/api/telemetry/open-alerts'),

@@ -1,11 +1,12 @@
 // The operator UI: a tiny hash router over three pages (login, device list, device).
 import { api, Unauthorized } from './api.js';
 import { TerminalSession } from './terminal.js';
-import { telemetryView, openAlertCounts, alertBadge } from './telemetry.js';
+import { telemetryView } from './telemetry.js';
 import { configView } from './config.js';
 import { updatesView, fleetUpdatesPage } from './update.js';
 import { commandsView } from './commands.js';
 import { accountsPage, auditPage } from './admin.js';
+import { deviceListView } from './devicelist.js';
 
 const main = document.getElementById('main');
 const userBox = document.getElementById('user');
@@ -110,37 +111,12 @@ function loginPage() {
 }
 
 function devicesPage() {
-  const body = h('div', { class: 'table-wrap' }, h('p', { class: 'muted' }, 'Loading…'));
+  const body = h('div');
   main.replaceChildren(
     h('section', { class: 'page' },
       h('div', { class: 'page-head' }, h('h1', {}, 'Devices')),
       body));
-  let timer = null;
-  async function load() {
-    try {
-      const [devices, alerts] = await Promise.all([api.devices(), openAlertCounts()]);
-      if (devices.length === 0) {
-        body.replaceChildren(h('p', { class: 'muted' },
-          'No devices registered yet. Add one with tether-hub --add-device ID --token-file FILE.'));
-        return;
-      }
-      body.replaceChildren(h('table', { class: 'devices', 'data-testid': 'device-list' },
-        h('thead', {}, h('tr', {}, h('th', {}, 'Device'), h('th', {}, 'State'),
-          h('th', {}, 'Last seen'), h('th', {}, 'Alerts'), h('th', { class: 'wide' }, 'Version'))),
-        h('tbody', {}, devices.map((d) =>
-          h('tr', { 'data-testid': 'device-row', 'data-device': d.id },
-            h('td', {}, h('a', { href: `#/devices/${encodeURIComponent(d.id)}` }, d.id)),
-            h('td', {}, badge(d.online)),
-            h('td', {}, d.online ? 'now' : ago(d.last_seen)),
-            h('td', {}, alertBadge(alerts[d.id])),
-            h('td', { class: 'wide' }, d.version || '—'))))));
-    } catch (e) {
-      handleError(e, body);
-    }
-  }
-  load();
-  timer = setInterval(load, 5000);
-  return () => clearInterval(timer);
+  return deviceListView(body, { h, badge, ago, handleError });
 }
 
 const TABS = [
