@@ -2,7 +2,6 @@
 
 #include <pthread.h>
 #include <signal.h>
-#include <sqlite3.h>
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -11,85 +10,15 @@
 #include <limits>
 #include <utility>
 
+#include "hub/store/sqlite_db.hpp"
+
 namespace tether::hub {
 
 namespace {
 
-// A prepared statement that finalizes itself.
-class Statement {
- public:
-  Statement(sqlite3* db, const char* sql) : db_(db) {
-    rc_ = sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr);
-  }
-  ~Statement() { sqlite3_finalize(stmt_); }
-  Statement(const Statement&) = delete;
-  Statement& operator=(const Statement&) = delete;
-
-  bool ok() const { return rc_ == SQLITE_OK; }
-  Error error(const std::string& what) const {
-    return Error(ErrorCode::kStorageFailure, what + ": " + sqlite3_errmsg(db_));
-  }
-  void bind(int i, const std::string& s) {
-    sqlite3_bind_text(stmt_, i, s.data(), static_cast<int>(s.size()), SQLITE_TRANSIENT);
-  }
-  void bind(int i, const std::optional<std::string>& s) {
-    if (s) {
-      bind(i, *s);
-    } else {
-      sqlite3_bind_null(stmt_, i);
-    }
-  }
-  void bind(int i, std::int64_t v) { sqlite3_bind_int64(stmt_, i, v); }
-  void bind(int i, const protocol::Bytes& b) {
-    sqlite3_bind_blob(stmt_, i, b.data(), static_cast<int>(b.size()), SQLITE_TRANSIENT);
-  }
-  int step() { return sqlite3_step(stmt_); }
-  bool is_null(int col) const { return sqlite3_column_type(stmt_, col) == SQLITE_NULL; }
-  std::string text(int col) const {
-    const auto* p = sqlite3_column_text(stmt_, col);
-    return p ? std::string(reinterpret_cast<const char*>(p),
-                           static_cast<std::size_t>(sqlite3_column_bytes(stmt_, col)))
-             : std::string();
-  }
-  std::optional<std::string> opt_text(int col) const {
-    if (is_null(col)) return std::nullopt;
-    return text(col);
-  }
-  protocol::Bytes blob(int col) const {
-    const auto* p = static_cast<const std::uint8_t*>(sqlite3_column_blob(stmt_, col));
-    const auto n = static_cast<std::size_t>(sqlite3_column_bytes(stmt_, col));
-    return p ? protocol::Bytes(p, p + n) : protocol::Bytes();
-  }
-  std::int64_t int64(int col) const { return sqlite3_column_int64(stmt_, col); }
-
- private:
-  sqlite3* db_;
-  sqlite3_stmt* stmt_ = nullptr;
-  int rc_;
-};
-
-Status exec(sqlite3* db, const char* sql) {
-  char* err = nullptr;
-  if (sqlite3_exec(db, sql, nullptr, nullptr, &err) != SQLITE_OK) {
-    std::string msg = err ? err : "unknown error";
-    sqlite3_free(err);
-    return Error(ErrorCode::kStorageFailure, msg);
-  }
-  return Status::Ok();
-}
-
-Result<sqlite3*> open_connection(const std::string& path) {
-  sqlite3* db = nullptr;
-  const int rc = sqlite3_open_v2(
-      path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
-  if (rc != SQLITE_OK) {
-    std::string msg = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
-    sqlite3_close(db);
-    return Error(ErrorCode::kStorageFailure, "opening " + path + ": " + msg);
-  }
-  sqlite3_busy_timeout(db, 5000);
-  return db;
-}
+using Statement = sqlite::Stmt;
+using sqlite::exec;
+using sqlite::open_connection;
 
 constexpr const char* kColumns =
     "id, device, target, action, args, timeout_s, request, user, created_ms, status, ret, err, "
