@@ -7,27 +7,13 @@ import { updatesView, fleetUpdatesPage } from './update.js';
 import { commandsView } from './commands.js';
 import { accountsPage, auditPage } from './admin.js';
 import { deviceListView } from './devicelist.js';
+import { h } from './dom.js';
 
 const main = document.getElementById('main');
 const userBox = document.getElementById('user');
 let cleanup = null; // the current page's teardown
 let currentUser = null;
 let currentRole = null; // viewer, operator or admin (the hub checks; the UI only hides)
-
-function h(tag, attrs = {}, ...children) {
-  const el = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (v === undefined || v === null || v === false) continue;
-    if (k === 'class') el.className = v;
-    else if (k.startsWith('on')) el.addEventListener(k.slice(2), v);
-    else el.setAttribute(k, v === true ? '' : v);
-  }
-  for (const c of children.flat()) {
-    if (c === null || c === undefined || c === false) continue;
-    el.append(c instanceof Node ? c : document.createTextNode(String(c)));
-  }
-  return el;
-}
 
 function ago(ms) {
   if (!ms) return 'never';

@@ -3,45 +3,10 @@
 // shows live (pending, then ok / error / timeout / busy / no-target / invalid with
 // ret or err), and the history lists every request with who sent it. Sending needs
 // the operator role; the hub says so (403) otherwise.
+import { h } from './dom.js';
+import { call } from './api.js';
 
 const POLL_MS = 1000;
-
-function h(tag, attrs = {}, ...children) {
-  const el = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (v === undefined || v === null || v === false) continue;
-    if (k === 'class') el.className = v;
-    else if (k.startsWith('on')) el.addEventListener(k.slice(2), v);
-    else el.setAttribute(k, v === true ? '' : v);
-  }
-  for (const c of children.flat()) {
-    if (c === null || c === undefined || c === false) continue;
-    el.append(c instanceof Node ? c : document.createTextNode(String(c)));
-  }
-  return el;
-}
-
-// The command routes, with the API's error sentence on failure.
-async function call(method, path, body) {
-  const init = { method, credentials: 'same-origin', headers: {} };
-  if (body !== undefined) {
-    init.headers['Content-Type'] = 'application/json';
-    init.body = JSON.stringify(body);
-  }
-  const res = await fetch(path, init);
-  let data = null;
-  try {
-    data = await res.json();
-  } catch {
-    data = null;
-  }
-  if (!res.ok) {
-    const err = new Error((data && data.error) || `HTTP ${res.status}`);
-    err.status = res.status;
-    throw err;
-  }
-  return data;
-}
 
 const base = (id) => `/api/devices/${encodeURIComponent(id)}`;
 const time = (ms) => (ms ? new Date(ms).toLocaleString() : '—');

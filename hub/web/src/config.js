@@ -5,6 +5,7 @@
 // history of pushed versions with who pushed them. It stays live by polling
 // GET /api/devices/{id}/config (and the history) every second while shown.
 import { api } from './api.js';
+import { h } from './dom.js';
 
 const POLL_MS = 1000;
 // The hub's bounds (hub/services/config_json.hpp): checked here first so that the
@@ -12,21 +13,6 @@ const POLL_MS = 1000;
 const MAX_DEPTH = 16;
 const MAX_KEY_BYTES = 256;
 const MAX_BODY_BYTES = 16384;
-
-function h(tag, attrs = {}, ...children) {
-  const el = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (v === undefined || v === null || v === false) continue;
-    if (k === 'class') el.className = v;
-    else if (k.startsWith('on')) el.addEventListener(k.slice(2), v);
-    else el.setAttribute(k, v === true ? '' : v);
-  }
-  for (const c of children.flat()) {
-    if (c === null || c === undefined || c === false) continue;
-    el.append(c instanceof Node ? c : document.createTextNode(String(c)));
-  }
-  return el;
-}
 
 const time = (ms) => (ms ? new Date(ms).toLocaleString() : '—');
 const pretty = (doc) => JSON.stringify(doc, null, 2);

@@ -5,6 +5,7 @@
 // records after the last cursor it has seen and folds them in.
 import uPlot from 'uplot';
 import { api } from './api.js';
+import { h } from './dom.js';
 
 const POLL_MS = 1000;
 const RANGES = [
@@ -15,21 +16,6 @@ const RANGES = [
   { id: '7d', label: 'Last 7 days', ms: 7 * 24 * 3600e3 },
 ];
 const CHART_POINTS = 300;
-
-function h(tag, attrs = {}, ...children) {
-  const el = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (v === undefined || v === null || v === false) continue;
-    if (k === 'class') el.className = v;
-    else if (k.startsWith('on')) el.addEventListener(k.slice(2), v);
-    else el.setAttribute(k, v === true ? '' : v);
-  }
-  for (const c of children.flat()) {
-    if (c === null || c === undefined || c === false) continue;
-    el.append(c instanceof Node ? c : document.createTextNode(String(c)));
-  }
-  return el;
-}
 
 const time = (ms) => (ms ? new Date(ms).toLocaleString() : '—');
 const show = (v) => (v !== null && typeof v === 'object' ? JSON.stringify(v) : String(v));

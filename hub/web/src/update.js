@@ -4,48 +4,12 @@
 // output; the device's earlier updates) and the fleet page (#/updates: one
 // artifact to a chosen set of devices, and how many are at each state).
 // It talks to the update service's JSON routes only.
-import { Unauthorized } from './api.js';
+import { call, Unauthorized } from './api.js';
+import { h } from './dom.js';
 
 const FINAL = new Set(['success', 'failure', 'rejected', 'cancelled']);
 const FAST_MS = 1000;
 const SLOW_MS = 5000;
-
-function h(tag, attrs = {}, ...children) {
-  const el = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (v === undefined || v === null || v === false) continue;
-    if (k === 'class') el.className = v;
-    else if (k.startsWith('on')) el.addEventListener(k.slice(2), v);
-    else el.setAttribute(k, v === true ? '' : v);
-  }
-  for (const c of children.flat()) {
-    if (c === null || c === undefined || c === false) continue;
-    el.append(c instanceof Node ? c : document.createTextNode(String(c)));
-  }
-  return el;
-}
-
-async function call(method, path, body) {
-  const init = { method, credentials: 'same-origin', headers: {} };
-  if (body !== undefined) {
-    init.headers['Content-Type'] = 'application/json';
-    init.body = JSON.stringify(body);
-  }
-  const res = await fetch(path, init);
-  let data = null;
-  try {
-    data = await res.json();
-  } catch {
-    data = null;
-  }
-  if (res.status === 401) throw new Unauthorized('not logged in');
-  if (!res.ok) {
-    const err = new Error((data && data.error) || `HTTP ${res.status}`);
-    err.status = res.status;
-    throw err;
-  }
-  return data;
-}
 
 const enc = encodeURIComponent;
 const updatesApi = {
