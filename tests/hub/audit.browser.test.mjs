@@ -7,7 +7,7 @@ import { spawn, execSync } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { userInfo } from 'node:os';
-import { startHub, requireWeb, repo, request, login } from './helpers.mjs';
+import { startHub, requireWeb, repo, request, login, openBrowser } from './helpers.mjs';
 
 const tetherdBin = process.env.TETHERD_BIN || join(repo, 'build/daemon/tetherd');
 const artifacts = process.env.TETHER_ARTIFACTS || join(repo, 'tests/artifacts');
@@ -57,20 +57,7 @@ before(async () => {
   ], { stdio: ['ignore', 'pipe', 'pipe'] });
   tetherd.stdout.on('data', (d) => { tetherdLog += d; });
   tetherd.stderr.on('data', (d) => { tetherdLog += d; });
-  const spki = execSync(
-    `openssl x509 -in ${join(hub.dir, 'server.pem')} -pubkey -noout | openssl pkey -pubin -outform der | openssl dgst -sha256 -binary | base64`,
-  ).toString().trim();
-  const { chromium } = requireWeb('playwright-core');
-  browser = await chromium.launch({
-    executablePath: chromiumPath,
-    headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync',
-      `--ignore-certificate-errors-spki-list=${spki}`],
-  });
-  context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
-  page = await context.newPage();
-  page.on('console', (m) => { if (m.type() === 'error') console.log(`browser: ${m.text()}`); });
+  ({ browser, context, page } = await openBrowser(hub, { width: 1280, height: 800 }));
 });
 
 after(async () => {

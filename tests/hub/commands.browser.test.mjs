@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { execSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { startHub, requireWeb, repo } from './helpers.mjs';
+import { startHub, requireWeb, repo, openBrowser } from './helpers.mjs';
 import { startGateway } from './gateway.mjs';
 
 const artifacts = process.env.TETHER_ARTIFACTS || join(repo, 'tests/artifacts');
@@ -31,20 +31,7 @@ before(async () => {
   relayFile = join(gateway.dir, 'relay-value');
   writeFileSync(relayFile, '0\n');
   gateway.serve('relay', [join(repo, 'examples/relay.sh')], { RELAY_FILE: relayFile });
-  const spki = execSync(
-    `openssl x509 -in ${join(hub.dir, 'server.pem')} -pubkey -noout | openssl pkey -pubin -outform der | openssl dgst -sha256 -binary | base64`,
-  ).toString().trim();
-  const { chromium } = requireWeb('playwright-core');
-  browser = await chromium.launch({
-    executablePath: chromiumPath,
-    headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync',
-      `--ignore-certificate-errors-spki-list=${spki}`],
-  });
-  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
-  page = await context.newPage();
-  page.on('console', (m) => { if (m.type() === 'error') console.log(`browser: ${m.text()}`); });
+  ({ browser, page } = await openBrowser(hub, { width: 1280, height: 900 }));
 });
 
 after(async () => {

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { execSync } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { startHub, requireWeb, repo } from './helpers.mjs';
+import { startHub, requireWeb, repo, openBrowser } from './helpers.mjs';
 import {
   startBus, startTetherd, startWatch, changes, tetherdBin, tetherctlBin,
 } from './gateway.mjs';
@@ -36,20 +36,7 @@ before(async () => {
   await tetherd.waitFor(/connected to/);
   watch = await startWatch(bus);
 
-  const spki = execSync(
-    `openssl x509 -in ${join(hub.dir, 'server.pem')} -pubkey -noout | openssl pkey -pubin -outform der | openssl dgst -sha256 -binary | base64`,
-  ).toString().trim();
-  const { chromium } = requireWeb('playwright-core');
-  browser = await chromium.launch({
-    executablePath: chromiumPath,
-    headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync',
-      `--ignore-certificate-errors-spki-list=${spki}`],
-  });
-  const context = await browser.newContext({ viewport: { width: 1280, height: 1000 } });
-  page = await context.newPage();
-  page.on('console', (m) => { if (m.type() === 'error') console.log(`browser: ${m.text()}`); });
+  ({ browser, page } = await openBrowser(hub, { width: 1280, height: 1000 }));
 });
 
 after(async () => {

@@ -264,7 +264,7 @@ export function errorBody(msg) {
 export const text = (bytes) => Buffer.from(bytes).toString();
 
 // Headless chromium that trusts exactly the hub's certificate. Returns
-// {browser, page, login()}; login() signs in as the hub's admin.
+// {browser, context, page, login()}; login() signs in as the hub's admin.
 export async function openBrowser(hub, { width = 1280, height = 900 } = {}) {
   const chromiumPath = process.env.CHROMIUM || '/usr/bin/chromium';
   const spki = execFileSync('sh', ['-c',
@@ -283,6 +283,7 @@ export async function openBrowser(hub, { width = 1280, height = 900 } = {}) {
   page.on('console', (m) => { if (m.type() === 'error') console.log(`browser: ${m.text()}`); });
   return {
     browser,
+    context,
     page,
     async login() {
       await page.goto(`${hub.url}/`);

@@ -9,7 +9,7 @@ import { execSync } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  startHub, requireWeb, repo, connectDevice, PROTO, encodeBody, decodeBody,
+  startHub, requireWeb, repo, connectDevice, PROTO, encodeBody, decodeBody, openBrowser,
 } from './helpers.mjs';
 
 const artifacts = process.env.TETHER_ARTIFACTS || join(repo, 'tests/artifacts');
@@ -27,20 +27,7 @@ before(async () => {
   assert.ok(existsSync(chromiumPath), `no chromium at ${chromiumPath}`);
   mkdirSync(artifacts, { recursive: true });
   hub = await startHub({ devices: [DEVICE] });
-  const spki = execSync(
-    `openssl x509 -in ${join(hub.dir, 'server.pem')} -pubkey -noout | openssl pkey -pubin -outform der | openssl dgst -sha256 -binary | base64`,
-  ).toString().trim();
-  const { chromium } = requireWeb('playwright-core');
-  browser = await chromium.launch({
-    executablePath: chromiumPath,
-    headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync',
-      `--ignore-certificate-errors-spki-list=${spki}`],
-  });
-  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
-  page = await context.newPage();
-  page.on('console', (m) => { if (m.type() === 'error') console.log(`browser: ${m.text()}`); });
+  ({ browser, page } = await openBrowser(hub, { width: 1280, height: 900 }));
   dev = await connectDevice(hub, DEVICE);
 });
 

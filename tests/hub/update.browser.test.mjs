@@ -13,7 +13,7 @@ import { execFileSync, execSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, writeFileSync, readFileSync, chmodSync } from 'node:fs';
 import { join, dirname } from 'node:path';
-import { startHub, requireWeb, repo, tempDir } from './helpers.mjs';
+import { startHub, requireWeb, repo, tempDir, openBrowser } from './helpers.mjs';
 
 const artifacts = process.env.TETHER_ARTIFACTS || join(repo, 'tests/artifacts');
 const chromiumPath = process.env.CHROMIUM || '/usr/bin/chromium';
@@ -107,20 +107,7 @@ before(async () => {
   tetherd.stdout.on('data', (d) => { tetherdLog += d; });
   tetherd.stderr.on('data', (d) => { tetherdLog += d; });
 
-  const spki = execSync(
-    `openssl x509 -in ${join(hub.dir, 'server.pem')} -pubkey -noout | openssl pkey -pubin -outform der | openssl dgst -sha256 -binary | base64`,
-  ).toString().trim();
-  const { chromium } = requireWeb('playwright-core');
-  browser = await chromium.launch({
-    executablePath: chromiumPath,
-    headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync',
-      `--ignore-certificate-errors-spki-list=${spki}`],
-  });
-  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
-  page = await context.newPage();
-  page.on('console', (m) => { if (m.type() === 'error') console.log(`browser: ${m.text()}`); });
+  ({ browser, page } = await openBrowser(hub, { width: 1280, height: 900 }));
 });
 
 after(async () => {
