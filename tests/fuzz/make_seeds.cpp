@@ -7,10 +7,13 @@
 #include <fstream>
 #include <string>
 
+#include "protocol/command.hpp"
 #include "protocol/config.hpp"
 #include "protocol/control.hpp"
+#include "protocol/filetransfer.hpp"
 #include "protocol/message.hpp"
 #include "protocol/monitoring.hpp"
+#include "protocol/portforward.hpp"
 #include "protocol/update.hpp"
 #include "tests/unit/protocol/hex.hpp"
 
@@ -81,6 +84,27 @@ int main(int argc, char** argv) {
   write(root / "update", "consent", UpdateConsent{"u-1", true}.encode());
   write(root / "update", "cancel", UpdateCancel{"u-1"}.encode());
   write(root / "update", "ack", UpdateAck{"u-1"}.encode());
+
+  write(root / "command", "request",
+        command::Request{"c-1", "valve", "open", Map{{"pct", 40}}, 30}.encode());
+  write(root / "command", "result",
+        command::ResultBody{"c-1", "ok", Map{{"opened", true}}, std::nullopt, 1700000000000}
+            .encode());
+  write(root / "command", "ack", command::Ack{"c-1"}.encode());
+  write(root / "command", "targets", command::Targets{{"valve", "pump"}}.encode());
+
+  write(
+      root / "sessions", "file-info",
+      filetransfer::FileInfo{"/data/a.txt", 4097, 1000, 1000, 0644, 1700000000123456789}.encode());
+  write(root / "sessions", "path-request", filetransfer::PathRequest{"/data/a.txt"}.encode());
+  write(root / "sessions", "put-file",
+        filetransfer::UploadRequest{"a.txt", "/data/a.txt", 4097, 1000, 1000, 0644,
+                                    1700000000123456789}
+            .encode());
+  write(root / "sessions", "transfer-error",
+        filetransfer::TransferError{"file too large", "put_file"}.encode());
+  write(root / "sessions", "forward-new",
+        portforward::NewConnection{"127.0.0.1", 8080, "tcp"}.encode());
 
   // Hostile shapes, for the generic decoder: a depth bomb, huge claims, an extension.
   Bytes deep(40, 0x91);
