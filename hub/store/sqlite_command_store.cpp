@@ -1,7 +1,5 @@
 #include "hub/store/sqlite_command_store.hpp"
 
-#include <pthread.h>
-#include <signal.h>
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -82,28 +80,29 @@ Result<std::unique_ptr<SqliteCommandStore>> SqliteCommandStore::open(const std::
 }
 
 SqliteCommandStore::SqliteCommandStore(sqlite3* reader, sqlite3* writer, std::size_t max_history)
-    : reader_(reader), writer_(writer), max_history_(max_history) {
-  writer_thread_ = std::thread([this] { writer_main(); });
-}
+    : reader_(reader),
+      writer_(writer),
+      max_history_(max_history),
+      batches_({.write = [this](std::deque<Op>& batch) { return write_batch(batch); },
+                .complete =
+                    [](std::deque<Op>& batch, const Status& written) {
+                      for (Op& op : batch) {
+                        std::visit(
+                            [&written](auto& o) {
+                              if (o.done) o.done(written);
+                            },
+                            op);
+                      }
+                    }}) {}
 
 SqliteCommandStore::~SqliteCommandStore() {
-  {
-    std::lock_guard lock(mutex_);
-    stopping_ = true;
-  }
-  wake_writer_.notify_one();
-  writer_thread_.join();
+  batches_.stop();
   sqlite3_close(writer_);
   sqlite3_close(reader_);
 }
 
 void SqliteCommandStore::enqueue(Op op) {
-  {
-    std::lock_guard lock(mutex_);
-    queued_.push_back(std::move(op));
-    ++queued_seq_;
-  }
-  wake_writer_.notify_one();
+  batches_.queue([&op](std::deque<Op>& queued) { queued.push_back(std::move(op)); });
 }
 
 void SqliteCommandStore::add(CommandRecord record, Committed done) {
@@ -115,49 +114,13 @@ void SqliteCommandStore::finish(const std::string& device, const std::string& id
   enqueue(Finish{device, id, std::move(outcome), std::move(done)});
 }
 
-void SqliteCommandStore::writer_main() {
-  // Signals belong to the loop thread.
-  sigset_t all;
-  sigfillset(&all);
-  pthread_sigmask(SIG_BLOCK, &all, nullptr);
-  std::unique_lock lock(mutex_);
-  for (;;) {
-    wake_writer_.wait(lock, [this] { return stopping_ || !queued_.empty(); });
-    if (queued_.empty()) return;  // stopping, nothing left
-    std::deque<Op> batch = std::exchange(queued_, {});
-    const std::uint64_t batch_seq = queued_seq_;
-    lock.unlock();
-    const Status written = write_batch(batch);
-    // Completions run after the commit (or its failure), outside the lock.
-    for (Op& op : batch) {
-      std::visit(
-          [&written](auto& o) {
-            if (o.done) o.done(written);
-          },
-          op);
-    }
-    lock.lock();
-    if (!written.ok() && !first_error_) first_error_ = written.error();
-    applied_seq_ = batch_seq;
-    batch_done_.notify_all();
-  }
-}
-
 Status SqliteCommandStore::write_batch(std::deque<Op>& batch) {
-  if (auto s = exec(writer_, "BEGIN IMMEDIATE"); !s.ok()) {
-    return s.error().wrap("writing a command batch");
-  }
-  for (const Op& op : batch) {
-    if (auto s = write_op(op); !s.ok()) {
-      (void)exec(writer_, "ROLLBACK");
-      return s.error().wrap("writing a command batch");
+  return sqlite::transaction(writer_, "writing a command batch", [&]() -> Status {
+    for (const Op& op : batch) {
+      if (auto s = write_op(op); !s.ok()) return s;
     }
-  }
-  if (auto s = exec(writer_, "COMMIT"); !s.ok()) {
-    (void)exec(writer_, "ROLLBACK");
-    return s.error().wrap("committing a command batch");
-  }
-  return Status::Ok();
+    return Status::Ok();
+  });
 }
 
 Status SqliteCommandStore::write_op(const Op& op) {
@@ -255,11 +218,7 @@ Result<std::vector<CommandRecord>> SqliteCommandStore::pending() {
 }
 
 Status SqliteCommandStore::flush() {
-  std::unique_lock lock(mutex_);
-  const std::uint64_t target = queued_seq_;
-  batch_done_.wait(lock, [&] { return applied_seq_ >= target; });
-  if (first_error_) return *std::exchange(first_error_, std::nullopt);
-  return Status::Ok();
+  return batches_.flush();
 }
 
 }  // namespace tether::hub

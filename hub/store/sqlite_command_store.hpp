@@ -9,18 +9,16 @@
 // never deleted).
 #pragma once
 
-#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
 #include <deque>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
-#include <thread>
 #include <variant>
 #include <vector>
 
+#include "hub/store/batch_writer.hpp"
 #include "hub/store/command_store.hpp"
 
 struct sqlite3;
@@ -61,23 +59,13 @@ class SqliteCommandStore final : public CommandStore {
 
   SqliteCommandStore(sqlite3* reader, sqlite3* writer, std::size_t max_history);
   void enqueue(Op op);
-  void writer_main();
   Status write_batch(std::deque<Op>& batch);
   Status write_op(const Op& op);
 
   sqlite3* reader_;
   sqlite3* writer_;
   std::size_t max_history_;
-
-  std::mutex mutex_;
-  std::condition_variable wake_writer_;
-  std::condition_variable batch_done_;
-  std::deque<Op> queued_;
-  std::uint64_t queued_seq_ = 0;
-  std::uint64_t applied_seq_ = 0;
-  std::optional<Error> first_error_;
-  bool stopping_ = false;
-  std::thread writer_thread_;
+  BatchWriter<std::deque<Op>> batches_;  // last: its thread uses the members above
 };
 
 }  // namespace tether::hub

@@ -1,7 +1,5 @@
 #include "hub/store/sqlite_config_store.hpp"
 
-#include <pthread.h>
-#include <signal.h>
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -102,34 +100,36 @@ Result<std::unique_ptr<SqliteConfigStore>> SqliteConfigStore::open(const std::st
 }
 
 SqliteConfigStore::SqliteConfigStore(sqlite3* reader, sqlite3* writer)
-    : reader_(reader), writer_(writer) {
-  writer_thread_ = std::thread([this] { writer_main(); });
-}
+    : reader_(reader),
+      writer_(writer),
+      batches_({.write = [this](std::deque<Op>& batch) { return write_batch(batch); },
+                .complete =
+                    [](std::deque<Op>& batch, const Status& written) {
+                      for (Op& op : batch) {
+                        if (auto* v = std::get_if<VersionWrite>(&op.write); v && v->done) {
+                          v->done(written);
+                        }
+                      }
+                    },
+                .settle = [this](std::deque<Op>& batch) { settle(batch); }}) {}
 
 SqliteConfigStore::~SqliteConfigStore() {
-  {
-    std::lock_guard lock(mutex_);
-    stopping_ = true;
-  }
-  wake_writer_.notify_one();
-  writer_thread_.join();
+  batches_.stop();
   sqlite3_close(writer_);
   sqlite3_close(reader_);
 }
 
 void SqliteConfigStore::enqueue(Op op) {
-  {
-    std::lock_guard lock(mutex_);
-    op.seq = ++queued_seq_;
+  batches_.queue([this, &op](std::deque<Op>& queued) {
+    op.seq = ++write_seq_;
     if (auto* v = std::get_if<VersionWrite>(&op.write)) {
       version_overlay_[{v->device, v->version.version}] = {op.seq, v->version};
     } else {
       auto& r = std::get<ReportedWrite>(op.write);
       reported_overlay_[r.device] = {op.seq, r.reported};
     }
-    queued_.push_back(std::move(op));
-  }
-  wake_writer_.notify_one();
+    queued.push_back(std::move(op));
+  });
 }
 
 void SqliteConfigStore::put_version(const std::string& device, const ConfigVersion& version,
@@ -139,32 +139,6 @@ void SqliteConfigStore::put_version(const std::string& device, const ConfigVersi
 
 void SqliteConfigStore::put_reported(const std::string& device, const ReportedConfig& reported) {
   enqueue(Op{0, ReportedWrite{device, reported}});
-}
-
-void SqliteConfigStore::writer_main() {
-  // Signals belong to the loop thread.
-  sigset_t all;
-  sigfillset(&all);
-  pthread_sigmask(SIG_BLOCK, &all, nullptr);
-  std::unique_lock lock(mutex_);
-  for (;;) {
-    wake_writer_.wait(lock, [this] { return stopping_ || !queued_.empty(); });
-    if (queued_.empty() && stopping_) return;
-    std::deque<Op> batch = std::exchange(queued_, {});
-    const std::uint64_t batch_seq = batch.back().seq;
-    lock.unlock();
-    Status written = write_batch(batch);
-    for (Op& op : batch) {
-      if (auto* v = std::get_if<VersionWrite>(&op.write); v != nullptr && v->done) {
-        v->done(written);
-      }
-    }
-    lock.lock();
-    settle(batch);
-    if (!written.ok() && !first_error_) first_error_ = written.error();
-    applied_seq_ = batch_seq;
-    batch_done_.notify_all();
-  }
 }
 
 void SqliteConfigStore::settle(const std::deque<Op>& batch) {
@@ -181,20 +155,12 @@ void SqliteConfigStore::settle(const std::deque<Op>& batch) {
 }
 
 Status SqliteConfigStore::write_batch(std::deque<Op>& batch) {
-  if (auto s = exec(writer_, "BEGIN IMMEDIATE"); !s.ok()) {
-    return s.error().wrap("writing a config batch");
-  }
-  for (const Op& op : batch) {
-    if (auto s = write_op(op); !s.ok()) {
-      (void)exec(writer_, "ROLLBACK");
-      return s.error().wrap("writing a config batch");
+  return sqlite::transaction(writer_, "writing a config batch", [&]() -> Status {
+    for (const Op& op : batch) {
+      if (auto s = write_op(op); !s.ok()) return s;
     }
-  }
-  if (auto s = exec(writer_, "COMMIT"); !s.ok()) {
-    (void)exec(writer_, "ROLLBACK");
-    return s.error().wrap("committing a config batch");
-  }
-  return Status::Ok();
+    return Status::Ok();
+  });
 }
 
 Status SqliteConfigStore::write_op(const Op& op) {
@@ -246,13 +212,12 @@ Result<std::vector<ConfigVersion>> SqliteConfigStore::history(const std::string&
   // The overlay first: a batch that commits between the two reads is then seen
   // in the file, never missed by both.
   std::map<std::uint64_t, ConfigVersion> rows;
-  {
-    std::lock_guard lock(mutex_);
+  batches_.inspect([&](const auto&, const auto&) {
     for (auto it = version_overlay_.lower_bound({device, 0});
          it != version_overlay_.end() && it->first.first == device; ++it) {
       rows[it->first.second] = it->second.second;
     }
-  }
+  });
   const std::string sql = std::string("SELECT ") + kVersionColumns +
                           " FROM config_versions WHERE device = ?1 ORDER BY version DESC LIMIT ?2";
   Stmt s(reader_, sql.c_str());
@@ -273,12 +238,11 @@ Result<std::vector<ConfigVersion>> SqliteConfigStore::history(const std::string&
 }
 
 Result<std::optional<ReportedConfig>> SqliteConfigStore::reported(const std::string& device) {
-  {
-    std::lock_guard lock(mutex_);
-    if (auto it = reported_overlay_.find(device); it != reported_overlay_.end()) {
-      return std::optional<ReportedConfig>(it->second.second);
-    }
-  }
+  auto overlaid = batches_.inspect([&](const auto&, const auto&) {
+    auto it = reported_overlay_.find(device);
+    return it == reported_overlay_.end() ? std::optional<ReportedConfig>() : it->second.second;
+  });
+  if (overlaid) return overlaid;
   Stmt s(reader_, "SELECT version, vals, at_ms FROM config_reported WHERE device = ?1");
   if (!s.ok()) return s.error("reading a reported config");
   s.bind(1, device);
@@ -289,11 +253,7 @@ Result<std::optional<ReportedConfig>> SqliteConfigStore::reported(const std::str
 }
 
 Status SqliteConfigStore::flush() {
-  std::unique_lock lock(mutex_);
-  const std::uint64_t target = queued_seq_;
-  batch_done_.wait(lock, [&] { return applied_seq_ >= target; });
-  if (first_error_) return *std::exchange(first_error_, std::nullopt);
-  return Status::Ok();
+  return batches_.flush();
 }
 
 }  // namespace tether::hub

@@ -8,17 +8,15 @@
 // and laid over what the reads find in the file (read-your-writes).
 #pragma once
 
-#include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <string>
-#include <thread>
 #include <utility>
 #include <variant>
 
+#include "hub/store/batch_writer.hpp"
 #include "hub/store/config_store.hpp"
 
 struct sqlite3;
@@ -59,28 +57,21 @@ class SqliteConfigStore final : public ConfigStore {
 
   SqliteConfigStore(sqlite3* reader, sqlite3* writer);
   void enqueue(Op op);
-  void writer_main();
   Status write_batch(std::deque<Op>& batch);
   Status write_op(const Op& op);
   // Drops the overlay entries written by `batch` (unless a later write replaced them).
-  void settle(const std::deque<Op>& batch);  // needs mutex_
+  void settle(const std::deque<Op>& batch);  // under the writer's lock
 
   sqlite3* reader_;
   sqlite3* writer_;
 
-  mutable std::mutex mutex_;
-  std::condition_variable wake_writer_;
-  std::condition_variable batch_done_;
-  std::deque<Op> queued_;
-  // Queued or in-flight writes, by key, with the seq of the write that made them.
+  // Guarded by the writer's lock (batches_.queue / inspect / settle):
+  // queued or in-flight writes, by key, with the seq of the write that made them.
   std::map<std::pair<std::string, std::uint64_t>, std::pair<std::uint64_t, ConfigVersion>>
       version_overlay_;
   std::map<std::string, std::pair<std::uint64_t, ReportedConfig>, std::less<>> reported_overlay_;
-  std::uint64_t queued_seq_ = 0;
-  std::uint64_t applied_seq_ = 0;
-  std::optional<Error> first_error_;
-  bool stopping_ = false;
-  std::thread writer_thread_;
+  std::uint64_t write_seq_ = 0;
+  BatchWriter<std::deque<Op>> batches_;  // last: its thread uses the members above
 };
 
 }  // namespace tether::hub

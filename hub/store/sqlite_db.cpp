@@ -67,6 +67,19 @@ Status exec(sqlite3* db, const char* sql) {
   return Status::Ok();
 }
 
+Status transaction(sqlite3* db, const std::string& what, const std::function<Status()>& body) {
+  if (auto s = exec(db, "BEGIN IMMEDIATE"); !s.ok()) return s.error().wrap(what);
+  if (auto s = body(); !s.ok()) {
+    (void)exec(db, "ROLLBACK");
+    return s.error().wrap(what);
+  }
+  if (auto s = exec(db, "COMMIT"); !s.ok()) {
+    (void)exec(db, "ROLLBACK");
+    return s.error().wrap("committing: " + what);
+  }
+  return Status::Ok();
+}
+
 Result<sqlite3*> open_connection(const std::string& path, int busy_timeout_ms) {
   sqlite3* db = nullptr;
   const int rc = sqlite3_open_v2(

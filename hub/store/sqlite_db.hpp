@@ -6,6 +6,7 @@
 #include <sqlite3.h>
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 
@@ -53,6 +54,10 @@ class Stmt {
 // Runs SQL without results (schema, BEGIN/COMMIT, pragmas); kStorageFailure with
 // SQLite's message.
 Status exec(sqlite3* db, const char* sql);
+
+// Runs `body` between BEGIN IMMEDIATE and COMMIT, rolling back when it or the
+// commit fails; errors say they happened while `what` ("writing a config batch").
+Status transaction(sqlite3* db, const std::string& what, const std::function<Status()>& body);
 
 // Opens (creating) `path` read-write for one thread's use, waiting up to
 // `busy_timeout_ms` for a lock. kStorageFailure naming the path.

@@ -1,7 +1,5 @@
 #include "hub/store/sqlite_monitoring_store.hpp"
 
-#include <pthread.h>
-#include <signal.h>
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -116,28 +114,30 @@ Result<std::unique_ptr<SqliteMonitoringStore>> SqliteMonitoringStore::open(
 
 SqliteMonitoringStore::SqliteMonitoringStore(sqlite3* reader, sqlite3* writer,
                                              const MonitoringRetention& retention)
-    : reader_(reader), writer_(writer), retention_(retention) {
-  writer_thread_ = std::thread([this] { writer_main(); });
-}
+    : reader_(reader),
+      writer_(writer),
+      retention_(retention),
+      batches_({.write = [this](std::deque<Op>& batch) { return write_batch(batch); },
+                .complete =
+                    [](std::deque<Op>& batch, const Status& written) {
+                      for (Op& op : batch) {
+                        if (auto* a = std::get_if<Append>(&op); a != nullptr && a->done) {
+                          a->done(written);
+                        }
+                      }
+                    },
+                .tick_interval = std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                    std::chrono::duration<double>(retention.prune_interval_s)),
+                .on_tick = [](std::deque<Op>& queued) { queued.push_back(Prune{now_ms()}); }}) {}
 
 SqliteMonitoringStore::~SqliteMonitoringStore() {
-  {
-    std::lock_guard lock(mutex_);
-    stopping_ = true;
-  }
-  wake_writer_.notify_one();
-  writer_thread_.join();
+  batches_.stop();
   sqlite3_close(writer_);
   sqlite3_close(reader_);
 }
 
 void SqliteMonitoringStore::enqueue(Op op) {
-  {
-    std::lock_guard lock(mutex_);
-    queued_.push_back(std::move(op));
-    ++queued_seq_;
-  }
-  wake_writer_.notify_one();
+  batches_.queue([&op](std::deque<Op>& queued) { queued.push_back(std::move(op)); });
 }
 
 void SqliteMonitoringStore::append(const std::string& device, std::vector<MonitoringRecord> records,
@@ -159,55 +159,13 @@ Status SqliteMonitoringStore::prune_now(std::int64_t now) {
   return flush();
 }
 
-void SqliteMonitoringStore::writer_main() {
-  // Signals belong to the loop thread.
-  sigset_t all;
-  sigfillset(&all);
-  pthread_sigmask(SIG_BLOCK, &all, nullptr);
-  const auto interval = std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-      std::chrono::duration<double>(retention_.prune_interval_s));
-  auto next_prune = std::chrono::steady_clock::now() + interval;
-  std::unique_lock lock(mutex_);
-  for (;;) {
-    wake_writer_.wait_until(lock, next_prune, [this] { return stopping_ || !queued_.empty(); });
-    if (queued_.empty() && stopping_) return;
-    if (std::chrono::steady_clock::now() >= next_prune) {
-      queued_.push_back(Prune{now_ms()});
-      ++queued_seq_;
-      next_prune = std::chrono::steady_clock::now() + interval;
-    }
-    if (queued_.empty()) continue;
-    std::deque<Op> batch = std::exchange(queued_, {});
-    const std::uint64_t batch_seq = queued_seq_;
-    lock.unlock();
-    Status written = write_batch(batch);
-    // Completions run after the commit (or its failure), outside the lock.
-    for (Op& op : batch) {
-      if (auto* a = std::get_if<Append>(&op); a != nullptr && a->done) a->done(written);
-    }
-    lock.lock();
-    if (!written.ok() && !first_error_) first_error_ = written.error();
-    applied_seq_ = batch_seq;
-    ++batches_;
-    batch_done_.notify_all();
-  }
-}
-
 Status SqliteMonitoringStore::write_batch(std::deque<Op>& batch) {
-  if (auto s = exec(writer_, "BEGIN IMMEDIATE"); !s.ok()) {
-    return s.error().wrap("writing a monitoring batch");
-  }
-  for (Op& op : batch) {
-    if (auto s = write_op(op); !s.ok()) {
-      (void)exec(writer_, "ROLLBACK");
-      return s.error().wrap("writing a monitoring batch");
+  return sqlite::transaction(writer_, "writing a monitoring batch", [&]() -> Status {
+    for (Op& op : batch) {
+      if (auto s = write_op(op); !s.ok()) return s;
     }
-  }
-  if (auto s = exec(writer_, "COMMIT"); !s.ok()) {
-    (void)exec(writer_, "ROLLBACK");
-    return s.error().wrap("committing a monitoring batch");
-  }
-  return Status::Ok();
+    return Status::Ok();
+  });
 }
 
 Status SqliteMonitoringStore::write_op(Op& op) {
@@ -320,16 +278,11 @@ Status SqliteMonitoringStore::prune(std::int64_t now) {
 }
 
 Status SqliteMonitoringStore::flush() {
-  std::unique_lock lock(mutex_);
-  const std::uint64_t target = queued_seq_;
-  batch_done_.wait(lock, [&] { return applied_seq_ >= target; });
-  if (first_error_) return *std::exchange(first_error_, std::nullopt);
-  return Status::Ok();
+  return batches_.flush();
 }
 
 std::uint64_t SqliteMonitoringStore::batches_written() const {
-  std::lock_guard lock(mutex_);
-  return batches_;
+  return batches_.batches_written();
 }
 
 Result<std::vector<StoredRecord>> SqliteMonitoringStore::query_records(const char* sql,

@@ -8,16 +8,14 @@
 // same thread, so pruning never runs on the loop.
 #pragma once
 
-#include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <memory>
-#include <mutex>
 #include <string>
-#include <thread>
 #include <variant>
 #include <vector>
 
+#include "hub/store/batch_writer.hpp"
 #include "hub/store/monitoring_store.hpp"
 
 struct sqlite3;
@@ -78,7 +76,6 @@ class SqliteMonitoringStore final : public MonitoringStore {
 
   SqliteMonitoringStore(sqlite3* reader, sqlite3* writer, const MonitoringRetention& retention);
   void enqueue(Op op);
-  void writer_main();
   Status write_batch(std::deque<Op>& batch);
   Status write_op(Op& op);
   Status prune(std::int64_t now_ms);
@@ -89,16 +86,7 @@ class SqliteMonitoringStore final : public MonitoringStore {
   sqlite3* writer_;
   MonitoringRetention retention_;
 
-  mutable std::mutex mutex_;
-  std::condition_variable wake_writer_;
-  std::condition_variable batch_done_;
-  std::deque<Op> queued_;
-  std::uint64_t queued_seq_ = 0;
-  std::uint64_t applied_seq_ = 0;
-  std::uint64_t batches_ = 0;
-  std::optional<Error> first_error_;
-  bool stopping_ = false;
-  std::thread writer_thread_;
+  BatchWriter<std::deque<Op>> batches_;  // last: its thread uses the members above
 };
 
 }  // namespace tether::hub

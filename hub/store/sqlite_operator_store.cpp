@@ -1,7 +1,5 @@
 #include "hub/store/sqlite_operator_store.hpp"
 
-#include <pthread.h>
-#include <signal.h>
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -75,17 +73,14 @@ Result<std::unique_ptr<SqliteOperatorStore>> SqliteOperatorStore::open(
   return std::unique_ptr<SqliteOperatorStore>(new SqliteOperatorStore(*db, *writer));
 }
 
-SqliteOperatorStore::SqliteOperatorStore(sqlite3* db, sqlite3* writer) : db_(db), writer_(writer) {
-  writer_thread_ = std::thread([this] { writer_main(); });
+SqliteOperatorStore::SqliteOperatorStore(sqlite3* db, sqlite3* writer)
+    : db_(db),
+      writer_(writer),
+      batches_({.write = [this](std::deque<AuditEvent>& events) { return write_events(events); }}) {
 }
 
 SqliteOperatorStore::~SqliteOperatorStore() {
-  {
-    std::lock_guard lock(mutex_);
-    stopping_ = true;
-  }
-  wake_writer_.notify_one();
-  writer_thread_.join();
+  batches_.stop();
   sqlite3_close(writer_);
   sqlite3_close(db_);
 }
@@ -170,61 +165,31 @@ Status SqliteOperatorStore::delete_token(const std::string& id) {
 
 void SqliteOperatorStore::record(AuditEvent event) {
   if (event.at_ms == 0) event.at_ms = now_ms();
-  {
-    std::lock_guard lock(mutex_);
-    if (queued_.size() >= kMaxQueuedAudit) {
+  batches_.queue([this, &event](std::deque<AuditEvent>& queued) {
+    if (queued.size() >= kMaxQueuedAudit) {
       ++dropped_;
-      return;
+      return false;
     }
-    queued_.push_back(std::move(event));
-    ++queued_seq_;
-  }
-  wake_writer_.notify_one();
+    queued.push_back(std::move(event));
+    return true;
+  });
 }
 
 std::uint64_t SqliteOperatorStore::audit_dropped() const {
-  std::lock_guard lock(mutex_);
-  return dropped_;
+  return batches_.inspect([this](const auto&, const auto&) { return dropped_; });
 }
 
 Status SqliteOperatorStore::flush() {
-  std::unique_lock lock(mutex_);
-  const std::uint64_t target = queued_seq_;
-  written_.wait(lock, [&] { return written_seq_ >= target; });
-  if (first_error_) return *std::exchange(first_error_, std::nullopt);
-  return Status::Ok();
-}
-
-void SqliteOperatorStore::writer_main() {
-  // Signals belong to the loop thread's signalfd.
-  sigset_t all;
-  sigfillset(&all);
-  pthread_sigmask(SIG_BLOCK, &all, nullptr);
-  std::unique_lock lock(mutex_);
-  for (;;) {
-    wake_writer_.wait(lock, [this] { return stopping_ || !queued_.empty(); });
-    if (queued_.empty()) return;
-    std::deque<AuditEvent> batch = std::exchange(queued_, {});
-    const std::uint64_t seq = queued_seq_;
-    lock.unlock();
-    Status written = write_events(batch);
-    lock.lock();
-    if (!written.ok() && !first_error_) first_error_ = written.error();
-    written_seq_ = seq;
-    written_.notify_all();
-  }
+  return batches_.flush();
 }
 
 Status SqliteOperatorStore::write_events(const std::deque<AuditEvent>& events) {
-  if (auto s = exec(writer_, "BEGIN IMMEDIATE"); !s.ok()) return s.error().wrap("writing audit");
-  Status result = Status::Ok();
-  {
+  return sqlite::transaction(writer_, "writing audit", [&]() -> Status {
     Stmt s(writer_,
            "INSERT INTO audit_log(at_ms, user, action, device, outcome, detail, address)"
            " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)");
-    if (!s.ok()) result = s.error("writing audit");
+    if (!s.ok()) return s.error("writing audit");
     for (const auto& e : events) {
-      if (!result.ok()) break;
       s.reset();
       s.bind(1, e.at_ms);
       s.bind(2, e.user);
@@ -233,13 +198,10 @@ Status SqliteOperatorStore::write_events(const std::deque<AuditEvent>& events) {
       s.bind(5, e.outcome);
       s.bind(6, e.detail);
       s.bind(7, e.address);
-      if (s.step() != SQLITE_DONE) result = s.error("writing audit");
+      if (s.step() != SQLITE_DONE) return s.error("writing audit");
     }
-  }
-  if (auto s = exec(writer_, result.ok() ? "COMMIT" : "ROLLBACK"); !s.ok() && result.ok()) {
-    result = s.error().wrap("writing audit");
-  }
-  return result;
+    return Status::Ok();
+  });
 }
 
 Result<std::vector<AuditRecord>> SqliteOperatorStore::audit(const AuditQuery& q) {

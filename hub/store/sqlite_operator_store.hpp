@@ -12,18 +12,16 @@
 // the loop). Reads of the trail first wait for what is already queued.
 #pragma once
 
-#include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "hub/operators/audit.hpp"
 #include "hub/operators/caller.hpp"
+#include "hub/store/batch_writer.hpp"
 #include "protocol/result.hpp"
 
 struct sqlite3;
@@ -93,21 +91,12 @@ class SqliteOperatorStore final : public AuditSink {
 
  private:
   SqliteOperatorStore(sqlite3* db, sqlite3* writer);
-  void writer_main();
   Status write_events(const std::deque<AuditEvent>& events);
 
-  sqlite3* db_;      // loop thread
-  sqlite3* writer_;  // writer thread
-  mutable std::mutex mutex_;
-  std::condition_variable wake_writer_;
-  std::condition_variable written_;
-  std::deque<AuditEvent> queued_;
-  std::uint64_t queued_seq_ = 0;
-  std::uint64_t written_seq_ = 0;
-  std::uint64_t dropped_ = 0;
-  std::optional<Error> first_error_;
-  bool stopping_ = false;
-  std::thread writer_thread_;
+  sqlite3* db_;                                  // loop thread
+  sqlite3* writer_;                              // writer thread
+  std::uint64_t dropped_ = 0;                    // under the writer's lock
+  BatchWriter<std::deque<AuditEvent>> batches_;  // last: its thread uses the members above
 };
 
 }  // namespace tether::hub

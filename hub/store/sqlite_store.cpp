@@ -1,7 +1,5 @@
 #include "hub/store/sqlite_store.hpp"
 
-#include <pthread.h>
-#include <signal.h>
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -92,132 +90,81 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const std::string& state_
 }
 
 SqliteStore::SqliteStore(sqlite3* reader, sqlite3* writer, WriteErrorSink* errors)
-    : reader_(reader), writer_(writer), errors_(errors) {
-  writer_thread_ = std::thread([this] { writer_main(); });
-}
+    : reader_(reader),
+      writer_(writer),
+      errors_(errors),
+      batches_({.write = [this](Batch& batch) { return write_batch(batch); },
+                .complete =
+                    [this](Batch&, const Status& written) {
+                      if (!written.ok() && errors_ != nullptr)
+                        errors_->write_failed(written.error());
+                    }}) {}
 
 SqliteStore::~SqliteStore() {
-  {
-    std::lock_guard lock(mutex_);
-    stopping_ = true;
-  }
-  wake_writer_.notify_one();
-  writer_thread_.join();
+  batches_.stop();
   sqlite3_close(writer_);
   sqlite3_close(reader_);
 }
 
-void SqliteStore::writer_main() {
-  // Signals belong to the loop thread (its signalfd); this thread must never be
-  // the one a SIGTERM is delivered to.
-  sigset_t all;
-  sigfillset(&all);
-  pthread_sigmask(SIG_BLOCK, &all, nullptr);
-  std::unique_lock lock(mutex_);
-  for (;;) {
-    wake_writer_.wait(lock, [this] { return stopping_ || !queued_.empty(); });
-    if (queued_.empty()) return;  // stopping, and everything is written
-    in_flight_ = std::exchange(queued_, {});
-    const std::uint64_t batch_seq = queued_seq_;
-    lock.unlock();
-    Status written = write_batch(in_flight_);
-    if (!written.ok() && errors_ != nullptr) errors_->write_failed(written.error());
-    lock.lock();
-    if (!written.ok() && !first_error_) first_error_ = written.error();
-    in_flight_.clear();
-    applied_seq_ = batch_seq;
-    ++batches_;
-    batch_done_.notify_all();
-  }
-}
-
 Status SqliteStore::write_batch(const Batch& batch) {
-  if (auto s = exec(writer_, "BEGIN IMMEDIATE"); !s.ok()) return s.error().wrap("writing a batch");
-  Status result = Status::Ok();
-  for (const auto& [id, change] : batch) {
-    if (change.seen_ms) {
-      Stmt s(writer_, "UPDATE devices SET last_seen_ms = ?2 WHERE id = ?1");
-      if (!s.ok()) {
-        result = s.error("updating last seen");
-        break;
-      }
-      s.bind(1, id);
-      s.bind(2, *change.seen_ms);
-      if (s.step() != SQLITE_DONE) {
-        result = s.error("updating last seen");
-        break;
-      }
-    }
-    if (change.status) {
-      const StatusUpdate& st = *change.status;
-      Stmt s(writer_,
-             "UPDATE devices SET last_seen_ms = MAX(COALESCE(last_seen_ms, 0), ?2), "
-             "status_ms = ?2, version = ?3, state = ?4, boot_id = ?5, "
-             "uptime_s = CASE WHEN ?6 < 0 THEN NULL ELSE ?6 END WHERE id = ?1");
-      if (!s.ok()) {
-        result = s.error("recording status");
-        break;
-      }
-      s.bind(1, id);
-      s.bind(2, change.status_ms);
-      s.bind(3, st.version);
-      s.bind(4, st.state);
-      s.bind(5, st.boot_id);
-      s.bind(6, st.uptime_s);
-      if (s.step() != SQLITE_DONE) {
-        result = s.error("recording status");
-        break;
-      }
-    }
-  }
-  if (!result.ok()) {
-    (void)exec(writer_, "ROLLBACK");
-    return result.error().wrap("writing a batch of " + std::to_string(batch.size()) + " devices");
-  }
-  if (auto s = exec(writer_, "COMMIT"); !s.ok()) {
-    (void)exec(writer_, "ROLLBACK");
-    return s.error().wrap("committing a batch");
-  }
-  return Status::Ok();
+  return sqlite::transaction(
+      writer_, "writing a batch of " + std::to_string(batch.size()) + " devices", [&]() -> Status {
+        Stmt seen(writer_, "UPDATE devices SET last_seen_ms = ?2 WHERE id = ?1");
+        if (!seen.ok()) return seen.error("updating last seen");
+        Stmt status(writer_,
+                    "UPDATE devices SET last_seen_ms = MAX(COALESCE(last_seen_ms, 0), ?2), "
+                    "status_ms = ?2, version = ?3, state = ?4, boot_id = ?5, "
+                    "uptime_s = CASE WHEN ?6 < 0 THEN NULL ELSE ?6 END WHERE id = ?1");
+        if (!status.ok()) return status.error("recording status");
+        for (const auto& [id, change] : batch) {
+          if (change.seen_ms) {
+            seen.bind(1, id);
+            seen.bind(2, *change.seen_ms);
+            if (seen.step() != SQLITE_DONE) return seen.error("updating last seen");
+            seen.reset();
+          }
+          if (change.status) {
+            const StatusUpdate& st = *change.status;
+            status.bind(1, id);
+            status.bind(2, change.status_ms);
+            status.bind(3, st.version);
+            status.bind(4, st.state);
+            status.bind(5, st.boot_id);
+            status.bind(6, st.uptime_s);
+            if (status.step() != SQLITE_DONE) return status.error("recording status");
+            status.reset();
+          }
+        }
+        return Status::Ok();
+      });
 }
 
 void SqliteStore::record_seen(const std::string& id, std::int64_t now_ms) {
-  {
-    std::lock_guard lock(mutex_);
-    auto& change = queued_[id];
+  batches_.queue([&](Batch& queued) {
+    auto& change = queued[id];
     if (!change.seen_ms || *change.seen_ms < now_ms) change.seen_ms = now_ms;
-    ++queued_seq_;
-  }
-  wake_writer_.notify_one();
+  });
 }
 
 void SqliteStore::record_status(const std::string& id, const StatusUpdate& status,
                                 std::int64_t now_ms) {
-  {
-    std::lock_guard lock(mutex_);
-    auto& change = queued_[id];
+  batches_.queue([&](Batch& queued) {
+    auto& change = queued[id];
     change.status = status;
     change.status_ms = now_ms;
-    ++queued_seq_;
-  }
-  wake_writer_.notify_one();
+  });
 }
 
 Status SqliteStore::flush() {
-  std::unique_lock lock(mutex_);
-  const std::uint64_t target = queued_seq_;
-  batch_done_.wait(lock, [&] { return applied_seq_ >= target; });
-  if (first_error_) return *std::exchange(first_error_, std::nullopt);
-  return Status::Ok();
+  return batches_.flush();
 }
 
 std::uint64_t SqliteStore::batches_written() const {
-  std::lock_guard lock(mutex_);
-  return batches_;
+  return batches_.batches_written();
 }
 
-void SqliteStore::overlay(DeviceRecord& record) const {
-  for (const Batch* batch : {&in_flight_, &queued_}) {
+void SqliteStore::overlay(DeviceRecord& record, const Batch& queued, const Batch& in_flight) {
+  for (const Batch* batch : {&in_flight, &queued}) {
     auto it = batch->find(record.id);
     if (it == batch->end()) continue;
     const PendingWrite& change = it->second;
@@ -248,32 +195,20 @@ Status SqliteStore::put_device(const std::string& id, const std::string& token_s
 
 Status SqliteStore::put_devices(const std::vector<DeviceRegistration>& devices,
                                 std::int64_t now_ms) {
-  if (auto s = exec(reader_, "BEGIN IMMEDIATE"); !s.ok()) {
-    return s.error().wrap("registering devices");
-  }
-  Status result = Status::Ok();
-  {
+  return sqlite::transaction(reader_, "registering devices", [&]() -> Status {
     Stmt s(reader_,
            "INSERT INTO devices(id, token_sha256, created_ms) VALUES(?1, ?2, ?3) "
            "ON CONFLICT(id) DO UPDATE SET token_sha256 = excluded.token_sha256");
-    if (!s.ok()) result = s.error("registering devices");
-    for (std::size_t i = 0; result.ok() && i < devices.size(); ++i) {
-      s.bind(1, devices[i].id);
-      s.bind(2, devices[i].token_sha256);
+    if (!s.ok()) return s.error("registering devices");
+    for (const DeviceRegistration& device : devices) {
+      s.bind(1, device.id);
+      s.bind(2, device.token_sha256);
       s.bind(3, now_ms);
-      if (s.step() != SQLITE_DONE) result = s.error(("registering " + devices[i].id).c_str());
+      if (s.step() != SQLITE_DONE) return s.error("registering " + device.id);
       s.reset();
     }
-  }
-  if (!result.ok()) {
-    (void)exec(reader_, "ROLLBACK");
-    return result;
-  }
-  if (auto s = exec(reader_, "COMMIT"); !s.ok()) {
-    (void)exec(reader_, "ROLLBACK");
-    return s.error().wrap("registering devices");
-  }
-  return Status::Ok();
+    return Status::Ok();
+  });
 }
 
 Result<std::optional<std::string>> SqliteStore::device_for_token(const std::string& token_sha256) {
@@ -287,32 +222,36 @@ Result<std::optional<std::string>> SqliteStore::device_for_token(const std::stri
 }
 
 Result<std::optional<DeviceRecord>> SqliteStore::get(const std::string& id) {
-  // Held across the read: the writer cannot retire its in-flight batch between
-  // the snapshot this read sees and the overlay laid over it.
-  std::lock_guard lock(mutex_);
-  const std::string sql = std::string("SELECT ") + kColumns + " FROM devices WHERE id = ?1";
-  Stmt s(reader_, sql.c_str());
-  if (!s.ok()) return s.error("reading device");
-  s.bind(1, id);
-  const int rc = s.step();
-  if (rc == SQLITE_DONE) return std::optional<DeviceRecord>();
-  if (rc != SQLITE_ROW) return s.error("reading device");
-  DeviceRecord record = read_row(s);
-  overlay(record);
-  return std::optional<DeviceRecord>(std::move(record));
+  // Under the writer's lock for the whole read: the writer cannot retire its
+  // in-flight batch between the snapshot this read sees and the overlay laid over it.
+  return batches_.inspect(
+      [&](const Batch& queued, const Batch& in_flight) -> Result<std::optional<DeviceRecord>> {
+        const std::string sql = std::string("SELECT ") + kColumns + " FROM devices WHERE id = ?1";
+        Stmt s(reader_, sql.c_str());
+        if (!s.ok()) return s.error("reading device");
+        s.bind(1, id);
+        const int rc = s.step();
+        if (rc == SQLITE_DONE) return std::optional<DeviceRecord>();
+        if (rc != SQLITE_ROW) return s.error("reading device");
+        DeviceRecord record = read_row(s);
+        overlay(record, queued, in_flight);
+        return std::optional<DeviceRecord>(std::move(record));
+      });
 }
 
 Result<std::vector<DeviceRecord>> SqliteStore::list() {
-  std::lock_guard lock(mutex_);
-  const std::string sql = std::string("SELECT ") + kColumns + " FROM devices ORDER BY id";
-  Stmt s(reader_, sql.c_str());
-  if (!s.ok()) return s.error("listing devices");
-  std::vector<DeviceRecord> out;
-  int rc;
-  while ((rc = s.step()) == SQLITE_ROW) out.push_back(read_row(s));
-  if (rc != SQLITE_DONE) return s.error("listing devices");
-  for (auto& record : out) overlay(record);
-  return out;
+  return batches_.inspect(
+      [&](const Batch& queued, const Batch& in_flight) -> Result<std::vector<DeviceRecord>> {
+        const std::string sql = std::string("SELECT ") + kColumns + " FROM devices ORDER BY id";
+        Stmt s(reader_, sql.c_str());
+        if (!s.ok()) return s.error("listing devices");
+        std::vector<DeviceRecord> out;
+        int rc;
+        while ((rc = s.step()) == SQLITE_ROW) out.push_back(read_row(s));
+        if (rc != SQLITE_DONE) return s.error("listing devices");
+        for (auto& record : out) overlay(record, queued, in_flight);
+        return out;
+      });
 }
 
 }  // namespace tether::hub

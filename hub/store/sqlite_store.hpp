@@ -9,16 +9,14 @@
 // the number of devices, not by the message rate.
 #pragma once
 
-#include <condition_variable>
 #include <cstdint>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
-#include <thread>
 #include <vector>
 
+#include "hub/store/batch_writer.hpp"
 #include "hub/store/store.hpp"
 
 struct sqlite3;
@@ -61,26 +59,14 @@ class SqliteStore final : public Store {
   using Batch = std::map<std::string, PendingWrite, std::less<>>;
 
   SqliteStore(sqlite3* reader, sqlite3* writer, WriteErrorSink* errors);
-  void writer_main();
   Status write_batch(const Batch& batch);
   // Lays queued and in-flight changes over a row read from the database.
-  void overlay(DeviceRecord& record) const;  // needs mutex_
+  static void overlay(DeviceRecord& record, const Batch& queued, const Batch& in_flight);
 
   sqlite3* reader_;
   sqlite3* writer_;
   WriteErrorSink* errors_;
-
-  mutable std::mutex mutex_;
-  std::condition_variable wake_writer_;
-  std::condition_variable batch_done_;
-  Batch queued_;
-  Batch in_flight_;
-  std::uint64_t queued_seq_ = 0;   // writes queued so far
-  std::uint64_t applied_seq_ = 0;  // writes applied (or failed) so far
-  std::uint64_t batches_ = 0;
-  std::optional<Error> first_error_;
-  bool stopping_ = false;
-  std::thread writer_thread_;
+  BatchWriter<Batch> batches_;  // last: its thread uses the members above
 };
 
 }  // namespace tether::hub
