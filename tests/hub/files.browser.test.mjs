@@ -79,6 +79,12 @@ test('an upload of many chunks lands byte-identical with its mode', async () => 
   assert.equal(readFileSync(join(root, 'empty.bin')).length, 0);
   assert.equal(statSync(join(root, 'empty.bin')).mode & 0o777, 0o600);
 
+  // A directory as the target takes the local file's name inside it.
+  mkdirSync(join(root, 'inbox'));
+  const into = await uploadFile('named.txt', Buffer.from('into a directory\n'), join(root, 'inbox'));
+  assert.equal(into.state, 'done', into.text);
+  assert.equal(readFileSync(join(root, 'inbox', 'named.txt'), 'utf8'), 'into a directory\n');
+
   // stat shows the uploaded file as the device sees it.
   await page.fill('[data-testid="files-path"]', target);
   await page.click('[data-testid="files-stat"]');

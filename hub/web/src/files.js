@@ -71,7 +71,7 @@ export const sizeText = (n) => (n >= 1048576 ? `${(n / 1048576).toFixed(1)} MiB`
 const octal = (mode) => (mode % 512).toString(8).padStart(4, '0');
 
 // One routed session: the messages for its sid, read in order with next().
-class RoutedSession {
+export class RoutedSession {
   constructor(link, sid) {
     this.link = link;
     this.sid = sid;
@@ -257,86 +257,84 @@ async function statOn(session, path) {
   }
 }
 
-// The file at `path` as a Blob; onProgress(bytes, total) as chunks arrive.
-async function download(link, path, onProgress) {
-  return withSession(link, async (session) => {
-    const info = await statOn(session, path);
-    if (bit(info.mode, 31)) throw new Error(`'${path}' is a directory`);
-    if (!isRegular(info.mode)) throw new Error(`'${path}' is not a regular file`);
-    const total = Number(info.size);
-    onProgress(0, total);
-    session.send('get_file', {}, encodeBody({ path }));
-    // Chunks are gathered into Blobs as they come, so no big array is ever copied.
-    const parts = [];
-    let pending = [];
-    let received = 0;
-    let unacked = 0;
-    for (;;) {
-      const msg = await session.reply();
-      if (msg.hdr.typ !== 'file_chunk') continue;
-      const offset = Number(msg.hdr.props.offset);
-      if (offset !== received) throw new Error(`unexpected chunk offset ${offset} (expected ${received})`);
-      if (msg.body.length === 0) {
-        session.send('ack', { offset: received });
-        break;
-      }
-      pending.push(msg.body.slice());
-      received += msg.body.length;
-      if (pending.length >= 256) {
-        parts.push(new Blob(pending));
-        pending = [];
-      }
-      if (++unacked >= DOWNLOAD_ACK_EVERY) {
-        session.send('ack', { offset: received });
-        unacked = 0;
-      }
-      onProgress(received, Math.max(total, received));
+// The file at `path` as a Blob, over an accepted session; onProgress(bytes, total)
+// as chunks arrive.
+export async function downloadOn(session, path, onProgress) {
+  const info = await statOn(session, path);
+  if (bit(info.mode, 31)) throw new Error(`'${path}' is a directory`);
+  if (!isRegular(info.mode)) throw new Error(`'${path}' is not a regular file`);
+  const total = Number(info.size);
+  onProgress(0, total);
+  session.send('get_file', {}, encodeBody({ path }));
+  // Chunks are gathered into Blobs as they come, so no big array is ever copied.
+  const parts = [];
+  let pending = [];
+  let received = 0;
+  let unacked = 0;
+  for (;;) {
+    const msg = await session.reply();
+    if (msg.hdr.typ !== 'file_chunk') continue;
+    const offset = Number(msg.hdr.props.offset);
+    if (offset !== received) throw new Error(`unexpected chunk offset ${offset} (expected ${received})`);
+    if (msg.body.length === 0) {
+      session.send('ack', { offset: received });
+      break;
     }
-    parts.push(new Blob(pending));
-    onProgress(received, received);
-    return new Blob(parts, { type: 'application/octet-stream' });
-  });
+    pending.push(msg.body.slice());
+    received += msg.body.length;
+    if (pending.length >= 256) {
+      parts.push(new Blob(pending));
+      pending = [];
+    }
+    if (++unacked >= DOWNLOAD_ACK_EVERY) {
+      session.send('ack', { offset: received });
+      unacked = 0;
+    }
+    onProgress(received, Math.max(total, received));
+  }
+  parts.push(new Blob(pending));
+  onProgress(received, received);
+  return new Blob(parts, { type: 'application/octet-stream' });
 }
 
-// Uploads `file` (a File or Blob) to `path` with permission bits `mode`;
-// onProgress(bytes acked or sent, total).
-async function upload(link, file, path, mode, onProgress) {
-  return withSession(link, async (session) => {
-    const total = file.size;
-    onProgress(0, total);
-    session.send('put_file', {}, encodeBody({ path, mode, size: total }));
-    let acked = -1;
-    const take = (msg) => {
-      if (msg.hdr.typ === 'ack') acked = Math.max(acked, Number(msg.hdr.props.offset));
-    };
-    while (acked < 0) take(await session.reply());
+// Uploads `file` (a File or Blob) to `path` with permission bits `mode` over an
+// accepted session; onProgress(bytes sent, total). `src_path` is the local name, so
+// a directory as `path` gets the file inside it (as Mender's server does).
+export async function uploadOn(session, file, path, mode, onProgress) {
+  const total = file.size;
+  onProgress(0, total);
+  session.send('put_file', {}, encodeBody({ src_path: file.name || undefined, path, mode, size: total }));
+  let acked = -1;
+  const take = (msg) => {
+    if (msg.hdr.typ === 'ack') acked = Math.max(acked, Number(msg.hdr.props.offset));
+  };
+  while (acked < 0) take(await session.reply());
 
-    let sent = 0;
-    while (sent < total) {
-      const slice = new Uint8Array(await file.slice(sent, Math.min(total, sent + READ_SLICE)).arrayBuffer());
-      for (let at = 0; at < slice.length; at += CHUNK) {
-        // The device acks by echoing a chunk's header, so `acked` is that chunk's
-        // start: keep at most UPLOAD_WINDOW bytes beyond it.
-        for (let m = session.poll(); m; m = session.poll()) {
-          if (m.hdr.typ === 'error') throw new Error(String(bodyOf(m).err || 'the device refused'));
-          take(m);
-        }
-        while (sent - acked > UPLOAD_WINDOW) take(await session.reply());
-        const chunk = slice.subarray(at, Math.min(slice.length, at + CHUNK));
-        session.send('file_chunk', { offset: sent }, chunk);
-        sent += chunk.length;
-        onProgress(sent, total);
+  let sent = 0;
+  while (sent < total) {
+    const slice = new Uint8Array(await file.slice(sent, Math.min(total, sent + READ_SLICE)).arrayBuffer());
+    for (let at = 0; at < slice.length; at += CHUNK) {
+      const chunk = slice.subarray(at, Math.min(slice.length, at + CHUNK));
+      // The device acks by echoing a chunk's header, so `acked` is that chunk's
+      // start: never more than UPLOAD_WINDOW bytes beyond it.
+      for (let m = session.poll(); m; m = session.poll()) {
+        if (m.hdr.typ === 'error') throw new Error(String(bodyOf(m).err || 'the device refused'));
+        take(m);
       }
+      while (sent + chunk.length - acked > UPLOAD_WINDOW) take(await session.reply());
+      session.send('file_chunk', { offset: sent }, chunk);
+      sent += chunk.length;
+      onProgress(sent, total);
     }
-    session.send('file_chunk', { offset: total });
-    // The final ack (offset = size) comes once the file is in place.
-    while (acked < total || total === 0) {
-      const msg = await session.reply();
-      take(msg);
-      if (total === 0 && msg.hdr.typ === 'ack') break;
-    }
-    onProgress(total, total);
-  });
+  }
+  session.send('file_chunk', { offset: total });
+  // The final ack (offset = size) comes once the file is in place.
+  while (acked < total || total === 0) {
+    const msg = await session.reply();
+    take(msg);
+    if (total === 0 && msg.hdr.typ === 'ack') break;
+  }
+  onProgress(total, total);
 }
 
 // ---------------------------------------------------------------- view
@@ -472,7 +470,8 @@ export function filesView(deviceId, host, { role } = {}) {
     saveHost.replaceChildren();
     downloadStatus.set('working', `Downloading ${p}…`);
     try {
-      const blob = await download(link, p, (done, total) => downloadProgress.set(done, total));
+      const blob = await withSession(link, (session) =>
+        downloadOn(session, p, (done, total) => downloadProgress.set(done, total)));
       if (objectUrl) URL.revokeObjectURL(objectUrl);
       objectUrl = URL.createObjectURL(blob);
       const save = h('a', { href: objectUrl, download: basename(p), 'data-testid': 'files-save' },
@@ -507,8 +506,8 @@ export function filesView(deviceId, host, { role } = {}) {
     setBusy(true);
     uploadStatus.set('working', `Uploading ${file.name} to ${p}…`);
     try {
-      await upload(link, file, p, parseInt(mode.value.trim(), 8) & 0o777,
-        (done, total) => uploadProgress.set(done, total));
+      await withSession(link, (session) => uploadOn(session, file, p, parseInt(mode.value.trim(), 8) & 0o777,
+        (done, total) => uploadProgress.set(done, total)));
       uploadStatus.set('done', `Uploaded ${file.name} to ${p} (${sizeText(file.size)}).`);
     } catch (e) {
       uploadStatus.set('error', `Upload failed: ${e.message}`);
