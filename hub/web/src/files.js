@@ -343,9 +343,15 @@ function progressRow(testid) {
   const bar = h('progress', { max: 1, value: 0, 'data-testid': `${testid}-progress` });
   const label = h('span', { class: 'muted', 'data-testid': `${testid}-bytes` });
   const row = h('div', { class: 'files-progress', hidden: true }, bar, label);
+  let shown = 0;
   return {
     row,
+    // Called for every chunk; the page is redrawn at most every 100 ms (and at the
+    // end), since a redraw per 4 KiB would cost more than the transfer itself.
     set(done, total) {
+      const now = performance.now();
+      if (done > 0 && done < total && now - shown < 100) return;
+      shown = now;
       row.hidden = false;
       bar.max = Math.max(total, 1);
       bar.value = total === 0 ? 1 : done;
