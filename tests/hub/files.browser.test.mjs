@@ -172,3 +172,12 @@ test('a viewer sees why the transfer controls are off', async () => {
     await context.close();
   }
 });
+
+test('with the device gone, an action says so', async () => {
+  await gateway.kill();
+  await page.fill('[data-testid="files-path"]', root);
+  await page.click('[data-testid="files-stat"]');
+  await page.waitForSelector('[data-testid="files-browse-status"][data-state="error"]');
+  const said = await page.textContent('[data-testid="files-browse-status"]');
+  assert.match(said, /device disconnected|device online/);
+});

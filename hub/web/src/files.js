@@ -157,15 +157,20 @@ class FileLink {
     const ws = new WebSocket(url);
     ws.binaryType = 'arraybuffer';
     this.ws = ws;
+    let opened = false;
     this.ready = new Promise((resolve, reject) => {
       ws.onopen = () => {
+        opened = true;
         this.ready = null;
         resolve();
       };
       ws.onclose = (ev) => {
         this.ready = null;
         if (this.ws === ws) this.ws = null;
-        const error = new Error(`connection to the hub closed${ev.reason ? `: ${ev.reason}` : ''}`);
+        // A refused upgrade (the device offline: 409) shows only as a close here.
+        const error = new Error(opened
+          ? `connection to the hub closed${ev.reason ? `: ${ev.reason}` : ''}`
+          : 'the hub refused the connection: is the device online?');
         for (const s of this.sessions.values()) s.fail(error);
         this.sessions.clear();
         reject(error);
@@ -190,6 +195,12 @@ class FileLink {
     if (hdr.proto === PROTO.CONTROL) {
       if (hdr.typ === 'ping') {
         this.send({ hdr: { proto: PROTO.CONTROL, typ: 'pong', sid: hdr.sid } });
+        return;
+      }
+      if (!hdr.sid && hdr.typ === 'error' && bodyOf(msg).close) {
+        // The device went away: every session on this socket ends with it.
+        const error = new Error(String(bodyOf(msg).err || 'the device went away'));
+        for (const s of this.sessions.values()) s.fail(error);
         return;
       }
       if (!session) return;
@@ -280,7 +291,7 @@ export async function downloadOn(session, path, onProgress) {
       session.send('ack', { offset: received });
       break;
     }
-    pending.push(msg.body.slice());
+    pending.push(msg.body);
     received += msg.body.length;
     if (pending.length >= 256) {
       parts.push(new Blob(pending));
