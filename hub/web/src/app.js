@@ -5,6 +5,7 @@ import { telemetryView } from './telemetry.js';
 import { configView } from './config.js';
 import { updatesView, fleetUpdatesPage } from './update.js';
 import { commandsView } from './commands.js';
+import { filesView } from './files.js';
 import { accountsPage, auditPage } from './admin.js';
 import { deviceListView } from './devicelist.js';
 import { h } from './dom.js';
@@ -109,6 +110,7 @@ const TABS = [
   { id: 'terminal', label: 'Terminal' },
   { id: 'telemetry', label: 'Telemetry' },
   { id: 'commands', label: 'Commands' },
+  { id: 'files', label: 'Files' },
   { id: 'alerts', label: 'Alerts', later: true },
   { id: 'config', label: 'Config' },
   { id: 'updates', label: 'Updates' },
@@ -137,6 +139,9 @@ function devicePage(id) {
   // Commands live in commands.js, shown the same way.
   const commandsHost = h('div', { class: 'commands-host', hidden: true });
   let commandsCleanup = null;
+  // Files live in files.js (transfers need the operator role; the view says so).
+  const filesHost = h('div', { class: 'files-host', hidden: true });
+  let filesCleanup = null;
   tabs.addEventListener('click', (ev) => {
     const tab = ev.target.closest('[data-tab]');
     if (!tab || tab.disabled) return;
@@ -149,7 +154,10 @@ function devicePage(id) {
     updatesHost.hidden = !upd;
     const cmds = tab.dataset.tab === 'commands';
     commandsHost.hidden = !cmds;
-    main.querySelector('.term-panel').hidden = tele || conf || upd || cmds;
+    const files = tab.dataset.tab === 'files';
+    filesHost.hidden = !files;
+    main.querySelector('.term-panel').hidden = tele || conf || upd || cmds || files;
+    if (files && !filesCleanup) filesCleanup = filesView(id, filesHost, { role: currentRole });
     if (tele && !telemetryCleanup) telemetryCleanup = telemetryView(id, telemetryHost);
     if (conf && !configCleanup) configCleanup = configView(id, configHost);
     if (upd && !updatesCleanup) updatesCleanup = updatesView(id, updatesHost);
@@ -168,7 +176,8 @@ function devicePage(id) {
       telemetryHost,
       configHost,
       updatesHost,
-      commandsHost));
+      commandsHost,
+      filesHost));
 
   let session = null;
   let online = false;
@@ -237,6 +246,7 @@ function devicePage(id) {
     if (configCleanup) configCleanup();
     if (updatesCleanup) updatesCleanup();
     if (commandsCleanup) commandsCleanup();
+    if (filesCleanup) filesCleanup();
   };
 }
 
@@ -278,6 +288,7 @@ async function route() {
   const conf = hash.match(/^#\/devices\/(.+)\/config$/);
   const upd = hash.match(/^#\/devices\/(.+)\/updates$/);
   const cmds = hash.match(/^#\/devices\/(.+)\/commands$/);
+  const files = hash.match(/^#\/devices\/(.+)\/files$/);
   if (hash === '#/updates') cleanup = fleetUpdatesPage(main);
   else if (upd) {
     cleanup = devicePage(decodeURIComponent(upd[1]));
@@ -285,6 +296,9 @@ async function route() {
   } else if (cmds) {
     cleanup = devicePage(decodeURIComponent(cmds[1]));
     main.querySelector('[data-tab="commands"]').click();
+  } else if (files) {
+    cleanup = devicePage(decodeURIComponent(files[1]));
+    main.querySelector('[data-tab="files"]').click();
   } else if (tele) {
     cleanup = devicePage(decodeURIComponent(tele[1]));
     main.querySelector('[data-tab="telemetry"]').click();
