@@ -48,21 +48,30 @@ Result<std::unique_ptr<UpdateStore>> UpdateStore::open(const std::string& state_
     sqlite3_close(db);
     return s.error().wrap("creating the tables of " + path);
   }
-  std::unique_ptr<UpdateStore> store(new UpdateStore(db, inbox));
-  store->writer_ = std::thread([raw = store.get()] { raw->run(); });
-  return store;
+  return std::unique_ptr<UpdateStore>(new UpdateStore(db, inbox));
 }
 
-UpdateStore::UpdateStore(sqlite3* db, LoopInbox& inbox) : db_(db), inbox_(inbox) {}
+UpdateStore::UpdateStore(sqlite3* db, LoopInbox& inbox)
+    : db_(db),
+      inbox_(inbox),
+      batches_({.write =
+                    [this](std::deque<Queued>& batch) {
+                      return sqlite::transaction(db_, "writing updates", [&]() -> Status {
+                        for (auto& [write, done] : batch) {
+                          if (auto s = write(db_); !s.ok()) return s;
+                        }
+                        return Status::Ok();
+                      });
+                    },
+                .complete =
+                    [this](std::deque<Queued>& batch, const Status& written) {
+                      for (auto& [write, done] : batch) {
+                        if (done) inbox_.post([done = std::move(done), written] { done(written); });
+                      }
+                    }}) {}
 
 UpdateStore::~UpdateStore() {
-  flush();
-  {
-    std::lock_guard lock(mutex_);
-    stop_ = true;
-  }
-  wake_.notify_all();
-  if (writer_.joinable()) writer_.join();
+  batches_.stop();
   sqlite3_close(db_);
 }
 
@@ -126,15 +135,11 @@ void UpdateStore::save(const UpdateEntry& entry, std::optional<UpdateEvent> even
   row.events.clear();
   queue(
       [row = std::move(row), event = std::move(event)](sqlite3* db) -> Status {
-        if (auto s = exec(db, "BEGIN"); !s.ok()) return s;
         Stmt up(db,
                 "INSERT OR REPLACE INTO updates (id, device, artifact, version, size, sha256, "
                 "consent, grant_hash, campaign, created_by, created_ms, state, percent, message, "
                 "updated_ms, acked) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
-        if (!up.ok()) {
-          (void)exec(db, "ROLLBACK");
-          return up.error("saving update " + row.id);
-        }
+        if (!up.ok()) return up.error("saving update " + row.id);
         up.bind(1, row.id);
         up.bind(2, row.device);
         up.bind(3, row.artifact);
@@ -151,10 +156,7 @@ void UpdateStore::save(const UpdateEntry& entry, std::optional<UpdateEvent> even
         up.bind(14, row.message);
         up.bind(15, row.updated_ms);
         up.bind(16, std::int64_t{row.acked ? 1 : 0});
-        if (up.step() != SQLITE_DONE) {
-          (void)exec(db, "ROLLBACK");
-          return up.error("saving update " + row.id);
-        }
+        if (up.step() != SQLITE_DONE) return up.error("saving update " + row.id);
         if (event) {
           Stmt ins(db,
                    "INSERT INTO update_events (update_id, at_ms, state, percent, message) "
@@ -171,12 +173,11 @@ void UpdateStore::save(const UpdateEntry& entry, std::optional<UpdateEvent> even
           prune.bind(2, static_cast<std::int64_t>(kMaxEvents));
           if (!ins.ok() || ins.step() != SQLITE_DONE || !prune.ok() ||
               prune.step() != SQLITE_DONE) {
-            (void)exec(db, "ROLLBACK");
             return Error(ErrorCode::kStorageFailure, std::string("saving an event of update ") +
                                                          row.id + ": " + sqlite3_errmsg(db));
           }
         }
-        return exec(db, "COMMIT");
+        return Status::Ok();
       },
       std::move(done));
 }
@@ -217,34 +218,12 @@ void UpdateStore::erase(const std::string& update_id, Done done) {
 }
 
 void UpdateStore::queue(Write write, Done done) {
-  {
-    std::lock_guard lock(mutex_);
-    queue_.emplace_back(std::move(write), std::move(done));
-  }
-  wake_.notify_all();
+  batches_.queue(
+      [&](std::deque<Queued>& queued) { queued.emplace_back(std::move(write), std::move(done)); });
 }
 
 void UpdateStore::flush() {
-  std::unique_lock lock(mutex_);
-  drained_.wait(lock, [&] { return queue_.empty() && !busy_; });
-}
-
-void UpdateStore::run() {
-  std::unique_lock lock(mutex_);
-  for (;;) {
-    wake_.wait(lock, [&] { return stop_ || !queue_.empty(); });
-    if (queue_.empty() && stop_) break;
-    auto [write, done] = std::move(queue_.front());
-    queue_.pop_front();
-    busy_ = true;
-    lock.unlock();
-    const Status status = write(db_);
-    if (done) inbox_.post([done = std::move(done), status] { done(status); });
-    lock.lock();
-    busy_ = false;
-    if (queue_.empty()) drained_.notify_all();
-  }
-  drained_.notify_all();
+  (void)batches_.flush();
 }
 
 }  // namespace tether::hub

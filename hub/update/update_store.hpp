@@ -4,22 +4,21 @@
 //
 // The update service holds the live copy in memory (loaded once at start) and
 // hands each change to this store; a writer thread of the store's own applies
-// them in order and reports each commit back on the loop through the LoopInbox.
-// That completion is what lets the hub `ack` a final state only once it is safe.
+// them in order, everything queued since the last commit in one transaction, and reports each
+// commit back on the loop through the LoopInbox. That completion is what lets the hub `ack` a final
+// state only once it is safe.
 #pragma once
 
-#include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "hub/loop_inbox.hpp"
+#include "hub/store/batch_writer.hpp"
 #include "protocol/result.hpp"
 
 struct sqlite3;
@@ -90,19 +89,15 @@ class UpdateStore {
 
  private:
   using Write = std::function<Status(sqlite3*)>;
+  using Queued = std::pair<Write, Done>;
   UpdateStore(sqlite3* db, LoopInbox& inbox);
   void queue(Write write, Done done);
-  void run();
 
   sqlite3* db_;
   LoopInbox& inbox_;
-  std::mutex mutex_;
-  std::condition_variable wake_;
-  std::condition_variable drained_;
-  std::deque<std::pair<Write, Done>> queue_;
-  bool busy_ = false;
-  bool stop_ = false;
-  std::thread writer_;
+  // Everything queued since the last batch commits in one transaction; each
+  // write's completion is posted to the loop after it.
+  BatchWriter<std::deque<Queued>> batches_;  // last: its thread uses the members above
 };
 
 }  // namespace tether::hub
