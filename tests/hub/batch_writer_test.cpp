@@ -1,0 +1,153 @@
+// The writer thread every hub store runs (hub/store/batch_writer.hpp): batching,
+// completions after the write, flush, a queue that refuses, the periodic tick, and
+// a stop that writes what is still queued.
+#include "hub/store/batch_writer.hpp"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <vector>
+
+namespace tether::hub {
+namespace {
+
+using Batch = std::deque<int>;
+
+// A write hook that can be held, to let changes pile up behind a batch in flight.
+struct Gate {
+  std::mutex mutex;
+  std::condition_variable cv;
+  bool open = true;
+  bool entered = false;
+  void wait() {
+    std::unique_lock lock(mutex);
+    entered = true;
+    cv.notify_all();
+    cv.wait(lock, [this] { return open; });
+  }
+  void close() {
+    std::lock_guard lock(mutex);
+    open = false;
+    entered = false;
+  }
+  void release() {
+    std::lock_guard lock(mutex);
+    open = true;
+    cv.notify_all();
+  }
+  void await_entered() {
+    std::unique_lock lock(mutex);
+    cv.wait(lock, [this] { return entered; });
+  }
+};
+
+TEST(BatchWriter, ChangesQueuedDuringAWriteCommitTogetherAndCompleteAfterIt) {
+  Gate gate;
+  std::vector<std::vector<int>> written;
+  std::vector<int> completed;
+  BatchWriter<Batch> writer({.write =
+                                 [&](Batch& batch) {
+                                   gate.wait();
+                                   written.emplace_back(batch.begin(), batch.end());
+                                   return Status::Ok();
+                                 },
+                             .complete =
+                                 [&](Batch& batch, const Status& status) {
+                                   EXPECT_TRUE(status.ok());
+                                   // Completions run after the batch is written.
+                                   EXPECT_EQ(written.back().size(), batch.size());
+                                   completed.insert(completed.end(), batch.begin(), batch.end());
+                                 }});
+  gate.close();
+  writer.queue([](Batch& b) { b.push_back(1); });
+  gate.await_entered();
+  // The writer holds batch {1}; these three wait and go as one batch.
+  for (int i = 2; i <= 4; ++i) writer.queue([i](Batch& b) { b.push_back(i); });
+  const std::size_t queued = writer.inspect([](const Batch& q, const Batch& f) {
+    EXPECT_EQ(f, Batch{1});
+    return q.size();
+  });
+  EXPECT_EQ(queued, 3U);
+  gate.release();
+  ASSERT_TRUE(writer.flush().ok());
+  ASSERT_EQ(written.size(), 2U);
+  EXPECT_EQ(written[1], (std::vector<int>{2, 3, 4}));
+  EXPECT_EQ(completed, (std::vector<int>{1, 2, 3, 4}));
+  EXPECT_EQ(writer.batches_written(), 2U);
+}
+
+TEST(BatchWriter, FlushReportsTheFirstFailureOnce) {
+  int calls = 0;
+  BatchWriter<Batch> writer({.write = [&](Batch&) -> Status {
+    ++calls;
+    return Error(ErrorCode::kStorageFailure, "disk full");
+  }});
+  writer.queue([](Batch& b) { b.push_back(1); });
+  const Status first = writer.flush();
+  ASSERT_FALSE(first.ok());
+  EXPECT_NE(first.error().message().find("disk full"), std::string::npos);
+  EXPECT_TRUE(writer.flush().ok());
+  EXPECT_EQ(calls, 1);
+}
+
+TEST(BatchWriter, ARefusedChangeIsNotWaitedFor) {
+  std::atomic<int> writes{0};
+  BatchWriter<Batch> writer({.write = [&](Batch&) {
+    ++writes;
+    return Status::Ok();
+  }});
+  EXPECT_FALSE(writer.queue([](Batch&) { return false; }));
+  // Would hang if the refused change counted as queued.
+  EXPECT_TRUE(writer.flush().ok());
+  EXPECT_EQ(writes.load(), 0);
+  EXPECT_TRUE(writer.queue([](Batch& b) {
+    b.push_back(7);
+    return true;
+  }));
+  EXPECT_TRUE(writer.flush().ok());
+  EXPECT_EQ(writes.load(), 1);
+}
+
+TEST(BatchWriter, TicksAddPeriodicWork) {
+  std::mutex mutex;
+  std::condition_variable cv;
+  int ticks_written = 0;
+  BatchWriter<Batch> writer({.write =
+                                 [&](Batch& batch) {
+                                   std::lock_guard lock(mutex);
+                                   for (int v : batch) ticks_written += v == -1 ? 1 : 0;
+                                   cv.notify_all();
+                                   return Status::Ok();
+                                 },
+                             .tick_interval = std::chrono::milliseconds(5),
+                             .on_tick = [](Batch& b) { b.push_back(-1); }});
+  std::unique_lock lock(mutex);
+  ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(10), [&] { return ticks_written >= 3; }));
+}
+
+TEST(BatchWriter, StopWritesWhatIsStillQueued) {
+  Gate gate;
+  std::vector<int> written;
+  {
+    BatchWriter<Batch> writer({.write = [&](Batch& batch) {
+      gate.wait();
+      written.insert(written.end(), batch.begin(), batch.end());
+      return Status::Ok();
+    }});
+    gate.close();
+    writer.queue([](Batch& b) { b.push_back(1); });
+    gate.await_entered();
+    writer.queue([](Batch& b) { b.push_back(2); });
+    gate.release();
+    writer.stop();
+    writer.stop();  // idempotent
+  }
+  EXPECT_EQ(written, (std::vector<int>{1, 2}));
+}
+
+}  // namespace
+}  // namespace tether::hub
