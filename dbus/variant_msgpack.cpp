@@ -1,9 +1,16 @@
 #include "dbus/variant_msgpack.hpp"
 
 #include <cstdint>
-#include <optional>
+#include <string_view>
 #include <utility>
 #include <vector>
+
+namespace sdbus {
+// Exported by libsdbus-c++ 1.2 (Variant's constructor uses it) and declared in its
+// public Message.h from 1.3 on: a message that belongs to no bus, for decoding.
+// With it no connection is needed to read a variant.
+PlainMessage createPlainMessage();
+}  // namespace sdbus
 
 namespace tether::dbus {
 namespace {
@@ -13,236 +20,227 @@ using protocol::Bytes;
 using protocol::Map;
 using protocol::Value;
 
-// The length of the one complete type starting at `pos` of `sig`; 0 when malformed.
-std::size_t complete_type_length(const std::string& sig, std::size_t pos) {
-  if (pos >= sig.size()) return 0;
-  char c = sig[pos];
-  if (c == 'a') {
-    std::size_t inner = complete_type_length(sig, pos + 1);
+// "values" + "temp" -> "values.temp", for error sentences.
+std::string member(const std::string& where, const std::string& key) {
+  std::string name = where;
+  name += '.';
+  name += key;
+  return name;
+}
+
+Error invalid(const std::string& where, const std::string& what) {
+  return Error(ErrorCode::kInvalidArgument, where + ": " + what);
+}
+
+// Length of the single complete type at the start of `signature` (0 when malformed).
+std::size_t complete_type_length(std::string_view signature) {
+  if (signature.empty()) return 0;
+  const char first = signature[0];
+  if (first == 'a') {
+    const std::size_t inner = complete_type_length(signature.substr(1));
     return inner == 0 ? 0 : inner + 1;
   }
-  if (c == '(' || c == '{') {
-    char close = c == '(' ? ')' : '}';
-    std::size_t at = pos + 1;
-    while (at < sig.size() && sig[at] != close) {
-      std::size_t inner = complete_type_length(sig, at);
+  if (first == '(' || first == '{') {
+    const char close = first == '(' ? ')' : '}';
+    std::size_t at = 1;
+    while (at < signature.size() && signature[at] != close) {
+      const std::size_t inner = complete_type_length(signature.substr(at));
       if (inner == 0) return 0;
       at += inner;
     }
-    return at < sig.size() ? at - pos + 1 : 0;
+    return at < signature.size() ? at + 1 : 0;
   }
   return 1;
 }
 
+std::string describe_type(std::string_view signature) {
+  if (signature.empty()) return "an empty signature";
+  switch (signature[0]) {
+    case '(':
+      return "a struct (" + std::string(signature) + ")";
+    case 'h':
+      return "a unix fd (h)";
+    case 'a':
+      return "a dict keyed by " + std::string(1, signature.size() > 2 ? signature[2] : '?') + " (" +
+             std::string(signature) + ")";
+    default:
+      return "D-Bus type " + std::string(signature);
+  }
+}
+
+// Walks one variant's message. Depth counts every level (the variant itself is 1,
+// a map's values 2) against max_depth, which matches the msgpack decoder's bound so
+// that whatever this accepts also decodes; every value, and every byte of an `ay`,
+// counts against max_elements.
 class Reader {
  public:
-  Reader(const ScratchFactory& scratch, const VariantLimits& limits)
-      : scratch_(scratch), limits_(limits) {}
+  explicit Reader(const VariantLimits& limits) : limits_(limits) {}
 
-  Result<Value> variant(const sdbus::Variant& variant, std::size_t depth) {
-    if (depth > limits_.max_depth) return too_deep();
-    try {
-      Result<Value> out = Error(ErrorCode::kInternal, "no scratch message");
-      scratch_([&](sdbus::Message& scratch) {
-        scratch << variant;
-        scratch.seal();
-        scratch.rewind(true);
-        std::string type;
-        std::string contents;
-        scratch.peekType(type, contents);
-        scratch.enterVariant(contents);
-        Result<std::optional<Value>> value = one(scratch, contents, depth);
-        if (!value.ok()) {
-          out = value.error();
-        } else if (!value->has_value()) {
-          out = Error(ErrorCode::kInvalidArgument, "an empty variant");
-        } else {
-          out = std::move(**value);
-        }
-      });
-      return out;
-    } catch (const sdbus::Error& error) {
-      return Error(ErrorCode::kInvalidArgument, "unreadable variant: " + error.getMessage());
-    }
+  Result<Value> variant(const sdbus::Variant& value, const std::string& where, std::size_t depth) {
+    if (depth > limits_.max_depth) return too_deep(where);
+    const std::string signature = value.peekValueType();
+    if (signature.empty() || complete_type_length(signature) != signature.size())
+      return invalid(where, "a variant without a single complete type");
+    auto message = sdbus::createPlainMessage();
+    value.serializeTo(message);
+    message.seal();
+    message.rewind(true);
+    message.enterVariant(signature);
+    // On a refusal the message is abandoned where it stands: nothing reads it again.
+    auto result = read(message, signature, where, depth);
+    if (result) message.exitVariant();
+    return result;
   }
 
  private:
-  static Error too_deep() { return Error(ErrorCode::kInvalidArgument, "values nest too deep"); }
+  Error too_deep(const std::string& where) const {
+    return invalid(where, "nested deeper than " + std::to_string(limits_.max_depth) + " levels");
+  }
 
-  Status count() {
-    if (++elements_ > limits_.max_elements) {
-      return Error(ErrorCode::kInvalidArgument,
-                   "more than " + std::to_string(limits_.max_elements) + " values");
+  Status count(const std::string& where, std::size_t n = 1) {
+    elements_ += n;
+    if (elements_ > limits_.max_elements) {
+      return invalid(where, "more than " + std::to_string(limits_.max_elements) + " values");
     }
     return Status::Ok();
   }
 
   template <typename T>
-  static std::optional<T> basic(sdbus::Message& msg) {
+  static T basic(sdbus::Message& message) {
     T item{};
-    msg >> item;
-    if (!msg) {
-      msg.clearFlags();
-      return std::nullopt;
-    }
+    message >> item;
     return item;
   }
 
-  // Reads one value of complete type `sig`; nullopt at the end of the enclosing array.
-  Result<std::optional<Value>> one(sdbus::Message& msg, const std::string& sig, std::size_t depth) {
-    if (Status counted = count(); !counted) return counted.error();
-    auto wrap = [](auto item) -> std::optional<Value> {
-      if (!item) return std::nullopt;
-      return Value(*item);
-    };
-    switch (sig.empty() ? '\0' : sig[0]) {
+  Result<Value> read(sdbus::Message& message, std::string_view signature, const std::string& where,
+                     std::size_t depth) {
+    if (depth > limits_.max_depth) return too_deep(where);
+    if (auto counted = count(where); !counted) return counted.error();
+    switch (signature[0]) {
       case 'b':
-        return wrap(basic<bool>(msg));
-      case 'y': {
-        auto v = basic<std::uint8_t>(msg);
-        return v ? std::optional<Value>(Value(std::int64_t{*v})) : std::nullopt;
-      }
-      case 'n': {
-        auto v = basic<std::int16_t>(msg);
-        return v ? std::optional<Value>(Value(std::int64_t{*v})) : std::nullopt;
-      }
-      case 'q': {
-        auto v = basic<std::uint16_t>(msg);
-        return v ? std::optional<Value>(Value(std::int64_t{*v})) : std::nullopt;
-      }
-      case 'i': {
-        auto v = basic<std::int32_t>(msg);
-        return v ? std::optional<Value>(Value(std::int64_t{*v})) : std::nullopt;
-      }
-      case 'u': {
-        auto v = basic<std::uint32_t>(msg);
-        return v ? std::optional<Value>(Value(std::int64_t{*v})) : std::nullopt;
-      }
+        return Value(basic<bool>(message));
+      case 'y':
+        return Value(std::int64_t{basic<std::uint8_t>(message)});
+      case 'n':
+        return Value(std::int64_t{basic<std::int16_t>(message)});
+      case 'q':
+        return Value(std::int64_t{basic<std::uint16_t>(message)});
+      case 'i':
+        return Value(std::int64_t{basic<std::int32_t>(message)});
+      case 'u':
+        return Value(std::int64_t{basic<std::uint32_t>(message)});
       case 'x':
-        return wrap(basic<std::int64_t>(msg));
+        return Value(basic<std::int64_t>(message));
       case 't':
-        return wrap(basic<std::uint64_t>(msg));
+        return Value(basic<std::uint64_t>(message));
       case 'd':
-        return wrap(basic<double>(msg));
+        return Value(basic<double>(message));
       case 's':
-        return wrap(basic<std::string>(msg));
-      case 'o': {
-        auto v = basic<sdbus::ObjectPath>(msg);
-        return v ? std::optional<Value>(Value(std::string(*v))) : std::nullopt;
-      }
-      case 'g': {
-        auto v = basic<sdbus::Signature>(msg);
-        return v ? std::optional<Value>(Value(std::string(*v))) : std::nullopt;
-      }
+        return Value(basic<std::string>(message));
+      case 'o':
+        return Value(std::string(basic<sdbus::ObjectPath>(message)));
+      case 'g':
+        return Value(std::string(basic<sdbus::Signature>(message)));
       case 'v': {
-        auto v = basic<sdbus::Variant>(msg);
-        if (!v) return std::optional<Value>();
-        Result<Value> inner = variant(*v, depth + 1);
-        if (!inner.ok()) return inner.error();
-        return std::optional<Value>(std::move(inner).value());
+        sdbus::Variant inner;
+        message >> inner;
+        return variant(inner, where, depth + 1);
       }
       case 'a':
-        return array(msg, sig.substr(1), depth + 1);
+        return array(message, signature.substr(1), where, depth);
       default:
-        return Error(ErrorCode::kInvalidArgument,
-                     "D-Bus type '" + sig + "' has no msgpack mapping");
+        return invalid(where, describe_type(signature) + " has no msgpack mapping");
     }
   }
 
-  Result<std::optional<Value>> array(sdbus::Message& msg, const std::string& element,
-                                     std::size_t depth) {
-    if (depth > limits_.max_depth) return too_deep();
-    const bool dict = !element.empty() && element[0] == '{';
-    if (dict && (element.size() < 4 || element[1] != 's')) {
-      return Error(ErrorCode::kInvalidArgument,
-                   "D-Bus dict 'a" + element + "' has no msgpack mapping (keys must be strings)");
-    }
-    if (!msg.enterContainer(element)) {
-      msg.clearFlags();
-      return std::optional<Value>();
-    }
+  Result<Value> array(sdbus::Message& message, std::string_view element, const std::string& where,
+                      std::size_t depth) {
     if (element == "y") {
-      Bytes bytes;
-      while (auto byte = basic<std::uint8_t>(msg)) {
-        if (Status counted = count(); !counted) return counted.error();
-        bytes.push_back(*byte);
-      }
-      msg.exitContainer();
-      return std::optional<Value>(Value(std::move(bytes)));
+      std::vector<std::uint8_t> bytes;
+      message >> bytes;
+      if (auto counted = count(where, bytes.size()); !counted) return counted.error();
+      return Value(Bytes(bytes.begin(), bytes.end()));
     }
-    if (dict) {
-      std::string entry = element.substr(1, element.size() - 2);  // "sv"
-      std::string value_sig = entry.substr(1);
-      if (complete_type_length(value_sig, 0) != value_sig.size()) {
-        return Error(ErrorCode::kInvalidArgument, "malformed D-Bus signature a" + element);
-      }
-      Map map;
-      while (true) {
-        if (!msg.enterDictEntry(entry)) {
-          msg.clearFlags();
-          break;
-        }
-        std::string key;
-        msg >> key;
-        Result<std::optional<Value>> value = one(msg, value_sig, depth);
-        if (!value.ok()) return value.error();
-        if (!value->has_value()) break;
-        msg.exitDictEntry();
-        protocol::set(map, std::move(key), std::move(**value));
-      }
-      msg.exitContainer();
-      return std::optional<Value>(Value(std::move(map)));
-    }
+    if (element[0] == '{') return dict(message, element, where, depth);
+    message.enterContainer(std::string(element));
     Array items;
-    while (true) {
-      Result<std::optional<Value>> item = one(msg, element, depth);
-      if (!item.ok()) return item.error();
-      if (!item->has_value()) break;
-      items.push_back(std::move(**item));
+    // A plain element read past the end is indistinguishable from a failed read in
+    // sdbus-c++ 1.2, so each element is copied out first: an empty copy is the end.
+    for (std::size_t index = 0;; ++index) {
+      auto one = sdbus::createPlainMessage();
+      message.copyTo(one, false);
+      if (one.isEmpty()) break;
+      one.seal();
+      one.rewind(true);
+      auto item = read(one, element, where + "[" + std::to_string(index) + "]", depth + 1);
+      if (!item) return item.error();
+      items.push_back(std::move(*item));
     }
-    msg.exitContainer();
-    return std::optional<Value>(Value(std::move(items)));
+    message.exitContainer();
+    return Value(std::move(items));
   }
 
-  const ScratchFactory& scratch_;
+  Result<Value> dict(sdbus::Message& message, std::string_view entry, const std::string& where,
+                     std::size_t depth) {
+    const char key_type = entry.size() > 1 ? entry[1] : '?';
+    if (key_type != 's' && key_type != 'o' && key_type != 'g')
+      return invalid(where, describe_type("a" + std::string(entry)) +
+                                " has no msgpack mapping: map keys must be strings");
+    const std::string contents(entry.substr(1, entry.size() - 2));
+    const std::string_view value_type = std::string_view(contents).substr(1);
+    message.enterContainer(std::string(entry));
+    Map map;
+    while (message.enterDictEntry(contents)) {
+      std::string key;
+      if (key_type == 's') {
+        message >> key;
+      } else if (key_type == 'o') {
+        key = basic<sdbus::ObjectPath>(message);
+      } else {
+        key = basic<sdbus::Signature>(message);
+      }
+      auto value = read(message, value_type, member(where, key), depth + 1);
+      if (!value) return value.error();
+      protocol::set(map, std::move(key), std::move(*value));
+      message.exitDictEntry();
+    }
+    message.clearFlags();
+    message.exitContainer();
+    return Value(std::move(map));
+  }
+
   const VariantLimits& limits_;
   std::size_t elements_ = 0;
 };
 
 }  // namespace
 
-ScratchFactory scratch_from(sdbus::IObject& object) {
-  return [&object](const std::function<void(sdbus::Message&)>& use) {
-    sdbus::Signal scratch = object.createSignal("io.tether.Scratch", "Scratch");
-    use(scratch);
-  };
-}
-
-ScratchFactory scratch_from(sdbus::IProxy& proxy) {
-  return [&proxy](const std::function<void(sdbus::Message&)>& use) {
-    sdbus::MethodCall scratch = proxy.createMethodCall("io.tether.Scratch", "Scratch");
-    use(scratch);
-  };
-}
-
-Result<Value> variant_to_value(const ScratchFactory& scratch, const sdbus::Variant& variant,
+Result<Value> variant_to_value(const sdbus::Variant& variant, const std::string& where,
                                const VariantLimits& limits) {
-  Reader reader(scratch, limits);
-  return reader.variant(variant, 1);
+  try {
+    Reader reader(limits);
+    return reader.variant(variant, where, 1);
+  } catch (const sdbus::Error& error) {
+    return invalid(where, "cannot be read: " + error.getMessage());
+  }
 }
 
-Result<Map> variants_to_map(const ScratchFactory& scratch,
-                            const std::map<std::string, sdbus::Variant>& values,
-                            const VariantLimits& limits) {
-  Reader reader(scratch, limits);
-  Map out;
-  out.reserve(values.size());
-  for (const auto& [key, variant] : values) {
-    Result<Value> value = reader.variant(variant, 2);
-    if (!value.ok()) return value.error().wrap(key);
-    out.emplace_back(key, std::move(value).value());
+Result<Map> variants_to_map(const std::map<std::string, sdbus::Variant>& values,
+                            const std::string& where, const VariantLimits& limits) {
+  try {
+    Reader reader(limits);
+    Map out;
+    out.reserve(values.size());
+    for (const auto& [key, variant] : values) {
+      const std::string name = member(where, key);
+      Result<Value> value = reader.variant(variant, name, 2);
+      if (!value.ok()) return value.error();
+      out.emplace_back(key, std::move(value).value());
+    }
+    return out;
+  } catch (const sdbus::Error& error) {
+    return invalid(where, "cannot be read: " + error.getMessage());
   }
-  return out;
 }
 
 sdbus::Variant value_to_variant(const Value& value) {

@@ -9,10 +9,9 @@
 //   bin -> ay; array -> av; map -> a{sv}; nil -> left out of maps, an empty av in arrays.
 //
 // sdbus-c++ 1.2 gives no way to walk a Variant of unknown type except through a
-// message, and no public way to make a bare one, so the reading side serializes
-// each variant into a scratch message (a signal made by `object`, or a method call
-// made by `proxy`, never sent) and walks that. Library target tether::dbus_variant,
-// shared by the daemon's services and tetherctl.
+// message, so the reading side serializes each variant into a plain message and
+// walks that. Library target tether::dbus_variant: the one mapping shared by the
+// daemon's services (Telemetry1, Commands1, Config1) and tetherctl.
 #pragma once
 
 #include <sdbus-c++/sdbus-c++.h>
@@ -32,18 +31,13 @@ struct VariantLimits {
   std::size_t max_elements = 65536;  // values of every level together
 };
 
-// Makes an empty, writable message and hands it to `use` (sdbus::Message itself
-// cannot be returned by value: its destructor is protected).
-using ScratchFactory = std::function<void(const std::function<void(sdbus::Message&)>& use)>;
-ScratchFactory scratch_from(sdbus::IObject& object);
-ScratchFactory scratch_from(sdbus::IProxy& proxy);
-
-Result<protocol::Value> variant_to_value(const ScratchFactory& scratch,
-                                         const sdbus::Variant& variant,
+// `where` names the value in error sentences: "values.temp", then "values.temp[2]"
+// and "values.temp.key" below it. Every refusal is kInvalidArgument.
+Result<protocol::Value> variant_to_value(const sdbus::Variant& variant, const std::string& where,
                                          const VariantLimits& limits = {});
-Result<protocol::Map> variants_to_map(const ScratchFactory& scratch,
-                                      const std::map<std::string, sdbus::Variant>& values,
-                                      const VariantLimits& limits = {});
+// Each entry named where.KEY; the limits hold for the map as a whole.
+Result<protocol::Map> variants_to_map(const std::map<std::string, sdbus::Variant>& values,
+                                      const std::string& where, const VariantLimits& limits = {});
 
 sdbus::Variant value_to_variant(const protocol::Value& value);
 std::map<std::string, sdbus::Variant> map_to_variants(const protocol::Map& map);

@@ -265,8 +265,7 @@ class Server {
 
   Outcome execute(const Job& job) {
     Outcome outcome;
-    Result<protocol::Map> args =
-        tether::dbus::variants_to_map(tether::dbus::scratch_from(*proxy_), job.args);
+    Result<protocol::Map> args = tether::dbus::variants_to_map(job.args, "args");
     if (!args.ok()) {
       outcome.err = "args: " + args.error().message();
       return outcome;

@@ -78,8 +78,7 @@ void CommandsService::Unregister(const std::string& target) {
 void CommandsService::Reply(sdbus::Result<>&& result, std::string id, bool ok,
                             std::map<std::string, sdbus::Variant> ret, std::string err) {
   std::string caller = daemon::dbus::BusService::caller(getObject());
-  Result<protocol::Map> mapped =
-      tether::dbus::variants_to_map(tether::dbus::scratch_from(getObject()), ret);
+  Result<protocol::Map> mapped = tether::dbus::variants_to_map(ret, "ret");
   if (!mapped.ok()) {
     (void)bus_.reply_error(result, mapped.error().wrap("ret"));
     return;

@@ -1,6 +1,6 @@
 #include "plugins/config/config_bus.hpp"
 
-#include "plugins/config/config_variant.hpp"
+#include "dbus/variant_msgpack.hpp"
 
 namespace tether::plugins::config {
 
@@ -27,7 +27,7 @@ ConfigBus::~ConfigBus() {
 
 Status ConfigBus::announce(const ConfigChange& change, bool version_moved) {
   return bus_.send([&] {
-    emitChanged(change.next.version, to_variant_map(change.changed), change.removed);
+    emitChanged(change.next.version, tether::dbus::map_to_variants(change.changed), change.removed);
     if (version_moved) getObject().emitPropertiesChangedSignal(INTERFACE_NAME, {"Version"});
   });
 }
@@ -36,11 +36,11 @@ sdbus::Variant ConfigBus::Get(const std::string& key) {
   const protocol::Value* value = protocol::find(document_.values, key);
   if (value == nullptr)
     throw BusService::to_dbus_error(Error(ErrorCode::kNotFound, "no config key '" + key + "'"));
-  return to_variant(*value);
+  return tether::dbus::value_to_variant(*value);
 }
 
 std::map<std::string, sdbus::Variant> ConfigBus::GetAll() {
-  return to_variant_map(document_.values);
+  return tether::dbus::map_to_variants(document_.values);
 }
 
 std::uint64_t ConfigBus::Version() {

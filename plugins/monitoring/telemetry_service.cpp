@@ -3,8 +3,8 @@
 #include <memory>
 #include <utility>
 
+#include "dbus/variant_msgpack.hpp"
 #include "plugins/monitoring/monitoring_plugin.hpp"
-#include "plugins/monitoring/variant_mapping.hpp"
 
 namespace tether::plugins::monitoring {
 namespace {
@@ -39,7 +39,7 @@ TelemetryService::~TelemetryService() {
 void TelemetryService::Submit(sdbus::Result<std::uint64_t>&& result, std::string stream,
                               std::map<std::string, sdbus::Variant> values) {
   auto pending = std::make_shared<sdbus::Result<std::uint64_t>>(std::move(result));
-  auto mapped = variants_to_map(values, "values");
+  auto mapped = tether::dbus::variants_to_map(values, "values");
   if (!mapped) {
     (void)bus_.reply_error(*pending, mapped.error());
     return;
@@ -51,7 +51,7 @@ void TelemetryService::RaiseAlert(sdbus::Result<std::uint64_t>&& result, std::st
                                   std::string severity, std::string summary,
                                   std::map<std::string, sdbus::Variant> details) {
   auto pending = std::make_shared<sdbus::Result<std::uint64_t>>(std::move(result));
-  auto mapped = variants_to_map(details, "details");
+  auto mapped = tether::dbus::variants_to_map(details, "details");
   if (!mapped) {
     (void)bus_.reply_error(*pending, mapped.error());
     return;

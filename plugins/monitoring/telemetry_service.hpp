@@ -1,5 +1,5 @@
 // io.tether.Telemetry1 (spec/dbus.md) on the daemon's one object: each method maps
-// its variants to msgpack (variant_mapping.hpp) and hands the record to the plugin,
+// its variants to msgpack (dbus/variant_msgpack.hpp) and hands the record to the plugin,
 // and replies with the seq once the record is committed, or with the error
 // (io.tether.Error.InvalidArgument, Busy, StorageFailure) and its sentence.
 #pragma once

@@ -145,6 +145,9 @@ TEST_F(UpdateDaemonTest, ConsentRequestedIsSignalledOnTheBusAndTetherctlAnswersI
   ASSERT_TRUE(monitor.ok()) << monitor.error().message();
   start_on_bus(update_args());
   expect_connection();
+  // gdbus subscribes before it watches the name, so once it has seen the owner no
+  // signal can be missed (a loaded machine may start it after tetherd).
+  ASSERT_TRUE((*monitor)->wait_for_output("is owned by", 10s)) << (*monitor)->output();
   send_offer("c1", true);
   ASSERT_TRUE(next_state(wire::kAwaitingConsent)) << daemon_->output();
   ASSERT_TRUE((*monitor)->wait_for_output("io.tether.Update1.ConsentRequested ('c1', '2.0', ", 5s))

@@ -1,6 +1,6 @@
 // The Telemetry1 variant mapping (spec/dbus.md) for every D-Bus type, and every
 // type it refuses.
-#include "plugins/monitoring/variant_mapping.hpp"
+#include "dbus/variant_msgpack.hpp"
 
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-namespace tether::plugins::monitoring {
+namespace tether::dbus {
 namespace {
 
 using protocol::Array;
@@ -144,4 +144,4 @@ TEST(VariantMapping, MapOfArgumentsKeepsKeys) {
 }
 
 }  // namespace
-}  // namespace tether::plugins::monitoring
+}  // namespace tether::dbus
