@@ -1,12 +1,7 @@
 #include "plugins/monitoring/inventory.hpp"
 
-#include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
-#include <spawn.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -19,7 +14,7 @@
 #include <sstream>
 #include <utility>
 
-extern char** environ;
+#include "daemon/process/run_to_completion.hpp"
 
 namespace tether::plugins::monitoring {
 namespace {
@@ -76,70 +71,22 @@ struct ScriptRun {
 
 ScriptRun run_script(const std::string& path, const InventoryOptions& options) {
   ScriptRun run;
-  std::array<int, 2> pipe_fds{};
-  if (pipe2(pipe_fds.data(), O_CLOEXEC) != 0) {
-    run.problem = path + ": cannot make a pipe: " + std::strerror(errno);
-    return run;
-  }
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_adddup2(&actions, pipe_fds[1], STDOUT_FILENO);
-  posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, "/dev/null", O_WRONLY, 0);
-  posix_spawnattr_t attributes;
-  posix_spawnattr_init(&attributes);
-  // Its own process group, so that a timeout kills whatever the script started too.
-  posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK);
-  posix_spawnattr_setpgroup(&attributes, 0);
-  sigset_t empty;
-  sigemptyset(&empty);
-  posix_spawnattr_setsigmask(&attributes, &empty);
-  pid_t pid = -1;
-  std::array<char*, 2> argv{const_cast<char*>(path.c_str()), nullptr};  // NOLINT
-  const int spawned = posix_spawn(&pid, path.c_str(), &actions, &attributes, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  posix_spawnattr_destroy(&attributes);
-  close(pipe_fds[1]);
-  if (spawned != 0) {
-    close(pipe_fds[0]);
-    run.problem = path + ": cannot run it: " + std::strerror(spawned);
-    return run;
-  }
-  const auto deadline = std::chrono::steady_clock::now() + options.script_timeout;
-  bool timed_out = false;
-  std::array<char, 4096> buffer{};
-  for (;;) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-        deadline - std::chrono::steady_clock::now());
-    if (left.count() <= 0) {
-      timed_out = true;
-      break;
-    }
-    pollfd watch{pipe_fds[0], POLLIN, 0};
-    const int ready = poll(&watch, 1, static_cast<int>(std::min<long>(left.count(), 1000)));
-    if (ready < 0 && errno == EINTR) continue;
-    if (ready <= 0) continue;
-    const ssize_t got = read(pipe_fds[0], buffer.data(), buffer.size());
-    if (got < 0 && errno == EINTR) continue;
-    if (got <= 0) break;
-    const std::size_t room = options.max_output - std::min(options.max_output, run.output.size());
-    run.output.append(buffer.data(), std::min(room, static_cast<std::size_t>(got)));
-  }
-  close(pipe_fds[0]);
-  if (timed_out) kill(-pid, SIGKILL);
-  int status = 0;
-  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
-  if (timed_out) {
+  process::ProgramRun program;
+  program.argv = {path};
+  program.timeout = options.script_timeout;
+  program.max_output = options.max_output;
+  program.keep = process::ProgramRun::Keep::kHead;
+  program.capture_stderr = false;
+  auto ran = process::run_to_completion(program);
+  if (!ran.ok()) {
+    run.problem = path + ": cannot run it: " + ran.error().message();
+  } else if (ran->ended == process::ProgramOutcome::Ended::kTimedOut) {
     run.problem = path + ": killed after " + std::to_string(options.script_timeout.count()) +
                   " ms (monitoring.inventory-timeout)";
-    run.output.clear();
-  } else if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-    run.problem = path + ": " +
-                  (WIFEXITED(status) ? "exited with status " + std::to_string(WEXITSTATUS(status))
-                                     : "killed by signal " + std::to_string(WTERMSIG(status))) +
-                  "; its output is ignored";
-    run.output.clear();
+  } else if (!ran->succeeded()) {
+    run.problem = path + ": " + ran->describe(options.script_timeout) + "; its output is ignored";
+  } else {
+    run.output = std::move(ran->output);
   }
   return run;
 }
