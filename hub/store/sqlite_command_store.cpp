@@ -16,7 +16,6 @@ namespace {
 
 using Statement = sqlite::Stmt;
 using sqlite::exec;
-using sqlite::open_connection;
 
 constexpr const char* kColumns =
     "id, device, target, action, args, timeout_s, request, user, created_ms, status, ret, err, "
@@ -45,38 +44,24 @@ CommandRecord read_row(const Statement& s) {
 
 Result<std::unique_ptr<SqliteCommandStore>> SqliteCommandStore::open(const std::string& state_dir,
                                                                      std::size_t max_history) {
-  if (::mkdir(state_dir.c_str(), 0700) != 0 && errno != EEXIST) {
-    return Error(ErrorCode::kStorageFailure,
-                 "creating state directory " + state_dir + ": " + std::strerror(errno));
-  }
-  const std::string path = state_dir + "/commands.db";
-  auto writer = open_connection(path);
-  if (!writer.ok()) return writer.error();
-  for (const char* sql : {
-           "PRAGMA journal_mode=WAL",
-           "PRAGMA synchronous=FULL",
-           // seq orders a device's commands (created_ms may repeat within a millisecond).
-           "CREATE TABLE IF NOT EXISTS commands ("
-           " seq INTEGER PRIMARY KEY AUTOINCREMENT,"
-           " id TEXT NOT NULL, device TEXT NOT NULL, target TEXT NOT NULL,"
-           " action TEXT NOT NULL, args TEXT NOT NULL, timeout_s INTEGER, request BLOB,"
-           " user TEXT NOT NULL, created_ms INTEGER NOT NULL, status TEXT NOT NULL,"
-           " ret TEXT, err TEXT, device_ts INTEGER NOT NULL DEFAULT 0,"
-           " finished_ms INTEGER NOT NULL DEFAULT 0, UNIQUE(device, id))",
-           "CREATE INDEX IF NOT EXISTS commands_pending ON commands(status) "
-           "WHERE status = 'pending'",
-       }) {
-    if (auto s = exec(*writer, sql); !s.ok()) {
-      sqlite3_close(*writer);
-      return s.error().wrap("initialising " + path);
-    }
-  }
-  auto reader = open_connection(path);
-  if (!reader.ok()) {
-    sqlite3_close(*writer);
-    return reader.error();
-  }
-  return std::unique_ptr<SqliteCommandStore>(new SqliteCommandStore(*reader, *writer, max_history));
+  auto conn = sqlite::open_store_file(
+      state_dir, "commands.db",
+      {
+          // seq orders a device's commands (created_ms may repeat within a millisecond).
+          "CREATE TABLE IF NOT EXISTS commands ("
+          " seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+          " id TEXT NOT NULL, device TEXT NOT NULL, target TEXT NOT NULL,"
+          " action TEXT NOT NULL, args TEXT NOT NULL, timeout_s INTEGER, request BLOB,"
+          " user TEXT NOT NULL, created_ms INTEGER NOT NULL, status TEXT NOT NULL,"
+          " ret TEXT, err TEXT, device_ts INTEGER NOT NULL DEFAULT 0,"
+          " finished_ms INTEGER NOT NULL DEFAULT 0, UNIQUE(device, id))",
+          "CREATE INDEX IF NOT EXISTS commands_pending ON commands(status) "
+          "WHERE status = 'pending'",
+      },
+      "FULL");
+  if (!conn.ok()) return conn.error();
+  return std::unique_ptr<SqliteCommandStore>(
+      new SqliteCommandStore(conn->reader, conn->writer, max_history));
 }
 
 SqliteCommandStore::SqliteCommandStore(sqlite3* reader, sqlite3* writer, std::size_t max_history)

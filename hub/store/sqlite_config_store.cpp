@@ -35,7 +35,6 @@ std::optional<ConfigState> parse_config_state(std::string_view name) {
 namespace {
 
 using sqlite::exec;
-using sqlite::open_connection;
 using sqlite::Stmt;
 
 // Versions are stored as SQLite's int64; the service never pushes one above
@@ -66,37 +65,22 @@ ConfigVersion read_version(const Stmt& s) {
 }  // namespace
 
 Result<std::unique_ptr<SqliteConfigStore>> SqliteConfigStore::open(const std::string& state_dir) {
-  if (::mkdir(state_dir.c_str(), 0700) != 0 && errno != EEXIST) {
-    return Error(ErrorCode::kStorageFailure,
-                 "creating state directory " + state_dir + ": " + std::strerror(errno));
-  }
-  const std::string path = state_dir + "/config.db";
-  auto writer = open_connection(path);
-  if (!writer.ok()) return writer.error();
-  for (const char* sql : {
-           "PRAGMA journal_mode=WAL",
-           // A version is sent to the device only once it is committed: sync each commit.
-           "PRAGMA synchronous=FULL",
-           "CREATE TABLE IF NOT EXISTS config_versions ("
-           " device TEXT NOT NULL, version INTEGER NOT NULL, document TEXT NOT NULL,"
-           " mode TEXT NOT NULL, pushed_by TEXT NOT NULL, pushed_ms INTEGER NOT NULL,"
-           " state TEXT NOT NULL, reason TEXT NOT NULL, answered_ms INTEGER NOT NULL,"
-           " PRIMARY KEY(device, version))",
-           "CREATE TABLE IF NOT EXISTS config_reported ("
-           " device TEXT PRIMARY KEY, version INTEGER NOT NULL, vals TEXT NOT NULL,"
-           " at_ms INTEGER NOT NULL)",
-       }) {
-    if (auto s = exec(*writer, sql); !s.ok()) {
-      sqlite3_close(*writer);
-      return s.error().wrap("initialising " + path);
-    }
-  }
-  auto reader = open_connection(path);
-  if (!reader.ok()) {
-    sqlite3_close(*writer);
-    return reader.error();
-  }
-  return std::unique_ptr<SqliteConfigStore>(new SqliteConfigStore(*reader, *writer));
+  // A version is sent to the device only once it is committed: sync each commit.
+  auto conn = sqlite::open_store_file(
+      state_dir, "config.db",
+      {
+          "CREATE TABLE IF NOT EXISTS config_versions ("
+          " device TEXT NOT NULL, version INTEGER NOT NULL, document TEXT NOT NULL,"
+          " mode TEXT NOT NULL, pushed_by TEXT NOT NULL, pushed_ms INTEGER NOT NULL,"
+          " state TEXT NOT NULL, reason TEXT NOT NULL, answered_ms INTEGER NOT NULL,"
+          " PRIMARY KEY(device, version))",
+          "CREATE TABLE IF NOT EXISTS config_reported ("
+          " device TEXT PRIMARY KEY, version INTEGER NOT NULL, vals TEXT NOT NULL,"
+          " at_ms INTEGER NOT NULL)",
+      },
+      "FULL");
+  if (!conn.ok()) return conn.error();
+  return std::unique_ptr<SqliteConfigStore>(new SqliteConfigStore(conn->reader, conn->writer));
 }
 
 SqliteConfigStore::SqliteConfigStore(sqlite3* reader, sqlite3* writer)

@@ -1,5 +1,10 @@
 #include "hub/store/sqlite_db.hpp"
 
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cstring>
+
 namespace tether::hub::sqlite {
 
 Stmt::Stmt(sqlite3* db, const char* sql) : db_(db) {
@@ -91,6 +96,43 @@ Result<sqlite3*> open_connection(const std::string& path, int busy_timeout_ms) {
   }
   sqlite3_busy_timeout(db, busy_timeout_ms);
   return db;
+}
+
+Result<StoreConnections> open_store_file(const std::string& state_dir, const std::string& file,
+                                         std::initializer_list<const char*> schema,
+                                         const char* synchronous, int busy_timeout_ms) {
+  if (::mkdir(state_dir.c_str(), 0700) != 0 && errno != EEXIST) {
+    return Error(ErrorCode::kStorageFailure,
+                 "creating state directory " + state_dir + ": " + std::strerror(errno));
+  }
+  const std::string path = state_dir + "/" + file;
+  const std::string sync_pragma = std::string("PRAGMA synchronous=") + synchronous;
+  StoreConnections out;
+  auto fail = [&](const Error& error) -> Result<StoreConnections> {
+    sqlite3_close(out.writer);
+    sqlite3_close(out.reader);
+    return error;
+  };
+  auto writer = open_connection(path, busy_timeout_ms);
+  if (!writer.ok()) return writer.error();
+  out.writer = *writer;
+  if (auto s = exec(out.writer, "PRAGMA journal_mode=WAL"); !s.ok()) {
+    return fail(s.error().wrap("initialising " + path));
+  }
+  if (auto s = exec(out.writer, sync_pragma.c_str()); !s.ok()) {
+    return fail(s.error().wrap("initialising " + path));
+  }
+  for (const char* sql : schema) {
+    if (auto s = exec(out.writer, sql); !s.ok())
+      return fail(s.error().wrap("initialising " + path));
+  }
+  auto reader = open_connection(path, busy_timeout_ms);
+  if (!reader.ok()) return fail(reader.error());
+  out.reader = *reader;
+  if (auto s = exec(out.reader, sync_pragma.c_str()); !s.ok()) {
+    return fail(s.error().wrap("initialising " + path));
+  }
+  return out;
 }
 
 }  // namespace tether::hub::sqlite

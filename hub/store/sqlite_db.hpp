@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <initializer_list>
 #include <optional>
 #include <string>
 
@@ -62,5 +63,17 @@ Status transaction(sqlite3* db, const std::string& what, const std::function<Sta
 // Opens (creating) `path` read-write for one thread's use, waiting up to
 // `busy_timeout_ms` for a lock. kStorageFailure naming the path.
 Result<sqlite3*> open_connection(const std::string& path, int busy_timeout_ms = 5000);
+
+// The two connections every hub store keeps on STATE_DIR/FILE (WAL): `reader` for
+// the loop thread, `writer` for its writer thread. Creates STATE_DIR (0700), runs
+// `schema` (CREATE ... IF NOT EXISTS) once, and sets `synchronous` (FULL where a
+// commit is a promise to a peer, NORMAL elsewhere) on both connections.
+struct StoreConnections {
+  sqlite3* reader = nullptr;
+  sqlite3* writer = nullptr;
+};
+Result<StoreConnections> open_store_file(const std::string& state_dir, const std::string& file,
+                                         std::initializer_list<const char*> schema,
+                                         const char* synchronous, int busy_timeout_ms = 5000);
 
 }  // namespace tether::hub::sqlite

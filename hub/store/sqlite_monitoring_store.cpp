@@ -17,7 +17,6 @@ namespace tether::hub {
 namespace {
 
 using sqlite::exec;
-using sqlite::open_connection;
 using sqlite::Stmt;
 
 const char* kind_name(RecordKind kind) {
@@ -63,53 +62,38 @@ constexpr std::int64_t kDayMs = 86400000;
 
 Result<std::unique_ptr<SqliteMonitoringStore>> SqliteMonitoringStore::open(
     const std::string& state_dir, const MonitoringRetention& retention) {
-  if (::mkdir(state_dir.c_str(), 0700) != 0 && errno != EEXIST) {
-    return Error(ErrorCode::kStorageFailure,
-                 "creating state directory " + state_dir + ": " + std::strerror(errno));
-  }
-  const std::string path = state_dir + "/monitoring.db";
-  auto writer = open_connection(path);
-  if (!writer.ok()) return writer.error();
-  for (const char* sql : {
-           "PRAGMA journal_mode=WAL",
-           // An ack promises the record is safe: every batch's commit is synced.
-           "PRAGMA synchronous=FULL",
-           // The indexes are keyed by device: with thousands of devices writing at
-           // once a batch touches pages all over them, and SQLite's default 2 MB
-           // page cache made the writer re-read pages (docs/performance.md
-           // "Fleet size"). Up to 64 MB, used only as the database grows.
-           "PRAGMA cache_size=-65536",
-           "CREATE TABLE IF NOT EXISTS records ("
-           " cursor INTEGER PRIMARY KEY AUTOINCREMENT,"
-           " device TEXT NOT NULL, seq INTEGER NOT NULL, ts INTEGER NOT NULL,"
-           " kind TEXT NOT NULL, stream TEXT NOT NULL, body TEXT NOT NULL,"
-           " severity TEXT, alert_state TEXT, summary TEXT, received_ms INTEGER NOT NULL,"
-           " UNIQUE(device, seq))",
-           "CREATE INDEX IF NOT EXISTS records_by_stream ON records(device, kind, stream, ts)",
-           "CREATE INDEX IF NOT EXISTS records_by_age ON records(received_ms)",
-           "CREATE TABLE IF NOT EXISTS alert_state ("
-           " device TEXT NOT NULL, id TEXT NOT NULL, state TEXT NOT NULL, severity TEXT,"
-           " summary TEXT, ts INTEGER, seq INTEGER, PRIMARY KEY(device, id))",
-           "CREATE TABLE IF NOT EXISTS device_status ("
-           " device TEXT PRIMARY KEY, state TEXT, version TEXT, boot_id TEXT,"
-           " uptime_s INTEGER, inventory TEXT, at_ms INTEGER)",
-           "CREATE TABLE IF NOT EXISTS presence ("
-           " id INTEGER PRIMARY KEY, device TEXT NOT NULL, at_ms INTEGER NOT NULL,"
-           " event TEXT NOT NULL, detail TEXT)",
-           "CREATE INDEX IF NOT EXISTS presence_by_device ON presence(device, at_ms)",
-       }) {
-    if (auto s = exec(*writer, sql); !s.ok()) {
-      sqlite3_close(*writer);
-      return s.error().wrap("initialising " + path);
-    }
-  }
-  auto reader = open_connection(path);
-  if (!reader.ok()) {
-    sqlite3_close(*writer);
-    return reader.error();
-  }
+  // An ack promises the record is safe: every batch's commit is synced.
+  auto conn = sqlite::open_store_file(
+      state_dir, "monitoring.db",
+      {
+          // The indexes are keyed by device: with thousands of devices writing at
+          // once a batch touches pages all over them, and SQLite's default 2 MB
+          // page cache made the writer re-read pages (docs/performance.md
+          // "Fleet size"). Up to 64 MB, used only as the database grows.
+          "PRAGMA cache_size=-65536",
+          "CREATE TABLE IF NOT EXISTS records ("
+          " cursor INTEGER PRIMARY KEY AUTOINCREMENT,"
+          " device TEXT NOT NULL, seq INTEGER NOT NULL, ts INTEGER NOT NULL,"
+          " kind TEXT NOT NULL, stream TEXT NOT NULL, body TEXT NOT NULL,"
+          " severity TEXT, alert_state TEXT, summary TEXT, received_ms INTEGER NOT NULL,"
+          " UNIQUE(device, seq))",
+          "CREATE INDEX IF NOT EXISTS records_by_stream ON records(device, kind, stream, ts)",
+          "CREATE INDEX IF NOT EXISTS records_by_age ON records(received_ms)",
+          "CREATE TABLE IF NOT EXISTS alert_state ("
+          " device TEXT NOT NULL, id TEXT NOT NULL, state TEXT NOT NULL, severity TEXT,"
+          " summary TEXT, ts INTEGER, seq INTEGER, PRIMARY KEY(device, id))",
+          "CREATE TABLE IF NOT EXISTS device_status ("
+          " device TEXT PRIMARY KEY, state TEXT, version TEXT, boot_id TEXT,"
+          " uptime_s INTEGER, inventory TEXT, at_ms INTEGER)",
+          "CREATE TABLE IF NOT EXISTS presence ("
+          " id INTEGER PRIMARY KEY, device TEXT NOT NULL, at_ms INTEGER NOT NULL,"
+          " event TEXT NOT NULL, detail TEXT)",
+          "CREATE INDEX IF NOT EXISTS presence_by_device ON presence(device, at_ms)",
+      },
+      "FULL");
+  if (!conn.ok()) return conn.error();
   return std::unique_ptr<SqliteMonitoringStore>(
-      new SqliteMonitoringStore(*reader, *writer, retention));
+      new SqliteMonitoringStore(conn->reader, conn->writer, retention));
 }
 
 SqliteMonitoringStore::SqliteMonitoringStore(sqlite3* reader, sqlite3* writer,

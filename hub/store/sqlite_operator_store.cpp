@@ -15,7 +15,6 @@ namespace tether::hub {
 namespace {
 
 using sqlite::exec;
-using sqlite::open_connection;
 using sqlite::Stmt;
 
 Role role_or_viewer(const std::string& name) {
@@ -29,48 +28,28 @@ constexpr std::size_t kMaxAuditRows = 5000;
 
 Result<std::unique_ptr<SqliteOperatorStore>> SqliteOperatorStore::open(
     const std::string& state_dir) {
-  if (::mkdir(state_dir.c_str(), 0700) != 0 && errno != EEXIST) {
-    return Error(ErrorCode::kStorageFailure,
-                 "creating state directory " + state_dir + ": " + std::strerror(errno));
-  }
-  const std::string path = state_dir + "/hub.db";
-  auto db = open_connection(path, 2000);
-  if (!db.ok()) return db.error();
-  for (const char* sql : {
-           "PRAGMA journal_mode=WAL",
-           "PRAGMA synchronous=NORMAL",
-           "CREATE TABLE IF NOT EXISTS operator_accounts ("
-           " name TEXT PRIMARY KEY, role TEXT NOT NULL, password_hash TEXT NOT NULL,"
-           " disabled INTEGER NOT NULL DEFAULT 0, created_ms INTEGER NOT NULL)",
-           "CREATE TABLE IF NOT EXISTS operator_tokens ("
-           " id TEXT PRIMARY KEY, user TEXT NOT NULL, role TEXT NOT NULL, label TEXT NOT NULL,"
-           " token_sha256 TEXT NOT NULL UNIQUE, created_ms INTEGER NOT NULL)",
-           "CREATE TABLE IF NOT EXISTS audit_log ("
-           " id INTEGER PRIMARY KEY AUTOINCREMENT, at_ms INTEGER NOT NULL, user TEXT NOT NULL,"
-           " action TEXT NOT NULL, device TEXT NOT NULL, outcome TEXT NOT NULL,"
-           " detail TEXT NOT NULL, address TEXT NOT NULL)",
-           "CREATE INDEX IF NOT EXISTS audit_log_at ON audit_log(at_ms)",
-           "CREATE TRIGGER IF NOT EXISTS audit_log_no_update BEFORE UPDATE ON audit_log"
-           " BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END",
-           "CREATE TRIGGER IF NOT EXISTS audit_log_no_delete BEFORE DELETE ON audit_log"
-           " BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END",
-       }) {
-    if (auto s = exec(*db, sql); !s.ok()) {
-      sqlite3_close(*db);
-      return s.error().wrap("initialising " + path);
-    }
-  }
-  auto writer = open_connection(path, 2000);
-  if (!writer.ok()) {
-    sqlite3_close(*db);
-    return writer.error();
-  }
-  if (auto s = exec(*writer, "PRAGMA synchronous=NORMAL"); !s.ok()) {
-    sqlite3_close(*db);
-    sqlite3_close(*writer);
-    return s.error().wrap("initialising " + path);
-  }
-  return std::unique_ptr<SqliteOperatorStore>(new SqliteOperatorStore(*db, *writer));
+  auto conn = sqlite::open_store_file(
+      state_dir, "hub.db",
+      {
+          "CREATE TABLE IF NOT EXISTS operator_accounts ("
+          " name TEXT PRIMARY KEY, role TEXT NOT NULL, password_hash TEXT NOT NULL,"
+          " disabled INTEGER NOT NULL DEFAULT 0, created_ms INTEGER NOT NULL)",
+          "CREATE TABLE IF NOT EXISTS operator_tokens ("
+          " id TEXT PRIMARY KEY, user TEXT NOT NULL, role TEXT NOT NULL, label TEXT NOT NULL,"
+          " token_sha256 TEXT NOT NULL UNIQUE, created_ms INTEGER NOT NULL)",
+          "CREATE TABLE IF NOT EXISTS audit_log ("
+          " id INTEGER PRIMARY KEY AUTOINCREMENT, at_ms INTEGER NOT NULL, user TEXT NOT NULL,"
+          " action TEXT NOT NULL, device TEXT NOT NULL, outcome TEXT NOT NULL,"
+          " detail TEXT NOT NULL, address TEXT NOT NULL)",
+          "CREATE INDEX IF NOT EXISTS audit_log_at ON audit_log(at_ms)",
+          "CREATE TRIGGER IF NOT EXISTS audit_log_no_update BEFORE UPDATE ON audit_log"
+          " BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END",
+          "CREATE TRIGGER IF NOT EXISTS audit_log_no_delete BEFORE DELETE ON audit_log"
+          " BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END",
+      },
+      "NORMAL", 2000);
+  if (!conn.ok()) return conn.error();
+  return std::unique_ptr<SqliteOperatorStore>(new SqliteOperatorStore(conn->reader, conn->writer));
 }
 
 SqliteOperatorStore::SqliteOperatorStore(sqlite3* db, sqlite3* writer)

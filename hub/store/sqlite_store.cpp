@@ -15,7 +15,6 @@ namespace tether::hub {
 namespace {
 
 using sqlite::exec;
-using sqlite::open_connection;
 using sqlite::Stmt;
 
 constexpr const char* kColumns =
@@ -54,39 +53,19 @@ std::int64_t now_ms() {
 
 Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const std::string& state_dir,
                                                        WriteErrorSink* errors) {
-  if (::mkdir(state_dir.c_str(), 0700) != 0 && errno != EEXIST) {
-    return Error(ErrorCode::kStorageFailure,
-                 "creating state directory " + state_dir + ": " + std::strerror(errno));
-  }
-  const std::string path = state_dir + "/hub.db";
-  auto reader = open_connection(path, 2000);
-  if (!reader.ok()) return reader.error();
-  for (const char* sql : {
-           "PRAGMA journal_mode=WAL",
-           "PRAGMA synchronous=NORMAL",
-           "CREATE TABLE IF NOT EXISTS devices ("
-           " id TEXT PRIMARY KEY,"
-           " token_sha256 TEXT NOT NULL UNIQUE,"
-           " created_ms INTEGER NOT NULL,"
-           " last_seen_ms INTEGER,"
-           " version TEXT, state TEXT, boot_id TEXT, uptime_s INTEGER, status_ms INTEGER)",
-       }) {
-    if (auto s = exec(*reader, sql); !s.ok()) {
-      sqlite3_close(*reader);
-      return s.error().wrap("initialising " + path);
-    }
-  }
-  auto writer = open_connection(path, 2000);
-  if (!writer.ok()) {
-    sqlite3_close(*reader);
-    return writer.error();
-  }
-  if (auto s = exec(*writer, "PRAGMA synchronous=NORMAL"); !s.ok()) {
-    sqlite3_close(*reader);
-    sqlite3_close(*writer);
-    return s.error().wrap("initialising " + path);
-  }
-  return std::unique_ptr<SqliteStore>(new SqliteStore(*reader, *writer, errors));
+  auto conn = sqlite::open_store_file(
+      state_dir, "hub.db",
+      {
+          "CREATE TABLE IF NOT EXISTS devices ("
+          " id TEXT PRIMARY KEY,"
+          " token_sha256 TEXT NOT NULL UNIQUE,"
+          " created_ms INTEGER NOT NULL,"
+          " last_seen_ms INTEGER,"
+          " version TEXT, state TEXT, boot_id TEXT, uptime_s INTEGER, status_ms INTEGER)",
+      },
+      "NORMAL", 2000);
+  if (!conn.ok()) return conn.error();
+  return std::unique_ptr<SqliteStore>(new SqliteStore(conn->reader, conn->writer, errors));
 }
 
 SqliteStore::SqliteStore(sqlite3* reader, sqlite3* writer, WriteErrorSink* errors)
