@@ -168,7 +168,7 @@ Result<CliInvocation> parse_cli(std::span<const std::string> args, const EnvLook
   if (args.empty() || !is_cli_command(args[0])) {
     return Error(ErrorCode::kInvalidArgument, "expected the subcommand cp or forward");
   }
-  const std::string command = args[0];
+  const std::string& command = args[0];
   std::optional<std::string> hub_url;
   std::optional<std::string> token_file;
   std::optional<std::string> ca_file;

@@ -92,7 +92,7 @@ struct LinkBinding {
 
 class OperatorLink::Impl {
  public:
-  Impl(daemon::EventLoop& loop, HubAccess hub, std::string device, Events events)
+  Impl(daemon::EventLoop& loop, HubAccess hub, const std::string& device, Events events)
       : loop_(loop),
         hub_(std::move(hub)),
         path_(operator_path(device)),
