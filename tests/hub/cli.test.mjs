@@ -293,3 +293,25 @@ test('bad arguments exit 2 with a message', async () => {
     { env: { TETHER_HUB_TOKEN: '' } });
   assert.equal(viaFile.code, 0, viaFile.stderr);
 });
+
+// Last: it kills and restarts the gateway's tetherd.
+test('a download cut off by the device going away leaves no file behind, and exits 1', async () => {
+  const big = join(root, 'file-20971520');
+  assert.ok(existsSync(big));
+  const target = join(local, 'cut');
+  const proc = cli(['cp', `${DEVICE}:${big}`, target]);
+  // Wait until bytes are arriving (the hidden temporary file exists), then cut.
+  const deadline = Date.now() + 10000;
+  while (!readdirSync(local).some((n) => n.startsWith('.cut.tether-'))) {
+    assert.ok(Date.now() < deadline, 'the download never started');
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  await gateway.kill('SIGKILL');
+  const r = await proc;
+  assert.equal(r.code, 1, r.stderr);
+  assert.match(r.stderr, /tether-hub cp: .*(closed the session|closed the connection)/);
+  assert.ok(!existsSync(target), 'a partial file at the target');
+  assert.deepEqual(readdirSync(local).filter((n) => n.startsWith('.')), []);
+  gateway.start();
+  await gateway.ready();
+});
