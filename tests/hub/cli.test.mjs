@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { spawn, execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
+import { connect, createServer as createTcpServer } from 'node:net';
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync, symlinkSync, rmSync, statSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
 import { startHub, login, request, tempDir, hubBin, makeCerts } from './helpers.mjs';
@@ -14,8 +15,12 @@ import { startGateway, tetherdBin, Child } from './gateway.mjs';
 
 const DEVICE = 'gw-cli';
 const OFFLINE = 'gw-offline';
+const BARE = 'gw-bare';  // file transfer and port forward disabled
 let hub;
 let gateway;
+let bare;
+let closer;  // a device-side TCP server that says goodbye and closes
+let closerPort;
 let token;
 let root;   // the device's filetransfer.root
 let local;  // this side's files
@@ -57,7 +62,7 @@ function curl(args) {
 
 before(async () => {
   assert.ok(existsSync(tetherdBin), `tetherd not built at ${tetherdBin} (set TETHERD_BIN)`);
-  hub = await startHub({ devices: [DEVICE, OFFLINE] });
+  hub = await startHub({ devices: [DEVICE, OFFLINE, BARE] });
   root = join(hub.dir, 'device-root');
   local = join(hub.dir, 'local');
   mkdirSync(root);
@@ -87,14 +92,24 @@ before(async () => {
   await new Promise((r) => web.listen(0, '127.0.0.1', r));
   webPort = web.address().port;
 
+  closer = createTcpServer((socket) => socket.end('bye\n'));
+  await new Promise((r) => closer.listen(0, '127.0.0.1', r));
+  closerPort = closer.address().port;
+
   gateway = await startGateway(hub, DEVICE, {
-    args: [`--filetransfer.root=${root}`, `--portforward.allow=127.0.0.1:${webPort}`],
+    args: [`--filetransfer.root=${root}`,
+      `--portforward.allow=127.0.0.1:${webPort},127.0.0.1:${closerPort}`],
+  });
+  bare = await startGateway(hub, BARE, {
+    args: ['--filetransfer.enabled=false', '--portforward.enabled=false'],
   });
 });
 
 after(async () => {
   if (gateway) await gateway.stop();
+  if (bare) await bare.stop();
   if (web) web.close();
+  if (closer) closer.close();
   if (hub) await hub.stop();
 });
 
@@ -195,6 +210,33 @@ test('forward carries HTTP to a device-side server, several connections at once'
   } finally {
     assert.equal(await child.stop('SIGTERM'), 0, child.output);
   }
+});
+
+test('forward closes the local connection when the device side closes, after its last bytes', { timeout: 20000 }, async () => {
+  const { child, port } = await startForward(`0:127.0.0.1:${closerPort}`);
+  try {
+    const got = await new Promise((resolve, reject) => {
+      const socket = connect(port, '127.0.0.1');
+      let text = '';
+      socket.on('data', (d) => { text += d; });
+      socket.on('end', () => resolve(text));
+      socket.on('error', reject);
+    });
+    assert.equal(got, 'bye\n');
+  } finally {
+    assert.equal(await child.stop('SIGTERM'), 0, child.output);
+  }
+});
+
+test('a device without file transfer or port forward says so, and the CLI exits 1', async () => {
+  const src = join(local, 'small');
+  writeFileSync(src, 'x');
+  const cp = await cli(['cp', src, `${BARE}:/tmp/x`]);
+  assert.equal(cp.code, 1);
+  assert.match(cp.stderr, /device gw-bare does not offer file transfer \(protocol 2\)/);
+  const fwd = await cli(['forward', BARE, '0:127.0.0.1:80']);
+  assert.equal(fwd.code, 1);
+  assert.match(fwd.stderr, /device gw-bare does not offer port forward \(protocol 3\)/);
 });
 
 test('forward to a host outside portforward.allow is refused, and says so', async () => {
