@@ -182,7 +182,6 @@ class OperatorLink::Impl {
   void send(const protocol::ProtoMsg& msg) {
     if (!open_ || closing_) return;
     protocol::Bytes encoded = protocol::encode(msg);
-    queued_bytes_ += encoded.size();
     queue_.push_back(std::move(encoded));
     if (wsi_ != nullptr) lws_callback_on_writable(wsi_);
   }
@@ -197,8 +196,6 @@ class OperatorLink::Impl {
     lws_callback_on_writable(wsi_);
     close_timer_.start(kCloseGrace, [this] { finish(Status::Ok()); });
   }
-
-  std::size_t queued_bytes() const { return queued_bytes_; }
 
   bool is_current(lws* wsi) const {
     return !finished_ && (wsi == wsi_ || (in_connect_call_ && wsi_ == nullptr));
@@ -324,7 +321,6 @@ class OperatorLink::Impl {
     }
     protocol::Bytes next = std::move(queue_.front());
     queue_.pop_front();
-    queued_bytes_ -= next.size();
     auto key = transport::random_mask_key();
     if (!key.ok()) return -1;
     out_.resize(transport::kMaxClientFrameHeader + next.size());
@@ -350,7 +346,6 @@ class OperatorLink::Impl {
       wsi_ = nullptr;
     }
     queue_.clear();
-    queued_bytes_ = 0;
     std::weak_ptr<bool> alive = alive_;
     loop_.post([this, alive, status] {
       if (alive.expired()) return;
@@ -380,7 +375,6 @@ class OperatorLink::Impl {
   bool finished_ = false;
   int peer_close_code_ = 0;
   std::deque<protocol::Bytes> queue_;
-  std::size_t queued_bytes_ = 0;
   transport::MessageAssembler rx_;
   std::vector<std::uint8_t> out_;
 };
@@ -419,9 +413,6 @@ void OperatorLink::start() {
 }
 void OperatorLink::send(const protocol::ProtoMsg& msg) {
   impl_->send(msg);
-}
-std::size_t OperatorLink::queued_bytes() const {
-  return impl_->queued_bytes();
 }
 void OperatorLink::close() {
   impl_->close();

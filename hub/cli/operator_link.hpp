@@ -42,9 +42,6 @@ class OperatorLink {
   void start();
   // Queues one message (dropped when the link is not open).
   void send(const protocol::ProtoMsg& msg);
-  // Bytes queued and not yet handed to the socket: senders without a window of
-  // their own (none in this CLI today) would check it.
-  std::size_t queued_bytes() const;
   // Sends what is queued, then closes with 1000; on_closed(OK) follows.
   void close();
 

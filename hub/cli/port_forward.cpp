@@ -21,9 +21,9 @@ namespace pf = protocol::portforward;
 // has its own bound (portforward.max-connections, 32 by default).
 constexpr std::size_t kMaxConnections = 128;
 constexpr int kAcceptPerTurn = 16;
-// A device sends one chunk and waits for its ack; anything beyond this in hand
-// is a peer that ignores the window.
-constexpr std::size_t kMaxPendingWrite = 1048576;
+// A device sends one chunk (4 KiB) and waits for its ack; anything beyond this in
+// hand is a peer that ignores the window. 128 connections x 256 KiB bounds it all.
+constexpr std::size_t kMaxPendingWrite = 262144;
 
 std::string errno_text(int error) {
   return std::strerror(error);
