@@ -22,6 +22,7 @@ let bare;
 let closer;  // a device-side TCP server that says goodbye and closes
 let closerPort;
 let token;
+let cookie;
 let root;   // the device's filetransfer.root
 let local;  // this side's files
 let web;    // the HTTP server on the "device" side
@@ -70,7 +71,7 @@ before(async () => {
   mkdirSync(join(root, 'sub'));
   writeFileSync(join(hub.dir, 'secret'), 'outside the root\n');
   symlinkSync(join(hub.dir, 'secret'), join(root, 'escape'));
-  const cookie = await login(hub);
+  cookie = await login(hub);
   const made = await request(hub, 'POST', '/api/tokens', { cookie, body: { label: 'cli', role: 'operator' } });
   assert.equal(made.status, 201, made.text);
   token = made.json.token;
@@ -249,6 +250,20 @@ test('forward to a host outside portforward.allow is refused, and says so', asyn
     assert.equal(child.exitCode, undefined);
   } finally {
     assert.equal(await child.stop('SIGTERM'), 0, child.output);
+  }
+});
+
+test('the audit trail has the CLI\'s transfers and forwards under the token\'s account', async () => {
+  const deadline = Date.now() + 10000;
+  for (;;) {
+    const res = await request(hub, 'GET', '/api/audit?format=jsonl&limit=1000', { cookie });
+    const events = res.text.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l));
+    const has = (action, detail) => events.some((e) => e.action === action && e.user === 'admin'
+      && e.device === DEVICE && detail.test(e.detail));
+    if (has('file.put', /path=.*file-4097/) && has('file.get', /path=.*file-4097/)
+        && has('forward.open', new RegExp(`to=127\\.0\\.0\\.1:${webPort}`))) return;
+    assert.ok(Date.now() < deadline, `missing CLI events in ${res.text.slice(0, 3000)}`);
+    await new Promise((r) => setTimeout(r, 100));
   }
 });
 
