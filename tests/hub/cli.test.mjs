@@ -29,14 +29,15 @@ let web;    // the HTTP server on the "device" side
 let webPort;
 
 // Runs `tether-hub ARGS`; resolves with {code, stdout, stderr}.
-function cli(args, { env = {}, withHub = true } = {}) {
+function cli(args, { env = {}, withHub = true, wrap } = {}) {
   const base = withHub
     ? { TETHER_HUB_URL: hub.url, TETHER_HUB_TOKEN: token, TETHER_HUB_CA_FILE: hub.caFile }
     : {};
   return new Promise((resolve) => {
     const clean = { ...process.env };
     for (const k of ['TETHER_HUB_URL', 'TETHER_HUB_TOKEN', 'TETHER_HUB_CA_FILE']) delete clean[k];
-    const proc = spawn(hubBin, args, { env: { ...clean, ...base, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const [bin, ...argv] = wrap || [hubBin, ...args];
+    const proc = spawn(bin, argv, { env: { ...clean, ...base, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     proc.stdout.on('data', (d) => { stdout += d; });
@@ -133,6 +134,30 @@ test('cp uploads and downloads byte-identical files of 0 B to 20 MB', async () =
   // No temporary files left on either side.
   assert.deepEqual(readdirSync(local).filter((n) => n.startsWith('.')), []);
   assert.deepEqual(readdirSync(root).filter((n) => n.startsWith('.') || n.includes('.0')), []);
+});
+
+// The CLI's peak RSS (KiB) for `args`, through python3's getrusage of its child.
+async function peakRss(args) {
+  const script = 'import resource,subprocess,sys\n'
+    + 'r=subprocess.run(sys.argv[1:])\n'
+    + 'print(r.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)';
+  // Under ASan (CI's second pass) freed chunks would sit in the quarantine and
+  // count as growth: reuse them at once instead, as a plain build does.
+  const asan = [process.env.ASAN_OPTIONS, 'quarantine_size_mb=0'].filter(Boolean).join(':');
+  const r = await cli([], { wrap: ['python3', '-c', script, hubBin, ...args], env: { ASAN_OPTIONS: asan } });
+  const [code, kib] = r.stdout.trim().split(' ').map(Number);
+  assert.equal(code, 0, r.stderr);
+  console.log(`# peak RSS ${kib} KiB: ${args.join(' ')}`);
+  return kib;
+}
+
+test('cp memory does not grow with the file: 20 MB costs what 0 B costs, within 8 MB', async () => {
+  const big = 20 * 1024 * 1024;
+  const base = await peakRss(['cp', join(local, 'up-0'), `${DEVICE}:${root}/rss-0`]);
+  const up = await peakRss(['cp', join(local, `up-${big}`), `${DEVICE}:${root}/rss-big`]);
+  const down = await peakRss(['cp', `${DEVICE}:${root}/rss-big`, join(local, 'rss-big')]);
+  assert.ok(up - base < 8192, `upload peak ${up} KiB vs ${base} KiB for an empty file`);
+  assert.ok(down - base < 8192, `download peak ${down} KiB vs ${base} KiB for an empty file`);
 });
 
 test('cp into a directory keeps the file name on both sides, and the mode', async () => {
