@@ -1,7 +1,6 @@
 #include "hub/cli/cli_options.hpp"
 
 #include <fstream>
-#include <sstream>
 
 #include "hub/store/store.hpp"
 

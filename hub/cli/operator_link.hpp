@@ -10,7 +10,6 @@
 // offline, 429 too many operators on the device).
 #pragma once
 
-#include <cstddef>
 #include <functional>
 #include <memory>
 #include <string>
