@@ -1,5 +1,5 @@
 // tether-hub: the composition root. Parses the command line, then either registers
-// a device, hashes a password, or opens the store and serves.
+// a device, hashes a password, runs the operator CLI, or opens the store and serves.
 #include <fcntl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "hub/auth.hpp"
+#include "hub/cli/cli_main.hpp"
 #include "hub/config.hpp"
 #include "hub/core.hpp"
 #include "hub/operators/accounts.hpp"
@@ -355,6 +356,10 @@ int serve(Invocation& inv, const Logger& log) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // The operator CLI (hub/cli/): `tether-hub cp` and `tether-hub forward`.
+  if (argc >= 2 && tether::hub::cli::is_cli_command(argv[1])) {
+    return tether::hub::cli::run_operator_cli(argc, argv);
+  }
   auto inv = parse_command_line(argc, argv);
   if (!inv.ok()) {
     Logger(LogLevel::kInfo, kProgramName).error(inv.error().message());
