@@ -284,10 +284,12 @@ void BusDevices::on_online(const std::string& device_id, const Holder& holder) {
   }
   auto it = remote_.find(device_id);
   if (it == remote_.end()) {
+    log_.debug("bus: device " + device_id + " is on instance " + holder.instance);
     remote_.emplace(device_id, holder);
     return;
   }
   if (it->second == holder || newer(it->second, holder)) return;
+  log_.debug("bus: device " + device_id + " moved to instance " + holder.instance);
   it->second = holder;
   remote_gone(device_id, "device reconnected");
 }
@@ -296,6 +298,7 @@ void BusDevices::on_offline(const BusMessage& m) {
   auto it = remote_.find(m.device);
   if (it == remote_.end() || !(it->second == Holder{m.from, m.stamp})) return;
   remote_.erase(it);
+  log_.debug("bus: device " + m.device + " left instance " + m.from);
   remote_gone(m.device, "device disconnected");
 }
 

@@ -1,6 +1,8 @@
 #include "hub/cluster/nats_bus.hpp"
 
 #include <nats/nats.h>
+#include <pthread.h>
+#include <signal.h>
 
 #include <chrono>
 #include <functional>
@@ -15,6 +17,27 @@ namespace {
 // on the same host is back within a second, and an attempt costs one connect().
 constexpr std::int64_t kReconnectWaitMs = 250;
 constexpr auto kCloseWait = std::chrono::seconds(5);
+constexpr std::int64_t kFlushAtCloseMs = 1000;
+
+// libnats starts threads (its timers, flusher, reader, reconnector, each async
+// subscription's dispatcher) that inherit the creating thread's signal mask. The
+// hub takes SIGTERM/SIGINT through a signalfd, which works only if no thread
+// leaves them unblocked: every libnats call that may start a thread runs inside
+// one of these.
+class SignalsBlocked {
+ public:
+  SignalsBlocked() {
+    sigset_t all;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &saved_);
+  }
+  ~SignalsBlocked() { pthread_sigmask(SIG_SETMASK, &saved_, nullptr); }
+  SignalsBlocked(const SignalsBlocked&) = delete;
+  SignalsBlocked& operator=(const SignalsBlocked&) = delete;
+
+ private:
+  sigset_t saved_{};
+};
 
 Error nats_error(const std::string& what, natsStatus status) {
   return Error(ErrorCode::kUnavailable, what + ": " + natsStatus_GetText(status));
@@ -84,6 +107,7 @@ NatsBus::NatsBus(LoopInbox& inbox, const Logger& log)
 Result<std::unique_ptr<NatsBus>> NatsBus::connect(const std::string& url, LoopInbox& inbox,
                                                   const Logger& log) {
   std::unique_ptr<NatsBus> bus(new NatsBus(inbox, log));
+  const SignalsBlocked blocked;
   Handles& h = *bus->handles_;
   void* closure = &bus->shared_;
   natsStatus s = natsOptions_Create(&h.options);
@@ -118,6 +142,8 @@ NatsBus::~NatsBus() {
     natsSubscription_Destroy(sub);
   }
   if (h.connection != nullptr) {
+    // What was published last (a stopping hub's offline news) goes out first.
+    (void)natsConnection_FlushTimeout(h.connection, kFlushAtCloseMs);
     natsConnection_Close(h.connection);
     // No callback may run once this object is gone: wait for the subscriptions'
     // completions and the closed callback (the last one libnats makes).
@@ -148,6 +174,7 @@ Status NatsBus::subscribe(const std::string& subject) {
   Handles& h = *handles_;
   if (h.subscriptions.find(subject) != h.subscriptions.end()) return Status::Ok();
   natsSubscription* sub = nullptr;
+  const SignalsBlocked blocked;
   natsStatus s =
       natsConnection_Subscribe(&sub, h.connection, subject.c_str(), on_message, &shared_);
   if (s != NATS_OK) return nats_error("subscribing to " + subject, s);

@@ -168,3 +168,20 @@ test('NATS restarted: both hubs reconnect and the open shell keeps working', asy
   await op.close();
   await shellOp.close();
 });
+
+test('an instance that stops tells the others its devices are gone', async () => {
+  const op = await operatorOn(hubA, 'gw1');
+  assert.equal(await hubB.child.stop(), 0);
+  const gone = await op.waitClosed();
+  assert.equal(gone.code, 1001);
+  // A no longer offers the device (409: offline).
+  const cookie = await login(hubA);
+  await assert.rejects(connectOperator(hubA, cookie, 'gw1'), (e) => e.status === 404 || e.status === 409);
+});
+
+test('an instance on the bus exits cleanly and promptly on SIGTERM', async () => {
+  const started = Date.now();
+  assert.equal(await hubA.child.stop(), 0);
+  assert.ok(Date.now() - started < 3000, `took ${Date.now() - started} ms`);
+  assert.doesNotMatch(hubA.log(), /did not finish closing/);
+});
