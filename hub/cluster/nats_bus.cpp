@@ -115,6 +115,10 @@ Result<std::unique_ptr<NatsBus>> NatsBus::connect(const std::string& url, LoopIn
   if (s == NATS_OK) s = natsOptions_SetName(h.options, "tether-hub");
   // A hub hears its own presence news otherwise.
   if (s == NATS_OK) s = natsOptions_SetNoEcho(h.options, true);
+  // One subscription per device whose link is here: with a dispatcher thread each
+  // (libnats's default) 10 000 devices would cost 10 000 threads. The library's
+  // pool keeps each subscription's order.
+  if (s == NATS_OK) s = natsOptions_UseGlobalMessageDelivery(h.options, true);
   if (s == NATS_OK) s = natsOptions_SetMaxReconnect(h.options, -1);
   if (s == NATS_OK) s = natsOptions_SetReconnectWait(h.options, kReconnectWaitMs);
   if (s == NATS_OK) s = natsOptions_SetRetryOnFailedConnect(h.options, true, on_connected, closure);

@@ -5,16 +5,18 @@
 // which recover without being restarted themselves.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { createServer } from 'node:net';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   hubBin, tempDir, makeCerts, hashPassword, addDevice, login, connectOperator, connect,
-  devicePath, PROTO, text,
+  devicePath, PROTO, text, request,
 } from './helpers.mjs';
 import { Child, startGateway } from './gateway.mjs';
 
 const SHELL = PROTO.SHELL;
+const FLEET = 60;
 const natsBin = process.env.NATS_SERVER_BIN || '/usr/sbin/nats-server';
 
 let dir;
@@ -104,6 +106,8 @@ before(async () => {
   ].join('\n'));
   // Registered once: both instances authenticate devices from the shared state dir.
   for (const id of ['gw1', 'gw2']) tokens[id] = addDevice(join(dir, 'hub.conf'), id, join(dir, `${id}.token`));
+  execFileSync(hubBin, ['--config', join(dir, 'hub.conf'), '--add-devices', String(FLEET),
+    '--device-prefix', 'fleet-', '--tokens-out', join(dir, 'fleet-tokens')], { stdio: 'pipe' });
   hubA = await startInstance('A');
   hubB = await startInstance('B');
 });
@@ -148,6 +152,29 @@ test('a device reconnecting to instance A replaces its link on instance B', asyn
   assert.equal(text((await op.next({ proto: SHELL, typ: 'shell', sid: 'x' })).body), 'from A\n');
   await op.close();
   await second.close();
+});
+
+// Threads of a running process (Linux).
+const threadsOf = (pid) => Number(readFileSync(`/proc/${pid}/status`, 'utf8').match(/^Threads:\s+(\d+)/m)[1]);
+
+test('a fleet on instance B is online on instance A, without a thread per device', async () => {
+  const fleetTokens = readFileSync(join(dir, 'fleet-tokens'), 'utf8').trim().split('\n').map((l) => l.split(' ')[1]);
+  const cookie = await login(hubA);
+  const onlineOnA = async () => (await request(hubA, 'GET', `/api/devices?q=fleet-&online=true&limit=500`, { cookie })).json.total;
+  const peers = await Promise.all(fleetTokens.map((token) => connect(hubB, devicePath, { Authorization: `Bearer ${token}` })));
+  const until = async (want) => {
+    const end = Date.now() + 10000;
+    while ((await onlineOnA()) !== want) {
+      if (Date.now() > end) throw new Error(`A sees ${await onlineOnA()} of ${want} online\nA:\n${hubA.log()}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  };
+  await until(FLEET);
+  // A subscription per device, but libnats's delivery pool rather than a
+  // dispatcher thread each (which would be FLEET threads more).
+  assert.ok(threadsOf(hubB.child.proc.pid) < 30, `${threadsOf(hubB.child.proc.pid)} threads`);
+  await Promise.all(peers.map((p) => p.close()));
+  await until(0);
 });
 
 test('NATS restarted: both hubs reconnect and the open shell keeps working', async () => {
