@@ -1,5 +1,5 @@
 // The message bus as the cluster layer sees it: publish bytes on a subject,
-// subscribe to exact subjects, hear about (re)connections. NatsBus implements it
+// subscribe to exact subjects, hear about (re)connections and a 1 s tick. NatsBus implements it
 // over libnats; tests use an in-process one. Every call and every callback is on
 // the loop thread.
 #pragma once
@@ -18,6 +18,10 @@ class BusHandler {
   virtual void bus_message(const std::string& subject, const protocol::Bytes& data) = 0;
   // The bus is (again) reachable: what the others missed must be told again.
   virtual void bus_connected() = 0;
+  // The bus is unreachable (the connection retries on its own).
+  virtual void bus_disconnected() = 0;
+  // Once a second, connected or not: heartbeats and their timeouts.
+  virtual void bus_tick() = 0;
 };
 
 class Bus {

@@ -202,11 +202,49 @@ void BusDevices::remote_gone(const std::string& device_id, const std::string& wh
 
 void BusDevices::bus_connected() {
   log_.info("bus: connected as instance " + self_ + "; exchanging device leases");
+  connected_ = true;
+  // Silence while this instance was cut off says nothing about the others.
+  for (auto& [instance, tick] : heard_) tick = ticks_;
   BusMessage hello;
   hello.kind = Kind::kHello;
   hello.from = self_;
   publish(bus_subjects::kPresence, hello);
   send_leases();
+}
+
+void BusDevices::bus_disconnected() {
+  connected_ = false;
+}
+
+void BusDevices::bus_tick() {
+  ++ticks_;
+  if (!connected_) return;
+  BusMessage alive;
+  alive.kind = Kind::kAlive;
+  alive.from = self_;
+  publish(bus_subjects::kPresence, alive);
+  std::vector<std::string> silent;
+  for (const auto& [instance, tick] : heard_) {
+    if (ticks_ - tick > kMissedTicks) silent.push_back(instance);
+  }
+  for (const auto& instance : silent) expire(instance);
+}
+
+void BusDevices::expire(const std::string& instance) {
+  heard_.erase(instance);
+  unlisted_.erase(instance);
+  std::vector<std::string> devices;
+  for (const auto& [device, holder] : remote_) {
+    if (holder.instance == instance) devices.push_back(device);
+  }
+  if (!devices.empty()) {
+    log_.warn("bus: instance " + instance + " is silent; its " + std::to_string(devices.size()) +
+              " devices are offline here");
+  }
+  for (const auto& device : devices) {
+    remote_.erase(device);
+    remote_gone(device, "the hub instance holding the device's link stopped answering");
+  }
 }
 
 void BusDevices::bus_message(const std::string& subject, const protocol::Bytes& data) {
@@ -217,6 +255,7 @@ void BusDevices::bus_message(const std::string& subject, const protocol::Bytes& 
   }
   const BusMessage& m = *decoded;
   if (m.from == self_) return;  // our own presence news
+  heard_[m.from] = ticks_;
   switch (m.kind) {
     case Kind::kSend:
       on_send(m);
@@ -239,6 +278,8 @@ void BusDevices::bus_message(const std::string& subject, const protocol::Bytes& 
     case Kind::kLeases:
       on_leases(m);
       break;
+    case Kind::kAlive:
+      break;  // heard: that is all
   }
 }
 

@@ -17,6 +17,9 @@
 //   here until every instance that paused it resumes it.
 // - After a (re)connection to the bus, an instance says hello and sends its full
 //   lease list; the others replace what they knew about it.
+// - Every instance says `alive` each tick (1 s). One not heard for kMissedTicks
+//   ticks while this instance is connected (killed, hung, cut off) loses its
+//   devices here: they are offline until they reconnect somewhere.
 //
 // All on the loop thread (the bus hands its callbacks over through the loop inbox).
 #pragma once
@@ -39,6 +42,8 @@ class BusDevices final : public DeviceLayer, public BusHandler {
  public:
   // Sessions remembered per device for routing replies; the oldest go first.
   static constexpr std::size_t kMaxRoutesPerDevice = 256;
+  // Ticks without a word from an instance before its devices are taken offline.
+  static constexpr std::uint64_t kMissedTicks = 3;
 
   // `instance_id`: this instance's name on the bus (valid_instance_id).
   BusDevices(Bus& bus, std::string instance_id, const Logger& log);
@@ -59,6 +64,8 @@ class BusDevices final : public DeviceLayer, public BusHandler {
   // --- BusHandler ---
   void bus_message(const std::string& subject, const protocol::Bytes& data) override;
   void bus_connected() override;
+  void bus_disconnected() override;
+  void bus_tick() override;
 
   // --- queries (tests, logs) ---
   const std::string& instance_id() const { return self_; }
@@ -93,6 +100,8 @@ class BusDevices final : public DeviceLayer, public BusHandler {
   void on_online(const std::string& device_id, const Holder& holder);
   void on_offline(const BusMessage& m);
   void on_leases(const BusMessage& m);
+  // `instance` went silent: its devices are offline here.
+  void expire(const std::string& instance);
 
   Bus& bus_;
   const std::string self_;
@@ -110,6 +119,10 @@ class BusDevices final : public DeviceLayer, public BusHandler {
   std::map<std::string, std::set<std::string>, std::less<>> paused_;
   // A lease list being received: the devices of that instance not yet listed.
   std::map<std::string, std::set<std::string>, std::less<>> unlisted_;
+  // The tick each other instance was last heard at.
+  std::map<std::string, std::uint64_t, std::less<>> heard_;
+  std::uint64_t ticks_ = 0;
+  bool connected_ = false;
 };
 
 }  // namespace tether::hub::cluster

@@ -12,7 +12,7 @@ namespace {
 
 using protocol::Value;
 
-constexpr std::array<std::pair<BusMessage::Kind, std::string_view>, 7> kKinds{{
+constexpr std::array<std::pair<BusMessage::Kind, std::string_view>, 8> kKinds{{
     {BusMessage::Kind::kSend, "send"},
     {BusMessage::Kind::kReceiving, "receiving"},
     {BusMessage::Kind::kFromDevice, "from-device"},
@@ -20,6 +20,7 @@ constexpr std::array<std::pair<BusMessage::Kind, std::string_view>, 7> kKinds{{
     {BusMessage::Kind::kOffline, "offline"},
     {BusMessage::Kind::kHello, "hello"},
     {BusMessage::Kind::kLeases, "leases"},
+    {BusMessage::Kind::kAlive, "alive"},
 }};
 
 std::string_view kind_name(BusMessage::Kind kind) {
@@ -30,7 +31,8 @@ std::string_view kind_name(BusMessage::Kind kind) {
 }
 
 bool needs_device(BusMessage::Kind k) {
-  return k != BusMessage::Kind::kHello && k != BusMessage::Kind::kLeases;
+  return k != BusMessage::Kind::kHello && k != BusMessage::Kind::kLeases &&
+         k != BusMessage::Kind::kAlive;
 }
 bool has_msg(BusMessage::Kind k) {
   return k == BusMessage::Kind::kSend || k == BusMessage::Kind::kFromDevice;

@@ -1,7 +1,7 @@
 // What hub instances tell each other over the message bus: one msgpack map per
 // bus message, {k: kind, from: instance, ...}. Subjects (bus_subjects below):
 //
-//   tether.presence          every instance: online / offline / hello / leases
+//   tether.presence          every instance: online / offline / hello / leases / alive
 //   tether.device.<hex id>   the instance holding the device's link: send / receiving
 //   tether.instance.<id>     one instance: from-device (a device's reply to a session
 //                            that instance started)
@@ -42,6 +42,7 @@ struct BusMessage {
     kOffline,     // `device` lost the lease it took on `from` at `stamp`
     kHello,       // `from` (re)joined the bus: everyone answers with `leases`
     kLeases,      // a part of `from`'s lease list: `flag` = first part, `last`
+    kAlive,       // `from` is still there (every BusDevices::kTickSeconds)
   };
   Kind kind = Kind::kHello;
   std::string from;

@@ -18,6 +18,7 @@ namespace {
 constexpr std::int64_t kReconnectWaitMs = 250;
 constexpr auto kCloseWait = std::chrono::seconds(5);
 constexpr std::int64_t kFlushAtCloseMs = 1000;
+constexpr auto kTick = std::chrono::seconds(1);
 
 // libnats starts threads (its timers, flusher, reader, reconnector, each async
 // subscription's dispatcher) that inherit the creating thread's signal mask. The
@@ -126,6 +127,12 @@ Result<std::unique_ptr<NatsBus>> NatsBus::connect(const std::string& url, LoopIn
   if (s == NATS_OK) s = natsOptions_SetDisconnectedCB(h.options, on_disconnected, closure);
   if (s == NATS_OK) s = natsOptions_SetClosedCB(h.options, on_closed, closure);
   if (s != NATS_OK) return nats_error("bus.url " + url, s);
+  bus->ticker_ = std::thread([&shared = bus->shared_] {
+    std::unique_lock lock(shared.mutex);
+    while (!shared.changed.wait_for(lock, kTick, [&] { return shared.stopping; })) {
+      post(shared, [](NatsBus& b) { b.tick(); });
+    }
+  });
   s = natsConnection_Connect(&h.connection, h.options);
   if (s == NATS_OK) {
     // Connected at once: on_connected is only for a connection that came late.
@@ -140,6 +147,14 @@ Result<std::unique_ptr<NatsBus>> NatsBus::connect(const std::string& url, LoopIn
 
 NatsBus::~NatsBus() {
   *shared_.alive = false;
+  if (ticker_.joinable()) {
+    {
+      std::lock_guard lock(shared_.mutex);
+      shared_.stopping = true;
+    }
+    shared_.changed.notify_all();
+    ticker_.join();
+  }
   Handles& h = *handles_;
   for (auto& [subject, sub] : h.subscriptions) {
     (void)natsSubscription_Unsubscribe(sub);
@@ -216,6 +231,11 @@ void NatsBus::connected(bool again) {
 
 void NatsBus::disconnected() {
   log_.warn("bus: connection lost; reconnecting");
+  if (handler_ != nullptr) handler_->bus_disconnected();
+}
+
+void NatsBus::tick() {
+  if (handler_ != nullptr) handler_->bus_tick();
 }
 
 }  // namespace tether::hub::cluster

@@ -5,7 +5,7 @@
 // The connection retries forever: a hub starts while the NATS server is down and
 // rides out its restarts (libnats resubscribes and replays what was published
 // meanwhile, up to its reconnect buffer); after each (re)connection the handler
-// hears bus_connected().
+// hears bus_connected(); and bus_tick() once a second.
 #pragma once
 
 #include <condition_variable>
@@ -13,6 +13,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <thread>
 
 #include "hub/cluster/bus.hpp"
 #include "hub/config.hpp"
@@ -45,12 +46,14 @@ class NatsBus final : public Bus {
     std::condition_variable changed;
     std::size_t open_subscriptions = 0;
     bool closed = false;
+    bool stopping = false;  // the ticker's cue
   };
 
   // From the inbox, on the loop thread.
   void delivered(const std::string& subject, const protocol::Bytes& data);
   void connected(bool again);
   void disconnected();
+  void tick();
 
  private:
   NatsBus(LoopInbox& inbox, const Logger& log);
@@ -61,6 +64,8 @@ class NatsBus final : public Bus {
   // The libnats connection and subscriptions (nats.h stays out of this header).
   struct Handles;
   std::unique_ptr<Handles> handles_;
+  // Posts tick() to the loop once a second (the hub's loop has no timers).
+  std::thread ticker_;
 };
 
 }  // namespace tether::hub::cluster

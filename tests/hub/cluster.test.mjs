@@ -1,8 +1,9 @@
 // Two tether-hub instances on one NATS bus (nats-server from Debian, on a private
 // port, started and stopped here), sharing one state dir: a real tetherd on
 // instance B and an operator on instance A opening a shell on it; a device that
-// reconnects to A replacing its link on B; and the bus restarted under the hubs,
-// which recover without being restarted themselves.
+// reconnects to A replacing its link on B; a fleet's presence; the bus restarted
+// under the hubs, which recover without being restarted themselves; a third
+// instance killed with -9; an instance stopping cleanly.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -194,6 +195,26 @@ test('NATS restarted: both hubs reconnect and the open shell keeps working', asy
   await expectEcho(op, 's2', 'echo fresh-$((7*6))', 'fresh-42');
   await op.close();
   await shellOp.close();
+});
+
+test('an instance killed with -9: its devices go offline on the others after its heartbeats stop', async () => {
+  const hubC = await startInstance('C');
+  try {
+    const device = await connect(hubC, devicePath, { Authorization: `Bearer ${tokens.gw2}` });
+    const op = await operatorOn(hubA, 'gw2');
+    const killed = Date.now();
+    hubC.child.proc.kill('SIGKILL');
+    const gone = await op.waitClosed(15000);
+    assert.equal(gone.code, 1001);
+    // Three missed 1 s heartbeats, give or take a tick.
+    assert.ok(Date.now() - killed < 8000, `${Date.now() - killed} ms`);
+    assert.match(hubA.log(), /instance \w+ is silent; its 1 devices are offline here/);
+    const cookie = await login(hubA);
+    await assert.rejects(connectOperator(hubA, cookie, 'gw2'), (e) => e.status === 409);
+    await device.waitClosed();
+  } finally {
+    await hubC.child.stop('SIGKILL');
+  }
 });
 
 test('an instance that stops tells the others its devices are gone', async () => {

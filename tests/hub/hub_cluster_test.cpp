@@ -51,6 +51,11 @@ TEST(BusEnvelope, EveryKindRoundTrips) {
   EXPECT_EQ(back->leases[1].stamp, 7);
   EXPECT_TRUE(back->last);
 
+  BusMessage alive{BusMessage::Kind::kAlive, "d4", "", false, false, 0, {}, {}};
+  back = cluster::decode_bus_message(cluster::encode_bus_message(alive));
+  ASSERT_TRUE(back.ok()) << back.error().message();
+  EXPECT_EQ(back->kind, BusMessage::Kind::kAlive);
+
   BusMessage online{BusMessage::Kind::kOnline, "c3", "gw", false, false, 42, {}, {}};
   back = cluster::decode_bus_message(cluster::encode_bus_message(online));
   ASSERT_TRUE(back.ok());
@@ -358,6 +363,54 @@ TEST_F(ClusterTest, AnInstanceJoiningLateLearnsTheLeases) {
   c.devices->bus_connected();
   network.pump();
   EXPECT_EQ(c.devices->where("gw"), "bbbb");
+}
+
+TEST_F(ClusterTest, InstancesThatKeepTalkingKeepTheirLeases) {
+  b.core->devices().connected(1, "gw", dev);
+  network.pump();
+  for (int i = 0; i < 10; ++i) {
+    a.devices->bus_tick();
+    b.devices->bus_tick();
+    network.pump();
+  }
+  EXPECT_EQ(a.devices->where("gw"), "bbbb");
+}
+
+TEST_F(ClusterTest, ASilentInstanceLosesItsDevicesElsewhere) {
+  b.core->devices().connected(1, "gw", dev);
+  network.pump();
+  a.core->operators().connected(10, "gw", "alice", op);
+  b.bus.down = true;  // killed: no offline news, no heartbeat
+  for (std::uint64_t i = 0; i < BusDevices::kMissedTicks; ++i) {
+    a.devices->bus_tick();
+    network.pump();
+  }
+  EXPECT_EQ(a.devices->where("gw"), "bbbb");
+  a.devices->bus_tick();
+  network.pump();
+  EXPECT_EQ(a.devices->where("gw"), "");
+  EXPECT_FALSE(a.core->device_side().online("gw"));
+  EXPECT_EQ(op.closed, close_code::kGoingAway);
+  // When it comes back, its lease list makes the device known again.
+  b.bus.down = false;
+  b.devices->bus_connected();
+  network.pump();
+  EXPECT_EQ(a.devices->where("gw"), "bbbb");
+}
+
+TEST_F(ClusterTest, SilenceWhileCutOffFromTheBusExpiresNothing) {
+  b.core->devices().connected(1, "gw", dev);
+  network.pump();
+  a.devices->bus_disconnected();
+  a.bus.down = true;
+  for (int i = 0; i < 10; ++i) a.devices->bus_tick();
+  EXPECT_EQ(a.devices->where("gw"), "bbbb");
+  a.bus.down = false;
+  a.devices->bus_connected();
+  network.pump();
+  a.devices->bus_tick();
+  network.pump();
+  EXPECT_EQ(a.devices->where("gw"), "bbbb");
 }
 
 TEST_F(ClusterTest, GarbageOnTheBusIsIgnored) {
