@@ -255,7 +255,16 @@ void BusDevices::bus_message(const std::string& subject, const protocol::Bytes& 
   }
   const BusMessage& m = *decoded;
   if (m.from == self_) return;  // our own presence news
+  const bool known = heard_.find(m.from) != heard_.end();
   heard_[m.from] = ticks_;
+  if (!known && m.kind == Kind::kAlive) {
+    // Taken for dead here (or never heard): whatever it holds, we forgot. A hello
+    // makes every instance, that one included, send its lease list.
+    BusMessage hello;
+    hello.kind = Kind::kHello;
+    hello.from = self_;
+    publish(bus_subjects::kPresence, hello);
+  }
   switch (m.kind) {
     case Kind::kSend:
       on_send(m);

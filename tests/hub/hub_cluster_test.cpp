@@ -398,6 +398,22 @@ TEST_F(ClusterTest, ASilentInstanceLosesItsDevicesElsewhere) {
   EXPECT_EQ(a.devices->where("gw"), "bbbb");
 }
 
+TEST_F(ClusterTest, AnInstanceTakenForDeadThatSpeaksAgainIsAskedForItsLeases) {
+  b.core->devices().connected(1, "gw", dev);
+  network.pump();
+  b.bus.down = true;  // hung, not dead: it keeps its link
+  for (std::uint64_t i = 0; i <= BusDevices::kMissedTicks; ++i) {
+    a.devices->bus_tick();
+    network.pump();
+  }
+  ASSERT_EQ(a.devices->where("gw"), "");
+  b.bus.down = false;
+  b.devices->bus_tick();  // its next heartbeat
+  network.pump();
+  EXPECT_EQ(a.devices->where("gw"), "bbbb");
+  EXPECT_EQ(dev.closed, 0);
+}
+
 TEST_F(ClusterTest, SilenceWhileCutOffFromTheBusExpiresNothing) {
   b.core->devices().connected(1, "gw", dev);
   network.pump();
