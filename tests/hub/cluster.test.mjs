@@ -2,8 +2,9 @@
 // port, started and stopped here), sharing one state dir: a real tetherd on
 // instance B and an operator on instance A opening a shell on it; a device that
 // reconnects to A replacing its link on B; a fleet's presence; the bus restarted
-// under the hubs, which recover without being restarted themselves; a third
-// instance killed with -9; an instance stopping cleanly.
+// under the hubs, which recover without being restarted themselves, and a third
+// instance started while it is down; that instance killed with -9; an instance
+// stopping cleanly.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -25,6 +26,7 @@ let nats;
 let natsPort;
 let hubA;
 let hubB;
+let hubC;
 let gateway;
 const password = 'pw-' + Math.random().toString(36).slice(2);
 const tokens = {};
@@ -51,10 +53,10 @@ async function startNats() {
 }
 
 // One hub instance: the shared config (port 0: a port of its own), its own process.
-async function startInstance(name) {
+async function startInstance(name, { waitForBus = true } = {}) {
   const child = new Child(hubBin, ['--config', join(dir, 'hub.conf'), '--log.level', 'debug']);
   const [, port] = await child.waitFor(/listening on https:\/\/127\.0\.0\.1:(\d+)\//);
-  await child.waitFor(/bus: connected/);
+  if (waitForBus) await child.waitFor(/bus: connected/);
   return {
     name, child, dir, port: Number(port), password, tokens,
     ca: readFileSync(join(dir, 'ca.pem')), caFile: join(dir, 'ca.pem'),
@@ -115,7 +117,7 @@ before(async () => {
 
 after(async () => {
   if (gateway) await gateway.stop();
-  for (const hub of [hubA, hubB]) if (hub) await hub.child.stop();
+  for (const hub of [hubA, hubB, hubC]) if (hub) await hub.child.stop();
   if (nats) await nats.stop();
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
@@ -182,7 +184,11 @@ test('NATS restarted: both hubs reconnect and the open shell keeps working', asy
   const before = [count(hubA, 'bus: reconnected'), count(hubB, 'bus: reconnected')];
   await nats.stop();
   await Promise.all([hubA, hubB].map((hub) => hub.child.waitFor(/bus: connection lost/, 10000)));
+  // An instance may start while the bus is down; it joins when the bus is back.
+  hubC = await startInstance('C', { waitForBus: false });
+  assert.match(hubC.log(), /is not reachable yet; retrying in the background/);
   nats = await startNats();
+  await hubC.child.waitFor(/bus: connected/);
   const end = Date.now() + 15000;
   while (count(hubA, 'bus: reconnected') === before[0] || count(hubB, 'bus: reconnected') === before[1]) {
     if (Date.now() > end) throw new Error(`no reconnection\nA:\n${hubA.log()}\nB:\n${hubB.log()}`);
@@ -198,8 +204,9 @@ test('NATS restarted: both hubs reconnect and the open shell keeps working', asy
 });
 
 test('an instance killed with -9: its devices go offline on the others after its heartbeats stop', async () => {
-  const hubC = await startInstance('C');
   try {
+    // C joined late: it learned from B's lease list where gw1 is.
+    await (await operatorOn(hubC, 'gw1')).close();
     const device = await connect(hubC, devicePath, { Authorization: `Bearer ${tokens.gw2}` });
     const op = await operatorOn(hubA, 'gw2');
     const killed = Date.now();
