@@ -5,6 +5,7 @@
 #include <fstream>
 #include <limits>
 #include <sstream>
+#include <string_view>
 
 namespace tether::hub {
 
@@ -46,6 +47,34 @@ Result<LogLevel> parse_level(const std::string& s) {
   if (s == "info") return LogLevel::kInfo;
   if (s == "debug") return LogLevel::kDebug;
   return Error("option 'log.level': unknown level '" + s + "' (error, warn, info, debug)");
+}
+
+// bus.url: empty (one instance) or nats://HOST:PORT. Checked here so that a typo
+// fails at start rather than as an endless reconnect loop.
+Status check_bus_url(const std::string& url) {
+  if (url.empty()) return Status::Ok();
+  constexpr std::string_view kScheme = "nats://";
+  const auto bad = [&](const std::string& why) {
+    return Error("option 'bus.url': '" + url.substr(0, 256) + "' " + why);
+  };
+  if (url.size() > 512) return bad("is too long (at most 512 bytes)");
+  if (url.rfind(kScheme, 0) != 0) return bad("is not nats://HOST:PORT");
+  const std::string rest = url.substr(kScheme.size());
+  const auto colon = rest.rfind(':');
+  if (colon == std::string::npos || colon == 0) return bad("has no HOST:PORT");
+  for (const char ch : rest.substr(0, colon)) {
+    const bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+                    (ch >= '0' && ch <= '9') || ch == '.' || ch == '-' || ch == '[' || ch == ']' ||
+                    ch == ':';
+    if (!ok) return bad("has a character a host name cannot have");
+  }
+  const std::string port = rest.substr(colon + 1);
+  if (port.empty() || port.size() > 5 ||
+      port.find_first_not_of("0123456789") != std::string::npos || std::stoul(port) == 0 ||
+      std::stoul(port) > 65535) {
+    return bad("has no port in [1, 65535]");
+  }
+  return Status::Ok();
 }
 
 }  // namespace
@@ -104,7 +133,10 @@ Result<Invocation> parse_command_line(int argc, const char* const argv[]) {
       "update.signing-key", po::value<std::string>(),
       "PEM private key (Ed25519, ECDSA P-256, RSA) signing each artifact's SHA-256")(
       "update.public-url", po::value<std::string>(),
-      "https://host[:port] devices reach the hub at (default https://localhost:PORT)");
+      "https://host[:port] devices reach the hub at (default https://localhost:PORT)")(
+      "bus.url", po::value<std::string>(),
+      "nats://host:port of the NATS server several hub instances share (default: none, "
+      "one instance)");
 
   po::options_description all;
   all.add(cmd).add(settings);
@@ -156,6 +188,8 @@ Result<Invocation> parse_command_line(int argc, const char* const argv[]) {
   str("update.artifact-dir", c.update.artifact_dir);
   str("update.signing-key", c.update.signing_key);
   str("update.public-url", c.update.public_url);
+  str("bus.url", c.bus_url);
+  if (auto s = check_bus_url(c.bus_url); !s.ok()) return s.error();
   constexpr std::uint64_t kBig = std::numeric_limits<std::uint32_t>::max();
   for (const Status& s : {
            copy_count(vm, "listen.port", c.listen_port, 0, 65535),

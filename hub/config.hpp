@@ -61,6 +61,9 @@ struct HubConfig {
   MonitoringRetention monitoring;
   // [update]: the artifact folder, signing key and public URL (update_settings.hpp).
   UpdateSettings update;
+  // [bus] url: empty = this is the only instance; nats://host:port = several hub
+  // instances share their devices over NATS (hub/cluster/, docs/hub.md).
+  std::string bus_url;
 };
 
 // What the command line asks for.

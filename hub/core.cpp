@@ -6,11 +6,19 @@ namespace tether::hub {
 
 HubCore::HubCore(Store& store, MonitoringStore& monitoring, ConfigStore& config,
                  CommandStore& commands, const Limits& limits, const Logger& log)
-    : devices_(*this, store, limits, log),
-      operators_(devices_, registry_, limits, log),
-      context_{devices_,   operators_, store,  limits,   log,
-               monitoring, inbox_,     config, commands, AuditTrail{&audit_relay_}} {
+    : device_events_(static_cast<DeviceEvents&>(*this)),
+      devices_(device_events_, store, limits, log),
+      device_side_(devices_),
+      operators_(device_side_, registry_, limits, log),
+      context_{device_side_, operators_, store,  limits,   log,
+               monitoring,   inbox_,     config, commands, AuditTrail{&audit_relay_}} {
   operators_.set_audit(AuditTrail{&audit_relay_});
+}
+
+void HubCore::insert_device_layer(DeviceLayer& layer) {
+  layer.bind(devices_, *this, operators_);
+  device_events_.point_at(layer);
+  device_side_.point_at(layer);
 }
 
 Result<std::unique_ptr<HubCore>> HubCore::create(Store& store, MonitoringStore& monitoring,

@@ -12,6 +12,7 @@
 #include <utility>
 
 #include "hub/config.hpp"
+#include "hub/devices/device_layer.hpp"
 #include "hub/devices/local_devices.hpp"
 #include "hub/loop_inbox.hpp"
 #include "hub/operators/audit.hpp"
@@ -39,6 +40,11 @@ class HubCore final : private DeviceEvents {
   HubCore& operator=(const HubCore&) = delete;
 
   LocalDevices& devices() { return devices_; }
+  // Every device as the services see it: the local links, or the inserted layer.
+  DeviceSide& device_side() { return device_side_; }
+  // Splices `layer` between the local links and the services (before any
+  // connection; the layer outlives the core's use of it).
+  void insert_device_layer(DeviceLayer& layer);
   OperatorSide& operators() { return operators_; }
   ServiceRegistry& services() { return registry_; }
   const ServiceContext& context() const { return context_; }
@@ -66,7 +72,9 @@ class HubCore final : private DeviceEvents {
   LoopInbox inbox_;
   AuditRelay audit_relay_;
   ServiceRegistry registry_;
+  DeviceEventsRelay device_events_;
   LocalDevices devices_;
+  DeviceSideRelay device_side_;
   OperatorSide operators_;
   ServiceContext context_;
 };

@@ -10,6 +10,7 @@
 #include <cstring>
 #include <fstream>
 #include <iostream>
+#include <memory>
 #include <optional>
 #include <sstream>
 #include <string>
@@ -17,6 +18,8 @@
 
 #include "hub/auth.hpp"
 #include "hub/cli/cli_main.hpp"
+#include "hub/cluster/bus_devices.hpp"
+#include "hub/cluster/nats_bus.hpp"
 #include "hub/config.hpp"
 #include "hub/core.hpp"
 #include "hub/operators/accounts.hpp"
@@ -318,6 +321,23 @@ int serve(Invocation& inv, const Logger& log) {
     return 1;
   }
   (*core)->set_audit_sink(operator_store->get());
+  // bus.url: this instance shares its devices with the others on the bus.
+  std::unique_ptr<cluster::NatsBus> bus;
+  std::unique_ptr<cluster::BusDevices> bus_devices;
+  if (!config.bus_url.empty()) {
+    auto instance_id = random_hex(8);
+    auto connected = instance_id.ok()
+                         ? cluster::NatsBus::connect(config.bus_url, (*core)->inbox(), log)
+                         : Result<std::unique_ptr<cluster::NatsBus>>(instance_id.error());
+    if (!connected.ok()) {
+      log.error(connected.error().message());
+      return 1;
+    }
+    bus = std::move(*connected);
+    bus_devices = std::make_unique<cluster::BusDevices>(*bus, *instance_id, log);
+    (*core)->insert_device_layer(*bus_devices);
+    log.info("bus: " + config.bus_url + " as instance " + *instance_id);
+  }
   auto server = Server::create(config, **store, accounts, **operator_store, **core, log);
   if (!server.ok()) {
     log.error(server.error().message());

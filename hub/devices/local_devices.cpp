@@ -37,6 +37,17 @@ void LocalDevices::closed(ConnId conn) {
   store_.record_seen(device_id, now_ms());
 }
 
+void LocalDevices::drop(const std::string& device_id, const std::string& why) {
+  auto it = lease_.find(device_id);
+  if (it == lease_.end()) return;
+  Link* link = links_.at(it->second).link;
+  links_.erase(it->second);
+  lease_.erase(it);
+  log_.info("device " + device_id + ": " + why);
+  events_.device_offline(device_id, why);
+  link->close(close_code::kNormal, "replaced by a newer connection");
+}
+
 void LocalDevices::message(ConnId conn, std::span<const std::uint8_t> data) {
   auto it = links_.find(conn);
   if (it == links_.end()) return;

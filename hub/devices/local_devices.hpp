@@ -34,6 +34,9 @@ class LocalDevices final : public DeviceSide {
   void message(ConnId conn, std::span<const std::uint8_t> data);
   // The link is gone (idempotent; a link that lost its lease is ignored).
   void closed(ConnId conn);
+  // The device took its lease on another hub instance: its link here loses the
+  // lease (device_offline with `why`) and is closed with 1000. No-op when absent.
+  void drop(const std::string& device_id, const std::string& why);
 
   // --- DeviceSide ---
   Status send(const std::string& device_id, const protocol::ProtoMsg& msg, bool urgent) override;

@@ -149,7 +149,7 @@ class Server::Impl {
         auth_(accounts, sessions_, passwords_, limiter_, core.operators(), core.audit(),
               config.session_ttl_s, log),
         accounts_api_(accounts, auth_, passwords_, &operator_store, core.audit(), log),
-        api_(store, core.devices(), core.operators(), core.services(), auth_, accounts_api_,
+        api_(store, core.device_side(), core.operators(), core.services(), auth_, accounts_api_,
              core.audit(), log),
         admission_(store, api_, core.operators(), log) {}
   ~Impl();
