@@ -35,6 +35,7 @@ constexpr std::size_t kMaxMessage = 1 << 20;
 // Bytes of frames coalesced into one write.
 constexpr std::size_t kMaxWriteBatch = std::size_t{16} * 1024;
 constexpr std::chrono::milliseconds kTick{100};
+constexpr std::chrono::milliseconds kKeepaliveSweep{1000};
 
 std::int64_t wall_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -122,6 +123,11 @@ struct Link {
   std::deque<Bytes> out;
   transport::MessageAssembler rx;
   double credit = 0;
+  // Keepalive (Fleet::Impl::keepalive()): when the link last heard anything, and
+  // whether a ping went out since.
+  std::chrono::steady_clock::time_point heard{};
+  bool pinged = false;
+  bool ping_due = false;
   std::uint64_t connects = 0;
   std::uint64_t disconnects = 0;
   std::uint64_t refusals = 0;
@@ -145,6 +151,7 @@ class Fleet::Impl {
   int on_receive(Link& link, const void* in, std::size_t len);
   void flush(Link& link, std::vector<Bytes>& produced);
   void tick();
+  void keepalive(std::chrono::steady_clock::time_point now);
   void write_stats(std::int64_t elapsed_ms);
   Status write_summary() const;
   bool all_acked() const;
@@ -155,7 +162,9 @@ class Fleet::Impl {
   SimOptions options_;
   transport::SslCtxPtr tls_;
   lws_protocols protocols_[3]{};
-  lws_retry_bo_t keepalive_{};
+  // All zero: no per-link validity timer in lws (see keepalive()); explicit, so
+  // that lws does not fall back to a default policy.
+  lws_retry_bo_t no_validity_{};
   lws_context* context_ = nullptr;
   std::vector<std::unique_ptr<Link>> links_;
   struct TickTimer {
@@ -169,6 +178,7 @@ class Fleet::Impl {
   std::chrono::steady_clock::time_point started_;
   std::chrono::steady_clock::time_point last_tick_;
   std::chrono::steady_clock::time_point next_stats_;
+  std::chrono::steady_clock::time_point next_keepalive_;
   std::FILE* stats_ = nullptr;
   std::vector<Bytes> produced_;      // scratch: what a device queued in one call
   std::vector<std::uint8_t> frame_;  // scratch: one frame being masked
@@ -231,14 +241,6 @@ Status Fleet::Impl::start(std::vector<DeviceIdentity> identities) {
   protocols_[1] = {kSignalProtocolName, &signal_callback, 0, 0, 0, nullptr, 0};
   protocols_[2] = {nullptr, nullptr, 0, 0, 0, nullptr, 0};
 
-  // lws pings a link silent for ping-interval and hangs up pong-timeout later.
-  const auto ping_s = std::max<std::int64_t>(1, options_.ping_interval.count() / 1000);
-  const auto hangup_s = ping_s + std::max<std::int64_t>(1, options_.pong_timeout.count() / 1000);
-  keepalive_.secs_since_valid_ping =
-      static_cast<std::uint16_t>(std::min<std::int64_t>(ping_s, 65535));
-  keepalive_.secs_since_valid_hangup =
-      static_cast<std::uint16_t>(std::min<std::int64_t>(hangup_s, 65535));
-
   lws_set_log_level(LLL_ERR, nullptr);
   lws_context_creation_info info{};
   info.port = CONTEXT_PORT_NO_LISTEN;
@@ -250,7 +252,7 @@ Status Fleet::Impl::start(std::vector<DeviceIdentity> identities) {
   info.uid = -1;
   info.timeout_secs =
       static_cast<unsigned>(std::max<std::int64_t>(1, options_.connect_timeout.count() / 1000));
-  info.retry_and_idle_policy = &keepalive_;
+  info.retry_and_idle_policy = &no_validity_;
   context_ = lws_create_context(&info);
   if (context_ == nullptr) return Error("creating the libwebsockets context failed");
 
@@ -275,9 +277,12 @@ Status Fleet::Impl::start(std::vector<DeviceIdentity> identities) {
   started_ = std::chrono::steady_clock::now();
   last_tick_ = started_;
   next_stats_ = started_;
-  // The first dial at once (the daemon's rule), or spread over the ramp.
+  next_keepalive_ = started_;
+  // The first dial at once (the daemon's rule), or spread over the ramp. Latest
+  // first: lws inserts a timer by walking its sorted list from the earliest, so
+  // each of these lands at the head at once instead of after all the others.
   const std::size_t n = links_.size();
-  for (std::size_t i = 0; i < n; ++i) {
+  for (std::size_t i = n; i-- > 0;) {
     Link& link = *links_[i];
     const auto at = options_.ramp * static_cast<std::int64_t>(i) / static_cast<std::int64_t>(n);
     lws_sul_schedule(context_, 0, &link.dial_timer.sul, &Impl::dial_due, usec(at));
@@ -314,7 +319,7 @@ void Fleet::Impl::dial(Link& link) {
   ci.local_protocol_name = kProtocolName;
   ci.ietf_version_or_minus_one = -1;
   ci.opaque_user_data = &link;
-  ci.retry_and_idle_policy = &keepalive_;
+  ci.retry_and_idle_policy = &no_validity_;
   lws* wsi = lws_client_connect_via_info(&ci);
   // A failure inside the call has already been handled (the state moved on).
   if (link.state != Link::State::kConnecting) return;
@@ -374,6 +379,9 @@ int Fleet::Impl::on_event(lws* wsi, lws_callback_reasons reason, void* in, std::
       link->wsi = wsi;
       link->state = Link::State::kOnline;
       link->online_since_ms = wall_ms();
+      link->heard = std::chrono::steady_clock::now();
+      link->pinged = false;
+      link->ping_due = false;
       ++link->connects;
       produced_.clear();
       link->device.connected(wall_ms(), produced_);
@@ -382,7 +390,15 @@ int Fleet::Impl::on_event(lws* wsi, lws_callback_reasons reason, void* in, std::
     }
     case LWS_CALLBACK_CLIENT_RECEIVE:
       if (!current || link->state != Link::State::kOnline) return -1;
+      link->heard = std::chrono::steady_clock::now();
+      link->pinged = false;
       return on_receive(*link, in, len);
+    case LWS_CALLBACK_CLIENT_RECEIVE_PONG:
+      if (current && link->state == Link::State::kOnline) {
+        link->heard = std::chrono::steady_clock::now();
+        link->pinged = false;
+      }
+      return 0;
     case LWS_CALLBACK_CLIENT_WRITEABLE:
       if (!current || link->state != Link::State::kOnline) return -1;
       return on_writable(*link);
@@ -427,6 +443,15 @@ void Fleet::Impl::flush(Link& link, std::vector<Bytes>& produced) {
 }
 
 int Fleet::Impl::on_writable(Link& link) {
+  if (link.ping_due) {
+    link.ping_due = false;
+    // With a payload: lws 4.1 does not report an empty pong to the callback.
+    unsigned char ping[LWS_PRE + 4] = {};
+    std::memcpy(ping + LWS_PRE, "tka", 4);
+    if (lws_write(link.wsi, ping + LWS_PRE, 4, LWS_WRITE_PING) < 4) return -1;
+    if (!link.out.empty()) lws_callback_on_writable(link.wsi);
+    return 0;
+  }
   batch_.clear();
   while (!link.out.empty() && batch_.size() < kMaxWriteBatch) {
     const Bytes& payload = link.out.front();
@@ -471,6 +496,10 @@ void Fleet::Impl::tick() {
   }
   const auto since_start =
       std::chrono::duration_cast<std::chrono::milliseconds>(now - started_).count();
+  if (now >= next_keepalive_) {
+    next_keepalive_ = now + kKeepaliveSweep;
+    keepalive(now);
+  }
   if (now >= next_stats_) {
     next_stats_ += options_.stats_interval;
     if (next_stats_ < now) next_stats_ = now + options_.stats_interval;
@@ -489,6 +518,27 @@ void Fleet::Impl::tick() {
     return;
   }
   lws_sul_schedule(context_, 0, &tick_timer_.sul, &Impl::tick_due, usec(kTick));
+}
+
+// One pass over the links once a second instead of a validity timer per link:
+// lws 4.1 keeps its timers in one sorted list and re-arms a link's validity
+// timer on every frame received, which walks that list (O(links) per message;
+// the simulator stalled at ~4 000 links). A link silent for ping-interval gets
+// one ping; silent for ping-interval + pong-timeout, it is dropped like a dead
+// link of the daemon's (docs/connection.md).
+void Fleet::Impl::keepalive(std::chrono::steady_clock::time_point now) {
+  for (auto& l : links_) {
+    Link& link = *l;
+    if (link.state != Link::State::kOnline || link.wsi == nullptr) continue;
+    const auto silent = now - link.heard;
+    if (silent >= options_.ping_interval + options_.pong_timeout) {
+      lws_set_timeout(link.wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+    } else if (silent >= options_.ping_interval && !link.pinged) {
+      link.pinged = true;
+      link.ping_due = true;
+      lws_callback_on_writable(link.wsi);
+    }
+  }
 }
 
 bool Fleet::Impl::all_acked() const {
