@@ -1,5 +1,6 @@
 #include "hub/sim/fleet.hpp"
 
+#include <ev.h>
 #include <libwebsockets.h>
 #include <openssl/ssl.h>
 #include <signal.h>
@@ -13,6 +14,8 @@
 #include <cstring>
 #include <deque>
 #include <fstream>
+#include <functional>
+#include <queue>
 #include <random>
 #include <sstream>
 
@@ -91,14 +94,7 @@ Result<std::vector<DeviceIdentity>> read_tokens(const std::string& path, std::si
   return out;
 }
 
-// One device's link. Timers are lws sorted-usec-list entries wrapped with a
-// back pointer (the entry is the first member, so the wrapper can be recovered).
-struct Link;
-struct LinkTimer {
-  lws_sorted_usec_list_t sul{};
-  Link* link = nullptr;
-};
-
+// One device's link.
 struct Link {
   enum class State { kIdle, kConnecting, kOnline };
 
@@ -107,15 +103,15 @@ struct Link {
       : fleet(f),
         device(identity.id, behaviour, seed),
         token(std::move(identity.token)),
-        backoff(backoff_options, seed) {
-    dial_timer.link = this;
-  }
+        backoff(backoff_options, seed) {}
 
   Fleet::Impl& fleet;
   SimulatedDevice device;
   std::string token;
   transport::Backoff backoff;
-  LinkTimer dial_timer;
+  // Bumped whenever a dial is scheduled: an older entry of the dial queue for
+  // this link is stale.
+  std::uint64_t dial_generation = 0;
   State state = State::kIdle;
   lws* wsi = nullptr;
   bool auth_refused = false;
@@ -156,8 +152,27 @@ class Fleet::Impl {
   Status write_summary() const;
   bool all_acked() const;
 
+  void schedule_dial(Link& link, std::chrono::milliseconds delay);
+  void arm_dial_timer();
   static void dial_due(lws_sorted_usec_list_t* sul);
   static void tick_due(lws_sorted_usec_list_t* sul);
+
+  // Dials to make, earliest first, behind ONE lws timer: lws 4.1 keeps its
+  // timers in one sorted list that each insertion walks, so a timer per link
+  // (10 000 pending dials) made every other timer insertion O(links).
+  struct DialAt {
+    std::chrono::steady_clock::time_point at;
+    Link* link;
+    std::uint64_t generation;
+    bool operator>(const DialAt& o) const { return at > o.at; }
+  };
+  std::priority_queue<DialAt, std::vector<DialAt>, std::greater<>> dials_;
+  struct DialTimer {
+    lws_sorted_usec_list_t sul{};
+    Impl* fleet = nullptr;
+  } dial_timer_;
+  std::chrono::steady_clock::time_point dial_timer_at_{};
+  bool dial_timer_armed_ = false;
 
   SimOptions options_;
   transport::SslCtxPtr tls_;
@@ -165,6 +180,10 @@ class Fleet::Impl {
   // All zero: no per-link validity timer in lws (see keepalive()); explicit, so
   // that lws does not fall back to a default policy.
   lws_retry_bo_t no_validity_{};
+  // The epoll loop lws runs on (ours to run and destroy): lws's own poll() loop
+  // walks every descriptor on every pass, too slow with 10 000 links.
+  struct ev_loop* loop_ = nullptr;
+  void* foreign_loops_[1] = {nullptr};
   lws_context* context_ = nullptr;
   std::vector<std::unique_ptr<Link>> links_;
   struct TickTimer {
@@ -205,6 +224,7 @@ int signal_callback(lws* wsi, lws_callback_reasons reason, void* /*user*/, void*
 
 Fleet::Impl::~Impl() {
   if (context_ != nullptr) lws_context_destroy(context_);
+  if (loop_ != nullptr) ev_loop_destroy(loop_);
   if (signal_fd_ >= 0) ::close(signal_fd_);
   if (stats_ != nullptr) std::fclose(stats_);
 }
@@ -242,10 +262,16 @@ Status Fleet::Impl::start(std::vector<DeviceIdentity> identities) {
   protocols_[2] = {nullptr, nullptr, 0, 0, 0, nullptr, 0};
 
   lws_set_log_level(LLL_ERR, nullptr);
+  loop_ =
+      ev_loop_new(static_cast<unsigned>(EVBACKEND_EPOLL) | static_cast<unsigned>(EVFLAG_NOSIGMASK));
+  if (loop_ == nullptr) return Error("creating the epoll event loop failed");
+  foreign_loops_[0] = loop_;
+
   lws_context_creation_info info{};
   info.port = CONTEXT_PORT_NO_LISTEN;
   info.protocols = protocols_;
-  info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+  info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT | LWS_SERVER_OPTION_LIBEV;
+  info.foreign_loops = foreign_loops_;
   info.provided_client_ssl_ctx = tls_.get();
   info.user = this;
   info.gid = -1;
@@ -254,7 +280,11 @@ Status Fleet::Impl::start(std::vector<DeviceIdentity> identities) {
       static_cast<unsigned>(std::max<std::int64_t>(1, options_.connect_timeout.count() / 1000));
   info.retry_and_idle_policy = &no_validity_;
   context_ = lws_create_context(&info);
-  if (context_ == nullptr) return Error("creating the libwebsockets context failed");
+  if (context_ == nullptr) {
+    return Error(
+        "creating the libwebsockets context failed (is lws's libev plugin, package "
+        "libwebsockets-evlib-ev, installed?)");
+  }
 
   lws_sock_file_fd_type fd{};
   fd.filefd = signal_fd_;
@@ -278,23 +308,46 @@ Status Fleet::Impl::start(std::vector<DeviceIdentity> identities) {
   last_tick_ = started_;
   next_stats_ = started_;
   next_keepalive_ = started_;
-  // The first dial at once (the daemon's rule), or spread over the ramp. Latest
-  // first: lws inserts a timer by walking its sorted list from the earliest, so
-  // each of these lands at the head at once instead of after all the others.
+  // The first dial at once (the daemon's rule), or spread over the ramp.
+  dial_timer_.fleet = this;
   const std::size_t n = links_.size();
-  for (std::size_t i = n; i-- > 0;) {
-    Link& link = *links_[i];
+  for (std::size_t i = 0; i < n; ++i) {
     const auto at = options_.ramp * static_cast<std::int64_t>(i) / static_cast<std::int64_t>(n);
-    lws_sul_schedule(context_, 0, &link.dial_timer.sul, &Impl::dial_due, usec(at));
+    schedule_dial(*links_[i], at);
   }
   tick_timer_.fleet = this;
   lws_sul_schedule(context_, 0, &tick_timer_.sul, &Impl::tick_due, usec(kTick));
   return Status::Ok();
 }
 
+void Fleet::Impl::schedule_dial(Link& link, std::chrono::milliseconds delay) {
+  ++link.dial_generation;
+  dials_.push(DialAt{std::chrono::steady_clock::now() + delay, &link, link.dial_generation});
+  arm_dial_timer();
+}
+
+void Fleet::Impl::arm_dial_timer() {
+  if (dials_.empty()) return;
+  const auto at = dials_.top().at;
+  if (dial_timer_armed_ && dial_timer_at_ <= at) return;
+  const auto wait =
+      std::chrono::duration_cast<std::chrono::microseconds>(at - std::chrono::steady_clock::now());
+  dial_timer_armed_ = true;
+  dial_timer_at_ = at;
+  lws_sul_schedule(context_, 0, &dial_timer_.sul, &Impl::dial_due,
+                   std::max<lws_usec_t>(0, static_cast<lws_usec_t>(wait.count())));
+}
+
 void Fleet::Impl::dial_due(lws_sorted_usec_list_t* sul) {
-  auto* timer = reinterpret_cast<LinkTimer*>(sul);
-  timer->link->fleet.dial(*timer->link);
+  Impl& self = *reinterpret_cast<DialTimer*>(sul)->fleet;
+  self.dial_timer_armed_ = false;
+  const auto now = std::chrono::steady_clock::now();
+  while (!self.dials_.empty() && self.dials_.top().at <= now) {
+    const DialAt due = self.dials_.top();
+    self.dials_.pop();
+    if (due.generation == due.link->dial_generation) self.dial(*due.link);
+  }
+  self.arm_dial_timer();
 }
 
 void Fleet::Impl::tick_due(lws_sorted_usec_list_t* sul) {
@@ -343,7 +396,7 @@ void Fleet::Impl::failed(Link& link) {
   if (stop_) return;
   auto delay = link.backoff.next_delay();
   if (link.auth_refused) delay = std::max(delay, options_.auth_backoff);
-  lws_sul_schedule(context_, 0, &link.dial_timer.sul, &Impl::dial_due, usec(delay));
+  schedule_dial(link, delay);
 }
 
 int Fleet::Impl::on_event(lws* wsi, lws_callback_reasons reason, void* in, std::size_t len) {
@@ -616,9 +669,11 @@ void Fleet::Impl::on_signal() {
 }
 
 int Fleet::Impl::run() {
+  // One pass at a time, so that stop_ ends the loop between passes (whoever sets
+  // it wakes the loop with lws_cancel_service).
   while (!stop_) {
-    if (lws_service(context_, 0) < 0) {
-      std::fprintf(stderr, "tether-sim: the lws service loop failed\n");
+    if (ev_run(loop_, EVRUN_ONCE) == 0) {
+      std::fprintf(stderr, "tether-sim: the event loop has nothing left to watch\n");
       return 1;
     }
   }
