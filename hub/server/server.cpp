@@ -444,7 +444,9 @@ Status Server::Impl::start() {
   info.user = this;
   info.gid = -1;
   info.uid = -1;
-  info.fd_limit_per_thread = static_cast<unsigned>(config_.limits.max_connections + 16);
+  // No fd_limit_per_thread: lws sizes its descriptor table by the open-file limit,
+  // which main sets from limits.max-connections; a smaller table of its own would
+  // make lws find each event's connection by a linear search.
   context_ = lws_create_context(&info);
   if (!context_) {
     return Error(

@@ -39,6 +39,11 @@ constexpr std::size_t kMaxMessage = 1 << 20;
 constexpr std::size_t kMaxWriteBatch = std::size_t{16} * 1024;
 constexpr std::chrono::milliseconds kTick{100};
 constexpr std::chrono::milliseconds kKeepaliveSweep{1000};
+// Dials in progress (TCP + TLS + upgrade) at most; the rest wait their turn. lws
+// 4.1 gives each connection in progress timers in its one sorted list, which
+// every step of every other connection walks: 10 000 at once made each step
+// O(10 000) and the simulator, not the hub, the bottleneck.
+constexpr std::size_t kMaxConnecting = 200;
 
 std::int64_t wall_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -112,6 +117,7 @@ struct Link {
   // Bumped whenever a dial is scheduled: an older entry of the dial queue for
   // this link is stale.
   std::uint64_t dial_generation = 0;
+  bool waiting_turn = false;  // in Fleet::Impl::waiting_turn_
   State state = State::kIdle;
   lws* wsi = nullptr;
   bool auth_refused = false;
@@ -153,6 +159,10 @@ class Fleet::Impl {
   bool all_acked() const;
 
   void schedule_dial(Link& link, std::chrono::milliseconds delay);
+  void left_connecting();
+  std::size_t connecting_ = 0;
+  std::deque<Link*> waiting_turn_;  // due dials beyond kMaxConnecting, in order
+  bool admitting_ = false;
   void arm_dial_timer();
   static void dial_due(lws_sorted_usec_list_t* sul);
   static void tick_due(lws_sorted_usec_list_t* sul);
@@ -355,8 +365,29 @@ void Fleet::Impl::tick_due(lws_sorted_usec_list_t* sul) {
   timer->fleet->tick();
 }
 
+void Fleet::Impl::left_connecting() {
+  --connecting_;
+  // Not re-entered from a dial that fails inside lws_client_connect_via_info:
+  // the outer loop goes on.
+  if (admitting_) return;
+  admitting_ = true;
+  while (connecting_ < kMaxConnecting && !waiting_turn_.empty() && !stop_) {
+    Link* next = waiting_turn_.front();
+    waiting_turn_.pop_front();
+    next->waiting_turn = false;
+    dial(*next);
+  }
+  admitting_ = false;
+}
+
 void Fleet::Impl::dial(Link& link) {
-  if (stop_ || link.state != Link::State::kIdle) return;
+  if (stop_ || link.state != Link::State::kIdle || link.waiting_turn) return;
+  if (connecting_ >= kMaxConnecting) {
+    link.waiting_turn = true;
+    waiting_turn_.push_back(&link);
+    return;
+  }
+  ++connecting_;
   link.state = Link::State::kConnecting;
   link.wsi = nullptr;
   link.auth_refused = false;
@@ -385,6 +416,7 @@ void Fleet::Impl::dial(Link& link) {
 
 void Fleet::Impl::failed(Link& link) {
   const bool was_online = link.state == Link::State::kOnline;
+  const bool was_connecting = link.state == Link::State::kConnecting;
   link.state = Link::State::kIdle;
   link.wsi = nullptr;
   link.out.clear();
@@ -393,10 +425,12 @@ void Fleet::Impl::failed(Link& link) {
     link.device.disconnected();
     if (wall_ms() - link.online_since_ms >= options_.stable_after.count()) link.backoff.reset();
   }
-  if (stop_) return;
-  auto delay = link.backoff.next_delay();
-  if (link.auth_refused) delay = std::max(delay, options_.auth_backoff);
-  schedule_dial(link, delay);
+  if (!stop_) {
+    auto delay = link.backoff.next_delay();
+    if (link.auth_refused) delay = std::max(delay, options_.auth_backoff);
+    schedule_dial(link, delay);
+  }
+  if (was_connecting) left_connecting();
 }
 
 int Fleet::Impl::on_event(lws* wsi, lws_callback_reasons reason, void* in, std::size_t len) {
@@ -431,6 +465,7 @@ int Fleet::Impl::on_event(lws* wsi, lws_callback_reasons reason, void* in, std::
       if (!current) return -1;
       link->wsi = wsi;
       link->state = Link::State::kOnline;
+      left_connecting();
       link->online_since_ms = wall_ms();
       link->heard = std::chrono::steady_clock::now();
       link->pinged = false;
