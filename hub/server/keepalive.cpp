@@ -22,14 +22,14 @@ void Keepalive::heard(Handle handle, Clock::time_point now) {
 void Keepalive::sweep(Clock::time_point now) {
   to_hang_up_.clear();
   for (Entry& e : order_) {
-    const auto silent = now - e.heard;
-    if (silent < ping_after_) break;  // everyone behind was heard later still
-    if (silent >= hang_up_after_) {
-      if (!e.hung_up) to_hang_up_.push_back(e.peer);
-      e.hung_up = true;
-    } else if (!e.pinged) {
+    if (now - e.heard < ping_after_) break;  // everyone behind was heard later still
+    if (!e.pinged) {
       e.pinged = true;
+      e.pinged_at = now;
       e.peer->send_ping();
+    } else if (now - e.pinged_at >= hang_up_after_ - ping_after_ && !e.hung_up) {
+      e.hung_up = true;
+      to_hang_up_.push_back(e.peer);
     }
   }
   for (Peer* peer : to_hang_up_) peer->hang_up();

@@ -8,8 +8,10 @@
 // of the CPU at ~4 000 devices, docs/performance.md "Fleet size"). Here each link
 // sits in a list ordered by when it was last heard from: hearing from it moves
 // it to the back in O(1), and one periodic sweep walks only the front, the links
-// silent for at least `ping_after`: each gets one ping, and a link silent for
-// `hang_up_after` (no pong either) is hung up.
+// silent for at least `ping_after`: each gets one ping, and a link that has not
+// answered it (nor sent anything) hang_up_after - ping_after later is hung up.
+// A link is never hung up without a ping and that full wait for its pong, however
+// the sweeps fall against its silence.
 //
 // Pure bookkeeping (no lws, no clock of its own): the server calls heard() from
 // its receive callbacks and sweep() from its one timer; tests drive it with
@@ -46,6 +48,7 @@ class Keepalive {
   struct Entry {
     Peer* peer;
     Clock::time_point heard;
+    Clock::time_point pinged_at{};
     bool pinged = false;
     bool hung_up = false;
   };
@@ -66,8 +69,8 @@ class Keepalive {
   void heard(Handle handle, Clock::time_point now);
 
   // Pings every link silent for ping_after that has not been pinged since it
-  // was last heard, and hangs up every link silent for hang_up_after. Walks only
-  // the silent links (plus one).
+  // was last heard, and hangs up every link pinged hang_up_after - ping_after ago
+  // or longer without a word since. Walks only the silent links (plus one).
   void sweep(Clock::time_point now);
 
   std::size_t size() const { return order_.size(); }

@@ -172,6 +172,7 @@ class Server::Impl {
 
   bool shutting_down() const { return shutting_down_; }
   Keepalive& keepalive() { return keepalive_; }
+  const Logger& log() const { return log_; }
   std::size_t queue_hard_cap() const { return config_.limits.queue_hard_cap; }
   HubCore& core() { return core_; }
 
@@ -265,6 +266,9 @@ class WsConn final : public Link, public Keepalive::Peer {
     lws_callback_on_writable(wsi_);
   }
   void hang_up() override {
+    server_.log().info((kind_ == PeerKind::kDevice ? "device " + device_id_
+                                                   : "operator " + user_ + " on " + device_id_) +
+                       ": no answer to a keepalive ping, hanging up");
     // Closed from lws's own loop pass, not from inside the sweep.
     lws_set_timeout(wsi_, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
   }

@@ -128,6 +128,7 @@ struct Link {
   // Keepalive (Fleet::Impl::keepalive()): when the link last heard anything, and
   // whether a ping went out since.
   std::chrono::steady_clock::time_point heard{};
+  std::chrono::steady_clock::time_point pinged_at{};
   bool pinged = false;
   bool ping_due = false;
   std::uint64_t connects = 0;
@@ -612,19 +613,20 @@ void Fleet::Impl::tick() {
 // lws 4.1 keeps its timers in one sorted list and re-arms a link's validity
 // timer on every frame received, which walks that list (O(links) per message;
 // the simulator stalled at ~4 000 links). A link silent for ping-interval gets
-// one ping; silent for ping-interval + pong-timeout, it is dropped like a dead
-// link of the daemon's (docs/connection.md).
+// one ping; with no pong nor anything else pong-timeout after it, it is dropped
+// like a dead link of the daemon's (docs/connection.md).
 void Fleet::Impl::keepalive(std::chrono::steady_clock::time_point now) {
   for (auto& l : links_) {
     Link& link = *l;
     if (link.state != Link::State::kOnline || link.wsi == nullptr) continue;
-    const auto silent = now - link.heard;
-    if (silent >= options_.ping_interval + options_.pong_timeout) {
-      lws_set_timeout(link.wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
-    } else if (silent >= options_.ping_interval && !link.pinged) {
+    if (now - link.heard < options_.ping_interval) continue;
+    if (!link.pinged) {
       link.pinged = true;
+      link.pinged_at = now;
       link.ping_due = true;
       lws_callback_on_writable(link.wsi);
+    } else if (now - link.pinged_at >= options_.pong_timeout) {
+      lws_set_timeout(link.wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
     }
   }
 }

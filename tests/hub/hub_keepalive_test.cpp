@@ -93,14 +93,34 @@ TEST_F(KeepaliveTest, OneDeadLinkAmongLiveOnesIsTheOnlyOneHungUp) {
   }
 }
 
+// Heard just after one sweep, the link is 1 ms short of ping-interval at the
+// next; a late sweep after that finds it past twice ping-interval. It must still
+// get its ping and the full wait for the pong before it is hung up.
+TEST_F(KeepaliveTest, ALinkIsNeverHungUpWithoutAPingAndTimeToAnswerIt) {
+  FakePeer peer;
+  const auto handle = keepalive_.add(peer, t0_);
+  keepalive_.heard(handle, at(milliseconds(1)));
+  keepalive_.sweep(at(milliseconds(5000)));  // silent 4.999 s: nothing yet
+  EXPECT_EQ(peer.pings, 0);
+  keepalive_.sweep(at(milliseconds(10002)));  // silent 10.001 s, never pinged
+  EXPECT_EQ(peer.pings, 1);
+  EXPECT_EQ(peer.hang_ups, 0);
+  keepalive_.heard(handle, at(milliseconds(10050)));  // the pong
+  keepalive_.sweep(at(milliseconds(15003)));
+  EXPECT_EQ(peer.hang_ups, 0);
+  EXPECT_EQ(peer.pings, 1);  // silent 4.953 s: not yet
+}
+
 TEST_F(KeepaliveTest, RemovedLinksAreForgotten) {
   FakePeer a, b;
   const auto ha = keepalive_.add(a, t0_);
   keepalive_.add(b, t0_);
   keepalive_.remove(ha);
   EXPECT_EQ(keepalive_.size(), 1U);
-  keepalive_.sweep(at(seconds(20)));
+  keepalive_.sweep(at(seconds(6)));
+  keepalive_.sweep(at(seconds(11)));
   EXPECT_EQ(a.pings + a.hang_ups, 0);
+  EXPECT_EQ(b.pings, 1);
   EXPECT_EQ(b.hang_ups, 1);
 }
 

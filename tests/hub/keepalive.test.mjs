@@ -44,8 +44,9 @@ test('a device that stops answering pings is dropped in time; one that answers i
   assert.ok(alivePings >= 1, 'the live device was never pinged');
   assert.equal(alive.ws.readyState, WebSocket.OPEN, 'the live device was dropped');
   await new Promise((r) => setTimeout(r, 1500));
-  assert.equal(alive.ws.readyState, WebSocket.OPEN, 'the live device was dropped');
+  assert.equal(alive.ws.readyState, WebSocket.OPEN, `the live device was dropped:\n${hub.log()}`);
   assert.match(hub.log(), /device dead disconnected/);
   assert.doesNotMatch(hub.log(), /device alive disconnected/);
   await alive.close();
 });
+
