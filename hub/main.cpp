@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -251,18 +252,23 @@ class StoreErrorLog final : public WriteErrorSink {
 };
 
 // One descriptor per connection plus the hub's own (stdio, signalfd, the store's
-// database and WAL files, lws's): raise the soft open-file limit to the hard one,
-// as a server with thousands of devices must, and say so when limits.max-connections
-// still does not fit (systemd: LimitNOFILE in tether-hub.service).
+// database and WAL files, lws's): set the soft open-file limit to what
+// limits.max-connections needs (raising it up to the hard one, as a server with
+// thousands of devices must), and say so when that still does not fit (systemd:
+// LimitNOFILE in tether-hub.service). The soft limit is also how max-connections
+// is enforced: lws sizes its descriptor table by it (a smaller table of its own,
+// fd_limit_per_thread, would make lws look every event's descriptor up by a
+// linear search, which at 10 000 devices was most of the hub's CPU).
 void raise_fd_limit(const HubConfig& config, const Logger& log) {
   constexpr rlim_t kOwnDescriptors = 64;
   rlimit limit{};
   if (::getrlimit(RLIMIT_NOFILE, &limit) != 0) return;
-  if (limit.rlim_cur < limit.rlim_max) {
-    limit.rlim_cur = limit.rlim_max;
+  const rlim_t needed = static_cast<rlim_t>(config.limits.max_connections) + kOwnDescriptors;
+  const rlim_t wanted = limit.rlim_max == RLIM_INFINITY ? needed : std::min(needed, limit.rlim_max);
+  if (limit.rlim_cur != wanted) {
+    limit.rlim_cur = wanted;
     if (::setrlimit(RLIMIT_NOFILE, &limit) != 0) return;
   }
-  const rlim_t needed = static_cast<rlim_t>(config.limits.max_connections) + kOwnDescriptors;
   if (limit.rlim_cur != RLIM_INFINITY && limit.rlim_cur < needed) {
     log.warn("the open-file limit (" + std::to_string(limit.rlim_cur) +
              ") is below limits.max-connections + " + std::to_string(kOwnDescriptors) +

@@ -1,5 +1,6 @@
 #include "hub/server/server.hpp"
 
+#include <ev.h>
 #include <fcntl.h>
 #include <libwebsockets.h>
 #include <openssl/ssl.h>
@@ -27,6 +28,7 @@
 #include "hub/operators/operator_auth.hpp"
 #include "hub/operators/password_worker.hpp"
 #include "hub/server/admission.hpp"
+#include "hub/server/keepalive.hpp"
 #include "hub/server/static_files.hpp"
 #include "hub/services/update_service.hpp"
 #include "hub/update/byte_range.hpp"
@@ -36,6 +38,9 @@ namespace tether::hub {
 namespace {
 
 constexpr std::size_t kMaxHttpBody = std::size_t{16} * 1024;
+// How often the keepalive sweep runs: a ping goes out at most this late, a dead
+// link is hung up at most this late (hub.ping-interval is at least 1 s).
+constexpr lws_usec_t kKeepaliveSweepUs = LWS_US_PER_SEC;
 
 // A header of the current request as a string; nullopt when absent or longer than `max`.
 std::optional<std::string> header(lws* wsi, lws_token_indexes token, std::size_t max) {
@@ -151,7 +156,9 @@ class Server::Impl {
         accounts_api_(accounts, auth_, passwords_, &operator_store, core.audit(), log),
         api_(store, core.device_side(), core.operators(), core.services(), auth_, accounts_api_,
              core.audit(), log),
-        admission_(store, api_, core.operators(), log) {}
+        admission_(store, api_, core.operators(), log),
+        keepalive_(std::chrono::seconds(config.ping_interval_s),
+                   std::chrono::seconds(config.ping_interval_s * 2)) {}
   ~Impl();
 
   Status start();
@@ -161,8 +168,11 @@ class Server::Impl {
   static int callback(lws* wsi, lws_callback_reasons reason, void* user, void* in, std::size_t len);
   static int signal_callback(lws* wsi, lws_callback_reasons reason, void* user, void* in,
                              std::size_t len);
+  static void keepalive_due(lws_sorted_usec_list_t* sul);
 
   bool shutting_down() const { return shutting_down_; }
+  Keepalive& keepalive() { return keepalive_; }
+  const Logger& log() const { return log_; }
   std::size_t queue_hard_cap() const { return config_.limits.queue_hard_cap; }
   HubCore& core() { return core_; }
 
@@ -188,8 +198,22 @@ class Server::Impl {
   std::map<std::uint64_t, lws*> waiting_;
   std::uint64_t next_txn_ = 1;
   AdmissionControl admission_;
+  // All zero: no per-connection validity timer in lws (see keepalive.hpp); an
+  // explicit policy, so that lws does not fall back to a default one.
   lws_retry_bo_t retry_{};
+  Keepalive keepalive_;
+  // The one keepalive timer; the entry is the first member so the callback can
+  // find the server again.
+  struct KeepaliveTimer {
+    lws_sorted_usec_list_t sul{};
+    Impl* server = nullptr;
+  } keepalive_timer_;
   lws_protocols protocols_[3]{};
+  // The epoll loop lws runs on (a "foreign" loop: ours to run and to destroy).
+  // lws's own poll() loop walks every descriptor on every pass, which at 10 000
+  // devices was most of the hub's CPU.
+  struct ev_loop* loop_ = nullptr;
+  void* foreign_loops_[1] = {nullptr};
   lws_context* context_ = nullptr;
   lws_vhost* vhost_ = nullptr;
   std::uint16_t port_ = 0;
@@ -200,7 +224,7 @@ class Server::Impl {
 };
 
 // One WebSocket: the Link the device side or the operator side talks to.
-class WsConn final : public Link {
+class WsConn final : public Link, public Keepalive::Peer {
  public:
   WsConn(Server::Impl& server, lws* wsi, const Admission& a)
       : server_(server),
@@ -234,6 +258,33 @@ class WsConn final : public Link {
     lws_callback_on_writable(wsi_);
   }
   std::size_t queued_bytes() const override { return queued_; }
+
+  // --- Keepalive::Peer ---
+  void send_ping() override {
+    if (closing_ || server_.shutting_down()) return;
+    ping_due_ = true;
+    lws_callback_on_writable(wsi_);
+  }
+  void hang_up() override {
+    server_.log().info((kind_ == PeerKind::kDevice ? "device " + device_id_
+                                                   : "operator " + user_ + " on " + device_id_) +
+                       ": no answer to a keepalive ping, hanging up");
+    // Closed from lws's own loop pass, not from inside the sweep.
+    lws_set_timeout(wsi_, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+  }
+
+  // The link joins the keepalive at its upgrade and leaves it at its close.
+  void start_keepalive() {
+    keepalive_ = server_.keepalive().add(*this, Keepalive::Clock::now());
+    in_keepalive_ = true;
+  }
+  void heard() {
+    if (in_keepalive_) server_.keepalive().heard(keepalive_, Keepalive::Clock::now());
+  }
+  void stop_keepalive() {
+    if (in_keepalive_) server_.keepalive().remove(keepalive_);
+    in_keepalive_ = false;
+  }
   void set_receiving(bool on) override {
     if (!server_.shutting_down()) lws_rx_flow_control(wsi_, on ? 1 : 0);
   }
@@ -244,6 +295,15 @@ class WsConn final : public Link {
   // drain at one per loop iteration, which with thousands of connections is slow.
   int on_writable() {
     constexpr int kMaxWritesPerCallback = 32;
+    if (ping_due_ && !closing_) {
+      ping_due_ = false;
+      // With a payload: lws 4.1 does not report an empty pong to the callback.
+      unsigned char ping[LWS_PRE + 4] = {};
+      std::memcpy(ping + LWS_PRE, "tka", 4);
+      if (lws_write(wsi_, ping + LWS_PRE, 4, LWS_WRITE_PING) < 4) return -1;
+      if (!urgent_.empty() || !bulk_.empty()) lws_callback_on_writable(wsi_);
+      return 0;
+    }
     if (!urgent_.empty() || !bulk_.empty()) {
       for (int i = 0; i < kMaxWritesPerCallback && (!urgent_.empty() || !bulk_.empty()); ++i) {
         if (i > 0 && lws_send_pipe_choked(wsi_)) break;
@@ -343,6 +403,9 @@ class WsConn final : public Link {
   bool discarding_ = false;
   std::size_t discarded_ = 0;
   bool closing_ = false;
+  bool ping_due_ = false;
+  bool in_keepalive_ = false;
+  Keepalive::Handle keepalive_{};
   std::uint16_t close_code_ = close_code::kNormal;
   std::string close_reason_;
 };
@@ -351,6 +414,7 @@ Server::Impl::~Impl() {
   shutting_down_ = true;
   core_.inbox().set_wake({});
   if (context_) lws_context_destroy(context_);
+  if (loop_) ev_loop_destroy(loop_);
 }
 
 Status Server::Impl::start() {
@@ -372,20 +436,30 @@ Status Server::Impl::start() {
   lws_set_log_level(LLL_ERR | (log_.enabled(LogLevel::kDebug) ? LLL_WARN | LLL_NOTICE : 0),
                     nullptr);
 
+  loop_ =
+      ev_loop_new(static_cast<unsigned>(EVBACKEND_EPOLL) | static_cast<unsigned>(EVFLAG_NOSIGMASK));
+  if (!loop_) return Error("creating the epoll event loop failed");
+  foreign_loops_[0] = loop_;
+
   lws_context_creation_info info{};
-  info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT | LWS_SERVER_OPTION_EXPLICIT_VHOSTS;
+  info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT | LWS_SERVER_OPTION_EXPLICIT_VHOSTS |
+                 LWS_SERVER_OPTION_LIBEV;
+  info.foreign_loops = foreign_loops_;
   info.user = this;
   info.gid = -1;
   info.uid = -1;
-  info.fd_limit_per_thread = static_cast<unsigned>(config_.limits.max_connections + 16);
+  // No fd_limit_per_thread: lws sizes its descriptor table by the open-file limit,
+  // which main sets from limits.max-connections; a smaller table of its own would
+  // make lws find each event's connection by a linear search.
   context_ = lws_create_context(&info);
-  if (!context_) return Error("creating the libwebsockets context failed");
+  if (!context_) {
+    return Error(
+        "creating the libwebsockets context failed (is lws's libev plugin, package "
+        "libwebsockets-evlib-ev, installed?)");
+  }
   // Commits reported by the stores' writer threads: lws_cancel_service may be
   // called from any thread and makes the loop deliver EVENT_WAIT_CANCELLED.
   core_.inbox().set_wake([context = context_] { lws_cancel_service(context); });
-
-  retry_.secs_since_valid_ping = config_.ping_interval_s;
-  retry_.secs_since_valid_hangup = static_cast<std::uint16_t>(config_.ping_interval_s * 2 + 5);
 
   lws_context_creation_info vh{};
   vh.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT | LWS_SERVER_OPTION_FAIL_UPON_UNABLE_TO_BIND;
@@ -418,19 +492,30 @@ Status Server::Impl::start() {
   if (!lws_adopt_descriptor_vhost(vhost_, LWS_ADOPT_RAW_FILE_DESC, fd, "tether-signal", nullptr)) {
     return Error("adopting the signalfd failed");
   }
+  keepalive_timer_.server = this;
+  lws_sul_schedule(context_, 0, &keepalive_timer_.sul, &Impl::keepalive_due, kKeepaliveSweepUs);
   return Status::Ok();
 }
 
 int Server::Impl::run() {
+  // One pass at a time, so that a signal (stop_) ends the loop between passes;
+  // the signal callback wakes the loop with lws_cancel_service.
   while (!stop_) {
-    if (lws_service(context_, 0) < 0) {
-      log_.error("the lws service loop failed");
+    if (!ev_run(loop_, EVRUN_ONCE)) {
+      log_.error("the event loop has nothing left to watch");
       return 1;
     }
   }
   log_.info("stopping");
   shutting_down_ = true;
   return 0;
+}
+
+void Server::Impl::keepalive_due(lws_sorted_usec_list_t* sul) {
+  auto* self = reinterpret_cast<KeepaliveTimer*>(sul)->server;
+  self->keepalive_.sweep(Keepalive::Clock::now());
+  lws_sul_schedule(self->context_, 0, &self->keepalive_timer_.sul, &Impl::keepalive_due,
+                   kKeepaliveSweepUs);
 }
 
 int Server::Impl::signal_callback(lws* wsi, lws_callback_reasons reason, void*, void*,
@@ -535,6 +620,7 @@ int Server::Impl::callback(lws* wsi, lws_callback_reasons reason, void* user, vo
       if (!pss->ws) return -1;
       WsConn& c = *pss->ws;
       c.set_id(self->next_conn_++);
+      c.start_keepalive();
       if (c.kind() == PeerKind::kDevice) {
         self->core_.devices().connected(c.id(), c.device_id(), c);
       } else {
@@ -545,7 +631,12 @@ int Server::Impl::callback(lws* wsi, lws_callback_reasons reason, void* user, vo
 
     case LWS_CALLBACK_RECEIVE:
       if (!pss->ws) return -1;
+      pss->ws->heard();
       return pss->ws->on_receive(in, len, self->config_.limits.max_message);
+
+    case LWS_CALLBACK_RECEIVE_PONG:
+      if (pss && pss->ws) pss->ws->heard();
+      return 0;
 
     case LWS_CALLBACK_SERVER_WRITEABLE:
       if (!pss->ws) return -1;
@@ -556,6 +647,7 @@ int Server::Impl::callback(lws* wsi, lws_callback_reasons reason, void* user, vo
       if (pss && pss->ws) {
         WsConn* c = pss->ws;
         pss->ws = nullptr;
+        c->stop_keepalive();
         if (c->registered()) {
           if (c->kind() == PeerKind::kDevice) {
             self->core_.devices().closed(c->id());

@@ -1,9 +1,10 @@
 // The simulated fleet: one libwebsockets context, one event loop, one TLS
 // WebSocket per SimulatedDevice. Each link dials, re-dials with the daemon's
 // Backoff (exponential, full jitter, floor, cap; reset after a stable link), waits
-// `auth-backoff` after a 401/403, keeps the link alive with pings (lws's
-// retry/idle policy: a ping after ping-interval of silence, hang-up after
-// pong-timeout more), and frames its own binary messages as the daemon does
+// `auth-backoff` after a 401/403, keeps the link alive with pings (a ping after
+// ping-interval of silence, hang-up after pong-timeout more, checked by one
+// fleet-wide pass a second rather than a timer per link), and frames its own
+// binary messages as the daemon does
 // (websocket_frame.hpp), several per write.
 //
 // A fleet-wide tick makes records (rate x elapsed, carried over as credit per

@@ -50,14 +50,14 @@ export function addDevice(configFile, id, tokenFile) {
 // devices: ids to register; returns {port, ca, tokens, cookieFor(), stop(), log()}.
 // beforeStart(configFile), if given, runs after the devices are registered and
 // before the hub starts (e.g. tether-hub --add-operator).
-export async function startHub({ devices = ['dev1'], extra = '', password = 'pw-' + Math.random().toString(36).slice(2), beforeStart } = {}) {
+export async function startHub({ devices = ['dev1'], extra = '', password = 'pw-' + Math.random().toString(36).slice(2), beforeStart, pingInterval = 5 } = {}) {
   const dir = tempDir();
   const certs = makeCerts(dir);
   const configFile = join(dir, 'hub.conf');
   writeFileSync(configFile, [
     '[listen]', 'address = 127.0.0.1', 'port = 0',
     '[tls]', `cert-file = ${certs.cert}`, `key-file = ${certs.key}`,
-    '[hub]', `state-dir = ${join(dir, 'state')}`, 'ping-interval = 5',
+    '[hub]', `state-dir = ${join(dir, 'state')}`, `ping-interval = ${pingInterval}`,
     '[operator]', 'username = admin', `password-hash = ${hashPassword(password)}`,
     extra, '',
   ].join('\n'));
