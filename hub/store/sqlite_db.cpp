@@ -62,6 +62,15 @@ protocol::Bytes Stmt::blob(int col) const {
   return p ? protocol::Bytes(p, p + n) : protocol::Bytes();
 }
 
+Stmt& cached(std::unique_ptr<Stmt>& slot, sqlite3* db, const char* sql) {
+  if (!slot || !slot->ok()) {
+    slot = std::make_unique<Stmt>(db, sql);
+  } else {
+    slot->reset();
+  }
+  return *slot;
+}
+
 Status exec(sqlite3* db, const char* sql) {
   char* err = nullptr;
   if (sqlite3_exec(db, sql, nullptr, nullptr, &err) != SQLITE_OK) {

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <functional>
 #include <initializer_list>
+#include <memory>
 #include <optional>
 #include <string>
 
@@ -51,6 +52,11 @@ class Stmt {
   sqlite3_stmt* stmt_ = nullptr;
   int rc_;
 };
+
+// A statement prepared once and kept in `slot` for every later use on the same
+// connection (per-record inserts on a writer thread): prepares it when the slot is
+// empty or holds a statement that failed to prepare. Reset before each use.
+Stmt& cached(std::unique_ptr<Stmt>& slot, sqlite3* db, const char* sql);
 
 // Runs SQL without results (schema, BEGIN/COMMIT, pragmas); kStorageFailure with
 // SQLite's message.

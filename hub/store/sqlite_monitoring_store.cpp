@@ -116,6 +116,8 @@ SqliteMonitoringStore::SqliteMonitoringStore(sqlite3* reader, sqlite3* writer,
 
 SqliteMonitoringStore::~SqliteMonitoringStore() {
   batches_.stop();
+  insert_record_.reset();
+  upsert_alert_.reset();
   sqlite3_close(writer_);
   sqlite3_close(reader_);
 }
@@ -155,9 +157,10 @@ Status SqliteMonitoringStore::write_batch(std::deque<Op>& batch) {
 Status SqliteMonitoringStore::write_op(Op& op) {
   if (auto* a = std::get_if<Append>(&op)) {
     const std::int64_t received = now_ms();
-    Stmt insert(writer_,
-                "INSERT OR IGNORE INTO records(device, seq, ts, kind, stream, body, severity, "
-                "alert_state, summary, received_ms) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10)");
+    Stmt& insert = sqlite::cached(
+        insert_record_, writer_,
+        "INSERT OR IGNORE INTO records(device, seq, ts, kind, stream, body, severity, "
+        "alert_state, summary, received_ms) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10)");
     if (!insert.ok()) return insert.error("storing a record");
     for (const MonitoringRecord& r : a->records) {
       Stmt& s = insert;
@@ -176,12 +179,14 @@ Status SqliteMonitoringStore::write_op(Op& op) {
       const bool stored = s.changes() > 0;
       if (stored && r.kind == RecordKind::kAlert) {
         // The newest record (by seq) of an alert id says whether it is open.
-        Stmt u(writer_,
-               "INSERT INTO alert_state(device, id, state, severity, summary, ts, seq) "
-               "VALUES(?1,?2,?3,?4,?5,?6,?7) ON CONFLICT(device, id) DO UPDATE SET "
-               "state = excluded.state, severity = excluded.severity, summary = "
-               "excluded.summary, ts = excluded.ts, seq = excluded.seq "
-               "WHERE excluded.seq > alert_state.seq");
+        Stmt& u =
+            sqlite::cached(upsert_alert_, writer_,
+                           "INSERT INTO alert_state(device, id, state, severity, summary, ts, seq) "
+                           "VALUES(?1,?2,?3,?4,?5,?6,?7) ON CONFLICT(device, id) DO UPDATE SET "
+                           "state = excluded.state, severity = excluded.severity, summary = "
+                           "excluded.summary, ts = excluded.ts, seq = excluded.seq "
+                           "WHERE excluded.seq > alert_state.seq");
+        if (!u.ok()) return u.error("updating an alert");
         u.bind(1, a->device);
         u.bind(2, r.stream);
         u.bind(3, r.alert_state);

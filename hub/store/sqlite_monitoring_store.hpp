@@ -17,6 +17,7 @@
 
 #include "hub/store/batch_writer.hpp"
 #include "hub/store/monitoring_store.hpp"
+#include "hub/store/sqlite_db.hpp"
 
 struct sqlite3;
 
@@ -85,6 +86,9 @@ class SqliteMonitoringStore final : public MonitoringStore {
   sqlite3* reader_;
   sqlite3* writer_;
   MonitoringRetention retention_;
+  // The per-record statements, prepared once (writer thread only).
+  std::unique_ptr<sqlite::Stmt> insert_record_;
+  std::unique_ptr<sqlite::Stmt> upsert_alert_;
 
   BatchWriter<std::deque<Op>> batches_;  // last: its thread uses the members above
 };
