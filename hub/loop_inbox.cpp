@@ -1,6 +1,8 @@
 #include "hub/loop_inbox.hpp"
 
+#include <algorithm>
 #include <utility>
+#include <vector>
 
 namespace tether::hub {
 
@@ -13,14 +15,24 @@ void LoopInbox::post(Task task) {
   if (was_empty && wake_) wake_();
 }
 
-std::size_t LoopInbox::run_pending() {
-  std::vector<Task> tasks;
+std::size_t LoopInbox::run_pending(std::size_t max_tasks) {
+  std::vector<Task> batch;
   {
     std::lock_guard lock(mutex_);
-    tasks.swap(tasks_);
+    const std::size_t n = std::min(max_tasks, tasks_.size());
+    batch.reserve(n);
+    for (std::size_t i = 0; i < n; ++i) {
+      batch.push_back(std::move(tasks_.front()));
+      tasks_.pop_front();
+    }
   }
-  for (Task& task : tasks) task();
-  return tasks.size();
+  for (Task& task : batch) task();
+  return batch.size();
+}
+
+bool LoopInbox::has_pending() {
+  std::lock_guard lock(mutex_);
+  return !tasks_.empty();
 }
 
 void LoopInbox::set_wake(std::function<void()> wake) {

@@ -5,6 +5,8 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
+#include <deque>
 #include <functional>
 #include <mutex>
 #include <vector>
@@ -17,15 +19,19 @@ class LoopInbox {
 
   // Any thread.
   void post(Task task);
-  // Loop thread: runs every task posted so far. Returns how many ran.
-  std::size_t run_pending();
+  // Loop thread: runs the tasks posted so far, in order, at most `max_tasks` of
+  // them, so that a burst (a commit of ten thousand records completes at once)
+  // does not hold the loop away from its sockets. Returns how many ran; when
+  // has_pending() says some are left, the caller wakes its loop again.
+  std::size_t run_pending(std::size_t max_tasks = SIZE_MAX);
+  bool has_pending();
   // Set (or cleared, with an empty function) by the loop's owner; called after
   // each post, from the posting thread.
   void set_wake(std::function<void()> wake);
 
  private:
   std::mutex mutex_;
-  std::vector<Task> tasks_;
+  std::deque<Task> tasks_;
   std::function<void()> wake_;
 };
 

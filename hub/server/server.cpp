@@ -38,6 +38,10 @@ namespace tether::hub {
 namespace {
 
 constexpr std::size_t kMaxHttpBody = std::size_t{16} * 1024;
+// Inbox tasks (store completions) run per loop pass before the sockets get a turn:
+// enough to keep up with tens of thousands of records a second, few enough that a
+// burst costs an operator's keystroke milliseconds, not the whole burst.
+constexpr std::size_t kMaxInboxTasksPerPass = 256;
 // How often the keepalive sweep runs: a ping goes out at most this late, a dead
 // link is hung up at most this late (hub.ping-interval is at least 1 s).
 constexpr lws_usec_t kKeepaliveSweepUs = LWS_US_PER_SEC;
@@ -537,7 +541,9 @@ int Server::Impl::callback(lws* wsi, lws_callback_reasons reason, void* user, vo
   auto* pss = static_cast<Pss*>(user);
   switch (reason) {
     case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
-      self->core_.inbox().run_pending();
+      // A bounded share per pass; what is left runs after the sockets had theirs.
+      self->core_.inbox().run_pending(kMaxInboxTasksPerPass);
+      if (self->core_.inbox().has_pending()) lws_cancel_service(lws_get_context(wsi));
       return 0;
 
     case LWS_CALLBACK_HTTP:

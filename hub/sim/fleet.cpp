@@ -124,7 +124,7 @@ struct Link {
   std::int64_t online_since_ms = 0;
   std::deque<Bytes> out;
   transport::MessageAssembler rx;
-  double credit = 0;
+  double credit = 0;  // records due, carried between ticks (starts at a random phase)
   // Keepalive (Fleet::Impl::keepalive()): when the link last heard anything, and
   // whether a ping went out since.
   std::chrono::steady_clock::time_point heard{};
@@ -313,6 +313,9 @@ Status Fleet::Impl::start(std::vector<DeviceIdentity> identities) {
     seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
     links_.push_back(
         std::make_unique<Link>(*this, std::move(identity), options_.behaviour, backoff, seed));
+    // A random phase in [0, 1): each device's records fall due at its own point of
+    // the second, as a real fleet's do, instead of every device on the same tick.
+    links_.back()->credit = static_cast<double>(seed >> 11) * 0x1.0p-53;
   }
   paused_ = options_.start_paused;
   started_ = std::chrono::steady_clock::now();

@@ -1,7 +1,10 @@
 // The writer thread every hub store runs (hub/store/batch_writer.hpp): batching,
 // completions after the write, flush, a queue that refuses, the periodic tick, and
-// a stop that writes what is still queued.
+// a stop that writes what is still queued; and the loop inbox their completions
+// go through.
 #include "hub/store/batch_writer.hpp"
+
+#include "hub/loop_inbox.hpp"
 
 #include <gtest/gtest.h>
 
@@ -147,6 +150,35 @@ TEST(BatchWriter, StopWritesWhatIsStillQueued) {
     writer.stop();  // idempotent
   }
   EXPECT_EQ(written, (std::vector<int>{1, 2}));
+}
+
+}  // namespace
+}  // namespace tether::hub
+
+// The loop's side of the completions: LoopInbox runs them in order, a bounded share
+// per pass, and wakes the loop once per burst.
+
+namespace tether::hub {
+namespace {
+
+TEST(LoopInbox, RunsABoundedShareInOrderAndWakesOncePerBurst) {
+  LoopInbox inbox;
+  int wakes = 0;
+  inbox.set_wake([&wakes] { ++wakes; });
+  std::vector<int> ran;
+  for (int i = 0; i < 10; ++i) inbox.post([&ran, i] { ran.push_back(i); });
+  EXPECT_EQ(wakes, 1);
+  EXPECT_EQ(inbox.run_pending(4), 4U);
+  EXPECT_TRUE(inbox.has_pending());
+  EXPECT_EQ(ran, (std::vector<int>{0, 1, 2, 3}));
+  EXPECT_EQ(inbox.run_pending(), 6U);
+  EXPECT_FALSE(inbox.has_pending());
+  EXPECT_EQ(ran.size(), 10U);
+  EXPECT_EQ(ran.back(), 9);
+  inbox.post([] {});
+  EXPECT_EQ(wakes, 2);
+  inbox.set_wake({});
+  EXPECT_EQ(inbox.run_pending(), 1U);
 }
 
 }  // namespace
