@@ -35,7 +35,12 @@ std::vector<std::string> child_environment(
     });
     if (!replaced) out.emplace_back(entry);
   }
-  for (const auto& [name, value] : extra) out.push_back(name + "=" + value);
+  for (const auto& [name, value] : extra) {
+    std::string entry = name;
+    entry += '=';
+    entry += value;
+    out.push_back(std::move(entry));
+  }
   return out;
 }
 
@@ -74,10 +79,12 @@ Result<ProgramOutcome> run_to_completion(const ProgramRun& run) {
   }
   std::vector<std::string> argv_text = run.argv;
   std::vector<char*> argv;
+  argv.reserve(argv_text.size() + 1);
   for (auto& a : argv_text) argv.push_back(a.data());
   argv.push_back(nullptr);
   std::vector<std::string> env_text = child_environment(run.environment);
   std::vector<char*> envp;
+  envp.reserve(env_text.size() + 1);
   for (auto& e : env_text) envp.push_back(e.data());
   envp.push_back(nullptr);
 

@@ -15,7 +15,6 @@ namespace tether::hub {
 namespace {
 
 using Statement = sqlite::Stmt;
-using sqlite::exec;
 
 constexpr const char* kColumns =
     "id, device, target, action, args, timeout_s, request, user, created_ms, status, ret, err, "

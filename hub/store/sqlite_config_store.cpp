@@ -34,7 +34,6 @@ std::optional<ConfigState> parse_config_state(std::string_view name) {
 
 namespace {
 
-using sqlite::exec;
 using sqlite::Stmt;
 
 // Versions are stored as SQLite's int64; the service never pushes one above

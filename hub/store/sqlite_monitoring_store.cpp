@@ -16,7 +16,6 @@ namespace tether::hub {
 
 namespace {
 
-using sqlite::exec;
 using sqlite::Stmt;
 
 const char* kind_name(RecordKind kind) {

@@ -14,7 +14,6 @@ namespace tether::hub {
 
 namespace {
 
-using sqlite::exec;
 using sqlite::Stmt;
 
 Role role_or_viewer(const std::string& name) {

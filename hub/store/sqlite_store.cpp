@@ -14,7 +14,6 @@ namespace tether::hub {
 
 namespace {
 
-using sqlite::exec;
 using sqlite::Stmt;
 
 constexpr const char* kColumns =

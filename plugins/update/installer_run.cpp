@@ -11,11 +11,10 @@ Result<InstallerOutcome> run_installer(const InstallerRequest& request, CancelTo
   if (!request.status_file.empty()) {
     // The wrapper outlives a daemon that is replaced by the installer, and records
     // how the install ended for the daemon that comes next.
-    run.argv = {
-        "/bin/sh", "-c",
+    const std::string wrapper =
         "\"$0\" \"$1\"; s=$?; printf '%s\\n' \"$s\" > \"$TETHER_UPDATE_STATUS_FILE.tmp\" && "
-        "mv -f \"$TETHER_UPDATE_STATUS_FILE.tmp\" \"$TETHER_UPDATE_STATUS_FILE\"; exit $s",
-        request.installer, request.artifact};
+        "mv -f \"$TETHER_UPDATE_STATUS_FILE.tmp\" \"$TETHER_UPDATE_STATUS_FILE\"; exit $s";
+    run.argv = {"/bin/sh", "-c", wrapper, request.installer, request.artifact};
     run.environment.emplace_back("TETHER_UPDATE_STATUS_FILE", request.status_file);
   }
   run.timeout = request.timeout;
