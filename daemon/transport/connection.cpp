@@ -16,6 +16,7 @@
 #include "daemon/transport/credential_source.hpp"
 #include "daemon/transport/message_assembler.hpp"
 #include "daemon/transport/tls_context.hpp"
+#include "daemon/transport/vhost_binding.hpp"
 #include "daemon/transport/websocket_frame.hpp"
 
 namespace tether::daemon::transport {
@@ -30,10 +31,9 @@ constexpr std::size_t kReceiveChunk = 65536;
 // How long shutdown waits for the close handshake before dropping the socket.
 constexpr milliseconds kCloseGrace{1500};
 
-int client_callback(lws* wsi, lws_callback_reasons reason, void* user, void* in, size_t len);
-
 const lws_protocols kClientProtocols[] = {
-    {kClientProtocolName, client_callback, 0, kReceiveChunk, 0, nullptr, 0},
+    {kClientProtocolName, VhostBinding<Connection::Impl>::callback, 0, kReceiveChunk, 0, nullptr,
+     0},
     {nullptr, nullptr, 0, 0, 0, nullptr, 0},
 };
 
@@ -87,12 +87,6 @@ bool is_address_literal(const std::string& host) {
 
 }  // namespace
 
-// The vhost's user pointer. Freed by lws' LWS_CALLBACK_PROTOCOL_DESTROY when the
-// vhost goes away, which may be after the Connection is gone.
-struct VhostBinding {
-  Connection::Impl* impl;
-};
-
 class Connection::Impl {
  public:
   Impl(EventLoop& loop, Settings settings, const log::Logger& logger)
@@ -115,14 +109,7 @@ class Connection::Impl {
 
   ~Impl() {
     *alive_ = false;
-    // lws may still call the vhost's protocol while it winds the vhost down; the
-    // binding outlives this object and from now on routes those calls nowhere.
-    if (binding_ != nullptr) binding_->impl = nullptr;
-    if (vhost_ != nullptr) {
-      lws_vhost_destroy(vhost_);
-    } else {
-      delete binding_;  // lws never saw it
-    }
+    VhostBinding<Impl>::release(binding_, vhost_);
   }
 
   Status init() {
@@ -145,7 +132,7 @@ class Connection::Impl {
       info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
       info.provided_client_ssl_ctx = tls_.get();
     }
-    binding_ = new VhostBinding{this};
+    binding_ = VhostBinding<Impl>::attach(this);
     info.user = binding_;
     info.gid = -1;
     info.uid = -1;
@@ -606,7 +593,7 @@ class Connection::Impl {
   Timer close_timer_;
   SslCtxPtr tls_;
   lws_vhost* vhost_ = nullptr;
-  VhostBinding* binding_ = nullptr;
+  VhostBinding<Impl>* binding_ = nullptr;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 
   LinkState state_ = LinkState::kOffline;
@@ -628,21 +615,6 @@ class Connection::Impl {
   MessageAssembler rx_;
   std::vector<unsigned char> out_;
 };
-
-namespace {
-int client_callback(lws* wsi, lws_callback_reasons reason, void* /*user*/, void* in, size_t len) {
-  lws_vhost* vhost = lws_get_vhost(wsi);
-  if (vhost == nullptr) return 0;
-  auto* binding = static_cast<VhostBinding*>(lws_vhost_user(vhost));
-  if (binding == nullptr) return 0;
-  if (reason == LWS_CALLBACK_PROTOCOL_DESTROY) {
-    if (binding->impl == nullptr) delete binding;
-    return 0;
-  }
-  if (binding->impl == nullptr) return 0;
-  return binding->impl->dispatch(wsi, reason, in, len);
-}
-}  // namespace
 
 Result<Connection::Settings> Connection::settings_from(const ServerOptions& options) {
   Settings s;

@@ -13,6 +13,7 @@
 
 #include "daemon/transport/message_assembler.hpp"
 #include "daemon/transport/tls_context.hpp"
+#include "daemon/transport/vhost_binding.hpp"
 #include "daemon/transport/websocket_frame.hpp"
 
 namespace tether::hub::cli {
@@ -28,10 +29,9 @@ constexpr std::size_t kMaxMessage = 1048576;
 constexpr std::chrono::milliseconds kConnectTimeout{20'000};
 constexpr std::chrono::milliseconds kCloseGrace{2'000};
 
-int link_callback(lws* wsi, lws_callback_reasons reason, void* user, void* in, size_t len);
-
 const lws_protocols kProtocols[] = {
-    {kProtocolName, link_callback, 0, kReceiveChunk, 0, nullptr, 0},
+    {kProtocolName, transport::VhostBinding<OperatorLink::Impl>::callback, 0, kReceiveChunk, 0,
+     nullptr, 0},
     {nullptr, nullptr, 0, 0, 0, nullptr, 0},
 };
 
@@ -85,11 +85,6 @@ std::string describe_refusal(int http_status) {
   }
 }
 
-// The vhost's user pointer; outlives the Impl when lws winds the vhost down later.
-struct LinkBinding {
-  OperatorLink::Impl* impl;
-};
-
 class OperatorLink::Impl {
  public:
   Impl(daemon::EventLoop& loop, HubAccess hub, const std::string& device, Events events)
@@ -102,13 +97,8 @@ class OperatorLink::Impl {
 
   ~Impl() {
     *alive_ = false;
-    if (binding_ != nullptr) binding_->impl = nullptr;
     if (wsi_ != nullptr) lws_set_timeout(wsi_, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
-    if (vhost_ != nullptr) {
-      lws_vhost_destroy(vhost_);
-    } else {
-      delete binding_;
-    }
+    transport::VhostBinding<Impl>::release(binding_, vhost_);
   }
 
   Status init() {
@@ -122,7 +112,7 @@ class OperatorLink::Impl {
     info.vhost_name = kProtocolName;
     info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
     info.provided_client_ssl_ctx = tls_.get();
-    binding_ = new LinkBinding{this};
+    binding_ = transport::VhostBinding<Impl>::attach(this);
     info.user = binding_;
     info.gid = -1;
     info.uid = -1;
@@ -363,7 +353,7 @@ class OperatorLink::Impl {
   daemon::Timer close_timer_;
   transport::SslCtxPtr tls_;
   lws_vhost* vhost_ = nullptr;
-  LinkBinding* binding_ = nullptr;
+  transport::VhostBinding<Impl>* binding_ = nullptr;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
   std::vector<std::string> addresses_;
   std::size_t next_address_ = 0;
@@ -378,23 +368,6 @@ class OperatorLink::Impl {
   transport::MessageAssembler rx_;
   std::vector<std::uint8_t> out_;
 };
-
-namespace {
-
-int link_callback(lws* wsi, lws_callback_reasons reason, void* /*user*/, void* in, size_t len) {
-  lws_vhost* vhost = lws_get_vhost(wsi);
-  if (vhost == nullptr) return 0;
-  auto* binding = static_cast<LinkBinding*>(lws_vhost_user(vhost));
-  if (binding == nullptr) return 0;
-  if (reason == LWS_CALLBACK_PROTOCOL_DESTROY) {
-    if (binding->impl == nullptr) delete binding;
-    return 0;
-  }
-  if (binding->impl == nullptr) return 0;
-  return binding->impl->dispatch(wsi, reason, in, len);
-}
-
-}  // namespace
 
 Result<std::unique_ptr<OperatorLink>> OperatorLink::create(daemon::EventLoop& loop,
                                                            const HubAccess& hub,
