@@ -111,11 +111,14 @@ export function devicesOn(hub) {
 }
 
 // Starts the cluster. options: instances (3), haproxy (true), devices (0: how
-// many to register as sim-NNN, tokens in cluster.tokensFile), logLevel, storeUrl.
+// many to register as sim-NNN, tokens in cluster.tokensFile), logLevel, storeUrl,
+// bus (false: no nats-server and no [bus], for one plain instance as a baseline).
 export async function startCluster({
   instances = 3, haproxy = true, devices = 0, logLevel = 'info',
-  storeUrl = process.env.TETHER_STORE_URL || '', pingInterval = 5,
+  storeUrl = process.env.TETHER_STORE_URL || '', pingInterval = 5, bus = true,
+  maxConnections = 16384,
 } = {}) {
+  if (!bus && instances !== 1) throw new Error('several instances need the bus');
   const dir = tempDir('tether-cluster-');
   const password = 'pw-' + Math.random().toString(36).slice(2);
   const cluster = {
@@ -129,7 +132,7 @@ export async function startCluster({
     rmSync(dir, { recursive: true, force: true });
   };
   try {
-    cluster.nats = await startNats(dir, cluster.natsPort);
+    if (bus) cluster.nats = await startNats(dir, cluster.natsPort);
     const certs = makeCerts(dir);
     cluster.ca = readFileSync(certs.ca);
     cluster.configFile = join(dir, 'hub.conf');
@@ -138,7 +141,8 @@ export async function startCluster({
       '[tls]', `cert-file = ${certs.cert}`, `key-file = ${certs.key}`,
       '[hub]', `state-dir = ${join(dir, 'state')}`, `ping-interval = ${pingInterval}`,
       '[operator]', 'username = admin', `password-hash = ${hashPassword(password)}`,
-      '[bus]', `url = nats://127.0.0.1:${cluster.natsPort}`,
+      '[limits]', `max-connections = ${maxConnections}`,
+      ...(bus ? ['[bus]', `url = nats://127.0.0.1:${cluster.natsPort}`] : []),
       ...(storeUrl ? ['[store]', `url = ${storeUrl}`] : []),
       '',
     ].join('\n'));
@@ -151,7 +155,7 @@ export async function startCluster({
     for (let i = 0; i < instances; i++) {
       cluster.hubs.push(await startInstance(cluster, names[i], await freePort(), logLevel));
     }
-    await Promise.all(cluster.hubs.map((h) => h.child.waitFor(/bus: connected/)));
+    if (bus) await Promise.all(cluster.hubs.map((h) => h.child.waitFor(/bus: connected/)));
     if (haproxy) {
       cluster.port = await freePort();
       cluster.haproxy = await startHaproxy(dir, cluster.port, cluster.hubs);
