@@ -30,7 +30,7 @@ const ECHOES = Number(process.argv[5] || 200);
 const ROUNDS = Number(process.argv[6] || 3);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-const ticks = () => 100; // USER_HZ on Linux
+const ticks = () => 100; // USER_HZ (CLK_TCK) on Linux
 const cpuSeconds = (pid) => {
   const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
   return (Number(f[11]) + Number(f[12])) / ticks();
@@ -80,6 +80,7 @@ async function round(instances) {
     await sleep(2000); // past the first second's burst
     const before = lastStats(statsFile);
     const cpuBefore = cluster.hubs.map((h) => cpuSeconds(h.child.proc.pid));
+    const othersBefore = [sim.proc.pid, cluster.haproxy.proc.pid].map(cpuSeconds);
     const t0 = Date.now();
     // Echoes run during the ingest window, same-instance then cross-instance.
     const echoSame = await echoes(op, same, ECHOES);
@@ -88,6 +89,7 @@ async function round(instances) {
     if (left > 0) await sleep(left);
     const after = lastStats(statsFile);
     const cpu = cluster.hubs.map((h, i) => cpuSeconds(h.child.proc.pid) - cpuBefore[i]);
+    const [simCpu, haproxyCpu] = [sim.proc.pid, cluster.haproxy.proc.pid].map((pid, i) => cpuSeconds(pid) - othersBefore[i]);
     const window = after.elapsed - before.elapsed;
     await sim.stop();
     return {
@@ -98,6 +100,8 @@ async function round(instances) {
       offered: N * RATE,
       disconnects: after.disconnects - before.disconnects,
       hubCpu: cpu.reduce((a, b) => a + b, 0) / window,
+      simCpu: simCpu / window,
+      haproxyCpu: haproxyCpu / window,
       echoSame: { p50: percentile(echoSame, 50), p99: percentile(echoSame, 99) },
       echoCross: echoCross && { p50: percentile(echoCross, 50), p99: percentile(echoCross, 99) },
     };
@@ -113,7 +117,8 @@ for (let r = 0; r < ROUNDS; r++) {
     results[instances].push(res);
     console.log(`round ${r + 1}, ${instances} instance(s): all ${res.held.online} online after ` +
       `${res.held.seconds.toFixed(1)} s (${res.perInstance.join(' / ')}), ` +
-      `ingest ${res.ingest.toFixed(0)} /s of ${res.offered} offered, hubs ${(res.hubCpu * 100).toFixed(0)} % of a core, ` +
+      `ingest ${res.ingest.toFixed(0)} /s of ${res.offered} offered, CPU hubs/sim/haproxy ` +
+      `${[res.hubCpu, res.simCpu, res.haproxyCpu].map((c) => (c * 100).toFixed(0)).join('/')} % of a core, ` +
       `${res.disconnects} disconnects, echo same p50/p99 ${res.echoSame.p50.toFixed(1)}/${res.echoSame.p99.toFixed(1)} ms` +
       (res.echoCross ? `, cross ${res.echoCross.p50.toFixed(1)}/${res.echoCross.p99.toFixed(1)} ms` : ''));
   }
