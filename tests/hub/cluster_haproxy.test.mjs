@@ -3,7 +3,8 @@
 // all come in on the balancer's one port. An operator on one instance pushes a
 // config to a device whose link is on another and sees it applied; operators on
 // every instance drive shells on devices of every instance. Store: the shared
-// state dir, or TETHER_STORE_URL (cluster_rig.mjs).
+// state dir, or PostgreSQL (TETHER_CLUSTER_STORE=postgresql or TETHER_STORE_URL,
+// cluster_rig.mjs).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {

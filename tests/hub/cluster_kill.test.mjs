@@ -1,20 +1,23 @@
 // One of three tether-hub instances killed with -9 while 300 simulated devices
 // stream records through HAProxy (issue #19): the killed instance's devices come
-// back through the other two, every record the simulator saw acknowledged is in
-// the store exactly once (seq 1..N per device, none missing, none twice), and an
-// operator with a shell open on a device of the killed instance is told why and
-// closed rather than left hanging. Store: the shared state dir, or
-// TETHER_STORE_URL (cluster_rig.mjs).
+// back through the other two and re-send what it never acknowledged, every record
+// the simulator saw acknowledged is in the store exactly once (seq 1..N per
+// device, none missing, none twice), and an operator with a shell open on a
+// device of the killed instance is told why and closed rather than left hanging.
+// Store: the shared state dir, or PostgreSQL (TETHER_CLUSTER_STORE=postgresql or
+// TETHER_STORE_URL, cluster_rig.mjs).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   startCluster, runSim, devicesOn, until, operatorFrom, openShell, echo,
 } from './cluster_rig.mjs';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { PROTO, errorBody } from './helpers.mjs';
 
 const DEVICES = Number(process.env.TETHER_CLUSTER_DEVICES || 300);
-const RECORDS = 40;
-const RATE = 4; // per device and second: RECORDS take 10 s, the kill lands in them
+const RECORDS = 100;
+const RATE = 10; // per device and second: RECORDS take 10 s, the kill lands in them
 let cluster;
 let sim;
 
@@ -37,9 +40,17 @@ async function inParallel(items, width, fn) {
   }));
 }
 
-test(`kill -9 of an instance under ${DEVICES} streaming devices loses and duplicates no acked record`, async () => {
+test(`kill -9 of an instance under ${DEVICES} streaming devices loses and duplicates no acked record`, async (t) => {
+  const statsFile = join(cluster.dir, 'stats.csv');
   sim = runSim(cluster, ['--rate', String(RATE), '--records', String(RECORDS), '--exit-when-acked',
-    '--duration', '50', '--backoff-base', '0.2', '--backoff-max', '1', '--seed', '3']);
+    '--duration', '50', '--backoff-base', '0.2', '--backoff-max', '1', '--seed', '3',
+    '--stats', statsFile, '--stats-interval', '0.1']);
+  // Records sent and not acknowledged yet, fleet-wide (the simulator's stats).
+  const inFlight = () => {
+    const lines = readFileSync(statsFile, 'utf8').trim().split('\n');
+    const f = lines[lines.length - 1].split(',').map(Number);
+    return f[5] - f[6];
+  };
   await until(`${DEVICES} devices online`, () => online() === DEVICES, 30000);
 
   // An operator (its session on instance X) with a shell on a device of another
@@ -59,6 +70,12 @@ test(`kill -9 of an instance under ${DEVICES} streaming devices loses and duplic
   }, 20000);
   const survivors = cluster.hubs.filter((h) => h !== victim);
   const logFrom = survivors.map((h) => h.child.output.length);
+  // Stopped first, so that the kill surely finds records sent to it and not yet
+  // acknowledged (it acks within milliseconds): its devices must re-send those
+  // through the others. Killed well before its silence (3 s) would expire it.
+  victim.child.proc.kill('SIGSTOP');
+  const floor = inFlight();
+  await until('records in flight to the stopped instance', () => inFlight() >= floor + 100, 5000, 20);
   victim.child.proc.kill('SIGKILL');
 
   // The operator is told, then closed: "device reconnected" when the device's
@@ -94,4 +111,10 @@ test(`kill -9 of an instance under ${DEVICES} streaming devices loses and duplic
     if (JSON.stringify(seqs) !== JSON.stringify(want(d.acked_seq))) wrong.push(`${d.id}: ${seqs.join(',')}`);
   });
   assert.deepEqual(wrong, []);
+  const movedSet = new Set(moved);
+  const resent = summary.per_device.filter((d) => movedSet.has(d.id))
+    .reduce((n, d) => n + d.records_sent - RECORDS, 0);
+  t.diagnostic(`${moved.length} devices moved off the killed instance (${closed.reason}); ` +
+    `they re-sent ${resent} unacknowledged records`);
+  assert.ok(resent >= 100, `only ${resent} records re-sent: the kill found none in flight`);
 });
