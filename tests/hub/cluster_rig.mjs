@@ -61,11 +61,17 @@ async function waitListening(port, what, child, ms = 10000) {
 
 // HAProxy's configuration for one machine: the same shape as
 // examples/cluster/haproxy.cfg, with loopback ports.
+// HAProxy's maxconn: two descriptors a connection, within the hard limit on open
+// files (HAProxy refuses to start when it cannot raise its own limit that far).
+export function haproxyMaxconn() {
+  const hard = execFileSync('sh', ['-c', 'ulimit -Hn']).toString().trim();
+  return hard === 'unlimited' ? 100000 : Math.max(100, Math.min(100000, Math.floor((Number(hard) - 100) / 2)));
+}
+
 export function haproxyConfig(port, backends) {
   return [
     'global',
-    // Two descriptors a connection; the machine's hard limit may be 20000.
-    '  maxconn 9000',
+    `  maxconn ${haproxyMaxconn()}`,
     'defaults',
     '  mode tcp',
     '  timeout connect 2s',
