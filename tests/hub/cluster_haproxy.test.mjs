@@ -7,8 +7,9 @@
 // cluster_rig.mjs).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import {
-  startCluster, runSim, devicesOn, until, operatorFrom, openShell, echo,
+  startCluster, runSim, devicesOn, until, operatorFrom, openShell, echo, simBin,
 } from './cluster_rig.mjs';
 
 const DEVICES = 30;
@@ -79,4 +80,15 @@ test('operators on every instance echo through shells on devices of every instan
       assert.match(opHub.log(), new RegExp(`operator admin attached to device ${device}$`, 'm'));
     }
   }
+});
+
+test('tether-sim refuses source addresses that are not this machine\'s', () => {
+  const r = spawnSync(simBin, ['--url', `wss://localhost:${cluster.port}`, '--tokens', cluster.tokensFile,
+    '--source-addresses', '127.0.1.1-127.0.1.3', '--devices', '1',
+    '--duration', '0.1', '--quiet', '--ca-file', cluster.caFile], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  const bad = spawnSync(simBin, ['--url', 'wss://localhost:1', '--tokens', cluster.tokensFile,
+    '--source-addresses', '192.0.2.1'], { encoding: 'utf8' });
+  assert.equal(bad.status, 2);
+  assert.match(bad.stderr, /option '--source-addresses': cannot dial from 192\.0\.2\.1/);
 });
