@@ -57,7 +57,6 @@ tether::Status check_source_addresses(const std::vector<std::string>& addresses)
     }
     const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0) return tether::Error(std::string("socket: ") + std::strerror(errno));
-    // NOLINTNEXTLINE(cppcoreguidelines-pro-type-reinterpret-cast): the sockets API
     const int bound = bind(fd, reinterpret_cast<const sockaddr*>(&local), sizeof local);
     const int bind_errno = errno;
     close(fd);
