@@ -114,6 +114,8 @@ struct Link {
   SimulatedDevice device;
   std::string token;
   transport::Backoff backoff;
+  // The local address this link dials from (--source-addresses); empty: any.
+  std::string source_address;
   // Bumped whenever a dial is scheduled: an older entry of the dial queue for
   // this link is stale.
   std::uint64_t dial_generation = 0;
@@ -316,6 +318,10 @@ Status Fleet::Impl::start(std::vector<DeviceIdentity> identities) {
     // A random phase in [0, 1): each device's records fall due at its own point of
     // the second, as a real fleet's do, instead of every device on the same tick.
     links_.back()->credit = static_cast<double>(seed >> 11) * 0x1.0p-53;
+    if (!options_.source_addresses.empty()) {
+      const auto& pool = options_.source_addresses;
+      links_.back()->source_address = pool[(links_.size() - 1) % pool.size()];
+    }
   }
   paused_ = options_.start_paused;
   started_ = std::chrono::steady_clock::now();
@@ -408,6 +414,7 @@ void Fleet::Impl::dial(Link& link) {
   ci.ietf_version_or_minus_one = -1;
   ci.opaque_user_data = &link;
   ci.retry_and_idle_policy = &no_validity_;
+  if (!link.source_address.empty()) ci.iface = link.source_address.c_str();
   lws* wsi = lws_client_connect_via_info(&ci);
   // A failure inside the call has already been handled (the state moved on).
   if (link.state != Link::State::kConnecting) return;

@@ -1,12 +1,18 @@
 // tether-sim: the composition root. Parses the options, raises the file
 // descriptor limit (one socket per simulated device), reads the tokens and runs
 // the fleet on one event loop.
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <iostream>
+#include <string>
+#include <vector>
 
 #include "hub/sim/fleet.hpp"
 #include "hub/sim/sim_options.hpp"
@@ -40,6 +46,28 @@ tether::Status raise_fd_limit(std::size_t devices) {
   return tether::Status::Ok();
 }
 
+// Every --source-addresses address must be one of this machine's: a dial from one
+// that is not would fail, and be retried, forever.
+tether::Status check_source_addresses(const std::vector<std::string>& addresses) {
+  for (const std::string& address : addresses) {
+    sockaddr_in local{};
+    local.sin_family = AF_INET;
+    if (inet_pton(AF_INET, address.c_str(), &local.sin_addr) != 1) {
+      return tether::Error("'" + address + "' is not an IPv4 address");
+    }
+    const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return tether::Error(std::string("socket: ") + std::strerror(errno));
+    const int bound = bind(fd, reinterpret_cast<const sockaddr*>(&local), sizeof local);
+    const int bind_errno = errno;
+    close(fd);
+    if (bound != 0) {
+      return tether::Error("option '--source-addresses': cannot dial from " + address + ": " +
+                           std::strerror(bind_errno));
+    }
+  }
+  return tether::Status::Ok();
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -53,6 +81,10 @@ int main(int argc, char** argv) {
     return 0;
   }
   const tether::sim::SimOptions& options = inv->options;
+  if (auto s = check_source_addresses(options.source_addresses); !s.ok()) {
+    std::fprintf(stderr, "tether-sim: %s\n", s.error().message().c_str());
+    return 2;
+  }
   auto identities = tether::sim::read_tokens(options.tokens_file, options.devices);
   if (!identities.ok()) {
     std::fprintf(stderr, "tether-sim: option '--tokens': %s\n",

@@ -1,5 +1,8 @@
 #include "hub/sim/sim_options.hpp"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include <boost/program_options.hpp>
 #include <cmath>
 #include <exception>
@@ -42,6 +45,37 @@ Status copy_count(const po::variables_map& vm, const char* key, T& out, long lon
 
 }  // namespace
 
+Result<std::vector<std::string>> parse_source_addresses(const std::string& range) {
+  const auto dash = range.find('-');
+  const std::string first_text = range.substr(0, dash);
+  const std::string last_text = dash == std::string::npos ? first_text : range.substr(dash + 1);
+  in_addr first{};
+  in_addr last{};
+  if (inet_pton(AF_INET, first_text.c_str(), &first) != 1 ||
+      inet_pton(AF_INET, last_text.c_str(), &last) != 1) {
+    return Error(ErrorCode::kInvalidArgument,
+                 "option '--source-addresses': '" + range +
+                     "' is not an IPv4 address or a range FIRST-LAST of them");
+  }
+  const std::uint32_t from = ntohl(first.s_addr);
+  const std::uint32_t to = ntohl(last.s_addr);
+  if (to < from || to - from >= kMaxSourceAddresses) {
+    return Error(ErrorCode::kInvalidArgument,
+                 "option '--source-addresses': '" + range + "' must go up, by at most " +
+                     std::to_string(kMaxSourceAddresses) + " addresses");
+  }
+  std::vector<std::string> out;
+  out.reserve(to - from + 1);
+  for (std::uint64_t a = from; a <= to; ++a) {
+    in_addr addr{};
+    addr.s_addr = htonl(static_cast<std::uint32_t>(a));
+    char text[INET_ADDRSTRLEN] = {};
+    inet_ntop(AF_INET, &addr, text, sizeof text);
+    out.emplace_back(text);
+  }
+  return out;
+}
+
 Result<SimInvocation> parse_sim_options(int argc, const char* const argv[]) {
   po::options_description desc("Options (durations in seconds, fractions allowed)");
   desc.add_options()("help", "show this help")(
@@ -77,6 +111,9 @@ Result<SimInvocation> parse_sim_options(int argc, const char* const argv[]) {
       "records_made,records_sent,records_acked")("stats-interval", po::value<double>(),
                                                  "default 1")(
       "summary", po::value<std::string>(), "write a JSON summary (totals and per device) at exit")(
+      "source-addresses", po::value<std::string>(),
+      "dial from these local IPv4 addresses in turn, FIRST[-LAST] (e.g. "
+      "127.0.0.2-127.0.0.65: a source-hashing balancer spreads the fleet)")(
       "seed", po::value<long long>(), "seed of the backoff jitter and boot ids (default: random)")(
       "quiet", "no progress lines on stderr");
 
@@ -118,6 +155,11 @@ Result<SimInvocation> parse_sim_options(int argc, const char* const argv[]) {
   o.quiet = vm.count("quiet") > 0;
   o.start_paused = vm.count("start-paused") > 0;
   if (vm.count("stats")) o.stats_file = vm["stats"].as<std::string>();
+  if (vm.count("source-addresses")) {
+    auto pool = parse_source_addresses(vm["source-addresses"].as<std::string>());
+    if (!pool.ok()) return pool.error();
+    o.source_addresses = std::move(*pool);
+  }
   if (vm.count("summary")) o.summary_file = vm["summary"].as<std::string>();
   if (vm.count("rate")) {
     o.records_per_second = vm["rate"].as<double>();

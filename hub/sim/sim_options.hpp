@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "daemon/transport/server_url.hpp"
 #include "hub/sim/simulated_device.hpp"
@@ -42,7 +43,17 @@ struct SimOptions {
   std::string summary_file;  // JSON at exit
   bool quiet = false;
   std::uint64_t seed = 0;  // 0: random
+  // Local IPv4 addresses the devices dial from, in turn (device i from
+  // [i % size]); empty: the kernel picks. A balancer that hashes the client's
+  // address (HAProxy's `balance source`) then spreads a fleet simulated on one
+  // machine over its servers, as it would a real fleet's addresses.
+  std::vector<std::string> source_addresses;
 };
+
+// The addresses FIRST..LAST ("127.0.0.2-127.0.0.65", or one address), at most
+// kMaxSourceAddresses of them.
+inline constexpr std::size_t kMaxSourceAddresses = 65536;
+Result<std::vector<std::string>> parse_source_addresses(const std::string& range);
 
 struct SimInvocation {
   bool help = false;

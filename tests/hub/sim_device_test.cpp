@@ -243,6 +243,27 @@ TEST(SimOptions, ReadsGoodOptions) {
   EXPECT_TRUE(parse({"--help"})->help);
 }
 
+TEST(SimOptions, SourceAddressesAreAnIpv4Range) {
+  auto one = parse_source_addresses("127.0.0.9");
+  ASSERT_TRUE(one.ok()) << one.error().message();
+  EXPECT_EQ(*one, (std::vector<std::string>{"127.0.0.9"}));
+  auto range = parse_source_addresses("127.0.0.254-127.0.1.1");
+  ASSERT_TRUE(range.ok()) << range.error().message();
+  EXPECT_EQ(*range,
+            (std::vector<std::string>{"127.0.0.254", "127.0.0.255", "127.0.1.0", "127.0.1.1"}));
+  for (const char* bad : {"", "-", "127.0.0.1-", "127.0.0.5-127.0.0.4", "::1", "127.0.0",
+                          "127.0.0.1-127.1.0.1", "host-name", "127.0.0.1 - 127.0.0.2"}) {
+    auto r = parse_source_addresses(bad);
+    ASSERT_FALSE(r.ok()) << bad;
+    EXPECT_NE(r.error().message().find("--source-addresses"), std::string::npos) << bad;
+  }
+  auto inv =
+      parse({"--url", "wss://h", "--tokens", "t", "--source-addresses", "10.0.0.1-10.0.0.3"});
+  ASSERT_TRUE(inv.ok()) << inv.error().message();
+  EXPECT_EQ(inv->options.source_addresses.size(), 3u);
+  EXPECT_FALSE(parse({"--url", "wss://h", "--tokens", "t", "--source-addresses", "x"}).ok());
+}
+
 TEST(SimTokens, ReadsIdTokenLines) {
   const std::string path = ::testing::TempDir() + "/sim-tokens";
   {
