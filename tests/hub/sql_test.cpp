@@ -192,6 +192,7 @@ TEST_P(SqlTest, EveryParameterTypeRoundTrips) {
            {"nulls", nullptr, nullptr, nullptr, nullptr},
            {"large", 0, 1e300, nullptr, large},
            {"", -1, 0.0, binary, ""},
+           {"h\xc3\xa9llo \xe2\x9c\x93", 1, 0.1, nullptr, nullptr},
        }) {
     auto r = db_->run(sql, params);
     ASSERT_TRUE(r.ok()) << r.error().message();
@@ -199,7 +200,7 @@ TEST_P(SqlTest, EveryParameterTypeRoundTrips) {
   ASSERT_TRUE(db_->run("INSERT INTO items (name, n) VALUES ($1, $2)", {some, 7}).ok());
   auto rows = db_->query("SELECT name, n, x, b, s FROM items ORDER BY id");
   ASSERT_TRUE(rows.ok()) << rows.error().message();
-  ASSERT_EQ(rows->size(), 6U);
+  ASSERT_EQ(rows->size(), 7U);
   const Rows& r = *rows;
   EXPECT_EQ(r[0].text(0), "max");
   EXPECT_EQ(r[0].int64(1), max);
@@ -218,7 +219,9 @@ TEST_P(SqlTest, EveryParameterTypeRoundTrips) {
   EXPECT_EQ(r[4].opt_text(0), "");
   EXPECT_EQ(r[4].int64(1), -1);
   EXPECT_EQ(r[4].opt_text(4), "");
-  EXPECT_EQ(r[5].text(0), "some");
+  EXPECT_EQ(r[5].text(0), "h\xc3\xa9llo \xe2\x9c\x93");
+  EXPECT_EQ(r[5].real(2), 0.1);
+  EXPECT_EQ(r[6].text(0), "some");
   // NULL parameters compare as NULL; nullopt binds NULL.
   auto by_null =
       db_->query("SELECT COUNT(*) FROM items WHERE n IS NULL AND CAST($1 AS TEXT) IS NULL", {none});
@@ -513,6 +516,18 @@ TEST_F(PostgresTest, SchemaWordsBecomePostgresTypes) {
   EXPECT_EQ(rows->at(2).text(1), "double precision");
   EXPECT_EQ(rows->at(3).text(1), "bytea");
   EXPECT_EQ(rows->at(4).text(1), "text");
+}
+
+TEST_F(PostgresTest, TextMustBeUtf8WithoutNul) {
+  ASSERT_TRUE(db_->exec("CREATE TABLE t (s TEXT, b BYTEA)").ok());
+  for (const std::string& bad : {std::string("\xff\xfe"), std::string("a\0b", 3)}) {
+    auto r = db_->run("INSERT INTO t (s) VALUES ($1)", {bad});
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.error().code(), ErrorCode::kStorageFailure);
+  }
+  // The same bytes as bytes are fine.
+  const protocol::Bytes bytes = {0xff, 0xfe, 0};
+  ASSERT_TRUE(db_->run("INSERT INTO t (b) VALUES ($1)", {bytes}).ok());
 }
 
 TEST_F(PostgresTest, RestartIsUnavailableThenRecovers) {
