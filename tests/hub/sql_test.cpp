@@ -558,19 +558,37 @@ TEST_F(PostgresTest, RestartIsUnavailableThenRecovers) {
 TEST_F(PostgresTest, RestartInsideATransactionLosesOnlyThatTransaction) {
   test::PostgresServer& server = *store_->postgres();
   ASSERT_TRUE(db_->exec("CREATE TABLE kept (n BIGINT)").ok());
+  const char* insert = "INSERT INTO kept (n) VALUES ($1)";
   ASSERT_TRUE(db_->begin().ok());
-  ASSERT_TRUE(db_->run("INSERT INTO kept (n) VALUES ($1)", {1}).ok());
+  ASSERT_TRUE(db_->run(insert, {1}).ok());
   ASSERT_TRUE(server.restart().ok());
   auto commit = db_->commit();
   ASSERT_FALSE(commit.ok());
   EXPECT_EQ(commit.error().code(), ErrorCode::kUnavailable);
+  // A failed COMMIT ends the transaction: the next one starts cleanly.
   auto written = transaction(*db_, "writing after the restart", [&]() -> Status {
-    auto r = db_->run("INSERT INTO kept (n) VALUES ($1)", {2});
+    auto r = db_->run(insert, {2});
     return r.ok() ? Status::Ok() : Status(r.error());
   });
   ASSERT_TRUE(written.ok()) << written.error().message();
+
+  // Lost in the middle: the statements after the loss must not run outside the
+  // transaction on the new session (they would commit one by one).
+  ASSERT_TRUE(db_->begin().ok());
+  ASSERT_TRUE(db_->run(insert, {3}).ok());
+  ASSERT_TRUE(server.restart().ok());
+  auto lost = db_->run(insert, {4});
+  ASSERT_FALSE(lost.ok());
+  EXPECT_EQ(lost.error().code(), ErrorCode::kUnavailable);
+  auto after = db_->run(insert, {5});
+  ASSERT_FALSE(after.ok()) << "ran outside the lost transaction";
+  EXPECT_EQ(after.error().code(), ErrorCode::kUnavailable);
+  EXPECT_NE(after.error().message().find("roll it back"), std::string::npos)
+      << after.error().message();
+  ASSERT_TRUE(db_->rollback().ok());
+
   auto rows = db_->query("SELECT n FROM kept");
-  ASSERT_TRUE(rows.ok());
+  ASSERT_TRUE(rows.ok()) << rows.error().message();
   ASSERT_EQ(rows->size(), 1U);
   EXPECT_EQ(rows->at(0).int64(0), 2);
 }
