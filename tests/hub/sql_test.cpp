@@ -155,7 +155,7 @@ class SqlTest : public ::testing::TestWithParam<SqlBackend> {
   }
 
   std::unique_ptr<Connection> open() {
-    auto db = connect(store_->url(), ConnectOptions{.sqlite_file = "test.db"});
+    auto db = store_->connect();
     EXPECT_TRUE(db.ok()) << db.error().message();
     return db.ok() ? std::move(*db) : nullptr;
   }
