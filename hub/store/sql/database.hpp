@@ -8,6 +8,9 @@
 // - Parameters are `$1 .. $N` (PostgreSQL's spelling; the SQLite back end rewrites
 //   them to `?N`). Each value's C++ type decides its SQL type (integer → BIGINT,
 //   real → DOUBLE PRECISION, text → TEXT, bytes → BYTEA/BLOB, NULL → inferred).
+//   Text must be valid UTF-8 without NUL bytes (PostgreSQL refuses anything else
+//   with kStorageFailure, where SQLite would store it): what a peer sends
+//   unchecked goes as bytes.
 // - Upserts with `INSERT ... ON CONFLICT (...) DO UPDATE/NOTHING`, `RETURNING`,
 //   `COALESCE`, `LIMIT`: both engines have them. Where they differ (JSON access,
 //   "latest row per group"), a store asks dialect() and writes each form.
@@ -53,12 +56,12 @@ class Param {
 
   Param(std::nullptr_t) : value_(Null{}) {}  // NOLINT(google-explicit-constructor)
   template <std::integral T>
-    requires(!std::same_as<T, bool>)
-  Param(T v) : value_(static_cast<std::int64_t>(v)) {}  // NOLINT(google-explicit-constructor)
-  Param(double v) : value_(v) {}                        // NOLINT(google-explicit-constructor)
-  Param(std::string_view s) : value_(s) {}              // NOLINT(google-explicit-constructor)
-  Param(const std::string& s) : value_(std::string_view(s)) {}  // NOLINT
-  Param(const char* s) : value_(std::string_view(s)) {}         // NOLINT
+  requires(!std::same_as<T, bool>) Param(T v)
+      : value_(static_cast<std::int64_t>(v)) {}  // NOLINT(google-explicit-constructor)
+  Param(double v) : value_(v) {}                 // NOLINT(google-explicit-constructor)
+  Param(std::string_view s) : value_(s) {}       // NOLINT(google-explicit-constructor)
+  Param(const std::string& s) : value_(std::string_view(s)) {}           // NOLINT
+  Param(const char* s) : value_(std::string_view(s)) {}                  // NOLINT
   Param(const protocol::Bytes& b) : value_(Blob{b.data(), b.size()}) {}  // NOLINT
   // nullopt is NULL.
   Param(const std::optional<std::string>& s)  // NOLINT(google-explicit-constructor)
@@ -134,8 +137,8 @@ Status transaction(Connection& db, const std::string& what, const std::function<
 // Where the hub keeps its state: `store.url`.
 struct StoreUrl {
   Dialect dialect = Dialect::kSqlite;
-  std::string sqlite_dir;   // kSqlite: the directory holding the database files
-  std::string postgres;     // kPostgres: the libpq connection URI, as given
+  std::string sqlite_dir;  // kSqlite: the directory holding the database files
+  std::string postgres;    // kPostgres: the libpq connection URI, as given
   // The URL with any password replaced by "***", for logs and errors.
   std::string redacted;
 };
