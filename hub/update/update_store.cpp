@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <tuple>
+#include <unordered_map>
 #include <utility>
 
 namespace tether::hub {
@@ -113,15 +114,17 @@ Result<std::vector<UpdateEntry>> UpdateStore::load_updates() {
   std::sort(out.begin(), out.end(), [](const UpdateEntry& a, const UpdateEntry& b) {
     return std::tie(a.created_ms, a.id) < std::tie(b.created_ms, b.id);
   });
-  for (auto& e : out) {
-    auto events = reader_->query(
-        "SELECT at_ms, state, percent, message FROM update_events WHERE update_id = $1 "
-        "ORDER BY seq",
-        {e.id});
-    if (!events.ok()) return events.error().wrap("reading the events of update " + e.id);
-    for (const sql::Row& row : *events) {
-      e.events.push_back(UpdateEvent{row.int64(0), row.text(1), row.int64(2), row.text(3)});
-    }
+  // Every event in one query (one round trip to a database server, not one per update).
+  std::unordered_map<std::string, UpdateEntry*> by_id;
+  by_id.reserve(out.size());
+  for (auto& e : out) by_id.emplace(e.id, &e);
+  auto events = reader_->query(
+      "SELECT update_id, at_ms, state, percent, message FROM update_events ORDER BY seq");
+  if (!events.ok()) return events.error().wrap("reading update events");
+  for (const sql::Row& row : *events) {
+    auto it = by_id.find(row.text(0));
+    if (it == by_id.end()) continue;  // an event of an update that is gone
+    it->second->events.push_back(UpdateEvent{row.int64(1), row.text(2), row.int64(3), row.text(4)});
   }
   return out;
 }
