@@ -22,21 +22,20 @@ const std::vector<sql::Migration>& UpdateStore::migrations() {
   static const std::vector<sql::Migration> kMigrations = {
       {1,
        {
-           "CREATE TABLE IF NOT EXISTS updates ("
-           " id TEXT PRIMARY KEY, device TEXT NOT NULL, artifact TEXT NOT NULL,"
-           " version TEXT NOT NULL, size INTEGER NOT NULL, sha256 TEXT NOT NULL,"
-           " consent INTEGER NOT NULL, grant_hash TEXT NOT NULL, campaign TEXT NOT NULL,"
-           " created_by TEXT NOT NULL, created_ms INTEGER NOT NULL, state TEXT NOT NULL,"
-           " percent INTEGER NOT NULL, message TEXT NOT NULL, updated_ms INTEGER NOT NULL,"
-           " acked INTEGER NOT NULL)",
-           "CREATE INDEX IF NOT EXISTS updates_device ON updates(device, created_ms)",
-           "CREATE TABLE IF NOT EXISTS update_events ("
-           " seq AUTO_ID, update_id TEXT NOT NULL, at_ms INTEGER NOT NULL,"
-           " state TEXT NOT NULL, percent INTEGER NOT NULL, message TEXT NOT NULL)",
-           "CREATE INDEX IF NOT EXISTS update_events_id ON update_events(update_id, seq)",
-           "CREATE TABLE IF NOT EXISTS update_campaigns ("
-           " id TEXT PRIMARY KEY, artifact TEXT NOT NULL, version TEXT NOT NULL,"
-           " consent INTEGER NOT NULL, created_by TEXT NOT NULL, created_ms INTEGER NOT NULL)",
+           R"sql(CREATE TABLE IF NOT EXISTS updates (
+  id TEXT PRIMARY KEY, device TEXT NOT NULL, artifact TEXT NOT NULL, version TEXT NOT NULL,
+  size INTEGER NOT NULL, sha256 TEXT NOT NULL, consent INTEGER NOT NULL,
+  grant_hash TEXT NOT NULL, campaign TEXT NOT NULL, created_by TEXT NOT NULL,
+  created_ms INTEGER NOT NULL, state TEXT NOT NULL, percent INTEGER NOT NULL,
+  message TEXT NOT NULL, updated_ms INTEGER NOT NULL, acked INTEGER NOT NULL))sql",
+           R"sql(CREATE INDEX IF NOT EXISTS updates_device ON updates(device, created_ms))sql",
+           R"sql(CREATE TABLE IF NOT EXISTS update_events (
+  seq AUTO_ID, update_id TEXT NOT NULL, at_ms INTEGER NOT NULL,
+  state TEXT NOT NULL, percent INTEGER NOT NULL, message TEXT NOT NULL))sql",
+           R"sql(CREATE INDEX IF NOT EXISTS update_events_id ON update_events(update_id, seq))sql",
+           R"sql(CREATE TABLE IF NOT EXISTS update_campaigns (
+  id TEXT PRIMARY KEY, artifact TEXT NOT NULL, version TEXT NOT NULL, consent INTEGER NOT NULL,
+  created_by TEXT NOT NULL, created_ms INTEGER NOT NULL))sql",
        }},
   };
   return kMigrations;
