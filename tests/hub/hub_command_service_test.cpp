@@ -24,7 +24,7 @@
 #include "tests/hub/command_fakes.hpp"
 #include "tests/hub/hub_fakes.hpp"
 #include "tests/hub/legacy_sqlite_file.hpp"
-#include "tests/hub/sql_store_backends.hpp"
+#include "tests/support/sql_store.hpp"
 
 namespace tether::hub {
 namespace {
@@ -499,17 +499,22 @@ CommandRecord record(const std::string& id, const std::string& device = "gw") {
   return r;
 }
 
-class SqlCommandStoreTest : public ::testing::TestWithParam<sql::Dialect> {
+class SqlCommandStoreTest : public ::testing::TestWithParam<test::SqlBackend> {
  protected:
-  testing::ScratchStore scratch{GetParam()};
+  void SetUp() override {
+    auto made = test::SqlTestStore::create(GetParam());
+    ASSERT_TRUE(made.ok()) << made.error().message();
+    scratch = std::move(*made);
+  }
+  std::unique_ptr<test::SqlTestStore> scratch;
 };
 
-INSTANTIATE_TEST_SUITE_P(EachBackEnd, SqlCommandStoreTest, testing::all_back_ends(),
-                         testing::back_end_name);
+INSTANTIATE_TEST_SUITE_P(EachBackEnd, SqlCommandStoreTest, test::kBothSqlBackends,
+                         test::sql_backend_name);
 
 TEST_P(SqlCommandStoreTest, RowsSurviveAReopenAndFinishOnce) {
   {
-    auto store = SqlCommandStore::open(scratch.url());
+    auto store = SqlCommandStore::open(scratch->url());
     ASSERT_TRUE(store.ok()) << store.error().message();
     bool committed = false;
     (*store)->add(record("c1"), [&](const Status& s) { committed = s.ok(); });
@@ -521,7 +526,7 @@ TEST_P(SqlCommandStoreTest, RowsSurviveAReopenAndFinishOnce) {
     (*store)->finish("gw", "c1", CommandOutcome{"error", std::nullopt, "later", 1, 2}, {});
     ASSERT_TRUE((*store)->flush().ok());
   }
-  auto store = SqlCommandStore::open(scratch.url());
+  auto store = SqlCommandStore::open(scratch->url());
   ASSERT_TRUE(store.ok()) << store.error().message();
   auto c1 = (*store)->get("gw", "c1");
   ASSERT_TRUE(c1.ok() && c1->has_value());
@@ -543,7 +548,7 @@ TEST_P(SqlCommandStoreTest, RowsSurviveAReopenAndFinishOnce) {
 }
 
 TEST_P(SqlCommandStoreTest, HistoryIsCappedButPendingRowsStay) {
-  auto store = SqlCommandStore::open(scratch.url(), 3);
+  auto store = SqlCommandStore::open(scratch->url(), 3);
   ASSERT_TRUE(store.ok()) << store.error().message();
   (*store)->add(record("keep-pending"), {});
   for (int i = 0; i < 6; ++i) {
@@ -562,7 +567,7 @@ TEST_P(SqlCommandStoreTest, HistoryIsCappedButPendingRowsStay) {
 }
 
 TEST_P(SqlCommandStoreTest, NullsBytesAndHugeNumbersRoundTrip) {
-  auto store = SqlCommandStore::open(scratch.url());
+  auto store = SqlCommandStore::open(scratch->url());
   ASSERT_TRUE(store.ok()) << store.error().message();
   CommandRecord bare = record("bare");
   bare.timeout_s.reset();
@@ -603,8 +608,10 @@ TEST_P(SqlCommandStoreTest, NullsBytesAndHugeNumbersRoundTrip) {
 // A state dir from before the SQL port: commands.db made by the old code's schema
 // (seq INTEGER PRIMARY KEY AUTOINCREMENT), with a pending row.
 TEST(SqlCommandStoreLegacy, AnOldCommandsDbOpensWithItsRows) {
-  testing::ScratchStore scratch(sql::Dialect::kSqlite);
-  const auto file = std::filesystem::path(scratch.url().sqlite_dir) / "commands.db";
+  auto made = test::SqlTestStore::create(test::SqlBackend::kSqlite);
+  ASSERT_TRUE(made.ok()) << made.error().message();
+  const auto& scratch = *made;
+  const auto file = std::filesystem::path(scratch->url().sqlite_dir) / "commands.db";
   ASSERT_EQ(testing::write_legacy_sqlite(
                 file, {"PRAGMA journal_mode=WAL",
                        "CREATE TABLE IF NOT EXISTS commands ("
@@ -620,7 +627,7 @@ TEST(SqlCommandStoreLegacy, AnOldCommandsDbOpensWithItsRows) {
                        " user, created_ms, status) VALUES('old', 'gw', 'relay', 'on', '{}', NULL,"
                        " x'80', 'otto', 1, 'pending')"}),
             "");
-  auto store = SqlCommandStore::open(scratch.url());
+  auto store = SqlCommandStore::open(scratch->url());
   ASSERT_TRUE(store.ok()) << store.error().message();
   auto pending = (*store)->pending();
   ASSERT_TRUE(pending.ok());

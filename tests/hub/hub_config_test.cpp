@@ -25,7 +25,7 @@
 #include "tests/hub/command_fakes.hpp"
 #include "tests/hub/hub_fakes.hpp"
 #include "tests/hub/legacy_sqlite_file.hpp"
-#include "tests/hub/sql_store_backends.hpp"
+#include "tests/support/sql_store.hpp"
 
 namespace tether::hub {
 namespace {
@@ -448,10 +448,15 @@ TEST(ConfigJson, DocumentsConvertBothWays) {
 
 // ------------------------------------------------------------------ SQL store
 
-class SqlConfigStoreTest : public ::testing::TestWithParam<sql::Dialect> {
+class SqlConfigStoreTest : public ::testing::TestWithParam<test::SqlBackend> {
  protected:
+  void SetUp() override {
+    auto made = test::SqlTestStore::create(GetParam());
+    ASSERT_TRUE(made.ok()) << made.error().message();
+    scratch = std::move(*made);
+  }
   std::unique_ptr<SqlConfigStore> open() {
-    auto s = SqlConfigStore::open(scratch.url());
+    auto s = SqlConfigStore::open(scratch->url());
     EXPECT_TRUE(s.ok()) << (s.ok() ? "" : s.error().message());
     return s.ok() ? std::move(*s) : nullptr;
   }
@@ -465,11 +470,11 @@ class SqlConfigStoreTest : public ::testing::TestWithParam<sql::Dialect> {
     out.state = state;
     return out;
   }
-  testing::ScratchStore scratch{GetParam()};
+  std::unique_ptr<test::SqlTestStore> scratch;
 };
 
-INSTANTIATE_TEST_SUITE_P(EachBackEnd, SqlConfigStoreTest, testing::all_back_ends(),
-                         testing::back_end_name);
+INSTANTIATE_TEST_SUITE_P(EachBackEnd, SqlConfigStoreTest, test::kBothSqlBackends,
+                         test::sql_backend_name);
 
 TEST_P(SqlConfigStoreTest, ReadsSeeQueuedWritesAndEverythingSurvivesAReopen) {
   {
@@ -563,8 +568,10 @@ TEST_P(SqlConfigStoreTest, EveryBitOfAVersionAndAnyTextRoundTrip) {
 
 // A state dir from before the SQL port: config.db made by the old code's schema.
 TEST(SqlConfigStoreLegacy, AnOldConfigDbOpensWithItsRows) {
-  tether::hub::testing::ScratchStore scratch(sql::Dialect::kSqlite);
-  const auto file = std::filesystem::path(scratch.url().sqlite_dir) / "config.db";
+  auto made = test::SqlTestStore::create(test::SqlBackend::kSqlite);
+  ASSERT_TRUE(made.ok()) << made.error().message();
+  const auto& scratch = *made;
+  const auto file = std::filesystem::path(scratch->url().sqlite_dir) / "config.db";
   ASSERT_EQ(
       testing::write_legacy_sqlite(
           file, {"PRAGMA journal_mode=WAL",
@@ -581,7 +588,7 @@ TEST(SqlConfigStoreLegacy, AnOldConfigDbOpensWithItsRows) {
                  "INSERT INTO config_reported VALUES('gw', 3, '{\"a\":1}', 12)"}),
       "");
   {
-    auto store = SqlConfigStore::open(scratch.url());
+    auto store = SqlConfigStore::open(scratch->url());
     ASSERT_TRUE(store.ok()) << store.error().message();
     auto latest = (*store)->latest("gw");
     ASSERT_TRUE(latest.ok() && latest->has_value());
@@ -596,7 +603,7 @@ TEST(SqlConfigStoreLegacy, AnOldConfigDbOpensWithItsRows) {
     ASSERT_TRUE((*store)->flush().ok());
   }
   // Opened again: the migration is not applied twice, and both rows are there.
-  auto store = SqlConfigStore::open(scratch.url());
+  auto store = SqlConfigStore::open(scratch->url());
   ASSERT_TRUE(store.ok()) << store.error().message();
   EXPECT_EQ((*store)->history("gw", 10)->size(), 2u);
 }

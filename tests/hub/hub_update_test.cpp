@@ -25,7 +25,7 @@
 #include "tests/hub/command_fakes.hpp"
 #include "tests/hub/hub_fakes.hpp"
 #include "tests/hub/legacy_sqlite_file.hpp"
-#include "tests/hub/sql_store_backends.hpp"
+#include "tests/support/sql_store.hpp"
 #include "tests/support/temp_dir.hpp"
 #include "tests/unit/update/key_tools.hpp"
 
@@ -181,10 +181,15 @@ TEST(ArtifactLibraryTest, HashesOffTheCallerAndNoticesChanges) {
 
 // ------------------------------------------------------------------ store
 
-class UpdateStoreTest : public ::testing::TestWithParam<sql::Dialect> {
+class UpdateStoreTest : public ::testing::TestWithParam<test::SqlBackend> {
  protected:
+  void SetUp() override {
+    auto made = test::SqlTestStore::create(GetParam());
+    ASSERT_TRUE(made.ok()) << made.error().message();
+    scratch = std::move(*made);
+  }
   std::unique_ptr<UpdateStore> open() {
-    auto s = UpdateStore::open(scratch.url(), inbox);
+    auto s = UpdateStore::open(scratch->url(), inbox);
     EXPECT_TRUE(s.ok()) << (s.ok() ? "" : s.error().message());
     return s.ok() ? std::move(*s) : nullptr;
   }
@@ -215,14 +220,14 @@ class UpdateStoreTest : public ::testing::TestWithParam<sql::Dialect> {
     return e;
   }
 
-  testing::ScratchStore scratch{GetParam()};
+  std::unique_ptr<test::SqlTestStore> scratch;
   LoopInbox inbox;
   int committed = 0;
   int failed = 0;
 };
 
-INSTANTIATE_TEST_SUITE_P(EachBackEnd, UpdateStoreTest, testing::all_back_ends(),
-                         testing::back_end_name);
+INSTANTIATE_TEST_SUITE_P(EachBackEnd, UpdateStoreTest, test::kBothSqlBackends,
+                         test::sql_backend_name);
 
 TEST_P(UpdateStoreTest, RowsEventsAndCampaignsSurviveAReopen) {
   {
@@ -242,7 +247,7 @@ TEST_P(UpdateStoreTest, RowsEventsAndCampaignsSurviveAReopen) {
     store->save(later, UpdateEvent{9, "failure", 42, "tail"}, count());
     store->save(Campaign{"c1", "app.bin", "1.0", true, "alice", 5}, count());
     store->save(Campaign{"c1", "app.bin", "2.0", false, "bob", 6}, count());  // replaces
-    store->save(Campaign{"c0", "app.bin", "1.0", false, "bob", 6}, count());
+    store->save(Campaign{"c0", "app.bin", "1.0", false, "bob", 7}, count());
     store->flush();
     EXPECT_EQ(committed, 0) << "completions run on the loop, not the writer";
     inbox.run_pending();
@@ -322,8 +327,10 @@ TEST_P(UpdateStoreTest, EventsAreCappedPerUpdateAndEraseForgetsBoth) {
 
 // A state dir from before the SQL port: updates.db made by the old code's schema.
 TEST(UpdateStoreLegacy, AnOldUpdatesDbOpensWithItsRows) {
-  testing::ScratchStore scratch(sql::Dialect::kSqlite);
-  const auto file = std::filesystem::path(scratch.url().sqlite_dir) / "updates.db";
+  auto made = test::SqlTestStore::create(test::SqlBackend::kSqlite);
+  ASSERT_TRUE(made.ok()) << made.error().message();
+  const auto& scratch = *made;
+  const auto file = std::filesystem::path(scratch->url().sqlite_dir) / "updates.db";
   ASSERT_EQ(testing::write_legacy_sqlite(file, {R"sql(
 PRAGMA journal_mode = WAL;
 PRAGMA synchronous = FULL;
@@ -349,7 +356,7 @@ INSERT INTO update_campaigns VALUES ('c', 'app.bin', '1.0', 0, 'alice', 4);
 )sql"}),
             "");
   LoopInbox inbox;
-  auto store = UpdateStore::open(scratch.url(), inbox);
+  auto store = UpdateStore::open(scratch->url(), inbox);
   ASSERT_TRUE(store.ok()) << store.error().message();
   auto updates = (*store)->load_updates();
   ASSERT_TRUE(updates.ok()) << updates.error().message();
@@ -370,10 +377,15 @@ INSERT INTO update_campaigns VALUES ('c', 'app.bin', '1.0', 0, 'alice', 4);
 }
 
 // ------------------------------------------------------------------ service
+// On SQLite: the service does not care which back end holds its store, and
+// UpdateStoreTest runs the store itself on both.
 
 class UpdateServiceTest : public ::testing::Test {
  protected:
   void SetUp() override {
+    auto made = test::SqlTestStore::create(test::SqlBackend::kSqlite);
+    ASSERT_TRUE(made.ok()) << made.error().message();
+    scratch = std::move(*made);
     ASSERT_TRUE(store.put_device("gw", "h1", 1));
     ASSERT_TRUE(store.put_device("gw2", "h2", 1));
     devices.set_online("gw", true);
@@ -390,7 +402,7 @@ class UpdateServiceTest : public ::testing::Test {
     service = std::make_unique<UpdateService>(context);
     UpdateSettings settings;
     settings.artifact_dir = arts().string();
-    ASSERT_TRUE(service->configure(settings, scratch.url(), "https://hub:1"));
+    ASSERT_TRUE(service->configure(settings, scratch->url(), "https://hub:1"));
     service->library()->wait_idle();
   }
   // Lets the store commit and runs the completions, as the loop would.
@@ -424,9 +436,7 @@ class UpdateServiceTest : public ::testing::Test {
   }
 
   tether::test::TempDir dir;
-  // The service's behaviour does not depend on the back end: SQLite here; the
-  // store itself runs on each back end in UpdateStoreTest.
-  testing::ScratchStore scratch{sql::Dialect::kSqlite};
+  std::unique_ptr<test::SqlTestStore> scratch;  // where the service keeps its store
   Limits limits;
   Logger log{LogLevel::kError, kProgramName};
   testing::MemoryStore store;
