@@ -480,5 +480,113 @@ TEST(SqliteConnection, FileNameMustBePlain) {
   EXPECT_FALSE(connect(*url, ConnectOptions{.sqlite_file = "../x.db"}).ok());
 }
 
+// --- PostgreSQL only -------------------------------------------------------------
+
+class PostgresTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto store = SqlTestStore::create(SqlBackend::kPostgres);
+    ASSERT_TRUE(store.ok()) << store.error().message();
+    store_ = std::move(*store);
+    auto db = connect(store_->url(), {});
+    ASSERT_TRUE(db.ok()) << db.error().message();
+    db_ = std::move(*db);
+  }
+
+  std::unique_ptr<SqlTestStore> store_;
+  std::unique_ptr<Connection> db_;
+};
+
+TEST_F(PostgresTest, SchemaWordsBecomePostgresTypes) {
+  ASSERT_TRUE(migrate(*db_, "typed",
+                      {{1, {"CREATE TABLE typed (id AUTO_ID, n INTEGER, x REAL, b BLOB, s TEXT)"}}})
+                  .ok());
+  auto rows = db_->query(
+      "SELECT column_name, data_type, is_identity FROM information_schema.columns "
+      "WHERE table_name = $1 ORDER BY ordinal_position",
+      {"typed"});
+  ASSERT_TRUE(rows.ok()) << rows.error().message();
+  ASSERT_EQ(rows->size(), 5U);
+  EXPECT_EQ(rows->at(0).text(1), "bigint");
+  EXPECT_EQ(rows->at(0).text(2), "YES");
+  EXPECT_EQ(rows->at(1).text(1), "bigint");
+  EXPECT_EQ(rows->at(2).text(1), "double precision");
+  EXPECT_EQ(rows->at(3).text(1), "bytea");
+  EXPECT_EQ(rows->at(4).text(1), "text");
+}
+
+TEST_F(PostgresTest, RestartIsUnavailableThenRecovers) {
+  test::PostgresServer& server = *store_->postgres();
+  ASSERT_TRUE(db_->exec("CREATE TABLE kept (n BIGINT)").ok());
+  const char* insert = "INSERT INTO kept (n) VALUES ($1)";
+  ASSERT_TRUE(db_->run(insert, {1}).ok());
+  ASSERT_TRUE(server.stop().ok());
+  // The first call finds the connection closed; later ones try to reconnect.
+  for (int i = 0; i < 2; ++i) {
+    auto lost = db_->run(insert, {2});
+    ASSERT_FALSE(lost.ok());
+    EXPECT_EQ(lost.error().code(), ErrorCode::kUnavailable) << lost.error().message();
+    EXPECT_EQ(lost.error().message().find(server.password()), std::string::npos)
+        << lost.error().message();
+  }
+  ASSERT_TRUE(server.start_again().ok());
+  // Same statement text as before: prepared again on the new session.
+  auto back = db_->run(insert, {3});
+  ASSERT_TRUE(back.ok()) << back.error().message();
+  auto rows = db_->query("SELECT n FROM kept ORDER BY n");
+  ASSERT_TRUE(rows.ok()) << rows.error().message();
+  ASSERT_EQ(rows->size(), 2U);
+  EXPECT_EQ(rows->at(0).int64(0), 1);
+  EXPECT_EQ(rows->at(1).int64(0), 3);
+}
+
+TEST_F(PostgresTest, RestartInsideATransactionLosesOnlyThatTransaction) {
+  test::PostgresServer& server = *store_->postgres();
+  ASSERT_TRUE(db_->exec("CREATE TABLE kept (n BIGINT)").ok());
+  ASSERT_TRUE(db_->begin().ok());
+  ASSERT_TRUE(db_->run("INSERT INTO kept (n) VALUES ($1)", {1}).ok());
+  ASSERT_TRUE(server.restart().ok());
+  auto commit = db_->commit();
+  ASSERT_FALSE(commit.ok());
+  EXPECT_EQ(commit.error().code(), ErrorCode::kUnavailable);
+  auto written = transaction(*db_, "writing after the restart", [&]() -> Status {
+    auto r = db_->run("INSERT INTO kept (n) VALUES ($1)", {2});
+    return r.ok() ? Status::Ok() : Status(r.error());
+  });
+  ASSERT_TRUE(written.ok()) << written.error().message();
+  auto rows = db_->query("SELECT n FROM kept");
+  ASSERT_TRUE(rows.ok());
+  ASSERT_EQ(rows->size(), 1U);
+  EXPECT_EQ(rows->at(0).int64(0), 2);
+}
+
+TEST_F(PostgresTest, WrongPasswordIsUnavailableWithoutThePassword) {
+  std::string url = store_->url().postgres;
+  const std::string password = store_->postgres()->password();
+  url.replace(url.find(password), password.size(), "not-the-password-9f8e");
+  auto parsed = parse_store_url(url);
+  ASSERT_TRUE(parsed.ok());
+  auto db = connect(*parsed, {});
+  ASSERT_FALSE(db.ok());
+  EXPECT_EQ(db.error().code(), ErrorCode::kUnavailable);
+  EXPECT_NE(db.error().message().find("password authentication failed"), std::string::npos)
+      << db.error().message();
+  EXPECT_EQ(db.error().message().find("not-the-password-9f8e"), std::string::npos)
+      << db.error().message();
+  EXPECT_NE(db.error().message().find("***"), std::string::npos) << "names the redacted URL";
+}
+
+TEST(PostgresConnection, UnreachableServerIsUnavailableWithoutThePassword) {
+  // Port 1 (tcpmux): nothing listens there.
+  auto url = parse_store_url("postgresql://hub:s3cret-pw@127.0.0.1:1/tether");
+  ASSERT_TRUE(url.ok());
+  auto db = connect(*url, {});
+  ASSERT_FALSE(db.ok());
+  EXPECT_EQ(db.error().code(), ErrorCode::kUnavailable);
+  EXPECT_NE(db.error().message().find("postgresql://hub:***@127.0.0.1:1/tether"), std::string::npos)
+      << db.error().message();
+  EXPECT_EQ(db.error().message().find("s3cret-pw"), std::string::npos) << db.error().message();
+}
+
 }  // namespace
 }  // namespace tether::hub::sql

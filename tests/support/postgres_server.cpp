@@ -6,16 +6,19 @@
 #include <netinet/in.h>
 #include <pwd.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
+#include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <mutex>
 #include <optional>
-#include <random>
 #include <sstream>
 #include <thread>
 #include <vector>
@@ -106,16 +109,55 @@ Status run_to_end(const Identity& who, const std::vector<std::string>& argv,
   return Status::Ok();
 }
 
-std::string random_hex(std::size_t bytes) {
-  std::random_device rd;
-  std::string out;
-  static const char kHex[] = "0123456789abcdef";
-  for (std::size_t i = 0; i < bytes; ++i) {
-    const unsigned v = rd() & 0xffU;
-    out.push_back(kHex[v >> 4U]);
-    out.push_back(kHex[v & 0xfU]);
+// The password of the `postgres` role over TCP. Fixed, since it is part of the
+// cached cluster below; the server only listens on 127.0.0.1 while a test runs.
+constexpr const char* kPassword = "tether-test-password";
+
+// A fresh cluster to copy, made by initdb once per machine and user (initdb
+// takes seconds on a loaded machine; a copy takes a fraction of that, and every
+// test case is its own process). Built aside and renamed into place, so a
+// concurrent test sees either nothing or the whole of it. Kept under $TMPDIR.
+Result<std::string> template_cluster(const Identity& who) {
+  const std::filesystem::path path = std::filesystem::temp_directory_path() /
+                                     ("tether-pg15-template-v1-" + std::to_string(::geteuid()));
+  std::error_code ec;
+  if (std::filesystem::exists(path / "data" / "PG_VERSION", ec)) return path.string();
+  std::string pattern = path.string() + ".XXXXXX";
+  if (::mkdtemp(pattern.data()) == nullptr) {
+    return Error(ErrorCode::kIo, "mkdtemp " + pattern + ": " + std::strerror(errno));
   }
-  return out;
+  const std::filesystem::path building(pattern);
+  auto fail = [&](const Error& error) -> Result<std::string> {
+    std::filesystem::remove_all(building, ec);
+    return error;
+  };
+  if (who.switch_user && ::chown(building.c_str(), who.uid, who.gid) != 0) {
+    return fail(Error(ErrorCode::kIo, "chown of " + building.string() + " to postgres"));
+  }
+  const std::string pwfile = (building / "pwfile").string();
+  {
+    std::ofstream out(pwfile);
+    out << kPassword << "\n";
+  }
+  if (who.switch_user) (void)::chown(pwfile.c_str(), who.uid, who.gid);
+  // --no-sync: test data; the servers themselves run with fsync on.
+  if (auto s = run_to_end(who,
+                          {std::string(kBinDir) + "/initdb", "-D", (building / "data").string(),
+                           "-U", "postgres", "--pwfile=" + pwfile, "--auth-local=trust",
+                           "--auth-host=scram-sha-256", "-E", "UTF8", "--locale=C", "--no-sync"},
+                          (building / "initdb.log").string());
+      !s.ok()) {
+    return fail(s.error());
+  }
+  std::filesystem::remove(pwfile, ec);
+  if (::rename(building.c_str(), path.c_str()) != 0) {
+    // Another test got there first: use its cluster.
+    std::filesystem::remove_all(building, ec);
+    if (!std::filesystem::exists(path / "data" / "PG_VERSION", ec)) {
+      return Error(ErrorCode::kIo, "renaming " + building.string() + " to " + path.string());
+    }
+  }
+  return path.string();
 }
 
 }  // namespace
@@ -144,18 +186,14 @@ Result<std::unique_ptr<PostgresServer>> PostgresServer::start() {
     }
   }
   const Identity who{server->switch_user_, server->uid_, server->gid_};
-  server->password_ = "pw-" + random_hex(12);
-  const std::string pwfile = server->dir_.write("pwfile", server->password_ + "\n").string();
-  if (who.switch_user) (void)::chown(pwfile.c_str(), who.uid, who.gid);
+  auto cluster = template_cluster(who);
+  if (!cluster.ok()) return cluster.error();
+  server->password_ = kPassword;
   server->data_dir_ = (server->dir_.path() / "data").string();
-  const std::string log = (server->dir_.path() / "initdb.log").string();
-  // --no-sync: the cluster is thrown away with the test; the server itself
-  // runs with fsync on, as in production.
-  if (auto s = run_to_end(who,
-                          {initdb, "-D", server->data_dir_, "-U", "postgres", "--pwfile=" + pwfile,
-                           "--auth-local=trust", "--auth-host=scram-sha-256", "-E", "UTF8",
-                           "--locale=C", "--no-sync"},
-                          log);
+  // cp -a keeps the owner (postgres) and the modes PostgreSQL insists on.
+  if (auto s = run_to_end(Identity{false, 0, 0},
+                          {"/bin/cp", "-a", *cluster + "/data", server->data_dir_},
+                          (server->dir_.path() / "copy.log").string());
       !s.ok()) {
     return s.error();
   }
@@ -224,7 +262,12 @@ Status PostgresServer::restart() {
 }
 
 PostgresServer::~PostgresServer() {
-  (void)stop();
+  if (pid_ < 0) return;
+  // SIGQUIT is the immediate shutdown: no checkpoint for data about to be removed.
+  ::kill(pid_, SIGQUIT);
+  int status = 0;
+  while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
+  }
 }
 
 std::string PostgresServer::url(const std::string& database) const {
