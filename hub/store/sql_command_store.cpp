@@ -4,6 +4,8 @@
 #include <limits>
 #include <utility>
 
+#include "hub/store/again_if_unavailable.hpp"
+
 namespace tether::hub {
 
 namespace {
@@ -113,11 +115,15 @@ void SqlCommandStore::finish(const std::string& device, const std::string& id,
 }
 
 Status SqlCommandStore::write_batch(std::deque<Op>& batch) {
-  return sql::transaction(*writer_, "writing a command batch", [&]() -> Status {
-    for (const Op& op : batch) {
-      if (auto s = write_op(op); !s.ok()) return s;
-    }
-    return Status::Ok();
+  // Inserts that skip a stored row, updates of pending rows only, a prune: written
+  // again whole when the server dropped the connection.
+  return again_if_unavailable([&] {
+    return sql::transaction(*writer_, "writing a command batch", [&]() -> Status {
+      for (const Op& op : batch) {
+        if (auto s = write_op(op); !s.ok()) return s;
+      }
+      return Status::Ok();
+    });
   });
 }
 
@@ -157,7 +163,7 @@ Result<std::optional<CommandRecord>> SqlCommandStore::get(const std::string& dev
                                                           const std::string& id) {
   const std::string sql =
       std::string("SELECT ") + kColumns + " FROM commands WHERE device = $1 AND id = $2";
-  auto rows = reader_->query(sql, {device, id});
+  auto rows = again_if_unavailable([&] { return reader_->query(sql, {device, id}); });
   if (!rows.ok()) return rows.error().wrap("reading a command");
   if (rows->empty()) return std::optional<CommandRecord>();
   return std::optional<CommandRecord>(read_row(rows->front()));
@@ -167,7 +173,9 @@ Result<std::vector<CommandRecord>> SqlCommandStore::history(const std::string& d
                                                             std::size_t limit) {
   const std::string sql = std::string("SELECT ") + kColumns +
                           " FROM commands WHERE device = $1 ORDER BY seq DESC LIMIT $2";
-  auto rows = reader_->query(sql, {device, clamp_to_db(limit)});
+  auto rows = again_if_unavailable([&] {
+    return reader_->query(sql, {device, clamp_to_db(limit)});
+  });
   if (!rows.ok()) return rows.error().wrap("reading commands");
   std::vector<CommandRecord> out;
   out.reserve(rows->size());
@@ -178,7 +186,7 @@ Result<std::vector<CommandRecord>> SqlCommandStore::history(const std::string& d
 Result<std::vector<CommandRecord>> SqlCommandStore::pending() {
   const std::string sql =
       std::string("SELECT ") + kColumns + " FROM commands WHERE status = 'pending' ORDER BY seq";
-  auto rows = reader_->query(sql);
+  auto rows = again_if_unavailable([&] { return reader_->query(sql); });
   if (!rows.ok()) return rows.error().wrap("reading pending commands");
   std::vector<CommandRecord> out;
   out.reserve(rows->size());

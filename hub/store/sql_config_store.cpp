@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <limits>
 
+#include "hub/store/again_if_unavailable.hpp"
+
 namespace tether::hub {
 
 std::string_view config_state_name(ConfigState state) {
@@ -150,11 +152,14 @@ void SqlConfigStore::settle(const std::deque<Op>& batch) {
 }
 
 Status SqlConfigStore::write_batch(std::deque<Op>& batch) {
-  return sql::transaction(*writer_, "writing a config batch", [&]() -> Status {
-    for (const Op& op : batch) {
-      if (auto s = write_op(op); !s.ok()) return s;
-    }
-    return Status::Ok();
+  // Upserts and a prune: written again whole when the server dropped the connection.
+  return again_if_unavailable([&] {
+    return sql::transaction(*writer_, "writing a config batch", [&]() -> Status {
+      for (const Op& op : batch) {
+        if (auto s = write_op(op); !s.ok()) return s;
+      }
+      return Status::Ok();
+    });
   });
 }
 
@@ -208,7 +213,9 @@ Result<std::vector<ConfigVersion>> SqlConfigStore::history(const std::string& de
   });
   const std::string sql = std::string("SELECT ") + kVersionColumns +
                           " FROM config_versions WHERE device = $1 ORDER BY version DESC LIMIT $2";
-  auto stored = reader_->query(sql, {device, to_limit(limit)});
+  auto stored = again_if_unavailable([&] {
+    return reader_->query(sql, {device, to_limit(limit)});
+  });
   if (!stored.ok()) return stored.error().wrap("reading config history");
   for (const sql::Row& row : *stored) {
     ConfigVersion v = read_version(row);
@@ -227,8 +234,10 @@ Result<std::optional<ReportedConfig>> SqlConfigStore::reported(const std::string
     return it == reported_overlay_.end() ? std::optional<ReportedConfig>() : it->second.second;
   });
   if (overlaid) return overlaid;
-  auto rows = reader_->query("SELECT version, vals, at_ms FROM config_reported WHERE device = $1",
-                             {device});
+  auto rows = again_if_unavailable([&] {
+    return reader_->query("SELECT version, vals, at_ms FROM config_reported WHERE device = $1",
+                          {device});
+  });
   if (!rows.ok()) return rows.error().wrap("reading a reported config");
   if (rows->empty()) return std::optional<ReportedConfig>();
   const sql::Row& row = rows->front();

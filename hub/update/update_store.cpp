@@ -5,6 +5,8 @@
 #include <unordered_map>
 #include <utility>
 
+#include "hub/store/again_if_unavailable.hpp"
+
 namespace tether::hub {
 
 namespace {
@@ -62,11 +64,16 @@ UpdateStore::UpdateStore(std::unique_ptr<sql::Connection> reader,
       inbox_(inbox),
       batches_({.write =
                     [this](std::deque<Queued>& batch) {
-                      return sql::transaction(*writer_, "writing updates", [&]() -> Status {
-                        for (auto& [write, done] : batch) {
-                          if (auto s = write(*writer_); !s.ok()) return s;
-                        }
-                        return Status::Ok();
+                      // Upserts, deletes and event inserts: written again whole
+                      // when the server dropped the connection (an event may then
+                      // be stored twice if the first COMMIT reached the server).
+                      return again_if_unavailable([&] {
+                        return sql::transaction(*writer_, "writing updates", [&]() -> Status {
+                          for (auto& [write, done] : batch) {
+                            if (auto s = write(*writer_); !s.ok()) return s;
+                          }
+                          return Status::Ok();
+                        });
                       });
                     },
                 .complete =
@@ -82,9 +89,11 @@ UpdateStore::~UpdateStore() {
 }
 
 Result<std::vector<UpdateEntry>> UpdateStore::load_updates() {
-  auto rows = reader_->query(
-      "SELECT id, device, artifact, version, size, sha256, consent, grant_hash, campaign, "
-      "created_by, created_ms, state, percent, message, updated_ms, acked FROM updates");
+  auto rows = again_if_unavailable([&] {
+    return reader_->query(
+        "SELECT id, device, artifact, version, size, sha256, consent, grant_hash, campaign, "
+        "created_by, created_ms, state, percent, message, updated_ms, acked FROM updates");
+  });
   if (!rows.ok()) return rows.error().wrap("reading updates");
   std::vector<UpdateEntry> out;
   out.reserve(rows->size());
@@ -117,8 +126,10 @@ Result<std::vector<UpdateEntry>> UpdateStore::load_updates() {
   std::unordered_map<std::string, UpdateEntry*> by_id;
   by_id.reserve(out.size());
   for (auto& e : out) by_id.emplace(e.id, &e);
-  auto events = reader_->query(
-      "SELECT update_id, at_ms, state, percent, message FROM update_events ORDER BY seq");
+  auto events = again_if_unavailable([&] {
+    return reader_->query(
+        "SELECT update_id, at_ms, state, percent, message FROM update_events ORDER BY seq");
+  });
   if (!events.ok()) return events.error().wrap("reading update events");
   for (const sql::Row& row : *events) {
     auto it = by_id.find(row.text(0));
@@ -129,8 +140,10 @@ Result<std::vector<UpdateEntry>> UpdateStore::load_updates() {
 }
 
 Result<std::vector<Campaign>> UpdateStore::load_campaigns() {
-  auto rows = reader_->query(
-      "SELECT id, artifact, version, consent, created_by, created_ms FROM update_campaigns");
+  auto rows = again_if_unavailable([&] {
+    return reader_->query(
+        "SELECT id, artifact, version, consent, created_by, created_ms FROM update_campaigns");
+  });
   if (!rows.ok()) return rows.error().wrap("reading campaigns");
   std::vector<Campaign> out;
   out.reserve(rows->size());

@@ -10,6 +10,7 @@
 #include <limits>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -603,6 +604,46 @@ TEST_P(SqlCommandStoreTest, NullsBytesAndHugeNumbersRoundTrip) {
   ASSERT_TRUE(pending.ok());
   ASSERT_EQ(pending->size(), 1u);
   EXPECT_EQ(pending->at(0).id, "bare");
+}
+
+// PostgreSQL restarts under the store: the next batch and read reconnect (the
+// store runs them once more). While the server is down, a write's completion says
+// so, and nothing is half-written.
+TEST(SqlCommandStorePostgres, ARestartIsInvisibleAndAnOutageIsAnErrorThatPasses) {
+  auto made = test::SqlTestStore::create(test::SqlBackend::kPostgres);
+  ASSERT_TRUE(made.ok()) << made.error().message();
+  test::PostgresServer& server = *(*made)->postgres();
+  auto store = SqlCommandStore::open((*made)->url());
+  ASSERT_TRUE(store.ok()) << store.error().message();
+  (*store)->add(record("c1"), {});
+  ASSERT_TRUE((*store)->flush().ok());
+  ASSERT_TRUE((*store)->pending().ok());
+  ASSERT_TRUE(server.restart().ok());
+  std::optional<Status> finished;
+  (*store)->finish("gw", "c1", CommandOutcome{"ok", std::nullopt, std::nullopt, 1, 2},
+                   [&](const Status& s) { finished = s; });
+  ASSERT_TRUE((*store)->flush().ok());
+  ASSERT_TRUE(finished.has_value() && finished->ok()) << finished->error().message();
+  auto c1 = (*store)->get("gw", "c1");
+  ASSERT_TRUE(c1.ok()) << c1.error().message();
+  EXPECT_EQ((*c1)->outcome.status, "ok");
+
+  ASSERT_TRUE(server.stop().ok());
+  std::optional<Status> added;
+  (*store)->add(record("c2"), [&](const Status& s) { added = s; });
+  const Status flushed = (*store)->flush();
+  ASSERT_FALSE(flushed.ok());
+  EXPECT_EQ(flushed.error().code(), ErrorCode::kUnavailable) << flushed.error().message();
+  ASSERT_TRUE(added.has_value());
+  EXPECT_FALSE(added->ok());
+  EXPECT_FALSE((*store)->pending().ok());
+  ASSERT_TRUE(server.start_again().ok());
+  (*store)->add(record("c2"), {});
+  ASSERT_TRUE((*store)->flush().ok());
+  auto pending = (*store)->pending();
+  ASSERT_TRUE(pending.ok()) << pending.error().message();
+  ASSERT_EQ(pending->size(), 1u);
+  EXPECT_EQ(pending->at(0).id, "c2");
 }
 
 // A state dir from before the SQL port: commands.db made by the old code's schema

@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <limits>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -564,6 +565,31 @@ TEST_P(SqlConfigStoreTest, EveryBitOfAVersionAndAnyTextRoundTrip) {
   // A limit beyond what both engines take still reads everything.
   EXPECT_EQ(store->history("gw's", std::numeric_limits<std::size_t>::max())->size(), 1u);
   EXPECT_TRUE(store->history("gw's", 0)->empty());
+}
+
+// PostgreSQL restarts under the store: the writer's and the reader's connections
+// are gone; the store reconnects and runs the batch and the read once more, so
+// neither the operator nor the device sees an error.
+TEST(SqlConfigStorePostgres, AServerRestartCostsNoWriteAndNoRead) {
+  auto made = test::SqlTestStore::create(test::SqlBackend::kPostgres);
+  ASSERT_TRUE(made.ok()) << made.error().message();
+  auto store = SqlConfigStore::open((*made)->url());
+  ASSERT_TRUE(store.ok()) << store.error().message();
+  ConfigVersion v;
+  v.version = 1;
+  (*store)->put_version("gw", v, {});
+  ASSERT_TRUE((*store)->flush().ok());
+  ASSERT_TRUE((*store)->latest("gw").ok());
+  ASSERT_TRUE((*made)->postgres()->restart().ok());
+  std::optional<Status> committed;
+  v.version = 2;
+  (*store)->put_version("gw", v, [&](const Status& s) { committed = s; });
+  ASSERT_TRUE((*store)->flush().ok());
+  ASSERT_TRUE(committed.has_value());
+  EXPECT_TRUE(committed->ok()) << committed->error().message();
+  auto rows = (*store)->history("gw", 10);
+  ASSERT_TRUE(rows.ok()) << rows.error().message();
+  EXPECT_EQ(rows->size(), 2u);
 }
 
 // A state dir from before the SQL port: config.db made by the old code's schema.

@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "hub/auth.hpp"
@@ -323,6 +324,35 @@ TEST_P(UpdateStoreTest, EventsAreCappedPerUpdateAndEraseForgetsBoth) {
   ASSERT_TRUE(updates.ok());
   ASSERT_EQ(updates->size(), 2u);
   EXPECT_TRUE(updates->at(0).events.empty());
+}
+
+// PostgreSQL restarts under the store: the next batch reconnects (the store runs
+// it once more), and its completion on the loop reports success.
+TEST(UpdateStorePostgres, AServerRestartCostsNoWrite) {
+  auto made = test::SqlTestStore::create(test::SqlBackend::kPostgres);
+  ASSERT_TRUE(made.ok()) << made.error().message();
+  LoopInbox inbox;
+  auto store = UpdateStore::open((*made)->url(), inbox);
+  ASSERT_TRUE(store.ok()) << store.error().message();
+  UpdateEntry e;
+  e.id = "u1";
+  e.state = "queued";
+  (*store)->save(e, UpdateEvent{1, "queued", -1, ""}, {});
+  (*store)->flush();
+  ASSERT_TRUE((*store)->load_updates().ok());
+  ASSERT_TRUE((*made)->postgres()->restart().ok());
+  std::optional<Status> saved;
+  e.state = "success";
+  (*store)->save(e, UpdateEvent{2, "success", -1, ""}, [&](const Status& s) { saved = s; });
+  (*store)->flush();
+  inbox.run_pending();
+  ASSERT_TRUE(saved.has_value());
+  EXPECT_TRUE(saved->ok()) << saved->error().message();
+  auto updates = (*store)->load_updates();
+  ASSERT_TRUE(updates.ok()) << updates.error().message();
+  ASSERT_EQ(updates->size(), 1u);
+  EXPECT_EQ(updates->at(0).state, "success");
+  EXPECT_EQ(updates->at(0).events.size(), 2u);
 }
 
 // A state dir from before the SQL port: updates.db made by the old code's schema.
