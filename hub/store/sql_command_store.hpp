@@ -34,7 +34,7 @@ class SqlCommandStore final : public CommandStore {
   // and brings the schema up to date (migrations of the store "commands").
   static Result<std::unique_ptr<SqlCommandStore>> open(
       const sql::StoreUrl& url, std::size_t max_history = kDefaultMaxHistory);
-  // The schema, version by version.
+  // The schema, version by version; version 1 is the commands.db of older hubs.
   static const std::vector<sql::Migration>& migrations();
   ~SqlCommandStore() override;
   SqlCommandStore(const SqlCommandStore&) = delete;

@@ -29,7 +29,7 @@ class SqlConfigStore final : public ConfigStore {
   // Connects to `url` (SQLite: DIR/config.db, creating DIR 0700 when missing) and
   // brings the schema up to date (migrations of the store "config").
   static Result<std::unique_ptr<SqlConfigStore>> open(const sql::StoreUrl& url);
-  // The schema, version by version (tests check an old database takes them).
+  // The schema, version by version; version 1 is the config.db of older hubs.
   static const std::vector<sql::Migration>& migrations();
   // Writes what is still queued, then closes.
   ~SqlConfigStore() override;

@@ -71,7 +71,7 @@ class UpdateStore {
   // brings the schema up to date (migrations of the store "updates").
   // Completions are posted to `inbox`.
   static Result<std::unique_ptr<UpdateStore>> open(const sql::StoreUrl& url, LoopInbox& inbox);
-  // The schema, version by version.
+  // The schema, version by version; version 1 is the updates.db of older hubs.
   static const std::vector<sql::Migration>& migrations();
   ~UpdateStore();
   UpdateStore(const UpdateStore&) = delete;

@@ -18,6 +18,8 @@
 #include "hub/operators/operator_side.hpp"
 #include "hub/services/service_registry.hpp"
 #include "hub/services/update_service.hpp"
+#include "hub/store/sql_command_store.hpp"
+#include "hub/store/sql_config_store.hpp"
 #include "hub/update/artifact_library.hpp"
 #include "hub/update/byte_range.hpp"
 #include "hub/update/update_store.hpp"
@@ -324,6 +326,34 @@ TEST_P(UpdateStoreTest, EventsAreCappedPerUpdateAndEraseForgetsBoth) {
   ASSERT_TRUE(updates.ok());
   ASSERT_EQ(updates->size(), 2u);
   EXPECT_TRUE(updates->at(0).events.empty());
+}
+
+// With PostgreSQL every store lives in one database: their tables and migration
+// records sit side by side (SQLite: files side by side in one directory).
+TEST_P(UpdateStoreTest, SharesItsStoreWithTheConfigAndCommandStores) {
+  for (int round = 0; round < 2; ++round) {  // the second opens what the first made
+    auto updates = open();
+    ASSERT_TRUE(updates);
+    auto configs = SqlConfigStore::open(scratch->url());
+    ASSERT_TRUE(configs.ok()) << configs.error().message();
+    auto commands = SqlCommandStore::open(scratch->url());
+    ASSERT_TRUE(commands.ok()) << commands.error().message();
+    const std::string id = "r" + std::to_string(round);
+    updates->save(entry(id, round), std::nullopt, {});
+    ConfigVersion v;
+    v.version = static_cast<std::uint64_t>(round) + 1;
+    (*configs)->put_version("gw", v, {});
+    CommandRecord c;
+    c.id = id;
+    c.device = "gw";
+    (*commands)->add(c, {});
+    updates->flush();
+    ASSERT_TRUE((*configs)->flush().ok());
+    ASSERT_TRUE((*commands)->flush().ok());
+    EXPECT_EQ(updates->load_updates()->size(), static_cast<std::size_t>(round) + 1);
+    EXPECT_EQ((*configs)->history("gw", 10)->size(), static_cast<std::size_t>(round) + 1);
+    EXPECT_EQ((*commands)->history("gw", 10)->size(), static_cast<std::size_t>(round) + 1);
+  }
 }
 
 // PostgreSQL restarts under the store: the next batch reconnects (the store runs
