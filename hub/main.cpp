@@ -26,8 +26,8 @@
 #include "hub/operators/accounts.hpp"
 #include "hub/server/server.hpp"
 #include "hub/services/update_service.hpp"
-#include "hub/store/sqlite_command_store.hpp"
-#include "hub/store/sqlite_config_store.hpp"
+#include "hub/store/sql_command_store.hpp"
+#include "hub/store/sql_config_store.hpp"
 #include "hub/store/sqlite_monitoring_store.hpp"
 #include "hub/store/sqlite_operator_store.hpp"
 #include "hub/store/sqlite_store.hpp"
@@ -300,12 +300,18 @@ int serve(Invocation& inv, const Logger& log) {
     log.error(monitoring.error().message());
     return 1;
   }
-  auto config_store = SqliteConfigStore::open(config.state_dir);
+  // port-b: until port-a's `[store] url` option exists, the SQL stores live in the
+  // state dir (SQLite). At merge this line becomes port-a's parsed store URL.
+  const sql::StoreUrl sql_store{.dialect = sql::Dialect::kSqlite,
+                                .sqlite_dir = config.state_dir,
+                                .postgres = "",
+                                .redacted = "sqlite:" + config.state_dir};
+  auto config_store = SqlConfigStore::open(sql_store);
   if (!config_store.ok()) {
     log.error(config_store.error().message());
     return 1;
   }
-  auto commands = SqliteCommandStore::open(config.state_dir);
+  auto commands = SqlCommandStore::open(sql_store);
   if (!commands.ok()) {
     log.error(commands.error().message());
     return 1;
@@ -352,7 +358,7 @@ int serve(Invocation& inv, const Logger& log) {
   // Software update: after the listener, whose port makes the default public URL.
   if (auto* updates = UpdateService::in((*core)->services())) {
     const std::string default_url = "https://localhost:" + std::to_string((*server)->port());
-    if (auto s = updates->configure(config.update, config.state_dir, default_url); !s.ok()) {
+    if (auto s = updates->configure(config.update, sql_store, default_url); !s.ok()) {
       log.error(s.error().message());
       return 2;
     }

@@ -112,9 +112,9 @@ UpdateService::~UpdateService() {
   if (store_) store_->flush();
 }
 
-Status UpdateService::configure(const UpdateSettings& settings, const std::string& state_dir,
+Status UpdateService::configure(const UpdateSettings& settings, const sql::StoreUrl& store_url,
                                 const std::string& default_url) {
-  auto store = UpdateStore::open(state_dir, context_.inbox);
+  auto store = UpdateStore::open(store_url, context_.inbox);
   if (!store.ok()) return store.error();
   auto updates = (*store)->load_updates();
   if (!updates.ok()) return updates.error();

@@ -61,10 +61,10 @@ class UpdateService final : public ProtocolService, public ApiHandler {
   // asks it about downloads).
   static UpdateService* in(const ServiceRegistry& registry);
 
-  // Opens the store under `state_dir` and, with an artifact dir, the library (and
-  // the signing key). `default_url` is used when settings.public_url is empty.
-  // Errors name the option at fault.
-  Status configure(const UpdateSettings& settings, const std::string& state_dir,
+  // Opens the store at `store_url` (the hub's store.url) and, with an artifact dir,
+  // the library (and the signing key). `default_url` is used when
+  // settings.public_url is empty. Errors name the option at fault.
+  Status configure(const UpdateSettings& settings, const sql::StoreUrl& store_url,
                    const std::string& default_url);
 
   // --- ProtocolService ---

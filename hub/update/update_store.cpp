@@ -1,66 +1,79 @@
 #include "hub/update/update_store.hpp"
 
+#include <algorithm>
+#include <tuple>
+#include <unordered_map>
 #include <utility>
 
-#include "hub/store/sqlite_db.hpp"
+#include "hub/store/again_if_unavailable.hpp"
 
 namespace tether::hub {
 
 namespace {
 
-using sqlite::exec;
-using sqlite::Stmt;
+constexpr std::int64_t to_db(bool b) {
+  return b ? 1 : 0;
+}
 
-constexpr const char* kSchema = R"sql(
-PRAGMA journal_mode = WAL;
-PRAGMA synchronous = FULL;
-CREATE TABLE IF NOT EXISTS updates (
+}  // namespace
+
+const std::vector<sql::Migration>& UpdateStore::migrations() {
+  // Version 1 is the schema updates.db had before the store was ported (there
+  // `seq INTEGER PRIMARY KEY AUTOINCREMENT`, which AUTO_ID is on SQLite): an
+  // existing file takes it as it is.
+  static const std::vector<sql::Migration> kMigrations = {
+      {1,
+       {
+           R"sql(CREATE TABLE IF NOT EXISTS updates (
   id TEXT PRIMARY KEY, device TEXT NOT NULL, artifact TEXT NOT NULL, version TEXT NOT NULL,
   size INTEGER NOT NULL, sha256 TEXT NOT NULL, consent INTEGER NOT NULL,
   grant_hash TEXT NOT NULL, campaign TEXT NOT NULL, created_by TEXT NOT NULL,
   created_ms INTEGER NOT NULL, state TEXT NOT NULL, percent INTEGER NOT NULL,
-  message TEXT NOT NULL, updated_ms INTEGER NOT NULL, acked INTEGER NOT NULL);
-CREATE INDEX IF NOT EXISTS updates_device ON updates(device, created_ms);
-CREATE TABLE IF NOT EXISTS update_events (
-  seq INTEGER PRIMARY KEY AUTOINCREMENT, update_id TEXT NOT NULL, at_ms INTEGER NOT NULL,
-  state TEXT NOT NULL, percent INTEGER NOT NULL, message TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS update_events_id ON update_events(update_id, seq);
-CREATE TABLE IF NOT EXISTS update_campaigns (
+  message TEXT NOT NULL, updated_ms INTEGER NOT NULL, acked INTEGER NOT NULL))sql",
+           R"sql(CREATE INDEX IF NOT EXISTS updates_device ON updates(device, created_ms))sql",
+           R"sql(CREATE TABLE IF NOT EXISTS update_events (
+  seq AUTO_ID, update_id TEXT NOT NULL, at_ms INTEGER NOT NULL,
+  state TEXT NOT NULL, percent INTEGER NOT NULL, message TEXT NOT NULL))sql",
+           R"sql(CREATE INDEX IF NOT EXISTS update_events_id ON update_events(update_id, seq))sql",
+           R"sql(CREATE TABLE IF NOT EXISTS update_campaigns (
   id TEXT PRIMARY KEY, artifact TEXT NOT NULL, version TEXT NOT NULL, consent INTEGER NOT NULL,
-  created_by TEXT NOT NULL, created_ms INTEGER NOT NULL);
-)sql";
-
-}  // namespace
-
-Result<std::unique_ptr<UpdateStore>> UpdateStore::open(const std::string& state_dir,
-                                                       LoopInbox& inbox) {
-  const std::string path = state_dir + "/updates.db";
-  sqlite3* db = nullptr;
-  if (sqlite3_open_v2(path.c_str(), &db,
-                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
-                      nullptr) != SQLITE_OK) {
-    std::string why = db ? sqlite3_errmsg(db) : "out of memory";
-    sqlite3_close(db);
-    return Error(ErrorCode::kStorageFailure, "opening " + path + ": " + why);
-  }
-  sqlite3_busy_timeout(db, 5000);
-  if (auto s = exec(db, kSchema); !s.ok()) {
-    sqlite3_close(db);
-    return s.error().wrap("creating the tables of " + path);
-  }
-  return std::unique_ptr<UpdateStore>(new UpdateStore(db, inbox));
+  created_by TEXT NOT NULL, created_ms INTEGER NOT NULL))sql",
+       }},
+  };
+  return kMigrations;
 }
 
-UpdateStore::UpdateStore(sqlite3* db, LoopInbox& inbox)
-    : db_(db),
+Result<std::unique_ptr<UpdateStore>> UpdateStore::open(const sql::StoreUrl& url, LoopInbox& inbox) {
+  // A final state is acked to the device only once it is committed: sync each commit.
+  const sql::ConnectOptions options{.sqlite_file = "updates.db", .synchronous = "FULL"};
+  auto writer = sql::connect(url, options);
+  if (!writer.ok()) return writer.error().wrap("opening the update store");
+  if (auto s = sql::migrate(**writer, "updates", migrations()); !s.ok()) {
+    return s.error().wrap("opening the update store");
+  }
+  auto reader = sql::connect(url, options);
+  if (!reader.ok()) return reader.error().wrap("opening the update store");
+  return std::unique_ptr<UpdateStore>(
+      new UpdateStore(std::move(*reader), std::move(*writer), inbox));
+}
+
+UpdateStore::UpdateStore(std::unique_ptr<sql::Connection> reader,
+                         std::unique_ptr<sql::Connection> writer, LoopInbox& inbox)
+    : reader_(std::move(reader)),
+      writer_(std::move(writer)),
       inbox_(inbox),
       batches_({.write =
                     [this](std::deque<Queued>& batch) {
-                      return sqlite::transaction(db_, "writing updates", [&]() -> Status {
-                        for (auto& [write, done] : batch) {
-                          if (auto s = write(db_); !s.ok()) return s;
-                        }
-                        return Status::Ok();
+                      // Upserts, deletes and event inserts: written again whole
+                      // when the server dropped the connection (an event may then
+                      // be stored twice if the first COMMIT reached the server).
+                      return again_if_unavailable([&] {
+                        return sql::transaction(*writer_, "writing updates", [&]() -> Status {
+                          for (auto& [write, done] : batch) {
+                            if (auto s = write(*writer_); !s.ok()) return s;
+                          }
+                          return Status::Ok();
+                        });
                       });
                     },
                 .complete =
@@ -71,61 +84,76 @@ UpdateStore::UpdateStore(sqlite3* db, LoopInbox& inbox)
                     }}) {}
 
 UpdateStore::~UpdateStore() {
+  // The writer thread uses writer_: it ends before the connections close.
   batches_.stop();
-  sqlite3_close(db_);
 }
 
 Result<std::vector<UpdateEntry>> UpdateStore::load_updates() {
+  auto rows = again_if_unavailable([&] {
+    return reader_->query(
+        "SELECT id, device, artifact, version, size, sha256, consent, grant_hash, campaign, "
+        "created_by, created_ms, state, percent, message, updated_ms, acked FROM updates");
+  });
+  if (!rows.ok()) return rows.error().wrap("reading updates");
   std::vector<UpdateEntry> out;
-  {
-    Stmt s(db_,
-           "SELECT id, device, artifact, version, size, sha256, consent, grant_hash, campaign, "
-           "created_by, created_ms, state, percent, message, updated_ms, acked FROM updates "
-           "ORDER BY created_ms, id");
-    if (!s.ok()) return s.error("reading updates");
-    while (s.step() == SQLITE_ROW) {
-      UpdateEntry e;
-      e.id = s.text(0);
-      e.device = s.text(1);
-      e.artifact = s.text(2);
-      e.version = s.text(3);
-      e.size = static_cast<std::uint64_t>(s.int64(4));
-      e.sha256 = s.text(5);
-      e.consent = s.int64(6) != 0;
-      e.grant_hash = s.text(7);
-      e.campaign = s.text(8);
-      e.created_by = s.text(9);
-      e.created_ms = s.int64(10);
-      e.state = s.text(11);
-      e.percent = s.int64(12);
-      e.message = s.text(13);
-      e.updated_ms = s.int64(14);
-      e.acked = s.int64(15) != 0;
-      out.push_back(std::move(e));
-    }
+  out.reserve(rows->size());
+  for (const sql::Row& row : *rows) {
+    UpdateEntry e;
+    e.id = row.text(0);
+    e.device = row.text(1);
+    e.artifact = row.text(2);
+    e.version = row.text(3);
+    e.size = static_cast<std::uint64_t>(row.int64(4));
+    e.sha256 = row.text(5);
+    e.consent = row.int64(6) != 0;
+    e.grant_hash = row.text(7);
+    e.campaign = row.text(8);
+    e.created_by = row.text(9);
+    e.created_ms = row.int64(10);
+    e.state = row.text(11);
+    e.percent = row.int64(12);
+    e.message = row.text(13);
+    e.updated_ms = row.int64(14);
+    e.acked = row.int64(15) != 0;
+    out.push_back(std::move(e));
   }
-  for (auto& e : out) {
-    Stmt one(db_,
-             "SELECT at_ms, state, percent, message FROM update_events WHERE update_id = ? "
-             "ORDER BY seq");
-    one.bind(1, e.id);
-    while (one.step() == SQLITE_ROW) {
-      e.events.push_back(UpdateEvent{one.int64(0), one.text(1), one.int64(2), one.text(3)});
-    }
+  // Sorted here rather than by ORDER BY: the engines collate text differently
+  // (PostgreSQL by the database's locale), and the order is part of the contract.
+  std::sort(out.begin(), out.end(), [](const UpdateEntry& a, const UpdateEntry& b) {
+    return std::tie(a.created_ms, a.id) < std::tie(b.created_ms, b.id);
+  });
+  // Every event in one query (one round trip to a database server, not one per update).
+  std::unordered_map<std::string, UpdateEntry*> by_id;
+  by_id.reserve(out.size());
+  for (auto& e : out) by_id.emplace(e.id, &e);
+  auto events = again_if_unavailable([&] {
+    return reader_->query(
+        "SELECT update_id, at_ms, state, percent, message FROM update_events ORDER BY seq");
+  });
+  if (!events.ok()) return events.error().wrap("reading update events");
+  for (const sql::Row& row : *events) {
+    auto it = by_id.find(row.text(0));
+    if (it == by_id.end()) continue;  // an event of an update that is gone
+    it->second->events.push_back(UpdateEvent{row.int64(1), row.text(2), row.int64(3), row.text(4)});
   }
   return out;
 }
 
 Result<std::vector<Campaign>> UpdateStore::load_campaigns() {
+  auto rows = again_if_unavailable([&] {
+    return reader_->query(
+        "SELECT id, artifact, version, consent, created_by, created_ms FROM update_campaigns");
+  });
+  if (!rows.ok()) return rows.error().wrap("reading campaigns");
   std::vector<Campaign> out;
-  Stmt s(db_,
-         "SELECT id, artifact, version, consent, created_by, created_ms FROM update_campaigns "
-         "ORDER BY created_ms, id");
-  if (!s.ok()) return s.error("reading campaigns");
-  while (s.step() == SQLITE_ROW) {
-    out.push_back(
-        Campaign{s.text(0), s.text(1), s.text(2), s.int64(3) != 0, s.text(4), s.int64(5)});
+  out.reserve(rows->size());
+  for (const sql::Row& row : *rows) {
+    out.push_back(Campaign{row.text(0), row.text(1), row.text(2), row.int64(3) != 0, row.text(4),
+                           row.int64(5)});
   }
+  std::sort(out.begin(), out.end(), [](const Campaign& a, const Campaign& b) {
+    return std::tie(a.created_ms, a.id) < std::tie(b.created_ms, b.id);
+  });
   return out;
 }
 
@@ -134,49 +162,34 @@ void UpdateStore::save(const UpdateEntry& entry, std::optional<UpdateEvent> even
   UpdateEntry row = entry;
   row.events.clear();
   queue(
-      [row = std::move(row), event = std::move(event)](sqlite3* db) -> Status {
-        Stmt up(db,
-                "INSERT OR REPLACE INTO updates (id, device, artifact, version, size, sha256, "
-                "consent, grant_hash, campaign, created_by, created_ms, state, percent, message, "
-                "updated_ms, acked) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
-        if (!up.ok()) return up.error("saving update " + row.id);
-        up.bind(1, row.id);
-        up.bind(2, row.device);
-        up.bind(3, row.artifact);
-        up.bind(4, row.version);
-        up.bind(5, static_cast<std::int64_t>(row.size));
-        up.bind(6, row.sha256);
-        up.bind(7, std::int64_t{row.consent ? 1 : 0});
-        up.bind(8, row.grant_hash);
-        up.bind(9, row.campaign);
-        up.bind(10, row.created_by);
-        up.bind(11, row.created_ms);
-        up.bind(12, row.state);
-        up.bind(13, row.percent);
-        up.bind(14, row.message);
-        up.bind(15, row.updated_ms);
-        up.bind(16, std::int64_t{row.acked ? 1 : 0});
-        if (up.step() != SQLITE_DONE) return up.error("saving update " + row.id);
-        if (event) {
-          Stmt ins(db,
-                   "INSERT INTO update_events (update_id, at_ms, state, percent, message) "
-                   "VALUES (?,?,?,?,?)");
-          ins.bind(1, row.id);
-          ins.bind(2, event->at_ms);
-          ins.bind(3, event->state);
-          ins.bind(4, event->percent);
-          ins.bind(5, event->message);
-          Stmt prune(db,
-                     "DELETE FROM update_events WHERE update_id = ?1 AND seq <= (SELECT seq FROM "
-                     "update_events WHERE update_id = ?1 ORDER BY seq DESC LIMIT 1 OFFSET ?2)");
-          prune.bind(1, row.id);
-          prune.bind(2, static_cast<std::int64_t>(kMaxEvents));
-          if (!ins.ok() || ins.step() != SQLITE_DONE || !prune.ok() ||
-              prune.step() != SQLITE_DONE) {
-            return Error(ErrorCode::kStorageFailure, std::string("saving an event of update ") +
-                                                         row.id + ": " + sqlite3_errmsg(db));
-          }
-        }
+      [row = std::move(row), event = std::move(event)](sql::Connection& db) -> Status {
+        auto saved = db.run(
+            "INSERT INTO updates (id, device, artifact, version, size, sha256, consent, "
+            "grant_hash, campaign, created_by, created_ms, state, percent, message, updated_ms, "
+            "acked) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16) "
+            "ON CONFLICT (id) DO UPDATE SET device = excluded.device, "
+            "artifact = excluded.artifact, version = excluded.version, size = excluded.size, "
+            "sha256 = excluded.sha256, consent = excluded.consent, "
+            "grant_hash = excluded.grant_hash, campaign = excluded.campaign, "
+            "created_by = excluded.created_by, created_ms = excluded.created_ms, "
+            "state = excluded.state, percent = excluded.percent, message = excluded.message, "
+            "updated_ms = excluded.updated_ms, acked = excluded.acked",
+            {row.id, row.device, row.artifact, row.version, static_cast<std::int64_t>(row.size),
+             row.sha256, to_db(row.consent), row.grant_hash, row.campaign, row.created_by,
+             row.created_ms, row.state, row.percent, row.message, row.updated_ms,
+             to_db(row.acked)});
+        if (!saved.ok()) return saved.error().wrap("saving update " + row.id);
+        if (!event) return Status::Ok();
+        auto added = db.run(
+            "INSERT INTO update_events (update_id, at_ms, state, percent, message) "
+            "VALUES ($1,$2,$3,$4,$5)",
+            {row.id, event->at_ms, event->state, event->percent, event->message});
+        if (!added.ok()) return added.error().wrap("saving an event of update " + row.id);
+        auto pruned = db.run(
+            "DELETE FROM update_events WHERE update_id = $1 AND seq <= (SELECT seq FROM "
+            "update_events WHERE update_id = $1 ORDER BY seq DESC LIMIT 1 OFFSET $2)",
+            {row.id, static_cast<std::int64_t>(kMaxEvents)});
+        if (!pruned.ok()) return pruned.error().wrap("pruning the events of update " + row.id);
         return Status::Ok();
       },
       std::move(done));
@@ -184,18 +197,15 @@ void UpdateStore::save(const UpdateEntry& entry, std::optional<UpdateEvent> even
 
 void UpdateStore::save(const Campaign& campaign, Done done) {
   queue(
-      [c = campaign](sqlite3* db) -> Status {
-        Stmt s(db,
-               "INSERT OR REPLACE INTO update_campaigns (id, artifact, version, consent, "
-               "created_by, created_ms) VALUES (?,?,?,?,?,?)");
-        if (!s.ok()) return s.error("saving campaign " + c.id);
-        s.bind(1, c.id);
-        s.bind(2, c.artifact);
-        s.bind(3, c.version);
-        s.bind(4, std::int64_t{c.consent ? 1 : 0});
-        s.bind(5, c.created_by);
-        s.bind(6, c.created_ms);
-        if (s.step() != SQLITE_DONE) return s.error("saving campaign " + c.id);
+      [c = campaign](sql::Connection& db) -> Status {
+        auto saved = db.run(
+            "INSERT INTO update_campaigns (id, artifact, version, consent, created_by, "
+            "created_ms) VALUES ($1,$2,$3,$4,$5,$6) "
+            "ON CONFLICT (id) DO UPDATE SET artifact = excluded.artifact, "
+            "version = excluded.version, consent = excluded.consent, "
+            "created_by = excluded.created_by, created_ms = excluded.created_ms",
+            {c.id, c.artifact, c.version, to_db(c.consent), c.created_by, c.created_ms});
+        if (!saved.ok()) return saved.error().wrap("saving campaign " + c.id);
         return Status::Ok();
       },
       std::move(done));
@@ -203,15 +213,11 @@ void UpdateStore::save(const Campaign& campaign, Done done) {
 
 void UpdateStore::erase(const std::string& update_id, Done done) {
   queue(
-      [id = update_id](sqlite3* db) -> Status {
-        Stmt a(db, "DELETE FROM update_events WHERE update_id = ?");
-        Stmt b(db, "DELETE FROM updates WHERE id = ?");
-        a.bind(1, id);
-        b.bind(1, id);
-        if (!a.ok() || !b.ok() || a.step() != SQLITE_DONE || b.step() != SQLITE_DONE) {
-          return Error(ErrorCode::kStorageFailure,
-                       "forgetting update " + id + ": " + sqlite3_errmsg(db));
-        }
+      [id = update_id](sql::Connection& db) -> Status {
+        auto events = db.run("DELETE FROM update_events WHERE update_id = $1", {id});
+        if (!events.ok()) return events.error().wrap("forgetting update " + id);
+        auto row = db.run("DELETE FROM updates WHERE id = $1", {id});
+        if (!row.ok()) return row.error().wrap("forgetting update " + id);
         return Status::Ok();
       },
       std::move(done));

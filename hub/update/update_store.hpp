@@ -1,6 +1,7 @@
-// What the hub keeps of software updates (wire.md 5.3) in a SQLite file of its own,
-// `<hub.state-dir>/updates.db`: every offer with its artifact, state and outcome,
-// every progress message (the last kMaxEvents per update), and fleet campaigns.
+// What the hub keeps of software updates (wire.md 5.3) on the hub's SQL store
+// (hub/store/sql/database.hpp; with SQLite a file of its own, `DIR/updates.db`):
+// every offer with its artifact, state and outcome, every progress message (the
+// last kMaxEvents per update), and fleet campaigns.
 //
 // The update service holds the live copy in memory (loaded once at start) and
 // hands each change to this store; a writer thread of the store's own applies
@@ -19,9 +20,8 @@
 
 #include "hub/loop_inbox.hpp"
 #include "hub/store/batch_writer.hpp"
+#include "hub/store/sql/database.hpp"
 #include "protocol/result.hpp"
-
-struct sqlite3;
 
 namespace tether::hub {
 
@@ -67,13 +67,17 @@ class UpdateStore {
  public:
   static constexpr std::size_t kMaxEvents = 200;
 
-  // Opens (creating) `<state_dir>/updates.db`. Completions are posted to `inbox`.
-  static Result<std::unique_ptr<UpdateStore>> open(const std::string& state_dir, LoopInbox& inbox);
+  // Connects to `url` (SQLite: DIR/updates.db, creating DIR 0700 when missing) and
+  // brings the schema up to date (migrations of the store "updates").
+  // Completions are posted to `inbox`.
+  static Result<std::unique_ptr<UpdateStore>> open(const sql::StoreUrl& url, LoopInbox& inbox);
+  // The schema, version by version; version 1 is the updates.db of older hubs.
+  static const std::vector<sql::Migration>& migrations();
   ~UpdateStore();
   UpdateStore(const UpdateStore&) = delete;
   UpdateStore& operator=(const UpdateStore&) = delete;
 
-  // Loop thread, at start: everything stored.
+  // Loop thread, at start: everything stored, oldest first (created_ms, then id).
   Result<std::vector<UpdateEntry>> load_updates();
   Result<std::vector<Campaign>> load_campaigns();
 
@@ -88,12 +92,15 @@ class UpdateStore {
   void flush();
 
  private:
-  using Write = std::function<Status(sqlite3*)>;
+  // Runs on the writer thread, inside the batch's transaction.
+  using Write = std::function<Status(sql::Connection&)>;
   using Queued = std::pair<Write, Done>;
-  UpdateStore(sqlite3* db, LoopInbox& inbox);
+  UpdateStore(std::unique_ptr<sql::Connection> reader, std::unique_ptr<sql::Connection> writer,
+              LoopInbox& inbox);
   void queue(Write write, Done done);
 
-  sqlite3* db_;
+  std::unique_ptr<sql::Connection> reader_;  // the loop thread's (the loads)
+  std::unique_ptr<sql::Connection> writer_;  // the writer thread's
   LoopInbox& inbox_;
   // Everything queued since the last batch commits in one transaction; each
   // write's completion is posted to the loop after it.

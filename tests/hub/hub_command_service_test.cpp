@@ -1,13 +1,16 @@
 // The command service (proto 0x0013) on its own: a fake device side, a command
 // store whose commits happen when the test says so, and the JSON API called
-// directly with callers of each role. Plus the SQLite command store on a temp dir.
+// directly with callers of each role. Plus the SQL command store on each back end,
+// and on a commands.db from before the port.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <cstdlib>
 #include <filesystem>
+#include <limits>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -15,12 +18,14 @@
 #include "hub/operators/operator_side.hpp"
 #include "hub/services/command_service.hpp"
 #include "hub/services/service_registry.hpp"
-#include "hub/store/sqlite_command_store.hpp"
+#include "hub/store/sql_command_store.hpp"
 #include "protocol/codec.hpp"
 #include "protocol/command.hpp"
 #include "protocol/control.hpp"
 #include "tests/hub/command_fakes.hpp"
 #include "tests/hub/hub_fakes.hpp"
+#include "tests/hub/legacy_sqlite_file.hpp"
+#include "tests/support/sql_store.hpp"
 
 namespace tether::hub {
 namespace {
@@ -479,20 +484,7 @@ TEST_F(CommandServiceTest, HistoryIsNewestFirstWithWhoSentIt) {
   EXPECT_EQ(call("GET", "/api/devices/gw/commands?limit=x", "", Role::kViewer).status, 400u);
 }
 
-// ------------------------------------------------------------------ SQLite store
-
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "hub-commands-XXXXXX").string();
-    path_ = ::mkdtemp(tmpl.data());
-  }
-  ~TempDir() { std::filesystem::remove_all(path_); }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
+// ------------------------------------------------------------------ SQL store
 
 CommandRecord record(const std::string& id, const std::string& device = "gw") {
   CommandRecord r;
@@ -508,10 +500,22 @@ CommandRecord record(const std::string& id, const std::string& device = "gw") {
   return r;
 }
 
-TEST(SqliteCommandStore, RowsSurviveAReopenAndFinishOnce) {
-  TempDir dir;
+class SqlCommandStoreTest : public ::testing::TestWithParam<test::SqlBackend> {
+ protected:
+  void SetUp() override {
+    auto made = test::SqlTestStore::create(GetParam());
+    ASSERT_TRUE(made.ok()) << made.error().message();
+    scratch = std::move(*made);
+  }
+  std::unique_ptr<test::SqlTestStore> scratch;
+};
+
+INSTANTIATE_TEST_SUITE_P(EachBackEnd, SqlCommandStoreTest, test::kBothSqlBackends,
+                         test::sql_backend_name);
+
+TEST_P(SqlCommandStoreTest, RowsSurviveAReopenAndFinishOnce) {
   {
-    auto store = SqliteCommandStore::open(dir.path());
+    auto store = SqlCommandStore::open(scratch->url());
     ASSERT_TRUE(store.ok()) << store.error().message();
     bool committed = false;
     (*store)->add(record("c1"), [&](const Status& s) { committed = s.ok(); });
@@ -523,8 +527,8 @@ TEST(SqliteCommandStore, RowsSurviveAReopenAndFinishOnce) {
     (*store)->finish("gw", "c1", CommandOutcome{"error", std::nullopt, "later", 1, 2}, {});
     ASSERT_TRUE((*store)->flush().ok());
   }
-  auto store = SqliteCommandStore::open(dir.path());
-  ASSERT_TRUE(store.ok());
+  auto store = SqlCommandStore::open(scratch->url());
+  ASSERT_TRUE(store.ok()) << store.error().message();
   auto c1 = (*store)->get("gw", "c1");
   ASSERT_TRUE(c1.ok() && c1->has_value());
   EXPECT_EQ((*c1)->outcome.status, "ok");
@@ -544,10 +548,9 @@ TEST(SqliteCommandStore, RowsSurviveAReopenAndFinishOnce) {
   EXPECT_FALSE((*store)->get("other", "c1")->has_value());
 }
 
-TEST(SqliteCommandStore, HistoryIsCappedButPendingRowsStay) {
-  TempDir dir;
-  auto store = SqliteCommandStore::open(dir.path(), 3);
-  ASSERT_TRUE(store.ok());
+TEST_P(SqlCommandStoreTest, HistoryIsCappedButPendingRowsStay) {
+  auto store = SqlCommandStore::open(scratch->url(), 3);
+  ASSERT_TRUE(store.ok()) << store.error().message();
   (*store)->add(record("keep-pending"), {});
   for (int i = 0; i < 6; ++i) {
     const std::string id = "d" + std::to_string(i);
@@ -562,6 +565,126 @@ TEST(SqliteCommandStore, HistoryIsCappedButPendingRowsStay) {
   for (const auto& r : *history) ids.push_back(r.id);
   EXPECT_EQ(ids, (std::vector<std::string>{"d5", "d4", "d3", "keep-pending"}));
   EXPECT_EQ((*store)->history("other", 100)->size(), 1u);
+}
+
+TEST_P(SqlCommandStoreTest, NullsBytesAndHugeNumbersRoundTrip) {
+  auto store = SqlCommandStore::open(scratch->url());
+  ASSERT_TRUE(store.ok()) << store.error().message();
+  CommandRecord bare = record("bare");
+  bare.timeout_s.reset();
+  bare.request.clear();
+  CommandRecord big = record("big");
+  big.timeout_s = std::numeric_limits<std::uint64_t>::max();  // stored as INT64_MAX
+  big.request = {0x00, 0xff, 0x00, 0x27, 0x5c};
+  big.user = "o'brien";
+  (*store)->add(bare, {});
+  (*store)->add(big, {});
+  ASSERT_TRUE((*store)->flush().ok());
+  (*store)->finish("gw", "big", CommandOutcome{"error", std::nullopt, "no\nway", -1, 3}, {});
+  ASSERT_TRUE((*store)->flush().ok());
+  auto got_bare = (*store)->get("gw", "bare");
+  ASSERT_TRUE(got_bare.ok() && got_bare->has_value());
+  EXPECT_FALSE((*got_bare)->timeout_s.has_value());
+  EXPECT_TRUE((*got_bare)->request.empty());
+  EXPECT_FALSE((*got_bare)->outcome.ret_json.has_value());
+  EXPECT_EQ((*got_bare)->outcome.status, kCommandPending);
+  auto got_big = (*store)->get("gw", "big");
+  ASSERT_TRUE(got_big.ok() && got_big->has_value());
+  EXPECT_EQ((*got_big)->timeout_s,
+            std::optional<std::uint64_t>(std::numeric_limits<std::int64_t>::max()));
+  EXPECT_EQ((*got_big)->request, big.request);
+  EXPECT_EQ((*got_big)->user, "o'brien");
+  EXPECT_EQ((*got_big)->outcome.err, std::optional<std::string>("no\nway"));
+  EXPECT_FALSE((*got_big)->outcome.ret_json.has_value());
+  EXPECT_EQ((*got_big)->outcome.device_ts, -1);
+  // A limit beyond what both engines take reads everything; zero reads nothing.
+  EXPECT_EQ((*store)->history("gw", std::numeric_limits<std::size_t>::max())->size(), 2u);
+  EXPECT_TRUE((*store)->history("gw", 0)->empty());
+  auto pending = (*store)->pending();
+  ASSERT_TRUE(pending.ok());
+  ASSERT_EQ(pending->size(), 1u);
+  EXPECT_EQ(pending->at(0).id, "bare");
+}
+
+// PostgreSQL restarts under the store: the next batch and read reconnect (the
+// store runs them once more). While the server is down, a write's completion says
+// so, and nothing is half-written.
+TEST(SqlCommandStorePostgres, ARestartIsInvisibleAndAnOutageIsAnErrorThatPasses) {
+  auto made = test::SqlTestStore::create(test::SqlBackend::kPostgres);
+  ASSERT_TRUE(made.ok()) << made.error().message();
+  test::PostgresServer& server = *(*made)->postgres();
+  auto store = SqlCommandStore::open((*made)->url());
+  ASSERT_TRUE(store.ok()) << store.error().message();
+  (*store)->add(record("c1"), {});
+  ASSERT_TRUE((*store)->flush().ok());
+  ASSERT_TRUE((*store)->pending().ok());
+  ASSERT_TRUE(server.restart().ok());
+  std::optional<Status> finished;
+  (*store)->finish("gw", "c1", CommandOutcome{"ok", std::nullopt, std::nullopt, 1, 2},
+                   [&](const Status& s) { finished = s; });
+  ASSERT_TRUE((*store)->flush().ok());
+  ASSERT_TRUE(finished.has_value() && finished->ok()) << finished->error().message();
+  auto c1 = (*store)->get("gw", "c1");
+  ASSERT_TRUE(c1.ok()) << c1.error().message();
+  EXPECT_EQ((*c1)->outcome.status, "ok");
+
+  ASSERT_TRUE(server.stop().ok());
+  std::optional<Status> added;
+  (*store)->add(record("c2"), [&](const Status& s) { added = s; });
+  const Status flushed = (*store)->flush();
+  ASSERT_FALSE(flushed.ok());
+  EXPECT_EQ(flushed.error().code(), ErrorCode::kUnavailable) << flushed.error().message();
+  ASSERT_TRUE(added.has_value());
+  EXPECT_FALSE(added->ok());
+  EXPECT_FALSE((*store)->pending().ok());
+  ASSERT_TRUE(server.start_again().ok());
+  (*store)->add(record("c2"), {});
+  ASSERT_TRUE((*store)->flush().ok());
+  auto pending = (*store)->pending();
+  ASSERT_TRUE(pending.ok()) << pending.error().message();
+  ASSERT_EQ(pending->size(), 1u);
+  EXPECT_EQ(pending->at(0).id, "c2");
+}
+
+// A state dir from before the SQL port: commands.db made by the old code's schema
+// (seq INTEGER PRIMARY KEY AUTOINCREMENT), with a pending row.
+TEST(SqlCommandStoreLegacy, AnOldCommandsDbOpensWithItsRows) {
+  auto made = test::SqlTestStore::create(test::SqlBackend::kSqlite);
+  ASSERT_TRUE(made.ok()) << made.error().message();
+  const auto& scratch = *made;
+  const auto file = std::filesystem::path(scratch->url().sqlite_dir) / "commands.db";
+  ASSERT_EQ(testing::write_legacy_sqlite(
+                file, {"PRAGMA journal_mode=WAL",
+                       "CREATE TABLE IF NOT EXISTS commands ("
+                       " seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+                       " id TEXT NOT NULL, device TEXT NOT NULL, target TEXT NOT NULL,"
+                       " action TEXT NOT NULL, args TEXT NOT NULL, timeout_s INTEGER, request BLOB,"
+                       " user TEXT NOT NULL, created_ms INTEGER NOT NULL, status TEXT NOT NULL,"
+                       " ret TEXT, err TEXT, device_ts INTEGER NOT NULL DEFAULT 0,"
+                       " finished_ms INTEGER NOT NULL DEFAULT 0, UNIQUE(device, id))",
+                       "CREATE INDEX IF NOT EXISTS commands_pending ON commands(status) "
+                       "WHERE status = 'pending'",
+                       "INSERT INTO commands(id, device, target, action, args, timeout_s, request,"
+                       " user, created_ms, status) VALUES('old', 'gw', 'relay', 'on', '{}', NULL,"
+                       " x'80', 'otto', 1, 'pending')"}),
+            "");
+  auto store = SqlCommandStore::open(scratch->url());
+  ASSERT_TRUE(store.ok()) << store.error().message();
+  auto pending = (*store)->pending();
+  ASSERT_TRUE(pending.ok());
+  ASSERT_EQ(pending->size(), 1u);
+  EXPECT_EQ(pending->at(0).id, "old");
+  EXPECT_EQ(pending->at(0).user, "otto");
+  EXPECT_EQ(pending->at(0).request, (protocol::Bytes{0x80}));
+  // New rows go after it, and it finishes as any other.
+  (*store)->add(record("new"), {});
+  (*store)->finish("gw", "old", CommandOutcome{"ok", "{}", std::nullopt, 2, 3}, {});
+  ASSERT_TRUE((*store)->flush().ok());
+  auto history = (*store)->history("gw", 10);
+  ASSERT_TRUE(history.ok());
+  ASSERT_EQ(history->size(), 2u);
+  EXPECT_EQ(history->at(0).id, "new");
+  EXPECT_EQ(history->at(1).outcome.status, "ok");
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 // The config service (proto 0x0011) on its own: a fake device side, a config store
 // whose commits the test releases, and the JSON routes called with a Caller of
-// each role. Plus the SQLite config store against a real file.
+// each role. Plus the SQL config store on each back end, and on a config.db from
+// before the port.
 #include <gtest/gtest.h>
 
 #include <unistd.h>
@@ -9,6 +10,7 @@
 #include <filesystem>
 #include <limits>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -17,12 +19,14 @@
 #include "hub/services/config_json.hpp"
 #include "hub/services/config_service.hpp"
 #include "hub/services/service_registry.hpp"
-#include "hub/store/sqlite_config_store.hpp"
+#include "hub/store/sql_config_store.hpp"
 #include "protocol/codec.hpp"
 #include "protocol/config.hpp"
 #include "protocol/control.hpp"
 #include "tests/hub/command_fakes.hpp"
 #include "tests/hub/hub_fakes.hpp"
+#include "tests/hub/legacy_sqlite_file.hpp"
+#include "tests/support/sql_store.hpp"
 
 namespace tether::hub {
 namespace {
@@ -443,19 +447,17 @@ TEST(ConfigJson, DocumentsConvertBothWays) {
   EXPECT_FALSE(config_json::to_msgpack("{").ok());
 }
 
-// ------------------------------------------------------------------ SQLite store
+// ------------------------------------------------------------------ SQL store
 
-class SqliteConfigStoreTest : public ::testing::Test {
+class SqlConfigStoreTest : public ::testing::TestWithParam<test::SqlBackend> {
  protected:
   void SetUp() override {
-    dir = std::filesystem::temp_directory_path() /
-          ("hub-config-" + std::to_string(::getpid()) + "-" +
-           ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(dir);
+    auto made = test::SqlTestStore::create(GetParam());
+    ASSERT_TRUE(made.ok()) << made.error().message();
+    scratch = std::move(*made);
   }
-  void TearDown() override { std::filesystem::remove_all(dir); }
-  std::unique_ptr<SqliteConfigStore> open() {
-    auto s = SqliteConfigStore::open(dir.string());
+  std::unique_ptr<SqlConfigStore> open() {
+    auto s = SqlConfigStore::open(scratch->url());
     EXPECT_TRUE(s.ok()) << (s.ok() ? "" : s.error().message());
     return s.ok() ? std::move(*s) : nullptr;
   }
@@ -469,10 +471,13 @@ class SqliteConfigStoreTest : public ::testing::Test {
     out.state = state;
     return out;
   }
-  std::filesystem::path dir;
+  std::unique_ptr<test::SqlTestStore> scratch;
 };
 
-TEST_F(SqliteConfigStoreTest, ReadsSeeQueuedWritesAndEverythingSurvivesAReopen) {
+INSTANTIATE_TEST_SUITE_P(EachBackEnd, SqlConfigStoreTest, test::kBothSqlBackends,
+                         test::sql_backend_name);
+
+TEST_P(SqlConfigStoreTest, ReadsSeeQueuedWritesAndEverythingSurvivesAReopen) {
   {
     auto store = open();
     ASSERT_TRUE(store);
@@ -516,7 +521,7 @@ TEST_F(SqliteConfigStoreTest, ReadsSeeQueuedWritesAndEverythingSurvivesAReopen) 
   EXPECT_EQ((*reported)->at_ms, 7);
 }
 
-TEST_F(SqliteConfigStoreTest, HistoryIsBoundedPerDevice) {
+TEST_P(SqlConfigStoreTest, HistoryIsBoundedPerDevice) {
   auto store = open();
   ASSERT_TRUE(store);
   const auto n = ConfigStore::kMaxHistory + 5;
@@ -531,7 +536,105 @@ TEST_F(SqliteConfigStoreTest, HistoryIsBoundedPerDevice) {
   EXPECT_EQ(store->history("other", 10)->size(), 1u);
 }
 
-TEST_F(SqliteConfigStoreTest, StatesHaveNames) {
+TEST_P(SqlConfigStoreTest, EveryBitOfAVersionAndAnyTextRoundTrip) {
+  // A device may report any 64-bit version; the column is a signed INTEGER.
+  const std::uint64_t huge = std::numeric_limits<std::uint64_t>::max();
+  ConfigVersion odd = version(1);
+  odd.document_json = R"({"q":"it's \"quoted\"; DROP TABLE x; -- é"})";
+  odd.reason = "";
+  {
+    auto store = open();
+    ASSERT_TRUE(store);
+    store->put_version("gw's", odd, {});
+    store->put_reported("gw's", ReportedConfig{huge, "{}", -5});
+    ASSERT_TRUE(store->flush().ok());
+  }
+  auto store = open();
+  ASSERT_TRUE(store);
+  auto reported = store->reported("gw's");
+  ASSERT_TRUE(reported.ok() && reported->has_value());
+  EXPECT_EQ((*reported)->version, huge);
+  EXPECT_EQ((*reported)->at_ms, -5);
+  auto latest = store->latest("gw's");
+  ASSERT_TRUE(latest.ok() && latest->has_value());
+  EXPECT_EQ((*latest)->document_json, odd.document_json);
+  // A newer report replaces the row.
+  store->put_reported("gw's", ReportedConfig{2, R"({"b":2})", 9});
+  ASSERT_TRUE(store->flush().ok());
+  EXPECT_EQ((*store->reported("gw's"))->values_json, R"({"b":2})");
+  // A limit beyond what both engines take still reads everything.
+  EXPECT_EQ(store->history("gw's", std::numeric_limits<std::size_t>::max())->size(), 1u);
+  EXPECT_TRUE(store->history("gw's", 0)->empty());
+}
+
+// PostgreSQL restarts under the store: the writer's and the reader's connections
+// are gone; the store reconnects and runs the batch and the read once more, so
+// neither the operator nor the device sees an error.
+TEST(SqlConfigStorePostgres, AServerRestartCostsNoWriteAndNoRead) {
+  auto made = test::SqlTestStore::create(test::SqlBackend::kPostgres);
+  ASSERT_TRUE(made.ok()) << made.error().message();
+  auto store = SqlConfigStore::open((*made)->url());
+  ASSERT_TRUE(store.ok()) << store.error().message();
+  ConfigVersion v;
+  v.version = 1;
+  (*store)->put_version("gw", v, {});
+  ASSERT_TRUE((*store)->flush().ok());
+  ASSERT_TRUE((*store)->latest("gw").ok());
+  ASSERT_TRUE((*made)->postgres()->restart().ok());
+  std::optional<Status> committed;
+  v.version = 2;
+  (*store)->put_version("gw", v, [&](const Status& s) { committed = s; });
+  ASSERT_TRUE((*store)->flush().ok());
+  ASSERT_TRUE(committed.has_value());
+  EXPECT_TRUE(committed->ok()) << committed->error().message();
+  auto rows = (*store)->history("gw", 10);
+  ASSERT_TRUE(rows.ok()) << rows.error().message();
+  EXPECT_EQ(rows->size(), 2u);
+}
+
+// A state dir from before the SQL port: config.db made by the old code's schema.
+TEST(SqlConfigStoreLegacy, AnOldConfigDbOpensWithItsRows) {
+  auto made = test::SqlTestStore::create(test::SqlBackend::kSqlite);
+  ASSERT_TRUE(made.ok()) << made.error().message();
+  const auto& scratch = *made;
+  const auto file = std::filesystem::path(scratch->url().sqlite_dir) / "config.db";
+  ASSERT_EQ(
+      testing::write_legacy_sqlite(
+          file, {"PRAGMA journal_mode=WAL",
+                 "CREATE TABLE IF NOT EXISTS config_versions ("
+                 " device TEXT NOT NULL, version INTEGER NOT NULL, document TEXT NOT NULL,"
+                 " mode TEXT NOT NULL, pushed_by TEXT NOT NULL, pushed_ms INTEGER NOT NULL,"
+                 " state TEXT NOT NULL, reason TEXT NOT NULL, answered_ms INTEGER NOT NULL,"
+                 " PRIMARY KEY(device, version))",
+                 "CREATE TABLE IF NOT EXISTS config_reported ("
+                 " device TEXT PRIMARY KEY, version INTEGER NOT NULL, vals TEXT NOT NULL,"
+                 " at_ms INTEGER NOT NULL)",
+                 "INSERT INTO config_versions VALUES('gw', 3, '{\"a\":1}', 'replace', 'bob', 10,"
+                 " 'applied', '', 11)",
+                 "INSERT INTO config_reported VALUES('gw', 3, '{\"a\":1}', 12)"}),
+      "");
+  {
+    auto store = SqlConfigStore::open(scratch->url());
+    ASSERT_TRUE(store.ok()) << store.error().message();
+    auto latest = (*store)->latest("gw");
+    ASSERT_TRUE(latest.ok() && latest->has_value());
+    EXPECT_EQ((*latest)->version, 3u);
+    EXPECT_EQ((*latest)->state, ConfigState::kApplied);
+    EXPECT_EQ((*latest)->mode, "replace");
+    EXPECT_EQ((*(*store)->reported("gw"))->at_ms, 12);
+    ConfigVersion next;
+    next.version = 4;
+    next.mode = "merge";
+    (*store)->put_version("gw", next, {});
+    ASSERT_TRUE((*store)->flush().ok());
+  }
+  // Opened again: the migration is not applied twice, and both rows are there.
+  auto store = SqlConfigStore::open(scratch->url());
+  ASSERT_TRUE(store.ok()) << store.error().message();
+  EXPECT_EQ((*store)->history("gw", 10)->size(), 2u);
+}
+
+TEST(ConfigStateTest, StatesHaveNames) {
   for (ConfigState s : {ConfigState::kPending, ConfigState::kApplied, ConfigState::kError,
                         ConfigState::kSuperseded}) {
     EXPECT_EQ(parse_config_state(config_state_name(s)), s);

@@ -2,13 +2,15 @@
 // the signer checked with tetherd's own verifier (plugins/update/signature_check),
 // the artifact folder's hashing worker, and the update service with a fake device
 // side: offers, acks only after the service's commit, consent, cancel, campaigns,
-// roles, and state that survives a restart of the hub.
+// roles, and state that survives a restart of the hub. Plus the update store on
+// each back end, and on an updates.db from before the SQL port.
 #include <gtest/gtest.h>
 #include <openssl/sha.h>
 
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "hub/auth.hpp"
@@ -16,12 +18,17 @@
 #include "hub/operators/operator_side.hpp"
 #include "hub/services/service_registry.hpp"
 #include "hub/services/update_service.hpp"
+#include "hub/store/sql_command_store.hpp"
+#include "hub/store/sql_config_store.hpp"
 #include "hub/update/artifact_library.hpp"
 #include "hub/update/byte_range.hpp"
+#include "hub/update/update_store.hpp"
 #include "plugins/update/signature_check.hpp"
 #include "protocol/update.hpp"
 #include "tests/hub/command_fakes.hpp"
 #include "tests/hub/hub_fakes.hpp"
+#include "tests/hub/legacy_sqlite_file.hpp"
+#include "tests/support/sql_store.hpp"
 #include "tests/support/temp_dir.hpp"
 #include "tests/unit/update/key_tools.hpp"
 
@@ -175,11 +182,270 @@ TEST(ArtifactLibraryTest, HashesOffTheCallerAndNoticesChanges) {
   EXPECT_FALSE(ArtifactLibrary::open(dir.path() / "missing", std::nullopt));
 }
 
+// ------------------------------------------------------------------ store
+
+class UpdateStoreTest : public ::testing::TestWithParam<test::SqlBackend> {
+ protected:
+  void SetUp() override {
+    auto made = test::SqlTestStore::create(GetParam());
+    ASSERT_TRUE(made.ok()) << made.error().message();
+    scratch = std::move(*made);
+  }
+  std::unique_ptr<UpdateStore> open() {
+    auto s = UpdateStore::open(scratch->url(), inbox);
+    EXPECT_TRUE(s.ok()) << (s.ok() ? "" : s.error().message());
+    return s.ok() ? std::move(*s) : nullptr;
+  }
+  // A completion that counts what it was told.
+  UpdateStore::Done count() {
+    return [this](const Status& s) {
+      if (s.ok()) {
+        ++committed;
+      } else {
+        ++failed;
+      }
+    };
+  }
+  static UpdateEntry entry(const std::string& id, std::int64_t created_ms) {
+    UpdateEntry e;
+    e.id = id;
+    e.device = "gw";
+    e.artifact = "app.bin";
+    e.version = "1.0";
+    e.size = 5'000'000'000;  // past 32 bits
+    e.sha256 = std::string(64, 'a');
+    e.consent = true;
+    e.grant_hash = std::string(64, 'b');
+    e.created_by = "alice";
+    e.created_ms = created_ms;
+    e.state = "queued";
+    e.updated_ms = created_ms;
+    return e;
+  }
+
+  std::unique_ptr<test::SqlTestStore> scratch;
+  LoopInbox inbox;
+  int committed = 0;
+  int failed = 0;
+};
+
+INSTANTIATE_TEST_SUITE_P(EachBackEnd, UpdateStoreTest, test::kBothSqlBackends,
+                         test::sql_backend_name);
+
+TEST_P(UpdateStoreTest, RowsEventsAndCampaignsSurviveAReopen) {
+  {
+    auto store = open();
+    ASSERT_TRUE(store);
+    // Same created_ms: loaded in id order, whatever the engine's collation.
+    store->save(entry("u-b", 7), UpdateEvent{7, "queued", -1, ""}, count());
+    store->save(entry("U-a", 7), std::nullopt, count());
+    store->save(entry("u-0", 3), std::nullopt, count());
+    UpdateEntry later = entry("u-b", 7);
+    later.state = "failure";
+    later.percent = 42;
+    later.message = "it's \"broken\"";
+    later.campaign = "c1";
+    later.acked = true;
+    later.consent = false;
+    store->save(later, UpdateEvent{9, "failure", 42, "tail"}, count());
+    store->save(Campaign{"c1", "app.bin", "1.0", true, "alice", 5}, count());
+    store->save(Campaign{"c1", "app.bin", "2.0", false, "bob", 6}, count());  // replaces
+    store->save(Campaign{"c0", "app.bin", "1.0", false, "bob", 7}, count());
+    store->flush();
+    EXPECT_EQ(committed, 0) << "completions run on the loop, not the writer";
+    inbox.run_pending();
+    EXPECT_EQ(committed, 7);
+    EXPECT_EQ(failed, 0);
+  }
+  auto store = open();
+  ASSERT_TRUE(store);
+  auto updates = store->load_updates();
+  ASSERT_TRUE(updates.ok()) << updates.error().message();
+  ASSERT_EQ(updates->size(), 3u);
+  EXPECT_EQ(updates->at(0).id, "u-0");
+  EXPECT_EQ(updates->at(1).id, "U-a");
+  const UpdateEntry& b = updates->at(2);
+  EXPECT_EQ(b.id, "u-b");
+  EXPECT_EQ(b.state, "failure");
+  EXPECT_EQ(b.percent, 42);
+  EXPECT_EQ(b.message, "it's \"broken\"");
+  EXPECT_EQ(b.campaign, "c1");
+  EXPECT_TRUE(b.acked);
+  EXPECT_FALSE(b.consent);
+  EXPECT_EQ(b.size, 5'000'000'000u);
+  EXPECT_EQ(b.sha256, std::string(64, 'a'));
+  ASSERT_EQ(b.events.size(), 2u);
+  EXPECT_EQ(b.events[0].state, "queued");
+  EXPECT_EQ(b.events[0].percent, -1);
+  EXPECT_EQ(b.events[1].state, "failure");
+  EXPECT_EQ(b.events[1].percent, 42);
+  EXPECT_EQ(b.events[1].message, "tail");
+  EXPECT_TRUE(updates->at(0).events.empty());
+  EXPECT_TRUE(updates->at(1).consent);
+  EXPECT_FALSE(updates->at(1).acked);
+  auto campaigns = store->load_campaigns();
+  ASSERT_TRUE(campaigns.ok()) << campaigns.error().message();
+  ASSERT_EQ(campaigns->size(), 2u);
+  EXPECT_EQ(campaigns->at(0).id, "c1");
+  EXPECT_EQ(campaigns->at(0).version, "2.0");
+  EXPECT_EQ(campaigns->at(0).created_by, "bob");
+  EXPECT_FALSE(campaigns->at(0).consent);
+  EXPECT_EQ(campaigns->at(1).id, "c0");  // created later
+}
+
+TEST_P(UpdateStoreTest, EventsAreCappedPerUpdateAndEraseForgetsBoth) {
+  auto store = open();
+  ASSERT_TRUE(store);
+  const std::int64_t n = static_cast<std::int64_t>(UpdateStore::kMaxEvents) + 5;
+  for (std::int64_t i = 0; i < n; ++i) {
+    store->save(entry("long", 1), UpdateEvent{i, "downloading", i % 100, ""}, {});
+  }
+  store->save(entry("short", 2), UpdateEvent{1, "queued", -1, ""}, {});
+  store->flush();
+  auto updates = store->load_updates();
+  ASSERT_TRUE(updates.ok()) << updates.error().message();
+  ASSERT_EQ(updates->size(), 2u);
+  const auto& events = updates->at(0).events;
+  ASSERT_EQ(events.size(), UpdateStore::kMaxEvents);
+  EXPECT_EQ(events.front().at_ms, 5);  // the oldest went
+  EXPECT_EQ(events.back().at_ms, n - 1);
+  EXPECT_EQ(updates->at(1).events.size(), 1u);
+  store->erase("long", count());
+  store->flush();
+  inbox.run_pending();
+  EXPECT_EQ(committed, 1);
+  updates = store->load_updates();
+  ASSERT_TRUE(updates.ok());
+  ASSERT_EQ(updates->size(), 1u);
+  EXPECT_EQ(updates->at(0).id, "short");
+  EXPECT_EQ(updates->at(0).events.size(), 1u);
+  // Saved again after its erase, "long" starts without its old events.
+  store->save(entry("long", 1), std::nullopt, {});
+  store->flush();
+  updates = store->load_updates();
+  ASSERT_TRUE(updates.ok());
+  ASSERT_EQ(updates->size(), 2u);
+  EXPECT_TRUE(updates->at(0).events.empty());
+}
+
+// With PostgreSQL every store lives in one database: their tables and migration
+// records sit side by side (SQLite: files side by side in one directory).
+TEST_P(UpdateStoreTest, SharesItsStoreWithTheConfigAndCommandStores) {
+  for (int round = 0; round < 2; ++round) {  // the second opens what the first made
+    auto updates = open();
+    ASSERT_TRUE(updates);
+    auto configs = SqlConfigStore::open(scratch->url());
+    ASSERT_TRUE(configs.ok()) << configs.error().message();
+    auto commands = SqlCommandStore::open(scratch->url());
+    ASSERT_TRUE(commands.ok()) << commands.error().message();
+    const std::string id = "r" + std::to_string(round);
+    updates->save(entry(id, round), std::nullopt, {});
+    ConfigVersion v;
+    v.version = static_cast<std::uint64_t>(round) + 1;
+    (*configs)->put_version("gw", v, {});
+    CommandRecord c;
+    c.id = id;
+    c.device = "gw";
+    (*commands)->add(c, {});
+    updates->flush();
+    ASSERT_TRUE((*configs)->flush().ok());
+    ASSERT_TRUE((*commands)->flush().ok());
+    EXPECT_EQ(updates->load_updates()->size(), static_cast<std::size_t>(round) + 1);
+    EXPECT_EQ((*configs)->history("gw", 10)->size(), static_cast<std::size_t>(round) + 1);
+    EXPECT_EQ((*commands)->history("gw", 10)->size(), static_cast<std::size_t>(round) + 1);
+  }
+}
+
+// PostgreSQL restarts under the store: the next batch reconnects (the store runs
+// it once more), and its completion on the loop reports success.
+TEST(UpdateStorePostgres, AServerRestartCostsNoWrite) {
+  auto made = test::SqlTestStore::create(test::SqlBackend::kPostgres);
+  ASSERT_TRUE(made.ok()) << made.error().message();
+  LoopInbox inbox;
+  auto store = UpdateStore::open((*made)->url(), inbox);
+  ASSERT_TRUE(store.ok()) << store.error().message();
+  UpdateEntry e;
+  e.id = "u1";
+  e.state = "queued";
+  (*store)->save(e, UpdateEvent{1, "queued", -1, ""}, {});
+  (*store)->flush();
+  ASSERT_TRUE((*store)->load_updates().ok());
+  ASSERT_TRUE((*made)->postgres()->restart().ok());
+  std::optional<Status> saved;
+  e.state = "success";
+  (*store)->save(e, UpdateEvent{2, "success", -1, ""}, [&](const Status& s) { saved = s; });
+  (*store)->flush();
+  inbox.run_pending();
+  ASSERT_TRUE(saved.has_value());
+  EXPECT_TRUE(saved->ok()) << saved->error().message();
+  auto updates = (*store)->load_updates();
+  ASSERT_TRUE(updates.ok()) << updates.error().message();
+  ASSERT_EQ(updates->size(), 1u);
+  EXPECT_EQ(updates->at(0).state, "success");
+  EXPECT_EQ(updates->at(0).events.size(), 2u);
+}
+
+// A state dir from before the SQL port: updates.db made by the old code's schema.
+TEST(UpdateStoreLegacy, AnOldUpdatesDbOpensWithItsRows) {
+  auto made = test::SqlTestStore::create(test::SqlBackend::kSqlite);
+  ASSERT_TRUE(made.ok()) << made.error().message();
+  const auto& scratch = *made;
+  const auto file = std::filesystem::path(scratch->url().sqlite_dir) / "updates.db";
+  ASSERT_EQ(testing::write_legacy_sqlite(file, {R"sql(
+PRAGMA journal_mode = WAL;
+PRAGMA synchronous = FULL;
+CREATE TABLE IF NOT EXISTS updates (
+  id TEXT PRIMARY KEY, device TEXT NOT NULL, artifact TEXT NOT NULL, version TEXT NOT NULL,
+  size INTEGER NOT NULL, sha256 TEXT NOT NULL, consent INTEGER NOT NULL,
+  grant_hash TEXT NOT NULL, campaign TEXT NOT NULL, created_by TEXT NOT NULL,
+  created_ms INTEGER NOT NULL, state TEXT NOT NULL, percent INTEGER NOT NULL,
+  message TEXT NOT NULL, updated_ms INTEGER NOT NULL, acked INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS updates_device ON updates(device, created_ms);
+CREATE TABLE IF NOT EXISTS update_events (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT, update_id TEXT NOT NULL, at_ms INTEGER NOT NULL,
+  state TEXT NOT NULL, percent INTEGER NOT NULL, message TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS update_events_id ON update_events(update_id, seq);
+CREATE TABLE IF NOT EXISTS update_campaigns (
+  id TEXT PRIMARY KEY, artifact TEXT NOT NULL, version TEXT NOT NULL, consent INTEGER NOT NULL,
+  created_by TEXT NOT NULL, created_ms INTEGER NOT NULL);
+INSERT INTO updates VALUES ('old', 'gw', 'app.bin', '1.0', 13, 'aa', 1, 'bb', '', 'alice', 5,
+  'installing', 50, '', 6, 0);
+INSERT INTO update_events (update_id, at_ms, state, percent, message)
+  VALUES ('old', 5, 'queued', -1, '');
+INSERT INTO update_campaigns VALUES ('c', 'app.bin', '1.0', 0, 'alice', 4);
+)sql"}),
+            "");
+  LoopInbox inbox;
+  auto store = UpdateStore::open(scratch->url(), inbox);
+  ASSERT_TRUE(store.ok()) << store.error().message();
+  auto updates = (*store)->load_updates();
+  ASSERT_TRUE(updates.ok()) << updates.error().message();
+  ASSERT_EQ(updates->size(), 1u);
+  EXPECT_EQ(updates->at(0).state, "installing");
+  EXPECT_TRUE(updates->at(0).consent);
+  ASSERT_EQ(updates->at(0).events.size(), 1u);
+  EXPECT_EQ((*store)->load_campaigns()->size(), 1u);
+  // A new event goes after the old one.
+  UpdateEntry e = updates->at(0);
+  e.state = "success";
+  (*store)->save(e, UpdateEvent{7, "success", -1, ""}, {});
+  (*store)->flush();
+  updates = (*store)->load_updates();
+  ASSERT_TRUE(updates.ok());
+  ASSERT_EQ(updates->at(0).events.size(), 2u);
+  EXPECT_EQ(updates->at(0).events.back().state, "success");
+}
+
 // ------------------------------------------------------------------ service
+// On SQLite: the service does not care which back end holds its store, and
+// UpdateStoreTest runs the store itself on both.
 
 class UpdateServiceTest : public ::testing::Test {
  protected:
   void SetUp() override {
+    auto made = test::SqlTestStore::create(test::SqlBackend::kSqlite);
+    ASSERT_TRUE(made.ok()) << made.error().message();
+    scratch = std::move(*made);
     ASSERT_TRUE(store.put_device("gw", "h1", 1));
     ASSERT_TRUE(store.put_device("gw2", "h2", 1));
     devices.set_online("gw", true);
@@ -194,10 +460,9 @@ class UpdateServiceTest : public ::testing::Test {
   void start() {
     service.reset();
     service = std::make_unique<UpdateService>(context);
-    std::filesystem::create_directories(dir.path() / "state");
     UpdateSettings settings;
     settings.artifact_dir = arts().string();
-    ASSERT_TRUE(service->configure(settings, (dir.path() / "state").string(), "https://hub:1"));
+    ASSERT_TRUE(service->configure(settings, scratch->url(), "https://hub:1"));
     service->library()->wait_idle();
   }
   // Lets the store commit and runs the completions, as the loop would.
@@ -231,6 +496,7 @@ class UpdateServiceTest : public ::testing::Test {
   }
 
   tether::test::TempDir dir;
+  std::unique_ptr<test::SqlTestStore> scratch;  // where the service keeps its store
   Limits limits;
   Logger log{LogLevel::kError, kProgramName};
   testing::MemoryStore store;

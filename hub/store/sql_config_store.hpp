@@ -1,6 +1,7 @@
-// The ConfigStore in SQLite: STATE_DIR/config.db (WAL, synchronous=FULL), a file
-// of its own so that config writes never wait behind the registry's or the
-// monitoring store's batches.
+// The ConfigStore on the hub's SQL store (hub/store/sql/database.hpp): with
+// SQLite, STATE_DIR/config.db (WAL, synchronous=FULL), a file of its own so that
+// config writes never wait behind the registry's or the monitoring store's
+// batches; with PostgreSQL, the tables config_versions and config_reported.
 //
 // The loop thread reads through one connection; a writer thread owns another and
 // commits everything queued since its last batch in one transaction, then runs
@@ -15,22 +16,25 @@
 #include <string>
 #include <utility>
 #include <variant>
+#include <vector>
 
 #include "hub/store/batch_writer.hpp"
 #include "hub/store/config_store.hpp"
-
-struct sqlite3;
+#include "hub/store/sql/database.hpp"
 
 namespace tether::hub {
 
-class SqliteConfigStore final : public ConfigStore {
+class SqlConfigStore final : public ConfigStore {
  public:
-  // Opens (creating when needed) STATE_DIR/config.db; creates STATE_DIR (0700).
-  static Result<std::unique_ptr<SqliteConfigStore>> open(const std::string& state_dir);
+  // Connects to `url` (SQLite: DIR/config.db, creating DIR 0700 when missing) and
+  // brings the schema up to date (migrations of the store "config").
+  static Result<std::unique_ptr<SqlConfigStore>> open(const sql::StoreUrl& url);
+  // The schema, version by version; version 1 is the config.db of older hubs.
+  static const std::vector<sql::Migration>& migrations();
   // Writes what is still queued, then closes.
-  ~SqliteConfigStore() override;
-  SqliteConfigStore(const SqliteConfigStore&) = delete;
-  SqliteConfigStore& operator=(const SqliteConfigStore&) = delete;
+  ~SqlConfigStore() override;
+  SqlConfigStore(const SqlConfigStore&) = delete;
+  SqlConfigStore& operator=(const SqlConfigStore&) = delete;
 
   void put_version(const std::string& device, const ConfigVersion& version,
                    Committed done) override;
@@ -55,15 +59,15 @@ class SqliteConfigStore final : public ConfigStore {
     std::variant<VersionWrite, ReportedWrite> write;
   };
 
-  SqliteConfigStore(sqlite3* reader, sqlite3* writer);
+  SqlConfigStore(std::unique_ptr<sql::Connection> reader, std::unique_ptr<sql::Connection> writer);
   void enqueue(Op op);
   Status write_batch(std::deque<Op>& batch);
   Status write_op(const Op& op);
   // Drops the overlay entries written by `batch` (unless a later write replaced them).
   void settle(const std::deque<Op>& batch);  // under the writer's lock
 
-  sqlite3* reader_;
-  sqlite3* writer_;
+  std::unique_ptr<sql::Connection> reader_;  // the loop thread's
+  std::unique_ptr<sql::Connection> writer_;  // the writer thread's
 
   // Guarded by the writer's lock (batches_.queue / inspect / settle):
   // queued or in-flight writes, by key, with the seq of the write that made them.

@@ -1,6 +1,8 @@
-// The CommandStore in SQLite: STATE_DIR/commands.db (WAL, synchronous=FULL: an ack
-// to the device promises the outcome is on disk), a file of its own so that command
-// writes never queue behind the registry's or the monitoring records' writers.
+// The CommandStore on the hub's SQL store (hub/store/sql/database.hpp): with
+// SQLite, STATE_DIR/commands.db (WAL, synchronous=FULL: an ack to the device
+// promises the outcome is on disk), a file of its own so that command writes never
+// queue behind the registry's or the monitoring records' writers; with PostgreSQL,
+// the table commands.
 //
 // The loop thread reads through one connection; a writer thread owns another and
 // commits everything queued since its last batch in one transaction, then runs the
@@ -20,20 +22,23 @@
 
 #include "hub/store/batch_writer.hpp"
 #include "hub/store/command_store.hpp"
-
-struct sqlite3;
+#include "hub/store/sql/database.hpp"
 
 namespace tether::hub {
 
-class SqliteCommandStore final : public CommandStore {
+class SqlCommandStore final : public CommandStore {
  public:
   static constexpr std::size_t kDefaultMaxHistory = 1000;
 
-  static Result<std::unique_ptr<SqliteCommandStore>> open(
-      const std::string& state_dir, std::size_t max_history = kDefaultMaxHistory);
-  ~SqliteCommandStore() override;
-  SqliteCommandStore(const SqliteCommandStore&) = delete;
-  SqliteCommandStore& operator=(const SqliteCommandStore&) = delete;
+  // Connects to `url` (SQLite: DIR/commands.db, creating DIR 0700 when missing)
+  // and brings the schema up to date (migrations of the store "commands").
+  static Result<std::unique_ptr<SqlCommandStore>> open(
+      const sql::StoreUrl& url, std::size_t max_history = kDefaultMaxHistory);
+  // The schema, version by version; version 1 is the commands.db of older hubs.
+  static const std::vector<sql::Migration>& migrations();
+  ~SqlCommandStore() override;
+  SqlCommandStore(const SqlCommandStore&) = delete;
+  SqlCommandStore& operator=(const SqlCommandStore&) = delete;
 
   void add(CommandRecord record, Committed done) override;
   void finish(const std::string& device, const std::string& id, CommandOutcome outcome,
@@ -57,13 +62,14 @@ class SqliteCommandStore final : public CommandStore {
   };
   using Op = std::variant<Add, Finish>;
 
-  SqliteCommandStore(sqlite3* reader, sqlite3* writer, std::size_t max_history);
+  SqlCommandStore(std::unique_ptr<sql::Connection> reader, std::unique_ptr<sql::Connection> writer,
+                  std::size_t max_history);
   void enqueue(Op op);
   Status write_batch(std::deque<Op>& batch);
   Status write_op(const Op& op);
 
-  sqlite3* reader_;
-  sqlite3* writer_;
+  std::unique_ptr<sql::Connection> reader_;  // the loop thread's
+  std::unique_ptr<sql::Connection> writer_;  // the writer thread's
   std::size_t max_history_;
   BatchWriter<std::deque<Op>> batches_;  // last: its thread uses the members above
 };
