@@ -13,12 +13,12 @@
 #include <string>
 #include <vector>
 
-#include "hub/store/sqlite_monitoring_store.hpp"
+#include "hub/store/sql_monitoring_store.hpp"
 
 int main(int argc, char** argv) {
   using tether::hub::MonitoringRecord;
   using tether::hub::MonitoringRetention;
-  using tether::hub::SqliteMonitoringStore;
+  using tether::hub::SqlMonitoringStore;
   const long records = argc > 1 ? std::atol(argv[1]) : 50000;
   const long devices = argc > 2 ? std::atol(argv[2]) : 8;
   if (records < 1 || devices < 1) {
@@ -29,7 +29,7 @@ int main(int argc, char** argv) {
   const std::string dir = ::mkdtemp(tmpl);
   int status = 0;
   {
-    auto store = SqliteMonitoringStore::open(dir, MonitoringRetention{});
+    auto store = SqlMonitoringStore::open(dir, MonitoringRetention{});
     if (!store.ok()) {
       std::fprintf(stderr, "%s\n", store.error().message().c_str());
       return 1;

@@ -28,9 +28,9 @@
 #include "hub/services/update_service.hpp"
 #include "hub/store/sqlite_command_store.hpp"
 #include "hub/store/sqlite_config_store.hpp"
-#include "hub/store/sqlite_monitoring_store.hpp"
-#include "hub/store/sqlite_operator_store.hpp"
-#include "hub/store/sqlite_store.hpp"
+#include "hub/store/sql_device_store.hpp"
+#include "hub/store/sql_monitoring_store.hpp"
+#include "hub/store/sql_operator_store.hpp"
 
 #ifndef TETHER_HUB_VERSION
 #define TETHER_HUB_VERSION "0.0.0"
@@ -85,12 +85,12 @@ int add_device(const Invocation& inv, const Logger& log) {
     log.error(token.error().wrap("option '--token-file'").message());
     return 2;
   }
-  auto store = SqliteStore::open(inv.config.state_dir);
+  auto store = SqlDeviceStore::open(inv.config.store);
   if (!store.ok()) {
     log.error(store.error().message());
     return 1;
   }
-  auto operators = SqliteOperatorStore::open(inv.config.state_dir);
+  auto operators = SqlOperatorStore::open(inv.config.store);
   if (!operators.ok()) {
     log.error(operators.error().message());
     return 1;
@@ -151,7 +151,7 @@ int add_devices(const Invocation& inv, const Logger& log) {
     log.error("option '--tokens-out': writing " + inv.tokens_out + " failed");
     return 1;
   }
-  auto store = SqliteStore::open(inv.config.state_dir);
+  auto store = SqlDeviceStore::open(inv.config.store);
   if (!store.ok()) {
     log.error(store.error().message());
     return 1;
@@ -200,7 +200,7 @@ int add_operator(const Invocation& inv, const Logger& log) {
     log.error(hash.error().message());
     return 1;
   }
-  auto store = SqliteOperatorStore::open(inv.config.state_dir);
+  auto store = SqlOperatorStore::open(inv.config.store);
   if (!store.ok()) {
     log.error(store.error().message());
     return 1;
@@ -290,12 +290,12 @@ int serve(Invocation& inv, const Logger& log) {
   }
   raise_fd_limit(config, log);
   StoreErrorLog store_errors(log);
-  auto store = SqliteStore::open(config.state_dir, &store_errors);
+  auto store = SqlDeviceStore::open(config.store, &store_errors);
   if (!store.ok()) {
     log.error(store.error().message());
     return 1;
   }
-  auto monitoring = SqliteMonitoringStore::open(config.state_dir, config.monitoring);
+  auto monitoring = SqlMonitoringStore::open(config.store, config.monitoring);
   if (!monitoring.ok()) {
     log.error(monitoring.error().message());
     return 1;
@@ -310,7 +310,7 @@ int serve(Invocation& inv, const Logger& log) {
     log.error(commands.error().message());
     return 1;
   }
-  auto operator_store = SqliteOperatorStore::open(config.state_dir);
+  auto operator_store = SqlOperatorStore::open(config.store);
   if (!operator_store.ok()) {
     log.error(operator_store.error().message());
     return 1;

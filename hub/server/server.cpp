@@ -149,7 +149,7 @@ struct Pss {
 class Server::Impl {
  public:
   Impl(const HubConfig& config, Store& store, Accounts& accounts,
-       SqliteOperatorStore& operator_store, HubCore& core, const Logger& log)
+       SqlOperatorStore& operator_store, HubCore& core, const Logger& log)
       : config_(config),
         log_(log),
         core_(core),
@@ -885,7 +885,7 @@ int Server::Impl::write_artifact(lws* wsi, Pss& pss) {
 
 Result<std::unique_ptr<Server>> Server::create(const HubConfig& config, Store& store,
                                                Accounts& accounts,
-                                               SqliteOperatorStore& operator_store, HubCore& core,
+                                               SqlOperatorStore& operator_store, HubCore& core,
                                                const Logger& log) {
   auto impl = std::make_unique<Impl>(config, store, accounts, operator_store, core, log);
   if (auto s = impl->start(); !s.ok()) return s.error();
