@@ -36,7 +36,7 @@ class ApiRig {
          AuditTrail audit, const Logger& log,
          const std::optional<sql::StoreUrl>& url = std::nullopt)
       : dir_(make_dir()),
-        url_(url ? *url : sql::StoreUrl{.sqlite_dir = dir_.string(), .redacted = "sqlite:" + dir_.string()}),
+        url_(url ? *url : sqlite_url(dir_)),
         operator_store_(open_store(url_)),
         accounts(*operator_store_, "admin", quick_hash("admin-password")),
         passwords(inbox, PasswordWorker::Mode::kInline),
@@ -73,6 +73,12 @@ class ApiRig {
     auto opened = SqlOperatorStore::open(url);
     if (!opened.ok()) return nullptr;
     return std::move(*opened);
+  }
+  static sql::StoreUrl sqlite_url(const std::filesystem::path& dir) {
+    sql::StoreUrl url;
+    url.sqlite_dir = dir.string();
+    url.redacted = "sqlite:" + url.sqlite_dir;
+    return url;
   }
   static std::filesystem::path make_dir() {
     char tmpl[] = "/tmp/tether-hub-ops-XXXXXX";

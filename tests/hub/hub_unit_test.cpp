@@ -238,7 +238,9 @@ TEST_P(StoreTest, AFailedBatchIsReportedNotHidden) {
 // and no schema_migrations) opens unchanged, its devices intact.
 TEST(SqliteStateDir, AStateDirFromBeforeMigrationsOpens) {
   TempDir dir;
-  const sql::StoreUrl url{.sqlite_dir = dir.path(), .redacted = "sqlite:" + dir.path()};
+  sql::StoreUrl url;
+  url.sqlite_dir = dir.path();
+  url.redacted = "sqlite:" + dir.path();
   {
     auto db = sql::connect(url, {.sqlite_file = "hub.db"});
     ASSERT_TRUE(db.ok()) << db.error().message();
@@ -297,16 +299,37 @@ TEST(StoreUrlOption, TakesSqliteAndPostgresql) {
 
 TEST(StoreUrlOption, RefusesGarbageNamingTheOptionAndNeverThePassword) {
   for (const std::string& bad :
-       {std::string(""), std::string("sqlite:"), std::string("mysql://root:s3cret@db/x"),
+       {std::string("sqlite:"), std::string("mysql://root:s3cret@db/x"),
         std::string("s3cret"), std::string("nats://s3cret@h:4222"), std::string("\x01\xff"),
         std::string("postgresql:s3cret"), std::string(5000, 'x') + "s3cret"}) {
     auto inv = parse_args({"--store.url=" + bad});
     ASSERT_FALSE(inv.ok()) << bad;
-    EXPECT_EQ(inv.error().code(), ErrorCode::kInvalidArgument) << bad;
+    EXPECT_EQ(inv.error().code(), ErrorCode::kInvalidArgument) << bad << ": " << inv.error().message();
     EXPECT_NE(inv.error().message().find("store.url"), std::string::npos)
         << inv.error().message();
     EXPECT_EQ(inv.error().message().find("s3cret"), std::string::npos) << inv.error().message();
   }
+  // A bad PostgreSQL URL is named with its password masked.
+  auto pg = parse_args({"--store.url=postgresql://hub:s3cret@db/x?no_such_option=1"});
+  ASSERT_FALSE(pg.ok());
+  EXPECT_NE(pg.error().message().find("store.url"), std::string::npos);
+  EXPECT_EQ(pg.error().message().find("s3cret"), std::string::npos) << pg.error().message();
+}
+
+// An empty url in the config file ([store] url =) is refused too (the command
+// line cannot give an empty value: Boost refuses `--store.url=` itself).
+TEST(StoreUrlOption, AnEmptyUrlInTheConfigFileIsRefused) {
+  TempDir dir;
+  const std::string path = dir.path() + "/hub.conf";
+  std::ofstream(path) << "[store]\nurl =\n";
+  auto inv = parse_args({"--config=" + path});
+  ASSERT_FALSE(inv.ok());
+  EXPECT_EQ(inv.error().code(), ErrorCode::kInvalidArgument) << inv.error().message();
+  EXPECT_NE(inv.error().message().find("store.url"), std::string::npos) << inv.error().message();
+  std::ofstream(path) << "[store]\nurl = sqlite:" << dir.path() << "/db\n";
+  auto ok = parse_args({"--config=" + path});
+  ASSERT_TRUE(ok.ok()) << ok.error().message();
+  EXPECT_EQ(ok->config.store.sqlite_dir, dir.path() + "/db");
 }
 
 TEST(Store, ValidDeviceIds) {
