@@ -53,12 +53,12 @@ class Param {
 
   Param(std::nullptr_t) : value_(Null{}) {}  // NOLINT(google-explicit-constructor)
   template <std::integral T>
-    requires(!std::same_as<T, bool>)
-  Param(T v) : value_(static_cast<std::int64_t>(v)) {}  // NOLINT(google-explicit-constructor)
-  Param(double v) : value_(v) {}                        // NOLINT(google-explicit-constructor)
-  Param(std::string_view s) : value_(s) {}              // NOLINT(google-explicit-constructor)
-  Param(const std::string& s) : value_(std::string_view(s)) {}  // NOLINT
-  Param(const char* s) : value_(std::string_view(s)) {}         // NOLINT
+  requires(!std::same_as<T, bool>) Param(T v)
+      : value_(static_cast<std::int64_t>(v)) {}  // NOLINT(google-explicit-constructor)
+  Param(double v) : value_(v) {}                 // NOLINT(google-explicit-constructor)
+  Param(std::string_view s) : value_(s) {}       // NOLINT(google-explicit-constructor)
+  Param(const std::string& s) : value_(std::string_view(s)) {}           // NOLINT
+  Param(const char* s) : value_(std::string_view(s)) {}                  // NOLINT
   Param(const protocol::Bytes& b) : value_(Blob{b.data(), b.size()}) {}  // NOLINT
   // nullopt is NULL.
   Param(const std::optional<std::string>& s)  // NOLINT(google-explicit-constructor)
@@ -134,8 +134,8 @@ Status transaction(Connection& db, const std::string& what, const std::function<
 // Where the hub keeps its state: `store.url`.
 struct StoreUrl {
   Dialect dialect = Dialect::kSqlite;
-  std::string sqlite_dir;   // kSqlite: the directory holding the database files
-  std::string postgres;     // kPostgres: the libpq connection URI, as given
+  std::string sqlite_dir;  // kSqlite: the directory holding the database files
+  std::string postgres;    // kPostgres: the libpq connection URI, as given
   // The URL with any password replaced by "***", for logs and errors.
   std::string redacted;
 };
