@@ -26,11 +26,11 @@
 #include "hub/operators/accounts.hpp"
 #include "hub/server/server.hpp"
 #include "hub/services/update_service.hpp"
-#include "hub/store/sqlite_command_store.hpp"
-#include "hub/store/sqlite_config_store.hpp"
 #include "hub/store/sql_device_store.hpp"
 #include "hub/store/sql_monitoring_store.hpp"
 #include "hub/store/sql_operator_store.hpp"
+#include "hub/store/sqlite_command_store.hpp"
+#include "hub/store/sqlite_config_store.hpp"
 
 #ifndef TETHER_HUB_VERSION
 #define TETHER_HUB_VERSION "0.0.0"

@@ -125,7 +125,7 @@ void SqlDeviceStore::record_seen(const std::string& id, std::int64_t now_ms) {
 }
 
 void SqlDeviceStore::record_status(const std::string& id, const StatusUpdate& status,
-                                std::int64_t now_ms) {
+                                   std::int64_t now_ms) {
   batches_.queue([&](Batch& queued) {
     auto& change = queued[id];
     change.status = status;

@@ -4,9 +4,9 @@
 //
 // Two connections: the loop thread reads through one; a writer thread owns the
 // other and applies queued presence/status writes in one transaction per batch.
-// Reads go on while a batch commits (SQLite's WAL, PostgreSQL's MVCC). Writes queued while a batch is
-// being written coalesce per device (last value wins), so the queue is bounded by
-// the number of devices, not by the message rate.
+// Reads go on while a batch commits (SQLite's WAL, PostgreSQL's MVCC). Writes queued while a batch
+// is being written coalesce per device (last value wins), so the queue is bounded by the number of
+// devices, not by the message rate.
 #pragma once
 
 #include <cstdint>

@@ -5,11 +5,12 @@
 //
 // The loop thread reads through one connection; a writer thread owns another and
 // commits everything queued since the last batch in one transaction (its records
-// inserted many rows per statement), then runs the batch's completions. Every `retention.prune_interval_s` (and when asked) the
-// writer deletes records past the retention and beyond the per-stream cap, in the
-// same thread, so pruning never runs on the loop.
+// inserted many rows per statement), then runs the batch's completions. Every
+// `retention.prune_interval_s` (and when asked) the writer deletes records past the retention and
+// beyond the per-stream cap, in the same thread, so pruning never runs on the loop.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <deque>
 #include <memory>
@@ -87,7 +88,7 @@ class SqlMonitoringStore final : public MonitoringStore {
   void enqueue(Op op);
   Status write_batch(std::deque<Op>& batch);
   Status write_op(Op& op);
-  // Inserts `pending` (kRowsPerInsert rows per statement, the rest one by one),
+  // Inserts `pending` (many rows per statement, the last few one by one),
   // then updates the open alerts from the alert records that were new.
   Status insert_records(const std::vector<PendingRecord>& pending, std::int64_t received_ms);
   Status update_alert(const PendingRecord& stored);
@@ -99,8 +100,8 @@ class SqlMonitoringStore final : public MonitoringStore {
   // Writer thread: the multi-row insert's text and its parameters, built once and
   // reused, so the hot path allocates nothing per record (the connection keeps
   // each statement prepared).
-  std::string insert_many_sql_;
-  std::string insert_many_returning_sql_;
+  std::array<std::string, 2> insert_many_sql_;  // 64 rows, 8 rows
+  std::array<std::string, 2> insert_many_returning_sql_;
   std::vector<sql::Param> params_;
   std::vector<PendingRecord> pending_;
 

@@ -19,9 +19,9 @@
 #include "protocol/message.hpp"
 #include "protocol/shell.hpp"
 #include "tests/hub/api_rig.hpp"
-#include "tests/support/sql_store.hpp"
 #include "tests/hub/command_fakes.hpp"
 #include "tests/hub/hub_fakes.hpp"
+#include "tests/support/sql_store.hpp"
 
 namespace tether::hub {
 namespace {
@@ -46,8 +46,7 @@ class OperatorsTest : public ::testing::TestWithParam<SqlBackend> {
     ASSERT_TRUE(c.ok());
     core = std::move(*c);
     rig = std::make_unique<testing::ApiRig>(store, core->devices(), core->operators(),
-                                            core->services(), core->audit(), log,
-                                            database->url());
+                                            core->services(), core->audit(), log, database->url());
     core->set_audit_sink(&rig->store());
     core->devices().connected(1, "gw", dev);
     ASSERT_TRUE(rig->accounts.create("vera", Role::kViewer, quick_hash("vera-password")).ok());
@@ -511,7 +510,8 @@ TEST_P(OperatorsTest, TheAuditLogIsAppendOnly) {
   // Another connection to the same database, as anyone with access to it would use.
   auto db = sql::connect(rig->url(), {.sqlite_file = "hub.db"});
   ASSERT_TRUE(db.ok()) << db.error().message();
-  for (const char* sql : {"UPDATE audit_log SET \"user\" = 'someone else'", "DELETE FROM audit_log"}) {
+  for (const char* sql :
+       {"UPDATE audit_log SET \"user\" = 'someone else'", "DELETE FROM audit_log"}) {
     const Status refused = (*db)->exec(sql);
     ASSERT_FALSE(refused.ok()) << sql;
     EXPECT_NE(refused.error().message().find("append-only"), std::string::npos)

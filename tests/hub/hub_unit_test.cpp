@@ -1,7 +1,7 @@
 // Unit tests of the hub's pure parts: credentials, JSON, the device registry (on
-// SQLite and PostgreSQL) and store.url, admission, static files, and the core wired together (device side, operator
-// side, the built-in services) with fake links instead of sockets. Each service on
-// its own, with a fake device side: hub_services_test.cpp.
+// SQLite and PostgreSQL) and store.url, admission, static files, and the core wired together
+// (device side, operator side, the built-in services) with fake links instead of sockets. Each
+// service on its own, with a fake device side: hub_services_test.cpp.
 #include <gtest/gtest.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -153,8 +153,7 @@ TEST_P(StoreTest, BulkRegistrationIsAllOrNothing) {
       {{"a1", sha256_hex("a1")}, {"a2", sha256_hex("a2")}, {"a3", sha256_hex("dup")}}, 5);
   EXPECT_FALSE(failed.ok());
   EXPECT_EQ((*store)->list()->size(), 1u);
-  ASSERT_TRUE(
-      (*store)->put_devices({{"a1", sha256_hex("a1")}, {"a2", sha256_hex("a2")}}, 5).ok());
+  ASSERT_TRUE((*store)->put_devices({{"a1", sha256_hex("a1")}, {"a2", sha256_hex("a2")}}, 5).ok());
   auto all = (*store)->list();
   ASSERT_TRUE(all.ok());
   ASSERT_EQ(all->size(), 3u);
@@ -299,14 +298,14 @@ TEST(StoreUrlOption, TakesSqliteAndPostgresql) {
 
 TEST(StoreUrlOption, RefusesGarbageNamingTheOptionAndNeverThePassword) {
   for (const std::string& bad :
-       {std::string("sqlite:"), std::string("mysql://root:s3cret@db/x"),
-        std::string("s3cret"), std::string("nats://s3cret@h:4222"), std::string("\x01\xff"),
+       {std::string("sqlite:"), std::string("mysql://root:s3cret@db/x"), std::string("s3cret"),
+        std::string("nats://s3cret@h:4222"), std::string("\x01\xff"),
         std::string("postgresql:s3cret"), std::string(5000, 'x') + "s3cret"}) {
     auto inv = parse_args({"--store.url=" + bad});
     ASSERT_FALSE(inv.ok()) << bad;
-    EXPECT_EQ(inv.error().code(), ErrorCode::kInvalidArgument) << bad << ": " << inv.error().message();
-    EXPECT_NE(inv.error().message().find("store.url"), std::string::npos)
-        << inv.error().message();
+    EXPECT_EQ(inv.error().code(), ErrorCode::kInvalidArgument)
+        << bad << ": " << inv.error().message();
+    EXPECT_NE(inv.error().message().find("store.url"), std::string::npos) << inv.error().message();
     EXPECT_EQ(inv.error().message().find("s3cret"), std::string::npos) << inv.error().message();
   }
   // A bad PostgreSQL URL is named with its password masked.
