@@ -78,7 +78,7 @@ function asPostgres(argv) {
 // initdb once per machine and user, built aside and renamed into place (the same
 // cluster, path and flags as the C++ helper, so either may build it).
 function templateCluster() {
-  const path = join(tmpdir(), `tether-pg15-template-v1-${process.getuid()}`);
+  const path = join(tmpdir(), `tether-pg15-template-v2-${process.getuid()}`);
   if (existsSync(join(path, 'data', 'PG_VERSION'))) return path;
   const building = mkdtempSync(`${path}.`);
   try {
@@ -89,7 +89,7 @@ function templateCluster() {
     if (ids) chownSync(pwfile, ids.uid, ids.gid);
     const [bin, ...args] = asPostgres([join(binDir, 'initdb'), '-D', join(building, 'data'),
       '-U', 'postgres', `--pwfile=${pwfile}`, '--auth-local=trust', '--auth-host=scram-sha-256',
-      '-E', 'UTF8', '--locale=C', '--no-sync']);
+      '-E', 'UTF8', '--locale=C', '--no-sync', '--wal-segsize=1']);
     execFileSync(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     rmSync(pwfile);
     try {

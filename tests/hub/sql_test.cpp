@@ -155,7 +155,7 @@ class SqlTest : public ::testing::TestWithParam<SqlBackend> {
   }
 
   std::unique_ptr<Connection> open() {
-    auto db = connect(store_->url(), ConnectOptions{.sqlite_file = "test.db"});
+    auto db = store_->connect();
     EXPECT_TRUE(db.ok()) << db.error().message();
     return db.ok() ? std::move(*db) : nullptr;
   }
@@ -192,6 +192,7 @@ TEST_P(SqlTest, EveryParameterTypeRoundTrips) {
            {"nulls", nullptr, nullptr, nullptr, nullptr},
            {"large", 0, 1e300, nullptr, large},
            {"", -1, 0.0, binary, ""},
+           {"h\xc3\xa9llo \xe2\x9c\x93", 1, 0.1, nullptr, nullptr},
        }) {
     auto r = db_->run(sql, params);
     ASSERT_TRUE(r.ok()) << r.error().message();
@@ -199,7 +200,7 @@ TEST_P(SqlTest, EveryParameterTypeRoundTrips) {
   ASSERT_TRUE(db_->run("INSERT INTO items (name, n) VALUES ($1, $2)", {some, 7}).ok());
   auto rows = db_->query("SELECT name, n, x, b, s FROM items ORDER BY id");
   ASSERT_TRUE(rows.ok()) << rows.error().message();
-  ASSERT_EQ(rows->size(), 6U);
+  ASSERT_EQ(rows->size(), 7U);
   const Rows& r = *rows;
   EXPECT_EQ(r[0].text(0), "max");
   EXPECT_EQ(r[0].int64(1), max);
@@ -218,7 +219,9 @@ TEST_P(SqlTest, EveryParameterTypeRoundTrips) {
   EXPECT_EQ(r[4].opt_text(0), "");
   EXPECT_EQ(r[4].int64(1), -1);
   EXPECT_EQ(r[4].opt_text(4), "");
-  EXPECT_EQ(r[5].text(0), "some");
+  EXPECT_EQ(r[5].text(0), "h\xc3\xa9llo \xe2\x9c\x93");
+  EXPECT_EQ(r[5].real(2), 0.1);
+  EXPECT_EQ(r[6].text(0), "some");
   // NULL parameters compare as NULL; nullopt binds NULL.
   auto by_null =
       db_->query("SELECT COUNT(*) FROM items WHERE n IS NULL AND CAST($1 AS TEXT) IS NULL", {none});
@@ -515,6 +518,18 @@ TEST_F(PostgresTest, SchemaWordsBecomePostgresTypes) {
   EXPECT_EQ(rows->at(4).text(1), "text");
 }
 
+TEST_F(PostgresTest, TextMustBeUtf8WithoutNul) {
+  ASSERT_TRUE(db_->exec("CREATE TABLE t (s TEXT, b BYTEA)").ok());
+  for (const std::string& bad : {std::string("\xff\xfe"), std::string("a\0b", 3)}) {
+    auto r = db_->run("INSERT INTO t (s) VALUES ($1)", {bad});
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.error().code(), ErrorCode::kStorageFailure);
+  }
+  // The same bytes as bytes are fine.
+  const protocol::Bytes bytes = {0xff, 0xfe, 0};
+  ASSERT_TRUE(db_->run("INSERT INTO t (b) VALUES ($1)", {bytes}).ok());
+}
+
 TEST_F(PostgresTest, RestartIsUnavailableThenRecovers) {
   test::PostgresServer& server = *store_->postgres();
   ASSERT_TRUE(db_->exec("CREATE TABLE kept (n BIGINT)").ok());
@@ -543,19 +558,37 @@ TEST_F(PostgresTest, RestartIsUnavailableThenRecovers) {
 TEST_F(PostgresTest, RestartInsideATransactionLosesOnlyThatTransaction) {
   test::PostgresServer& server = *store_->postgres();
   ASSERT_TRUE(db_->exec("CREATE TABLE kept (n BIGINT)").ok());
+  const char* insert = "INSERT INTO kept (n) VALUES ($1)";
   ASSERT_TRUE(db_->begin().ok());
-  ASSERT_TRUE(db_->run("INSERT INTO kept (n) VALUES ($1)", {1}).ok());
+  ASSERT_TRUE(db_->run(insert, {1}).ok());
   ASSERT_TRUE(server.restart().ok());
   auto commit = db_->commit();
   ASSERT_FALSE(commit.ok());
   EXPECT_EQ(commit.error().code(), ErrorCode::kUnavailable);
+  // A failed COMMIT ends the transaction: the next one starts cleanly.
   auto written = transaction(*db_, "writing after the restart", [&]() -> Status {
-    auto r = db_->run("INSERT INTO kept (n) VALUES ($1)", {2});
+    auto r = db_->run(insert, {2});
     return r.ok() ? Status::Ok() : Status(r.error());
   });
   ASSERT_TRUE(written.ok()) << written.error().message();
+
+  // Lost in the middle: the statements after the loss must not run outside the
+  // transaction on the new session (they would commit one by one).
+  ASSERT_TRUE(db_->begin().ok());
+  ASSERT_TRUE(db_->run(insert, {3}).ok());
+  ASSERT_TRUE(server.restart().ok());
+  auto lost = db_->run(insert, {4});
+  ASSERT_FALSE(lost.ok());
+  EXPECT_EQ(lost.error().code(), ErrorCode::kUnavailable);
+  auto after = db_->run(insert, {5});
+  ASSERT_FALSE(after.ok()) << "ran outside the lost transaction";
+  EXPECT_EQ(after.error().code(), ErrorCode::kUnavailable);
+  EXPECT_NE(after.error().message().find("roll it back"), std::string::npos)
+      << after.error().message();
+  ASSERT_TRUE(db_->rollback().ok());
+
   auto rows = db_->query("SELECT n FROM kept");
-  ASSERT_TRUE(rows.ok());
+  ASSERT_TRUE(rows.ok()) << rows.error().message();
   ASSERT_EQ(rows->size(), 1U);
   EXPECT_EQ(rows->at(0).int64(0), 2);
 }

@@ -119,7 +119,7 @@ constexpr const char* kPassword = "tether-test-password";
 // concurrent test sees either nothing or the whole of it. Kept under $TMPDIR.
 Result<std::string> template_cluster(const Identity& who) {
   const std::filesystem::path path = std::filesystem::temp_directory_path() /
-                                     ("tether-pg15-template-v1-" + std::to_string(::geteuid()));
+                                     ("tether-pg15-template-v2-" + std::to_string(::geteuid()));
   std::error_code ec;
   if (std::filesystem::exists(path / "data" / "PG_VERSION", ec)) return path.string();
   std::string pattern = path.string() + ".XXXXXX";
@@ -141,11 +141,12 @@ Result<std::string> template_cluster(const Identity& who) {
   }
   if (who.switch_user) (void)::chown(pwfile.c_str(), who.uid, who.gid);
   // --no-sync: test data; the servers themselves run with fsync on.
-  if (auto s = run_to_end(who,
-                          {std::string(kBinDir) + "/initdb", "-D", (building / "data").string(),
-                           "-U", "postgres", "--pwfile=" + pwfile, "--auth-local=trust",
-                           "--auth-host=scram-sha-256", "-E", "UTF8", "--locale=C", "--no-sync"},
-                          (building / "initdb.log").string());
+  if (auto s = run_to_end(
+          who,
+          {std::string(kBinDir) + "/initdb", "-D", (building / "data").string(), "-U", "postgres",
+           "--pwfile=" + pwfile, "--auth-local=trust", "--auth-host=scram-sha-256", "-E", "UTF8",
+           "--locale=C", "--no-sync", "--wal-segsize=1"},
+          (building / "initdb.log").string());
       !s.ok()) {
     return fail(s.error());
   }

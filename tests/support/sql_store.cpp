@@ -26,4 +26,9 @@ Result<std::unique_ptr<SqlTestStore>> SqlTestStore::create(SqlBackend backend) {
   return store;
 }
 
+Result<std::unique_ptr<hub::sql::Connection>> SqlTestStore::connect(
+    const std::string& sqlite_file) const {
+  return hub::sql::connect(url_, hub::sql::ConnectOptions{.sqlite_file = sqlite_file});
+}
+
 }  // namespace tether::test

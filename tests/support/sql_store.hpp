@@ -5,7 +5,7 @@
 //   TEST_P(MyStoreTest, Works) {
 //     auto store = test::SqlTestStore::create(GetParam());
 //     ASSERT_TRUE(store.ok()) << store.error().message();
-//     auto db = hub::sql::connect((*store)->url(), {.sqlite_file = "my.db"});
+//     auto db = (*store)->connect("my.db");  // or hub::sql::connect((*store)->url(), ...)
 //     ...
 //   }
 //   INSTANTIATE_TEST_SUITE_P(Backends, MyStoreTest, test::kBothSqlBackends,
@@ -40,6 +40,10 @@ class SqlTestStore {
   static Result<std::unique_ptr<SqlTestStore>> create(SqlBackend backend);
 
   const hub::sql::StoreUrl& url() const { return url_; }
+  // A new connection to the store (`sqlite_file` names the SQLite file; the
+  // PostgreSQL database is the same for every name).
+  Result<std::unique_ptr<hub::sql::Connection>> connect(
+      const std::string& sqlite_file = "test.db") const;
   // The shared server, for tests that restart or stop it; nullptr for SQLite.
   PostgresServer* postgres() const { return postgres_; }
 

@@ -8,6 +8,9 @@
 // - Parameters are `$1 .. $N` (PostgreSQL's spelling; the SQLite back end rewrites
 //   them to `?N`). Each value's C++ type decides its SQL type (integer → BIGINT,
 //   real → DOUBLE PRECISION, text → TEXT, bytes → BYTEA/BLOB, NULL → inferred).
+//   Text must be valid UTF-8 without NUL bytes (PostgreSQL refuses anything else
+//   with kStorageFailure, where SQLite would store it): what a peer sends
+//   unchecked goes as bytes.
 // - Upserts with `INSERT ... ON CONFLICT (...) DO UPDATE/NOTHING`, `RETURNING`,
 //   `COALESCE`, `LIMIT`: both engines have them. Where they differ (JSON access,
 //   "latest row per group"), a store asks dialect() and writes each form.

@@ -161,10 +161,24 @@ std::string PostgresConnection::scrub(std::string message) const {
   return message;
 }
 
+void PostgresConnection::note_transaction_state() {
+  if (PQstatus(conn_) != CONNECTION_OK) return;
+  const PGTransactionStatusType state = PQtransactionStatus(conn_);
+  in_transaction_ = state == PQTRANS_INTRANS || state == PQTRANS_INERROR;
+}
+
 Status PostgresConnection::ensure_connected() {
+  if (lost_transaction_) {
+    return Error(ErrorCode::kUnavailable,
+                 "PostgreSQL (" + redacted_ +
+                     "): the connection was lost inside a transaction; roll it back first");
+  }
   if (!reconnect_ && PQstatus(conn_) == CONNECTION_OK) return Status::Ok();
-  // The server's prepared statements died with the old session.
+  // The server's prepared statements died with the old session, and so did any
+  // transaction.
   statements_.clear();
+  lost_transaction_ = in_transaction_;
+  in_transaction_ = false;
   PQreset(conn_);
   if (PQstatus(conn_) != CONNECTION_OK) {
     reconnect_ = true;
@@ -173,6 +187,7 @@ Status PostgresConnection::ensure_connected() {
   }
   PQsetNoticeProcessor(conn_, ignore_notice, nullptr);
   reconnect_ = false;
+  if (lost_transaction_) return ensure_connected();
   return Status::Ok();
 }
 
@@ -196,9 +211,21 @@ Error PostgresConnection::failure(const PGresult* result, std::string_view sql) 
 }
 
 Status PostgresConnection::exec(std::string_view sql) {
+  if (lost_transaction_ && (sql == "ROLLBACK" || sql == "COMMIT")) {
+    lost_transaction_ = false;
+    if (sql == "ROLLBACK") return Status::Ok();
+    return Error(ErrorCode::kUnavailable,
+                 "PostgreSQL (" + redacted_ + "): the transaction was lost with the connection");
+  }
   if (auto s = ensure_connected(); !s.ok()) return s;
   const std::string text(sql);
   ResultPtr result(PQexec(conn_, text.c_str()));
+  note_transaction_state();
+  // A COMMIT or ROLLBACK that fails with the connection still ends the
+  // transaction (committed or not, it is over).
+  if ((sql == "COMMIT" || sql == "ROLLBACK") && PQstatus(conn_) != CONNECTION_OK) {
+    in_transaction_ = false;
+  }
   const ExecStatusType status = result ? PQresultStatus(result.get()) : PGRES_FATAL_ERROR;
   if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK && status != PGRES_EMPTY_QUERY) {
     return failure(result.get(), sql);
@@ -230,6 +257,7 @@ Result<PostgresConnection::ResultPtr> PostgresConnection::execute(std::string_vi
     ResultPtr prepared(
         PQprepare(conn_, name.c_str(), text.c_str(), static_cast<int>(count), types.data()));
     if (!prepared || PQresultStatus(prepared.get()) != PGRES_COMMAND_OK) {
+      note_transaction_state();
       return failure(prepared.get(), sql);
     }
     it = statements_.emplace(std::move(key), std::move(name)).first;

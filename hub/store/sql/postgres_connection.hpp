@@ -40,8 +40,12 @@ class PostgresConnection final : public Connection {
   PostgresConnection(PGconn* conn, std::string redacted, std::string password)
       : conn_(conn), redacted_(std::move(redacted)), password_(std::move(password)) {}
 
-  // Reconnects when the last call found the connection broken.
+  // Reconnects when the last call found the connection broken. A transaction
+  // open at the time is gone with it: until the caller's ROLLBACK (or COMMIT,
+  // which then fails), calls fail rather than run outside it on the new session.
   Status ensure_connected();
+  // Notes whether the session is inside a transaction, while it is connected.
+  void note_transaction_state();
   // Prepares (once) and runs one statement; the result is a success.
   Result<ResultPtr> execute(std::string_view sql, const Param* params, std::size_t count);
   // The error of a failed call, kUnavailable when the connection is gone (and
@@ -54,6 +58,8 @@ class PostgresConnection final : public Connection {
   std::string redacted_;
   std::string password_;
   bool reconnect_ = false;
+  bool in_transaction_ = false;
+  bool lost_transaction_ = false;
   // Statement name by parameter types + SQL text.
   std::unordered_map<std::string, std::string> statements_;
 };
