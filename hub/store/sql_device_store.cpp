@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "hub/store/sql_store_connections.hpp"
+#include "hub/store/storable_text.hpp"
 
 namespace tether::hub {
 
@@ -126,9 +127,13 @@ void SqlDeviceStore::record_seen(const std::string& id, std::int64_t now_ms) {
 
 void SqlDeviceStore::record_status(const std::string& id, const StatusUpdate& status,
                                    std::int64_t now_ms) {
+  StatusUpdate storable = status;
+  for (std::string* text : {&storable.version, &storable.state, &storable.boot_id}) {
+    make_storable(*text);
+  }
   batches_.queue([&](Batch& queued) {
     auto& change = queued[id];
-    change.status = status;
+    change.status = std::move(storable);
     change.status_ms = now_ms;
   });
 }

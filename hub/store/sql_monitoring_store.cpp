@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "hub/store/sql_store_connections.hpp"
+#include "hub/store/storable_text.hpp"
 #include "hub/store/store.hpp"
 
 namespace tether::hub {
@@ -167,16 +168,29 @@ void SqlMonitoringStore::enqueue(Op op) {
 
 void SqlMonitoringStore::append(const std::string& device, std::vector<MonitoringRecord> records,
                                 Committed done) {
+  for (MonitoringRecord& r : records) {
+    for (std::string* text : {&r.stream, &r.body_json, &r.severity, &r.alert_state, &r.summary}) {
+      make_storable(*text);
+    }
+  }
   enqueue(Append{device, std::move(records), std::move(done)});
 }
 
 void SqlMonitoringStore::record_status(const std::string& device,
                                        const DeviceStatusRecord& status) {
-  enqueue(StatusWrite{device, status});
+  StatusWrite write{device, status};
+  for (std::string* text : {&write.status.state, &write.status.version, &write.status.boot_id,
+                            &write.status.inventory_json}) {
+    make_storable(*text);
+  }
+  enqueue(std::move(write));
 }
 
 void SqlMonitoringStore::record_presence(const std::string& device, const PresenceEvent& event) {
-  enqueue(PresenceWrite{device, event});
+  PresenceWrite write{device, event};
+  make_storable(write.event.event);
+  make_storable(write.event.detail);
+  enqueue(std::move(write));
 }
 
 Status SqlMonitoringStore::prune_now(std::int64_t now) {

@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "hub/store/sql_store_connections.hpp"
+#include "hub/store/storable_text.hpp"
 #include "hub/store/store.hpp"
 
 namespace tether::hub {
@@ -127,7 +128,9 @@ Result<std::vector<ApiToken>> SqlOperatorStore::tokens() {
   return out;
 }
 
-Status SqlOperatorStore::put_token(const ApiToken& t) {
+Status SqlOperatorStore::put_token(const ApiToken& token) {
+  ApiToken t = token;
+  make_storable(t.label);  // the owner's words
   auto put = db_->run(
       "INSERT INTO operator_tokens(id, \"user\", role, label, token_sha256, created_ms)"
       " VALUES ($1, $2, $3, $4, $5, $6)",
@@ -144,6 +147,10 @@ Status SqlOperatorStore::delete_token(const std::string& id) {
 
 void SqlOperatorStore::record(AuditEvent event) {
   if (event.at_ms == 0) event.at_ms = now_ms();
+  for (std::string* text :
+       {&event.user, &event.action, &event.device, &event.outcome, &event.detail, &event.address}) {
+    make_storable(*text);
+  }
   batches_.queue([this, &event](std::deque<AuditEvent>& queued) {
     if (queued.size() >= kMaxQueuedAudit) {
       ++dropped_;

@@ -266,6 +266,35 @@ TEST_P(MonitoringStoreTest, ABigBatchStoresEachRecordOnce) {
   }
 }
 
+// A device's text that PostgreSQL would refuse (bad UTF-8, NUL) is stored with
+// U+FFFD in place of each bad byte, on both back ends, and does not fail the batch
+// the other records share.
+TEST_P(MonitoringStoreTest, TextThatIsNotUtf8IsStoredReplacedAndFailsNothing) {
+  MonitoringRecord bad = alert(2, std::string("hot\xff\0x", 6), "raised");
+  bad.summary = std::string("sum\xc0\xafmary\xed\xa0\x80", 12);
+  std::promise<Status> good_done;
+  store->append("other", {data(1, 1, "fine", R"({"v":1})")},
+                [&](const Status& s) { good_done.set_value(s); });
+  ASSERT_TRUE(append("gw", {data(1, 1, std::string("s\xfe", 2), "{}"), bad}).ok());
+  EXPECT_TRUE(good_done.get_future().get().ok());
+  store->record_status("gw", {"online", std::string("1.0\xff", 4), "b", 1, "{}", 5});
+  store->record_presence("gw", {5, "online", std::string("\0", 1)});
+  ASSERT_TRUE(store->flush().ok());
+  EXPECT_EQ(*store->count("other"), 1);
+  auto rows = store->records_after("gw", 0, 10);
+  ASSERT_TRUE(rows.ok()) << rows.error().message();
+  ASSERT_EQ(rows->size(), 2u);
+  EXPECT_EQ(rows->at(0).record.stream, "s\xEF\xBF\xBD");
+  EXPECT_EQ(rows->at(1).record.stream, "hot\xEF\xBF\xBD\xEF\xBF\xBDx");
+  EXPECT_EQ(rows->at(1).record.summary,
+            "sum\xEF\xBF\xBD\xEF\xBF\xBDmary\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD");
+  auto open = store->open_alerts("gw");
+  ASSERT_EQ(open->size(), 1u);
+  EXPECT_EQ(open->at(0).id, "hot\xEF\xBF\xBD\xEF\xBF\xBDx");
+  EXPECT_EQ((*store->status("gw"))->version, "1.0\xEF\xBF\xBD");
+  EXPECT_EQ(store->presence("gw", 1)->at(0).detail, "\xEF\xBF\xBD");
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, MonitoringStoreTest, tether::test::kBothSqlBackends,
                          tether::test::sql_backend_name);
 

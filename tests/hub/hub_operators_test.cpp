@@ -630,6 +630,15 @@ TEST_P(OperatorStoreTest, AuditFiltersAndPages) {
   EXPECT_EQ(all->at(3).event.address, "10.0.0.1");
   EXPECT_EQ(all->at(0).event.detail, "/etc");
   EXPECT_EQ(all->at(0).event.at_ms, 4000);
+  // An event with text PostgreSQL would refuse is kept, with U+FFFD for the bad
+  // bytes, and takes no other event down with it.
+  s.record({"ann", "file.get", "gw1", "ok", std::string("/tmp/\0\xff", 7), "10.0.0.1", 5000});
+  s.record({"ann", "file.put", "gw1", "ok", "/tmp/ok", "10.0.0.1", 5001});
+  ASSERT_TRUE(s.flush().ok());
+  auto bad = s.audit(with([](AuditQuery& q) { q.from_ms = 5000; }));
+  ASSERT_TRUE(bad.ok()) << bad.error().message();
+  ASSERT_EQ(bad->size(), 2u);
+  EXPECT_EQ(bad->at(1).event.detail, "/tmp/\xEF\xBF\xBD\xEF\xBF\xBD");
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, OperatorsTest, tether::test::kBothSqlBackends,

@@ -21,6 +21,7 @@
 #include "hub/server/admission.hpp"
 #include "hub/server/static_files.hpp"
 #include "hub/store/sql_device_store.hpp"
+#include "hub/store/storable_text.hpp"
 #include "protocol/codec.hpp"
 #include "protocol/control.hpp"
 #include "protocol/message.hpp"
@@ -231,6 +232,49 @@ TEST_P(StoreTest, AFailedBatchIsReportedNotHidden) {
       << flushed.error().message();
   std::lock_guard lock(sink.mutex);
   EXPECT_EQ(sink.errors.size(), 1u);
+}
+
+TEST_P(StoreTest, AStatusThatIsNotUtf8IsStoredReplaced) {
+  auto store = SqlDeviceStore::open(url());
+  ASSERT_TRUE(store.ok()) << store.error().message();
+  ASSERT_TRUE((*store)->put_device("gw", sha256_hex("t"), 1).ok());
+  (*store)->record_status("gw", {std::string("v\0\xff", 3), "online", "b\xc3", 1}, 10);
+  ASSERT_TRUE((*store)->flush().ok());
+  auto rec = (*store)->get("gw");
+  ASSERT_TRUE(rec.ok() && rec->has_value());
+  EXPECT_EQ((*rec)->version, "v\xEF\xBF\xBD\xEF\xBF\xBD");
+  EXPECT_EQ((*rec)->boot_id, "b\xEF\xBF\xBD");
+  EXPECT_EQ((*rec)->status_ms, 10);
+}
+
+TEST(StorableText, ValidUtf8StaysAndEverythingElseBecomesReplacementCharacters) {
+  for (const std::string& ok :
+       {std::string(""), std::string("plain"), std::string("\xc3\xa4\xe2\x82\xac\xf0\x9f\x98\x80"),
+        std::string("\xed\x9f\xbf"), std::string("\xf4\x8f\xbf\xbf")}) {
+    EXPECT_TRUE(is_storable_text(ok)) << ok;
+    std::string copy = ok;
+    make_storable(copy);
+    EXPECT_EQ(copy, ok);
+  }
+  const std::string r = "\xEF\xBF\xBD";
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {std::string("a\0b", 3), "a" + r + "b"},  // NUL
+      {"\xff", r},                              // never valid
+      {"\xc0\xaf", r + r},                      // overlong '/'
+      {"\xe0\x80\xaf", r + r + r},              // overlong, 3 bytes
+      {"\xed\xa0\x80", r + r + r},              // a UTF-16 surrogate
+      {"\xf4\x90\x80\x80", r + r + r + r},      // past U+10FFFF
+      {"ab\xc3", "ab" + r},                     // cut short
+      {"\xe2\x82", r + r},                      // cut short, 3 bytes
+      {"\x80x", r + "x"},                       // a lone continuation byte
+  };
+  for (const auto& [in, out] : cases) {
+    EXPECT_FALSE(is_storable_text(in));
+    std::string s = in;
+    make_storable(s);
+    EXPECT_EQ(s, out);
+    EXPECT_TRUE(is_storable_text(s));
+  }
 }
 
 // A state directory written before the SQL layer (hub.db with the devices table
