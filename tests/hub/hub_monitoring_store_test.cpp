@@ -295,6 +295,35 @@ TEST_P(MonitoringStoreTest, TextThatIsNotUtf8IsStoredReplacedAndFailsNothing) {
   EXPECT_EQ(store->presence("gw", 1)->at(0).detail, "\xEF\xBF\xBD");
 }
 
+// PostgreSQL restarts under a running store: the batch that meets the dead
+// connection fails (its completions say so, so nothing is acked), and the store
+// reconnects by itself: the same records appended again are stored, once, and
+// reads work again.
+TEST(MonitoringStorePostgres, RidesOutAServerRestart) {
+  auto database = SqlTestStore::create(SqlBackend::kPostgres);
+  ASSERT_TRUE(database.ok()) << database.error().message();
+  auto opened = SqlMonitoringStore::open((*database)->url(), MonitoringRetention{});
+  ASSERT_TRUE(opened.ok()) << opened.error().message();
+  SqlMonitoringStore& store = **opened;
+  auto append = [&](std::vector<MonitoringRecord> records) {
+    std::promise<Status> done;
+    store.append("gw", std::move(records), [&](const Status& s) { done.set_value(s); });
+    return done.get_future().get();
+  };
+  ASSERT_TRUE(append({data(1, 1, "s", "{}")}).ok());
+  ASSERT_TRUE((*database)->postgres()->restart().ok());
+  // Each failed attempt is a device re-sending what was not acked.
+  Status stored = Error(ErrorCode::kInternal, "not tried");
+  for (int attempt = 0; attempt < 5 && !stored.ok(); ++attempt) {
+    stored = append({data(2, 2, "s", "{}"), data(3, 3, "s", "{}")});
+  }
+  ASSERT_TRUE(stored.ok()) << stored.error().message();
+  Result<std::int64_t> count = Error(ErrorCode::kInternal, "not tried");
+  for (int attempt = 0; attempt < 3 && !count.ok(); ++attempt) count = store.count("gw");
+  ASSERT_TRUE(count.ok()) << count.error().message();
+  EXPECT_EQ(*count, 3);
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, MonitoringStoreTest, tether::test::kBothSqlBackends,
                          tether::test::sql_backend_name);
 
