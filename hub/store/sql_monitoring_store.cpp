@@ -86,27 +86,33 @@ std::string insert_sql(std::size_t rows, bool returning) {
 // so an existing state directory opens unchanged. PostgreSQL's presence ids need
 // an identity column where SQLite's INTEGER PRIMARY KEY is the rowid.
 std::vector<sql::Migration> migrations(sql::Dialect dialect) {
-  const std::string presence_id =
-      dialect == sql::Dialect::kSqlite ? "id INTEGER PRIMARY KEY" : "id AUTO_ID";
+  constexpr const char* kRecords =
+      "CREATE TABLE IF NOT EXISTS records ("
+      " cursor AUTO_ID,"
+      " device TEXT NOT NULL, seq INTEGER NOT NULL, ts INTEGER NOT NULL,"
+      " kind TEXT NOT NULL, stream TEXT NOT NULL, body TEXT NOT NULL,"
+      " severity TEXT, alert_state TEXT, summary TEXT, received_ms INTEGER NOT NULL,"
+      " UNIQUE(device, seq))";
+  constexpr const char* kAlertState =
+      "CREATE TABLE IF NOT EXISTS alert_state ("
+      " device TEXT NOT NULL, id TEXT NOT NULL, state TEXT NOT NULL, severity TEXT,"
+      " summary TEXT, ts INTEGER, seq INTEGER, PRIMARY KEY(device, id))";
+  constexpr const char* kDeviceStatus =
+      "CREATE TABLE IF NOT EXISTS device_status ("
+      " device TEXT PRIMARY KEY, state TEXT, version TEXT, boot_id TEXT,"
+      " uptime_s INTEGER, inventory TEXT, at_ms INTEGER)";
+  const std::string presence =
+      std::string("CREATE TABLE IF NOT EXISTS presence (") +
+      (dialect == sql::Dialect::kSqlite ? "id INTEGER PRIMARY KEY" : "id AUTO_ID") +
+      ", device TEXT NOT NULL, at_ms INTEGER NOT NULL, event TEXT NOT NULL, detail TEXT)";
   return {{1,
            {
-               "CREATE TABLE IF NOT EXISTS records ("
-               " cursor AUTO_ID,"
-               " device TEXT NOT NULL, seq INTEGER NOT NULL, ts INTEGER NOT NULL,"
-               " kind TEXT NOT NULL, stream TEXT NOT NULL, body TEXT NOT NULL,"
-               " severity TEXT, alert_state TEXT, summary TEXT, received_ms INTEGER NOT NULL,"
-               " UNIQUE(device, seq))",
+               kRecords,
                "CREATE INDEX IF NOT EXISTS records_by_stream ON records(device, kind, stream, ts)",
                "CREATE INDEX IF NOT EXISTS records_by_age ON records(received_ms)",
-               "CREATE TABLE IF NOT EXISTS alert_state ("
-               " device TEXT NOT NULL, id TEXT NOT NULL, state TEXT NOT NULL, severity TEXT,"
-               " summary TEXT, ts INTEGER, seq INTEGER, PRIMARY KEY(device, id))",
-               "CREATE TABLE IF NOT EXISTS device_status ("
-               " device TEXT PRIMARY KEY, state TEXT, version TEXT, boot_id TEXT,"
-               " uptime_s INTEGER, inventory TEXT, at_ms INTEGER)",
-               "CREATE TABLE IF NOT EXISTS presence (" + presence_id +
-                   ", device TEXT NOT NULL, at_ms INTEGER NOT NULL,"
-                   " event TEXT NOT NULL, detail TEXT)",
+               kAlertState,
+               kDeviceStatus,
+               presence,
                "CREATE INDEX IF NOT EXISTS presence_by_device ON presence(device, at_ms)",
            }}};
 }
