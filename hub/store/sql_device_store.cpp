@@ -4,6 +4,7 @@
 #include <chrono>
 #include <utility>
 
+#include "hub/store/again_if_unavailable.hpp"
 #include "hub/store/sql_store_connections.hpp"
 #include "hub/store/storable_text.hpp"
 
@@ -96,26 +97,29 @@ Status SqlDeviceStore::write_batch(const Batch& batch) {
             "status_ms = $2, version = $3, state = $4, boot_id = $5, uptime_s = $6 WHERE id = $1"
           : "UPDATE devices SET last_seen_ms = GREATEST(COALESCE(last_seen_ms, 0), $2), "
             "status_ms = $2, version = $3, state = $4, boot_id = $5, uptime_s = $6 WHERE id = $1";
-  return sql::transaction(
-      *writer_, "writing a batch of " + std::to_string(batch.size()) + " devices", [&]() -> Status {
-        for (const auto& [id, change] : batch) {
-          if (change.seen_ms) {
-            auto seen = writer_->run("UPDATE devices SET last_seen_ms = $2 WHERE id = $1",
-                                     {id, *change.seen_ms});
-            if (!seen.ok()) return seen.error().wrap("updating last seen");
+  return again_if_unavailable([&] {
+    return sql::transaction(
+        *writer_, "writing a batch of " + std::to_string(batch.size()) + " devices",
+        [&]() -> Status {
+          for (const auto& [id, change] : batch) {
+            if (change.seen_ms) {
+              auto seen = writer_->run("UPDATE devices SET last_seen_ms = $2 WHERE id = $1",
+                                       {id, *change.seen_ms});
+              if (!seen.ok()) return seen.error().wrap("updating last seen");
+            }
+            if (change.status) {
+              const StatusUpdate& st = *change.status;
+              // A negative uptime is "unknown": NULL.
+              const sql::Param uptime =
+                  st.uptime_s < 0 ? sql::Param(nullptr) : sql::Param(st.uptime_s);
+              auto status = writer_->run(
+                  status_sql, {id, change.status_ms, st.version, st.state, st.boot_id, uptime});
+              if (!status.ok()) return status.error().wrap("recording status");
+            }
           }
-          if (change.status) {
-            const StatusUpdate& st = *change.status;
-            // A negative uptime is "unknown": NULL.
-            const sql::Param uptime =
-                st.uptime_s < 0 ? sql::Param(nullptr) : sql::Param(st.uptime_s);
-            auto status = writer_->run(
-                status_sql, {id, change.status_ms, st.version, st.state, st.boot_id, uptime});
-            if (!status.ok()) return status.error().wrap("recording status");
-          }
-        }
-        return Status::Ok();
-      });
+          return Status::Ok();
+        });
+  });
 }
 
 void SqlDeviceStore::record_seen(const std::string& id, std::int64_t now_ms) {
@@ -165,25 +169,31 @@ void SqlDeviceStore::overlay(DeviceRecord& record, const Batch& queued, const Ba
 
 Status SqlDeviceStore::put_device(const std::string& id, const std::string& token_sha256,
                                   std::int64_t now_ms) {
-  auto put = reader_->run(kPutDevice, {id, token_sha256, now_ms});
+  auto put = again_if_unavailable([&] {
+    return reader_->run(kPutDevice, {id, token_sha256, now_ms});
+  });
   if (!put.ok()) return put.error().wrap("registering device");
   return Status::Ok();
 }
 
 Status SqlDeviceStore::put_devices(const std::vector<DeviceRegistration>& devices,
                                    std::int64_t now_ms) {
-  return sql::transaction(*reader_, "registering devices", [&]() -> Status {
-    for (const DeviceRegistration& device : devices) {
-      auto put = reader_->run(kPutDevice, {device.id, device.token_sha256, now_ms});
-      if (!put.ok()) return put.error().wrap("registering " + device.id);
-    }
-    return Status::Ok();
+  return again_if_unavailable([&] {
+    return sql::transaction(*reader_, "registering devices", [&]() -> Status {
+      for (const DeviceRegistration& device : devices) {
+        auto put = reader_->run(kPutDevice, {device.id, device.token_sha256, now_ms});
+        if (!put.ok()) return put.error().wrap("registering " + device.id);
+      }
+      return Status::Ok();
+    });
   });
 }
 
 Result<std::optional<std::string>> SqlDeviceStore::device_for_token(
     const std::string& token_sha256) {
-  auto rows = reader_->query("SELECT id FROM devices WHERE token_sha256 = $1", {token_sha256});
+  auto rows = again_if_unavailable([&] {
+    return reader_->query("SELECT id FROM devices WHERE token_sha256 = $1", {token_sha256});
+  });
   if (!rows.ok()) return rows.error().wrap("looking up a token");
   if (rows->empty()) return std::optional<std::string>();
   return std::optional<std::string>(rows->front().text(0));
@@ -195,7 +205,7 @@ Result<std::optional<DeviceRecord>> SqlDeviceStore::get(const std::string& id) {
   return batches_.inspect(
       [&](const Batch& queued, const Batch& in_flight) -> Result<std::optional<DeviceRecord>> {
         static const std::string sql = std::string(kSelectDevice) + " WHERE id = $1";
-        auto rows = reader_->query(sql, {id});
+        auto rows = again_if_unavailable([&] { return reader_->query(sql, {id}); });
         if (!rows.ok()) return rows.error().wrap("reading device");
         if (rows->empty()) return std::optional<DeviceRecord>();
         DeviceRecord record = read_row(rows->front());
@@ -208,7 +218,7 @@ Result<std::vector<DeviceRecord>> SqlDeviceStore::list() {
   return batches_.inspect(
       [&](const Batch& queued, const Batch& in_flight) -> Result<std::vector<DeviceRecord>> {
         static const std::string sql = std::string(kSelectDevice) + " ORDER BY id";
-        auto rows = reader_->query(sql);
+        auto rows = again_if_unavailable([&] { return reader_->query(sql); });
         if (!rows.ok()) return rows.error().wrap("listing devices");
         std::vector<DeviceRecord> out;
         out.reserve(rows->size());

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <utility>
 
+#include "hub/store/again_if_unavailable.hpp"
 #include "hub/store/sql_store_connections.hpp"
 #include "hub/store/storable_text.hpp"
 #include "hub/store/store.hpp"
@@ -205,23 +206,27 @@ Status SqlMonitoringStore::prune_now(std::int64_t now) {
 }
 
 Status SqlMonitoringStore::write_batch(std::deque<Op>& batch) {
-  return sql::transaction(*writer_, "writing a monitoring batch", [&]() -> Status {
-    // Records of consecutive appends go in together; any other operation first
-    // writes the records queued before it, so the batch keeps its order.
-    const std::int64_t received = now_ms();
-    pending_.clear();
-    for (Op& op : batch) {
-      if (auto* a = std::get_if<Append>(&op)) {
-        for (const MonitoringRecord& r : a->records) pending_.push_back({&a->device, &r});
-        continue;
-      }
-      if (auto s = insert_records(pending_, received); !s.ok()) return s;
+  // A batch that met a dropped PostgreSQL connection was rolled back: run once
+  // more (records are kept once per (device, seq), alerts move by seq).
+  return again_if_unavailable([&] {
+    return sql::transaction(*writer_, "writing a monitoring batch", [&]() -> Status {
+      // Records of consecutive appends go in together; any other operation first
+      // writes the records queued before it, so the batch keeps its order.
+      const std::int64_t received = now_ms();
       pending_.clear();
-      if (auto s = write_op(op); !s.ok()) return s;
-    }
-    auto inserted = insert_records(pending_, received);
-    pending_.clear();
-    return inserted;
+      for (Op& op : batch) {
+        if (auto* a = std::get_if<Append>(&op)) {
+          for (const MonitoringRecord& r : a->records) pending_.push_back({&a->device, &r});
+          continue;
+        }
+        if (auto s = insert_records(pending_, received); !s.ok()) return s;
+        pending_.clear();
+        if (auto s = write_op(op); !s.ok()) return s;
+      }
+      auto inserted = insert_records(pending_, received);
+      pending_.clear();
+      return inserted;
+    });
   });
 }
 
@@ -383,16 +388,21 @@ Result<std::vector<StoredRecord>> SqlMonitoringStore::latest_per_stream(const st
   // The newest record (by seq) of each data stream. SQLite takes the bare columns
   // from the row holding MAX(seq); PostgreSQL has DISTINCT ON.
   if (reader_->dialect() == sql::Dialect::kSqlite) {
-    return read_records(reader_->query(
-        "SELECT cursor, device, MAX(seq), ts, kind, stream, body, severity, alert_state, summary, "
-        "received_ms FROM records WHERE device = $1 AND kind = 'data' "
-        "GROUP BY stream ORDER BY stream",
-        {device}));
+    return read_records(again_if_unavailable([&] {
+      return reader_->query(
+          "SELECT cursor, device, MAX(seq), ts, kind, stream, body, severity, alert_state, "
+          "summary, "
+          "received_ms FROM records WHERE device = $1 AND kind = 'data' "
+          "GROUP BY stream ORDER BY stream",
+          {device});
+    }));
   }
-  return read_records(reader_->query(std::string("SELECT DISTINCT ON (stream) ") + kRecordColumns +
-                                         " FROM records WHERE device = $1 AND kind = 'data' "
-                                         "ORDER BY stream, seq DESC",
-                                     {device}));
+  return read_records(again_if_unavailable([&] {
+    return reader_->query(std::string("SELECT DISTINCT ON (stream) ") + kRecordColumns +
+                              " FROM records WHERE device = $1 AND kind = 'data' "
+                              "ORDER BY stream, seq DESC",
+                          {device});
+  }));
 }
 
 Result<std::vector<StoredRecord>> SqlMonitoringStore::records_after(const std::string& device,
@@ -401,7 +411,9 @@ Result<std::vector<StoredRecord>> SqlMonitoringStore::records_after(const std::s
   static const std::string sql =
       std::string("SELECT ") + kRecordColumns +
       " FROM records WHERE device = $1 AND cursor > $2 ORDER BY cursor LIMIT $3";
-  return read_records(reader_->query(sql, {device, cursor, limit}));
+  return read_records(again_if_unavailable([&] {
+    return reader_->query(sql, {device, cursor, limit});
+  }));
 }
 
 Result<std::vector<StoredRecord>> SqlMonitoringStore::alert_history(const std::string& device,
@@ -409,14 +421,16 @@ Result<std::vector<StoredRecord>> SqlMonitoringStore::alert_history(const std::s
   static const std::string sql = std::string("SELECT ") + kRecordColumns +
                                  " FROM records WHERE device = $1 AND kind = 'alert' "
                                  "ORDER BY seq DESC LIMIT $2";
-  return read_records(reader_->query(sql, {device, limit}));
+  return read_records(again_if_unavailable([&] { return reader_->query(sql, {device, limit}); }));
 }
 
 Result<std::vector<OpenAlert>> SqlMonitoringStore::open_alerts(const std::string& device) {
-  auto rows = reader_->query(
-      "SELECT id, severity, summary, ts, seq FROM alert_state WHERE device = $1 AND "
-      "state = 'raised' ORDER BY ts DESC",
-      {device});
+  auto rows = again_if_unavailable([&] {
+    return reader_->query(
+        "SELECT id, severity, summary, ts, seq FROM alert_state WHERE device = $1 AND "
+        "state = 'raised' ORDER BY ts DESC",
+        {device});
+  });
   if (!rows.ok()) return rows.error().wrap("reading alerts");
   std::vector<OpenAlert> out;
   out.reserve(rows->size());
@@ -428,9 +442,11 @@ Result<std::vector<OpenAlert>> SqlMonitoringStore::open_alerts(const std::string
 }
 
 Result<std::vector<std::pair<std::string, std::size_t>>> SqlMonitoringStore::open_alert_counts() {
-  auto rows = reader_->query(
-      "SELECT device, COUNT(*) FROM alert_state WHERE state = 'raised' GROUP BY device "
-      "ORDER BY device");
+  auto rows = again_if_unavailable([&] {
+    return reader_->query(
+        "SELECT device, COUNT(*) FROM alert_state WHERE state = 'raised' GROUP BY device "
+        "ORDER BY device");
+  });
   if (!rows.ok()) return rows.error().wrap("counting alerts");
   std::vector<std::pair<std::string, std::size_t>> out;
   out.reserve(rows->size());
@@ -441,10 +457,12 @@ Result<std::vector<std::pair<std::string, std::size_t>>> SqlMonitoringStore::ope
 }
 
 Result<std::optional<DeviceStatusRecord>> SqlMonitoringStore::status(const std::string& device) {
-  auto rows = reader_->query(
-      "SELECT state, version, boot_id, uptime_s, inventory, at_ms FROM device_status "
-      "WHERE device = $1",
-      {device});
+  auto rows = again_if_unavailable([&] {
+    return reader_->query(
+        "SELECT state, version, boot_id, uptime_s, inventory, at_ms FROM device_status "
+        "WHERE device = $1",
+        {device});
+  });
   if (!rows.ok()) return rows.error().wrap("reading status");
   if (rows->empty()) return std::optional<DeviceStatusRecord>();
   const sql::Row& s = rows->front();
@@ -454,10 +472,12 @@ Result<std::optional<DeviceStatusRecord>> SqlMonitoringStore::status(const std::
 
 Result<std::vector<PresenceEvent>> SqlMonitoringStore::presence(const std::string& device,
                                                                 std::size_t limit) {
-  auto rows = reader_->query(
-      "SELECT at_ms, event, detail FROM presence WHERE device = $1 "
-      "ORDER BY at_ms DESC, id DESC LIMIT $2",
-      {device, limit});
+  auto rows = again_if_unavailable([&] {
+    return reader_->query(
+        "SELECT at_ms, event, detail FROM presence WHERE device = $1 "
+        "ORDER BY at_ms DESC, id DESC LIMIT $2",
+        {device, limit});
+  });
   if (!rows.ok()) return rows.error().wrap("reading presence");
   std::vector<PresenceEvent> out;
   out.reserve(rows->size());
@@ -484,7 +504,9 @@ Result<std::vector<SeriesPoint>> SqlMonitoringStore::series(const SeriesQuery& q
                           "AND ts <= $4) AS field_values WHERE " +
                           numeric + " GROUP BY (ts - $3) / $6 ORDER BY 1";
   const std::string path = sqlite ? "$.\"" + q.field + "\"" : q.field;
-  auto rows = reader_->query(sql, {q.device, q.stream, q.from_ms, q.to_ms, path, bucket});
+  auto rows = again_if_unavailable([&] {
+    return reader_->query(sql, {q.device, q.stream, q.from_ms, q.to_ms, path, bucket});
+  });
   if (!rows.ok()) return rows.error().wrap("reading a series");
   std::vector<SeriesPoint> out;
   out.reserve(rows->size());
@@ -495,15 +517,18 @@ Result<std::vector<SeriesPoint>> SqlMonitoringStore::series(const SeriesQuery& q
 }
 
 Result<std::int64_t> SqlMonitoringStore::count(const std::string& device) {
-  auto rows = reader_->query("SELECT COUNT(*) FROM records WHERE device = $1", {device});
+  auto rows = again_if_unavailable(
+      [&] { return reader_->query("SELECT COUNT(*) FROM records WHERE device = $1", {device}); });
   if (!rows.ok()) return rows.error().wrap("counting records");
   if (rows->empty()) return Error(ErrorCode::kStorageFailure, "counting records: no row");
   return rows->front().int64(0);
 }
 
 Result<std::int64_t> SqlMonitoringStore::last_cursor(const std::string& device) {
-  auto rows =
-      reader_->query("SELECT COALESCE(MAX(cursor), 0) FROM records WHERE device = $1", {device});
+  auto rows = again_if_unavailable([&] {
+    return reader_->query("SELECT COALESCE(MAX(cursor), 0) FROM records WHERE device = $1",
+                          {device});
+  });
   if (!rows.ok()) return rows.error().wrap("reading the cursor");
   if (rows->empty()) return Error(ErrorCode::kStorageFailure, "reading the cursor: no row");
   return rows->front().int64(0);

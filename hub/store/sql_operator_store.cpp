@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <utility>
 
+#include "hub/store/again_if_unavailable.hpp"
 #include "hub/store/sql_store_connections.hpp"
 #include "hub/store/storable_text.hpp"
 #include "hub/store/store.hpp"
@@ -80,9 +81,11 @@ SqlOperatorStore::~SqlOperatorStore() {
 }
 
 Result<std::vector<Account>> SqlOperatorStore::accounts() {
-  auto rows = db_->query(
-      "SELECT name, role, password_hash, disabled, created_ms FROM operator_accounts "
-      "ORDER BY name");
+  auto rows = again_if_unavailable([&] {
+    return db_->query(
+        "SELECT name, role, password_hash, disabled, created_ms FROM operator_accounts "
+        "ORDER BY name");
+  });
   if (!rows.ok()) return rows.error().wrap("listing accounts");
   std::vector<Account> out;
   out.reserve(rows->size());
@@ -94,30 +97,36 @@ Result<std::vector<Account>> SqlOperatorStore::accounts() {
 }
 
 Status SqlOperatorStore::put_account(const Account& a) {
-  auto put = db_->run(
-      "INSERT INTO operator_accounts(name, role, password_hash, disabled, created_ms)"
-      " VALUES ($1, $2, $3, $4, $5) ON CONFLICT(name) DO UPDATE SET role = excluded.role,"
-      " password_hash = excluded.password_hash, disabled = excluded.disabled,"
-      " created_ms = excluded.created_ms",
-      {a.name, role_name(a.role), a.password_hash, a.disabled ? 1 : 0, a.created_ms});
+  auto put = again_if_unavailable([&] {
+    return db_->run(
+        "INSERT INTO operator_accounts(name, role, password_hash, disabled, created_ms)"
+        " VALUES ($1, $2, $3, $4, $5) ON CONFLICT(name) DO UPDATE SET role = excluded.role,"
+        " password_hash = excluded.password_hash, disabled = excluded.disabled,"
+        " created_ms = excluded.created_ms",
+        {a.name, role_name(a.role), a.password_hash, a.disabled ? 1 : 0, a.created_ms});
+  });
   if (!put.ok()) return put.error().wrap("saving account " + a.name);
   return Status::Ok();
 }
 
 Status SqlOperatorStore::delete_account(const std::string& name) {
-  return sql::transaction(*db_, "deleting account " + name, [&]() -> Status {
-    for (const char* sql : {"DELETE FROM operator_tokens WHERE \"user\" = $1",
-                            "DELETE FROM operator_accounts WHERE name = $1"}) {
-      if (auto deleted = db_->run(sql, {name}); !deleted.ok()) return deleted.error();
-    }
-    return Status::Ok();
+  return again_if_unavailable([&] {
+    return sql::transaction(*db_, "deleting account " + name, [&]() -> Status {
+      for (const char* sql : {"DELETE FROM operator_tokens WHERE \"user\" = $1",
+                              "DELETE FROM operator_accounts WHERE name = $1"}) {
+        if (auto deleted = db_->run(sql, {name}); !deleted.ok()) return deleted.error();
+      }
+      return Status::Ok();
+    });
   });
 }
 
 Result<std::vector<ApiToken>> SqlOperatorStore::tokens() {
-  auto rows = db_->query(
-      "SELECT id, \"user\", role, label, token_sha256, created_ms FROM operator_tokens "
-      "ORDER BY created_ms, id");
+  auto rows = again_if_unavailable([&] {
+    return db_->query(
+        "SELECT id, \"user\", role, label, token_sha256, created_ms FROM operator_tokens "
+        "ORDER BY created_ms, id");
+  });
   if (!rows.ok()) return rows.error().wrap("listing tokens");
   std::vector<ApiToken> out;
   out.reserve(rows->size());
@@ -131,16 +140,19 @@ Result<std::vector<ApiToken>> SqlOperatorStore::tokens() {
 Status SqlOperatorStore::put_token(const ApiToken& token) {
   ApiToken t = token;
   make_storable(t.label);  // the owner's words
-  auto put = db_->run(
-      "INSERT INTO operator_tokens(id, \"user\", role, label, token_sha256, created_ms)"
-      " VALUES ($1, $2, $3, $4, $5, $6)",
-      {t.id, t.user, role_name(t.role), t.label, t.token_sha256, t.created_ms});
+  auto put = again_if_unavailable([&] {
+    return db_->run(
+        "INSERT INTO operator_tokens(id, \"user\", role, label, token_sha256, created_ms)"
+        " VALUES ($1, $2, $3, $4, $5, $6)",
+        {t.id, t.user, role_name(t.role), t.label, t.token_sha256, t.created_ms});
+  });
   if (!put.ok()) return put.error().wrap("saving a token");
   return Status::Ok();
 }
 
 Status SqlOperatorStore::delete_token(const std::string& id) {
-  auto deleted = db_->run("DELETE FROM operator_tokens WHERE id = $1", {id});
+  auto deleted = again_if_unavailable(
+      [&] { return db_->run("DELETE FROM operator_tokens WHERE id = $1", {id}); });
   if (!deleted.ok()) return deleted.error().wrap("revoking a token");
   return Status::Ok();
 }
@@ -170,15 +182,17 @@ Status SqlOperatorStore::flush() {
 }
 
 Status SqlOperatorStore::write_events(const std::deque<AuditEvent>& events) {
-  return sql::transaction(*writer_, "writing audit", [&]() -> Status {
-    for (const auto& e : events) {
-      auto written = writer_->run(
-          "INSERT INTO audit_log(at_ms, \"user\", action, device, outcome, detail, address)"
-          " VALUES ($1, $2, $3, $4, $5, $6, $7)",
-          {e.at_ms, e.user, e.action, e.device, e.outcome, e.detail, e.address});
-      if (!written.ok()) return written.error();
-    }
-    return Status::Ok();
+  return again_if_unavailable([&] {
+    return sql::transaction(*writer_, "writing audit", [&]() -> Status {
+      for (const auto& e : events) {
+        auto written = writer_->run(
+            "INSERT INTO audit_log(at_ms, \"user\", action, device, outcome, detail, address)"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            {e.at_ms, e.user, e.action, e.device, e.outcome, e.detail, e.address});
+        if (!written.ok()) return written.error();
+      }
+      return Status::Ok();
+    });
   });
 }
 
@@ -209,7 +223,7 @@ Result<std::vector<AuditRecord>> SqlOperatorStore::audit(const AuditQuery& q) {
   if (q.before_id != 0) filter("id < ?", q.before_id);
   params.emplace_back(static_cast<std::int64_t>(std::min(q.limit, kMaxAuditRows)));
   sql += " ORDER BY id DESC LIMIT $" + std::to_string(params.size());
-  auto rows = db_->query(sql, params);
+  auto rows = again_if_unavailable([&] { return db_->query(sql, params); });
   if (!rows.ok()) return rows.error().wrap("reading the audit trail");
   std::vector<AuditRecord> out;
   out.reserve(rows->size());
