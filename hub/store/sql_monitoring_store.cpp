@@ -491,11 +491,14 @@ Result<std::vector<SeriesPoint>> SqlMonitoringStore::series(const SeriesQuery& q
   const std::int64_t bucket = std::max<std::int64_t>(1, (span + points - 1) / points);
   // The field's numeric values only: SQLite's json_extract with a type check,
   // PostgreSQL's jsonb operators with jsonb_typeof. $5 is the JSON path (SQLite)
-  // or the key (PostgreSQL).
+  // or the key (PostgreSQL). jsonb refuses a \u0000 escape (a device's string
+  // value holding a NUL): such a record is left out rather than failing the query
+  // (CASE tests in order).
   const bool sqlite = reader_->dialect() == sql::Dialect::kSqlite;
   const char* value_sql = sqlite
                               ? "SELECT ts, json_extract(body, $5) AS v FROM records"
-                              : "SELECT ts, CASE WHEN jsonb_typeof(body::jsonb -> $5) = 'number' "
+                              : "SELECT ts, CASE WHEN strpos(body, '\\u0000') > 0 THEN NULL "
+                                "WHEN jsonb_typeof(body::jsonb -> $5) = 'number' "
                                 "THEN (body::jsonb ->> $5)::DOUBLE PRECISION END AS v FROM records";
   const char* numeric = sqlite ? "typeof(v) IN ('integer', 'real')" : "v IS NOT NULL";
   const std::string sql = std::string("SELECT MIN(ts), AVG(v), MIN(v), MAX(v), COUNT(*) FROM (") +

@@ -293,6 +293,17 @@ TEST_P(MonitoringStoreTest, TextThatIsNotUtf8IsStoredReplacedAndFailsNothing) {
   EXPECT_EQ(open->at(0).id, "hot\xEF\xBF\xBD\xEF\xBF\xBDx");
   EXPECT_EQ((*store->status("gw"))->version, "1.0\xEF\xBF\xBD");
   EXPECT_EQ(store->presence("gw", 1)->at(0).detail, "\xEF\xBF\xBD");
+  // A NUL inside a value reaches the body as the JSON escape \u0000 (valid JSON,
+  // which PostgreSQL's jsonb refuses): the series still answers, from the rest.
+  ASSERT_TRUE(append("gw", {data(10, 100, "env", R"({"t":1,"name":"a\u0000b"})"),
+                            data(11, 101, "env", R"({"t":3})")})
+                  .ok());
+  auto points = store->series({"gw", "env", "t", 0, 1000, 10});
+  ASSERT_TRUE(points.ok()) << points.error().message();
+  std::int64_t counted = 0;
+  for (const SeriesPoint& p : *points) counted += p.count;
+  EXPECT_GE(counted, 1);
+  EXPECT_LE(counted, 2);
 }
 
 // PostgreSQL restarts under a running store: both connections are dropped. The
