@@ -3,7 +3,9 @@
 // waits for every completion: the store's raw batched insert rate, the floor under
 // the hub's ingest rate that bench/hub-ingest.mjs measures end to end.
 //
-//   hub-monitoring-floor [records=50000] [devices=8]
+//   hub-monitoring-floor [records=50000] [devices=8] [store.url=sqlite:<temp dir>]
+//
+// With a postgresql:// URL the store's tables go into that (empty) database.
 #include <stdlib.h>
 
 #include <atomic>
@@ -13,23 +15,29 @@
 #include <string>
 #include <vector>
 
-#include "hub/store/sqlite_monitoring_store.hpp"
+#include "hub/store/sql_monitoring_store.hpp"
 
 int main(int argc, char** argv) {
   using tether::hub::MonitoringRecord;
   using tether::hub::MonitoringRetention;
-  using tether::hub::SqliteMonitoringStore;
+  using tether::hub::SqlMonitoringStore;
+  namespace sql = tether::hub::sql;
   const long records = argc > 1 ? std::atol(argv[1]) : 50000;
   const long devices = argc > 2 ? std::atol(argv[2]) : 8;
   if (records < 1 || devices < 1) {
-    std::fprintf(stderr, "usage: hub-monitoring-floor [records] [devices]\n");
+    std::fprintf(stderr, "usage: hub-monitoring-floor [records] [devices] [store.url]\n");
     return 2;
   }
   char tmpl[] = "/tmp/tether-hub-floor-XXXXXX";
   const std::string dir = ::mkdtemp(tmpl);
   int status = 0;
   {
-    auto store = SqliteMonitoringStore::open(dir, MonitoringRetention{});
+    auto url = sql::parse_store_url(argc > 3 ? std::string(argv[3]) : "sqlite:" + dir);
+    if (!url.ok()) {
+      std::fprintf(stderr, "%s\n", url.error().message().c_str());
+      return 2;
+    }
+    auto store = SqlMonitoringStore::open(*url, MonitoringRetention{});
     if (!store.ok()) {
       std::fprintf(stderr, "%s\n", store.error().message().c_str());
       return 1;

@@ -6,6 +6,7 @@
 #include <limits>
 #include <sstream>
 #include <string_view>
+#include <utility>
 
 namespace tether::hub {
 
@@ -136,7 +137,10 @@ Result<Invocation> parse_command_line(int argc, const char* const argv[]) {
       "https://host[:port] devices reach the hub at (default https://localhost:PORT)")(
       "bus.url", po::value<std::string>(),
       "nats://host:port of the NATS server several hub instances share (default: none, "
-      "one instance)");
+      "one instance)")(
+      "store.url", po::value<std::string>(),
+      "sqlite:DIR or postgresql://user@host/db: where the hub keeps its state (default "
+      "sqlite:<hub.state-dir>)");
 
   po::options_description all;
   all.add(cmd).add(settings);
@@ -190,6 +194,22 @@ Result<Invocation> parse_command_line(int argc, const char* const argv[]) {
   str("update.public-url", c.update.public_url);
   str("bus.url", c.bus_url);
   if (auto s = check_bus_url(c.bus_url); !s.ok()) return s.error();
+  {
+    // store.url: parsed here so a typo fails at start; the error never echoes it
+    // (a postgresql:// URL may carry a password).
+    const std::string url =
+        vm.count("store.url") ? vm["store.url"].as<std::string>() : "sqlite:" + c.state_dir;
+    auto store = sql::parse_store_url(url);
+    if (!store.ok()) {
+      // The parser's sentences start with the option's name; say it is the option.
+      constexpr std::string_view kName = "store.url";
+      std::string why = store.error().message();
+      if (why.rfind(kName, 0) == 0) why.erase(0, kName.size());
+      if (why.empty() || why.front() != ' ') why.insert(0, ": ");
+      return Error(ErrorCode::kInvalidArgument, "option 'store.url'" + why);
+    }
+    c.store = std::move(*store);
+  }
   constexpr std::uint64_t kBig = std::numeric_limits<std::uint32_t>::max();
   for (const Status& s : {
            copy_count(vm, "listen.port", c.listen_port, 0, 65535),

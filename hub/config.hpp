@@ -11,6 +11,7 @@
 
 #include "daemon/log/logger.hpp"
 #include "hub/store/monitoring_store.hpp"
+#include "hub/store/sql/database.hpp"
 #include "hub/update/update_settings.hpp"
 #include "protocol/result.hpp"
 
@@ -64,6 +65,10 @@ struct HubConfig {
   // [bus] url: empty = this is the only instance; nats://host:port = several hub
   // instances share their devices over NATS (hub/cluster/, docs/hub.md).
   std::string bus_url;
+  // [store] url: where the hub keeps its state, `sqlite:DIR` or
+  // `postgresql://...` (several instances share one PostgreSQL). Default:
+  // sqlite:<hub.state-dir>.
+  sql::StoreUrl store;
 };
 
 // What the command line asks for.

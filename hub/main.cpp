@@ -28,9 +28,9 @@
 #include "hub/services/update_service.hpp"
 #include "hub/store/sql_command_store.hpp"
 #include "hub/store/sql_config_store.hpp"
-#include "hub/store/sqlite_monitoring_store.hpp"
-#include "hub/store/sqlite_operator_store.hpp"
-#include "hub/store/sqlite_store.hpp"
+#include "hub/store/sql_device_store.hpp"
+#include "hub/store/sql_monitoring_store.hpp"
+#include "hub/store/sql_operator_store.hpp"
 
 #ifndef TETHER_HUB_VERSION
 #define TETHER_HUB_VERSION "0.0.0"
@@ -85,12 +85,12 @@ int add_device(const Invocation& inv, const Logger& log) {
     log.error(token.error().wrap("option '--token-file'").message());
     return 2;
   }
-  auto store = SqliteStore::open(inv.config.state_dir);
+  auto store = SqlDeviceStore::open(inv.config.store);
   if (!store.ok()) {
     log.error(store.error().message());
     return 1;
   }
-  auto operators = SqliteOperatorStore::open(inv.config.state_dir);
+  auto operators = SqlOperatorStore::open(inv.config.store);
   if (!operators.ok()) {
     log.error(operators.error().message());
     return 1;
@@ -151,7 +151,7 @@ int add_devices(const Invocation& inv, const Logger& log) {
     log.error("option '--tokens-out': writing " + inv.tokens_out + " failed");
     return 1;
   }
-  auto store = SqliteStore::open(inv.config.state_dir);
+  auto store = SqlDeviceStore::open(inv.config.store);
   if (!store.ok()) {
     log.error(store.error().message());
     return 1;
@@ -200,7 +200,7 @@ int add_operator(const Invocation& inv, const Logger& log) {
     log.error(hash.error().message());
     return 1;
   }
-  auto store = SqliteOperatorStore::open(inv.config.state_dir);
+  auto store = SqlOperatorStore::open(inv.config.store);
   if (!store.ok()) {
     log.error(store.error().message());
     return 1;
@@ -290,33 +290,27 @@ int serve(Invocation& inv, const Logger& log) {
   }
   raise_fd_limit(config, log);
   StoreErrorLog store_errors(log);
-  auto store = SqliteStore::open(config.state_dir, &store_errors);
+  auto store = SqlDeviceStore::open(config.store, &store_errors);
   if (!store.ok()) {
     log.error(store.error().message());
     return 1;
   }
-  auto monitoring = SqliteMonitoringStore::open(config.state_dir, config.monitoring);
+  auto monitoring = SqlMonitoringStore::open(config.store, config.monitoring);
   if (!monitoring.ok()) {
     log.error(monitoring.error().message());
     return 1;
   }
-  // port-b: until port-a's `[store] url` option exists, the SQL stores live in the
-  // state dir (SQLite). At merge this line becomes port-a's parsed store URL.
-  const sql::StoreUrl sql_store{.dialect = sql::Dialect::kSqlite,
-                                .sqlite_dir = config.state_dir,
-                                .postgres = "",
-                                .redacted = "sqlite:" + config.state_dir};
-  auto config_store = SqlConfigStore::open(sql_store);
+  auto config_store = SqlConfigStore::open(config.store);
   if (!config_store.ok()) {
     log.error(config_store.error().message());
     return 1;
   }
-  auto commands = SqlCommandStore::open(sql_store);
+  auto commands = SqlCommandStore::open(config.store);
   if (!commands.ok()) {
     log.error(commands.error().message());
     return 1;
   }
-  auto operator_store = SqliteOperatorStore::open(config.state_dir);
+  auto operator_store = SqlOperatorStore::open(config.store);
   if (!operator_store.ok()) {
     log.error(operator_store.error().message());
     return 1;
@@ -358,7 +352,7 @@ int serve(Invocation& inv, const Logger& log) {
   // Software update: after the listener, whose port makes the default public URL.
   if (auto* updates = UpdateService::in((*core)->services())) {
     const std::string default_url = "https://localhost:" + std::to_string((*server)->port());
-    if (auto s = updates->configure(config.update, sql_store, default_url); !s.ok()) {
+    if (auto s = updates->configure(config.update, config.store, default_url); !s.ok()) {
       log.error(s.error().message());
       return 2;
     }

@@ -17,7 +17,7 @@
 #include <vector>
 
 #include "hub/operators/caller.hpp"
-#include "hub/store/sqlite_operator_store.hpp"
+#include "hub/store/sql_operator_store.hpp"
 #include "protocol/result.hpp"
 
 namespace tether::hub {
@@ -37,7 +37,7 @@ class Accounts {
   static constexpr std::size_t kMaxAccounts = 1000;
   static constexpr std::size_t kMaxTokensPerAccount = 20;
 
-  Accounts(SqliteOperatorStore& store, std::string config_admin, std::string config_admin_hash)
+  Accounts(SqlOperatorStore& store, std::string config_admin, std::string config_admin_hash)
       : store_(store),
         config_admin_(std::move(config_admin)),
         config_account_{config_admin_, Role::kAdmin, std::move(config_admin_hash), false, 0} {}
@@ -73,7 +73,7 @@ class Accounts {
  private:
   Status check_changeable(const std::string& name) const;
 
-  SqliteOperatorStore& store_;
+  SqlOperatorStore& store_;
   std::string config_admin_;
   Account config_account_;
   std::map<std::string, Account, std::less<>> accounts_;

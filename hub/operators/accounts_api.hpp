@@ -22,14 +22,14 @@
 #include "hub/operators/accounts.hpp"
 #include "hub/operators/operator_auth.hpp"
 #include "hub/operators/password_worker.hpp"
-#include "hub/store/sqlite_operator_store.hpp"
+#include "hub/store/sql_operator_store.hpp"
 
 namespace tether::hub {
 
 class AccountsApi {
  public:
   AccountsApi(Accounts& accounts, OperatorAuth& auth, PasswordWorker& passwords,
-              SqliteOperatorStore* store, AuditTrail audit, const Logger& log)
+              SqlOperatorStore* store, AuditTrail audit, const Logger& log)
       : accounts_(accounts),
         auth_(auth),
         passwords_(passwords),
@@ -49,7 +49,7 @@ class AccountsApi {
   Accounts& accounts_;
   OperatorAuth& auth_;
   PasswordWorker& passwords_;
-  SqliteOperatorStore* store_;  // null: no audit reads (tests without a store)
+  SqlOperatorStore* store_;  // null: no audit reads (tests without a store)
   AuditTrail audit_;
   const Logger& log_;
 };

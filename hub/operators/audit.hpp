@@ -2,7 +2,7 @@
 // it ended. Services reach it as `context.audit.record({...})`; the hub's own
 // parts (login, the JSON API, admission) use the same call. Recording never
 // blocks and never fails toward the caller: the sink queues the event and writes
-// it off the loop (a full queue drops and counts, see SqliteOperatorStore).
+// it off the loop (a full queue drops and counts, see SqlOperatorStore).
 //
 // Actions are short dotted names; the ones the hub records today:
 //   login, logout, shell.open, shell.close, session.open (file transfer / port

@@ -148,8 +148,8 @@ struct Pss {
 
 class Server::Impl {
  public:
-  Impl(const HubConfig& config, Store& store, Accounts& accounts,
-       SqliteOperatorStore& operator_store, HubCore& core, const Logger& log)
+  Impl(const HubConfig& config, Store& store, Accounts& accounts, SqlOperatorStore& operator_store,
+       HubCore& core, const Logger& log)
       : config_(config),
         log_(log),
         core_(core),
@@ -884,9 +884,8 @@ int Server::Impl::write_artifact(lws* wsi, Pss& pss) {
 }
 
 Result<std::unique_ptr<Server>> Server::create(const HubConfig& config, Store& store,
-                                               Accounts& accounts,
-                                               SqliteOperatorStore& operator_store, HubCore& core,
-                                               const Logger& log) {
+                                               Accounts& accounts, SqlOperatorStore& operator_store,
+                                               HubCore& core, const Logger& log) {
   auto impl = std::make_unique<Impl>(config, store, accounts, operator_store, core, log);
   if (auto s = impl->start(); !s.ok()) return s.error();
   return std::unique_ptr<Server>(new Server(std::move(impl)));

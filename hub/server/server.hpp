@@ -17,7 +17,7 @@
 #include "hub/config.hpp"
 #include "hub/core.hpp"
 #include "hub/operators/accounts.hpp"
-#include "hub/store/sqlite_operator_store.hpp"
+#include "hub/store/sql_operator_store.hpp"
 #include "hub/store/store.hpp"
 #include "protocol/result.hpp"
 
@@ -31,7 +31,7 @@ class Server {
   // `accounts` and the audit trail in `operator_store`.
   static Result<std::unique_ptr<Server>> create(const HubConfig& config, Store& store,
                                                 Accounts& accounts,
-                                                SqliteOperatorStore& operator_store, HubCore& core,
+                                                SqlOperatorStore& operator_store, HubCore& core,
                                                 const Logger& log);
   ~Server();
   Server(const Server&) = delete;

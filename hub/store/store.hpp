@@ -1,7 +1,7 @@
 // The hub's persistent state behind one interface: the device registry (token
-// hashes) and what the hub last learned about each device. SQLite is the embedded
-// implementation (sqlite_store.hpp); a server database for several hub instances
-// is meant to be a second one, so nothing here is SQLite-shaped:
+// hashes) and what the hub last learned about each device. SqlDeviceStore
+// (sql_device_store.hpp) keeps it on SQLite or PostgreSQL (store.url); nothing
+// here is shaped by either:
 //
 // - Writes that happen on the traffic path (presence, status) are fire-and-forget:
 //   record_*() queues the change and returns at once; an implementation coalesces

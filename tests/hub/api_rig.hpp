@@ -1,6 +1,7 @@
 // The JSON API with everything it needs behind it, for unit tests: a real
-// operator store in a temporary directory, accounts, sessions, the login limits
-// and an inline password worker (answers before the call returns).
+// operator store (SQLite in a temporary directory, or the store.url given),
+// accounts, sessions, the login limits and an inline password worker (answers
+// before the call returns).
 #pragma once
 
 #include <stdlib.h>
@@ -8,6 +9,7 @@
 #include <chrono>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 
@@ -19,7 +21,7 @@
 #include "hub/operators/login_limiter.hpp"
 #include "hub/operators/operator_auth.hpp"
 #include "hub/operators/password_worker.hpp"
-#include "hub/store/sqlite_operator_store.hpp"
+#include "hub/store/sql_operator_store.hpp"
 
 namespace tether::hub::testing {
 
@@ -31,9 +33,11 @@ inline std::string quick_hash(const std::string& password) {
 class ApiRig {
  public:
   ApiRig(Store& store, DeviceSide& devices, OperatorSide& operators, ServiceRegistry& services,
-         AuditTrail audit, const Logger& log)
+         AuditTrail audit, const Logger& log,
+         const std::optional<sql::StoreUrl>& url = std::nullopt)
       : dir_(make_dir()),
-        operator_store_(open_store(dir_)),
+        url_(url ? *url : sqlite_url(dir_)),
+        operator_store_(open_store(url_)),
         accounts(*operator_store_, "admin", quick_hash("admin-password")),
         passwords(inbox, PasswordWorker::Mode::kInline),
         auth(accounts, sessions, passwords, limiter, operators, audit, 3600, log),
@@ -44,8 +48,8 @@ class ApiRig {
     std::filesystem::remove_all(dir_);
   }
 
-  SqliteOperatorStore& store() { return *operator_store_; }
-  const std::filesystem::path& dir() const { return dir_; }
+  SqlOperatorStore& store() { return *operator_store_; }
+  const sql::StoreUrl& url() const { return url_; }
 
   // A login session cookie for `user` (no password check).
   std::string session_for(const std::string& user) { return *sessions.create(user); }
@@ -65,10 +69,16 @@ class ApiRig {
   }
 
  private:
-  static std::unique_ptr<SqliteOperatorStore> open_store(const std::filesystem::path& dir) {
-    auto opened = SqliteOperatorStore::open(dir.string());
+  static std::unique_ptr<SqlOperatorStore> open_store(const sql::StoreUrl& url) {
+    auto opened = SqlOperatorStore::open(url);
     if (!opened.ok()) return nullptr;
     return std::move(*opened);
+  }
+  static sql::StoreUrl sqlite_url(const std::filesystem::path& dir) {
+    sql::StoreUrl url;
+    url.sqlite_dir = dir.string();
+    url.redacted = "sqlite:" + url.sqlite_dir;
+    return url;
   }
   static std::filesystem::path make_dir() {
     char tmpl[] = "/tmp/tether-hub-ops-XXXXXX";
@@ -76,7 +86,8 @@ class ApiRig {
   }
 
   std::filesystem::path dir_;
-  std::unique_ptr<SqliteOperatorStore> operator_store_;
+  sql::StoreUrl url_;
+  std::unique_ptr<SqlOperatorStore> operator_store_;
 
  public:
   LoopInbox inbox;

@@ -1,35 +1,25 @@
-// The SQLite MonitoringStore: records kept once per (device, seq), completions
-// only after the commit, open alerts, latest values, downsampled series, status,
-// presence, and pruning by age and per-stream cap.
+// The SQL MonitoringStore, on SQLite and on PostgreSQL: records kept once per
+// (device, seq), completions only after the commit, open alerts, latest values,
+// downsampled series, status, presence, and pruning by age and per-stream cap.
 #include <gtest/gtest.h>
 
-#include <stdlib.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
-#include <filesystem>
 #include <future>
 #include <string>
 #include <vector>
 
-#include "hub/store/sqlite_monitoring_store.hpp"
+#include "hub/store/sql_monitoring_store.hpp"
 #include "hub/store/store.hpp"
+#include "tests/support/sql_store.hpp"
 
 namespace tether::hub {
 namespace {
 
-class Dir {
- public:
-  Dir() {
-    char tmpl[] = "/tmp/tether-hub-mon-XXXXXX";
-    path_ = ::mkdtemp(tmpl);
-  }
-  ~Dir() { std::filesystem::remove_all(path_); }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
+using tether::test::SqlBackend;
+using tether::test::SqlTestStore;
 
 MonitoringRecord data(std::uint64_t seq, std::int64_t ts, const std::string& stream,
                       const std::string& values) {
@@ -55,12 +45,17 @@ MonitoringRecord alert(std::uint64_t seq, const std::string& id, const std::stri
   return r;
 }
 
-class MonitoringStoreTest : public ::testing::Test {
+class MonitoringStoreTest : public ::testing::TestWithParam<SqlBackend> {
  protected:
-  void SetUp() override { open(); }
+  void SetUp() override {
+    auto db = SqlTestStore::create(GetParam());
+    ASSERT_TRUE(db.ok()) << db.error().message();
+    database = std::move(*db);
+    open();
+  }
   void open() {
     store.reset();
-    auto s = SqliteMonitoringStore::open(dir.path() + "/state", retention);
+    auto s = SqlMonitoringStore::open(database->url(), retention);
     ASSERT_TRUE(s.ok()) << s.error().message();
     store = std::move(*s);
   }
@@ -71,12 +66,12 @@ class MonitoringStoreTest : public ::testing::Test {
     return done.get_future().get();
   }
 
-  Dir dir;
+  std::unique_ptr<SqlTestStore> database;  // first: outlives the store
   MonitoringRetention retention;
-  std::unique_ptr<SqliteMonitoringStore> store;
+  std::unique_ptr<SqlMonitoringStore> store;
 };
 
-TEST_F(MonitoringStoreTest, ARecordIsStoredOncePerDeviceAndSeq) {
+TEST_P(MonitoringStoreTest, ARecordIsStoredOncePerDeviceAndSeq) {
   ASSERT_TRUE(
       append("gw", {data(1, 10, "env", R"({"t":1})"), data(2, 20, "env", R"({"t":2})")}).ok());
   ASSERT_TRUE(
@@ -96,18 +91,18 @@ TEST_F(MonitoringStoreTest, ARecordIsStoredOncePerDeviceAndSeq) {
   EXPECT_EQ(*store->last_cursor("nobody"), 0);
 }
 
-TEST_F(MonitoringStoreTest, TheCompletionRunsAfterTheCommitAndSeesTheRecords) {
+TEST_P(MonitoringStoreTest, TheCompletionRunsAfterTheCommitAndSeesTheRecords) {
   std::promise<std::int64_t> seen;
   // A second connection (another reader) must see the records once done runs.
-  auto other = SqliteMonitoringStore::open(dir.path() + "/state", retention);
+  auto other = SqlMonitoringStore::open(database->url(), retention);
   ASSERT_TRUE(other.ok());
-  SqliteMonitoringStore& reader = **other;
+  SqlMonitoringStore& reader = **other;
   store->append("gw", {data(1, 1, "s", "{}")},
                 [&](const Status&) { seen.set_value(*reader.count("gw")); });
   EXPECT_EQ(seen.get_future().get(), 1);
 }
 
-TEST_F(MonitoringStoreTest, ManyAppendsShareBatches) {
+TEST_P(MonitoringStoreTest, ManyAppendsShareBatches) {
   std::atomic<int> done{0};
   for (int i = 1; i <= 2000; ++i) {
     store->append("gw", {data(static_cast<std::uint64_t>(i), i, "s", "{}")}, [&](const Status& s) {
@@ -119,7 +114,7 @@ TEST_F(MonitoringStoreTest, ManyAppendsShareBatches) {
   EXPECT_LT(store->batches_written(), 2000u);
 }
 
-TEST_F(MonitoringStoreTest, LatestValuePerStream) {
+TEST_P(MonitoringStoreTest, LatestValuePerStream) {
   ASSERT_TRUE(append("gw", {data(1, 1, "a", R"({"v":1})"), data(2, 2, "b", R"({"v":2})"),
                             data(3, 3, "a", R"({"v":3})"), alert(4, "x", "raised")})
                   .ok());
@@ -132,7 +127,7 @@ TEST_F(MonitoringStoreTest, LatestValuePerStream) {
   EXPECT_EQ((*latest)[1].record.stream, "b");
 }
 
-TEST_F(MonitoringStoreTest, AlertsOpenAndClearByTheirNewestRecord) {
+TEST_P(MonitoringStoreTest, AlertsOpenAndClearByTheirNewestRecord) {
   ASSERT_TRUE(append("gw", {alert(1, "hot", "raised"), alert(2, "door", "raised"),
                             alert(3, "hot", "cleared")})
                   .ok());
@@ -151,7 +146,7 @@ TEST_F(MonitoringStoreTest, AlertsOpenAndClearByTheirNewestRecord) {
   EXPECT_EQ(history->at(0).record.alert_state, "cleared");
 }
 
-TEST_F(MonitoringStoreTest, ASeriesIsDownsampledOnTheServer) {
+TEST_P(MonitoringStoreTest, ASeriesIsDownsampledOnTheServer) {
   std::vector<MonitoringRecord> records;
   for (int i = 0; i < 1000; ++i) {
     records.push_back(data(static_cast<std::uint64_t>(i + 1), 1000 + i, "env",
@@ -175,7 +170,7 @@ TEST_F(MonitoringStoreTest, ASeriesIsDownsampledOnTheServer) {
   EXPECT_TRUE(store->series(q)->empty());
 }
 
-TEST_F(MonitoringStoreTest, StatusAndPresence) {
+TEST_P(MonitoringStoreTest, StatusAndPresence) {
   store->record_status("gw", {"online", "1.0", "boot", 5, R"({"os":"x"})", 100});
   store->record_presence("gw", {100, "online", ""});
   store->record_presence("gw", {200, "offline", ""});
@@ -190,7 +185,7 @@ TEST_F(MonitoringStoreTest, StatusAndPresence) {
   EXPECT_FALSE(store->status("nobody")->has_value());
 }
 
-TEST_F(MonitoringStoreTest, PruningDropsOldHistoryAndCapsStreams) {
+TEST_P(MonitoringStoreTest, PruningDropsOldHistoryAndCapsStreams) {
   retention.retention_days = 1;
   retention.max_records_per_stream = 3;
   open();
@@ -209,7 +204,7 @@ TEST_F(MonitoringStoreTest, PruningDropsOldHistoryAndCapsStreams) {
   EXPECT_TRUE(store->presence("gw", 10)->empty());
 }
 
-TEST_F(MonitoringStoreTest, TheWriterPrunesOnItsOwn) {
+TEST_P(MonitoringStoreTest, TheWriterPrunesOnItsOwn) {
   retention.retention_days = 1e-6;  // 86 ms
   retention.prune_interval_s = 0.05;
   open();
@@ -219,13 +214,133 @@ TEST_F(MonitoringStoreTest, TheWriterPrunesOnItsOwn) {
   SUCCEED();
 }
 
-TEST_F(MonitoringStoreTest, RecordsSurviveReopening) {
+TEST_P(MonitoringStoreTest, RecordsSurviveReopening) {
   ASSERT_TRUE(append("gw", {data(1, 1, "a", "{}")}).ok());
   open();
   EXPECT_EQ(*store->count("gw"), 1);
   ASSERT_TRUE(append("gw", {data(1, 1, "a", "{}")}).ok());
   EXPECT_EQ(*store->count("gw"), 1);
 }
+
+// More records than one multi-row insert holds, in one batch, with duplicates
+// inside the batch and against stored rows, and alerts in the multi-row part:
+// each (device, seq) is stored once and only new alert records move the open set.
+TEST_P(MonitoringStoreTest, ABigBatchStoresEachRecordOnce) {
+  ASSERT_TRUE(append("gw", {alert(5, "old", "raised")}).ok());
+  std::vector<MonitoringRecord> records;
+  for (int i = 1; i <= 300; ++i) {
+    records.push_back(data(static_cast<std::uint64_t>(i), i, "s", R"({"v":1})"));
+  }
+  records[40] = alert(41, "door", "raised");
+  records[70] = alert(71, "door", "cleared");
+  records[100] = alert(101, "fan", "raised");
+  records[260] = alert(261, "pump", "raised");
+  records[4] = alert(5, "old", "cleared");                 // seq 5 is stored already: ignored
+  records.push_back(data(7, 7, "s", R"({"v":"again"})"));  // a duplicate inside the batch
+  std::promise<Status> first;
+  std::promise<Status> second;
+  store->append("gw", std::move(records), [&](const Status& s) { first.set_value(s); });
+  // A second device's append joins the same batch (or the next one).
+  std::vector<MonitoringRecord> more;
+  for (int i = 1; i <= 70; ++i) more.push_back(data(static_cast<std::uint64_t>(i), i, "s", "{}"));
+  store->append("gw2", std::move(more), [&](const Status& s) { second.set_value(s); });
+  ASSERT_TRUE(first.get_future().get().ok());
+  ASSERT_TRUE(second.get_future().get().ok());
+  EXPECT_EQ(*store->count("gw"), 300);
+  EXPECT_EQ(*store->count("gw2"), 70);
+  auto open = store->open_alerts("gw");
+  ASSERT_TRUE(open.ok());
+  std::vector<std::string> ids;
+  for (const auto& a : *open) ids.push_back(a.id);
+  std::sort(ids.begin(), ids.end());
+  EXPECT_EQ(ids, (std::vector<std::string>{"fan", "old", "pump"}));
+  auto rows = store->records_after("gw", 0, 1000);
+  ASSERT_TRUE(rows.ok());
+  ASSERT_EQ(rows->size(), 300u);
+  const auto seven = std::find_if(rows->begin(), rows->end(),
+                                  [](const StoredRecord& r) { return r.record.seq == 7; });
+  ASSERT_NE(seven, rows->end());
+  EXPECT_EQ(seven->record.body_json, R"({"v":1})");  // the first copy stays
+  for (std::size_t i = 1; i < rows->size(); ++i) {
+    EXPECT_GT(rows->at(i).cursor, rows->at(i - 1).cursor);
+  }
+}
+
+// A device's text that PostgreSQL would refuse (bad UTF-8, NUL) is stored with
+// U+FFFD in place of each bad byte, on both back ends, and does not fail the batch
+// the other records share.
+TEST_P(MonitoringStoreTest, TextThatIsNotUtf8IsStoredReplacedAndFailsNothing) {
+  MonitoringRecord bad = alert(2, std::string("hot\xff\0x", 6), "raised");
+  bad.summary = std::string("sum\xc0\xafmary\xed\xa0\x80", 12);
+  std::promise<Status> good_done;
+  store->append("other", {data(1, 1, "fine", R"({"v":1})")},
+                [&](const Status& s) { good_done.set_value(s); });
+  ASSERT_TRUE(append("gw", {data(1, 1, std::string("s\xfe", 2), "{}"), bad}).ok());
+  EXPECT_TRUE(good_done.get_future().get().ok());
+  store->record_status("gw", {"online", std::string("1.0\xff", 4), "b", 1, "{}", 5});
+  store->record_presence("gw", {5, "online", std::string("\0", 1)});
+  ASSERT_TRUE(store->flush().ok());
+  EXPECT_EQ(*store->count("other"), 1);
+  auto rows = store->records_after("gw", 0, 10);
+  ASSERT_TRUE(rows.ok()) << rows.error().message();
+  ASSERT_EQ(rows->size(), 2u);
+  EXPECT_EQ(rows->at(0).record.stream, "s\xEF\xBF\xBD");
+  EXPECT_EQ(rows->at(1).record.stream, "hot\xEF\xBF\xBD\xEF\xBF\xBDx");
+  EXPECT_EQ(rows->at(1).record.summary,
+            "sum\xEF\xBF\xBD\xEF\xBF\xBDmary\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD");
+  auto open = store->open_alerts("gw");
+  ASSERT_EQ(open->size(), 1u);
+  EXPECT_EQ(open->at(0).id, "hot\xEF\xBF\xBD\xEF\xBF\xBDx");
+  EXPECT_EQ((*store->status("gw"))->version, "1.0\xEF\xBF\xBD");
+  EXPECT_EQ(store->presence("gw", 1)->at(0).detail, "\xEF\xBF\xBD");
+  // A NUL inside a value reaches the body as the JSON escape \u0000 (valid JSON,
+  // which PostgreSQL's jsonb refuses): the series still answers, from the rest.
+  ASSERT_TRUE(append("gw", {data(10, 100, "env", R"({"t":1,"name":"a\u0000b"})"),
+                            data(11, 101, "env", R"({"t":3})")})
+                  .ok());
+  auto points = store->series({"gw", "env", "t", 0, 1000, 10});
+  ASSERT_TRUE(points.ok()) << points.error().message();
+  std::int64_t counted = 0;
+  for (const SeriesPoint& p : *points) counted += p.count;
+  EXPECT_GE(counted, 1);
+  EXPECT_LE(counted, 2);
+}
+
+// PostgreSQL restarts under a running store: both connections are dropped. The
+// batch and the read that meet a dead connection run once more on a new one, so
+// the restart costs the device no retry and the operator no error; the records
+// are stored once.
+TEST(MonitoringStorePostgres, RidesOutAServerRestart) {
+  auto database = SqlTestStore::create(SqlBackend::kPostgres);
+  ASSERT_TRUE(database.ok()) << database.error().message();
+  auto opened = SqlMonitoringStore::open((*database)->url(), MonitoringRetention{});
+  ASSERT_TRUE(opened.ok()) << opened.error().message();
+  SqlMonitoringStore& store = **opened;
+  auto append = [&](std::vector<MonitoringRecord> records) {
+    std::promise<Status> done;
+    store.append("gw", std::move(records), [&](const Status& s) { done.set_value(s); });
+    return done.get_future().get();
+  };
+  ASSERT_TRUE(append({data(1, 1, "s", "{}")}).ok());
+  ASSERT_EQ(*store.count("gw"), 1);
+  ASSERT_TRUE((*database)->postgres()->restart().ok());
+  const Status stored = append({data(2, 2, "s", "{}"), data(3, 3, "s", "{}")});
+  ASSERT_TRUE(stored.ok()) << stored.error().message();
+  auto count = store.count("gw");
+  ASSERT_TRUE(count.ok()) << count.error().message();
+  EXPECT_EQ(*count, 3);
+  // Down for good: the error says so instead of hanging.
+  ASSERT_TRUE((*database)->postgres()->stop().ok());
+  const Status refused = append({data(4, 4, "s", "{}")});
+  EXPECT_FALSE(refused.ok());
+  EXPECT_FALSE(store.count("gw").ok());
+  ASSERT_TRUE((*database)->postgres()->start_again().ok());
+  EXPECT_TRUE(append({data(4, 4, "s", "{}")}).ok());
+  EXPECT_EQ(*store.count("gw"), 4);
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, MonitoringStoreTest, tether::test::kBothSqlBackends,
+                         tether::test::sql_backend_name);
 
 }  // namespace
 }  // namespace tether::hub

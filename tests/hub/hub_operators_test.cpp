@@ -1,8 +1,8 @@
 // Operator accounts, roles, API tokens, the audit trail and the login limits:
 // the JSON API and the operator WebSocket (through the core with fake links),
-// each role against each route and each message type.
+// each role against each route and each message type. Everything that touches
+// the operator store runs on both SQL back ends (SQLite and PostgreSQL).
 #include <gtest/gtest.h>
-#include <sqlite3.h>
 
 #include <filesystem>
 #include <memory>
@@ -21,6 +21,7 @@
 #include "tests/hub/api_rig.hpp"
 #include "tests/hub/command_fakes.hpp"
 #include "tests/hub/hub_fakes.hpp"
+#include "tests/support/sql_store.hpp"
 
 namespace tether::hub {
 namespace {
@@ -31,22 +32,30 @@ using testing::FakeLink;
 using testing::MemoryStore;
 using testing::quick_hash;
 
-class OperatorsTest : public ::testing::Test {
+using tether::test::SqlBackend;
+using tether::test::SqlTestStore;
+
+class OperatorsTest : public ::testing::TestWithParam<SqlBackend> {
  protected:
   void SetUp() override {
+    auto db = SqlTestStore::create(GetParam());
+    ASSERT_TRUE(db.ok()) << db.error().message();
+    database = std::move(*db);
     ASSERT_TRUE(store.put_device("gw", sha256_hex("t"), 1).ok());
     auto c = HubCore::create(store, monitoring, config_store, commands, limits, log);
     ASSERT_TRUE(c.ok());
     core = std::move(*c);
     rig = std::make_unique<testing::ApiRig>(store, core->devices(), core->operators(),
-                                            core->services(), core->audit(), log);
+                                            core->services(), core->audit(), log, database->url());
     core->set_audit_sink(&rig->store());
     core->devices().connected(1, "gw", dev);
     ASSERT_TRUE(rig->accounts.create("vera", Role::kViewer, quick_hash("vera-password")).ok());
     ASSERT_TRUE(rig->accounts.create("otto", Role::kOperator, quick_hash("otto-password")).ok());
     ASSERT_TRUE(rig->accounts.create("ada", Role::kAdmin, quick_hash("ada-password")).ok());
   }
-  void TearDown() override { core->set_audit_sink(nullptr); }
+  void TearDown() override {
+    if (core) core->set_audit_sink(nullptr);
+  }
 
   void from_op(ConnId id, const ProtoMsg& m) { core->operators().message(id, protocol::encode(m)); }
   void from_dev(const ProtoMsg& m) { core->devices().message(1, protocol::encode(m)); }
@@ -67,6 +76,7 @@ class OperatorsTest : public ::testing::Test {
     return rig->api.handle(req);
   }
 
+  std::unique_ptr<SqlTestStore> database;  // first: outlives the rig's store
   Limits limits;
   Logger log{LogLevel::kError, kProgramName};
   MemoryStore store;
@@ -97,7 +107,7 @@ TEST(MessageRoles, TheTable) {
 
 // Every message type an operator socket can send, as each role: refused below
 // the table's role with a control error naming it, passed on otherwise.
-TEST_F(OperatorsTest, EachRoleAgainstEachMessageType) {
+TEST_P(OperatorsTest, EachRoleAgainstEachMessageType) {
   struct Case {
     std::uint16_t proto;
     const char* typ;
@@ -148,7 +158,7 @@ TEST_F(OperatorsTest, EachRoleAgainstEachMessageType) {
   }
 }
 
-TEST_F(OperatorsTest, AViewerCannotOpenAShellByCraftingMessages) {
+TEST_P(OperatorsTest, AViewerCannotOpenAShellByCraftingMessages) {
   core->operators().connected(10, "gw", "vera", op1, Role::kViewer);
   dev.take();
   // Every way of asking for a shell, and data for a made-up session.
@@ -173,7 +183,7 @@ TEST_F(OperatorsTest, AViewerCannotOpenAShellByCraftingMessages) {
 
 // ------------------------------------------------------------------ the JSON API
 
-TEST_F(OperatorsTest, EachRoleAgainstEachRoute) {
+TEST_P(OperatorsTest, EachRoleAgainstEachRoute) {
   struct Route {
     const char* method;
     const char* path;
@@ -220,13 +230,13 @@ TEST_F(OperatorsTest, EachRoleAgainstEachRoute) {
   EXPECT_EQ(rig->api.handle(anonymous).status, 401u);
 }
 
-TEST_F(OperatorsTest, SessionSaysTheRole) {
+TEST_P(OperatorsTest, SessionSaysTheRole) {
   const auto res = rig->call("GET", "/api/session", rig->session_for("otto"));
   EXPECT_EQ(res.status, 200u);
   EXPECT_EQ(res.body, R"({"user":"otto","role":"operator"})");
 }
 
-TEST_F(OperatorsTest, ATokenIsShownOnceStoredHashedAndLimitedToItsRole) {
+TEST_P(OperatorsTest, ATokenIsShownOnceStoredHashedAndLimitedToItsRole) {
   const std::string ada = rig->session_for("ada");
   auto made = rig->call("POST", "/api/tokens", ada, R"({"label":"ci","role":"viewer"})");
   ASSERT_EQ(made.status, 201u) << made.body;
@@ -264,7 +274,7 @@ TEST_F(OperatorsTest, ATokenIsShownOnceStoredHashedAndLimitedToItsRole) {
   EXPECT_EQ(rig->api.handle(basic).status, 401u);
 }
 
-TEST_F(OperatorsTest, ATokenNeverExceedsItsAccount) {
+TEST_P(OperatorsTest, ATokenNeverExceedsItsAccount) {
   const std::string otto = rig->session_for("otto");
   EXPECT_EQ(rig->call("POST", "/api/tokens", otto, R"({"role":"admin"})").status, 403u);
   // For someone else: admin only.
@@ -280,7 +290,7 @@ TEST_F(OperatorsTest, ATokenNeverExceedsItsAccount) {
   EXPECT_EQ(rig->call_with_token("GET", "/api/devices", made->token).status, 401u);
 }
 
-TEST_F(OperatorsTest, AdminManagesAccounts) {
+TEST_P(OperatorsTest, AdminManagesAccounts) {
   const std::string ada = rig->session_for("ada");
   auto created = rig->call("POST", "/api/accounts", ada,
                            R"({"name":"nina","role":"operator","password":"nina-secret"})");
@@ -327,7 +337,7 @@ TEST_F(OperatorsTest, AdminManagesAccounts) {
   EXPECT_GE(audit("account.").size(), 3u);
 }
 
-TEST_F(OperatorsTest, DisablingAnAccountEndsItsSessionsAndShells) {
+TEST_P(OperatorsTest, DisablingAnAccountEndsItsSessionsAndShells) {
   const std::string otto = rig->session_for("otto");
   const std::string otto2 = rig->session_for("otto");
   core->operators().connected(10, "gw", "otto", op1, Role::kOperator);
@@ -354,7 +364,7 @@ TEST_F(OperatorsTest, DisablingAnAccountEndsItsSessionsAndShells) {
   EXPECT_EQ(closes[0].event.user, "otto");
 }
 
-TEST_F(OperatorsTest, LoginChecksNameAndPassword) {
+TEST_P(OperatorsTest, LoginChecksNameAndPassword) {
   auto ok = login("admin", "admin-password", "10.1.0.1");
   EXPECT_EQ(ok.status, 200u);
   EXPECT_EQ(ok.body, R"({"user":"admin","role":"admin"})");
@@ -379,7 +389,7 @@ TEST_F(OperatorsTest, LoginChecksNameAndPassword) {
   EXPECT_EQ(logins.back().event.outcome, "ok");
 }
 
-TEST_F(OperatorsTest, AFloodFromOneAddressLocksOutNeitherAnotherAddressNorAnotherAccount) {
+TEST_P(OperatorsTest, AFloodFromOneAddressLocksOutNeitherAnotherAddressNorAnotherAccount) {
   int limited = 0;
   for (int i = 0; i < 50; ++i) {
     if (login("admin", "guess" + std::to_string(i), "203.0.113.9").status == 429u) ++limited;
@@ -416,7 +426,7 @@ TEST(LoginLimiter, BucketsPerAddressAndAccount) {
 
 // ------------------------------------------------------------------ the audit trail
 
-TEST_F(OperatorsTest, TheAuditTrailRecordsEachAction) {
+TEST_P(OperatorsTest, TheAuditTrailRecordsEachAction) {
   core->operators().connected(10, "gw", "otto", op1, Role::kOperator);
   // A shell: open, then the device ends it with an exit code.
   from_op(10, protocol::make_msg(proto::kShell, "new", "s1"));
@@ -494,28 +504,39 @@ TEST_F(OperatorsTest, TheAuditTrailRecordsEachAction) {
   EXPECT_EQ(rig->api.handle(req).body, "[]");
 }
 
-TEST_F(OperatorsTest, TheAuditLogIsAppendOnly) {
+TEST_P(OperatorsTest, TheAuditLogIsAppendOnly) {
   rig->store().record({"u", "x", "", "ok", "", "", 0});
   ASSERT_TRUE(rig->store().flush().ok());
-  // Another connection to the same file, as anyone with access to it would use.
-  sqlite3* db = nullptr;
-  ASSERT_EQ(sqlite3_open((rig->dir() / "hub.db").c_str(), &db), SQLITE_OK);
-  for (const char* sql : {"UPDATE audit_log SET user = 'someone else'", "DELETE FROM audit_log"}) {
-    char* err = nullptr;
-    EXPECT_NE(sqlite3_exec(db, sql, nullptr, nullptr, &err), SQLITE_OK) << sql;
-    ASSERT_NE(err, nullptr);
-    EXPECT_NE(std::string(err).find("append-only"), std::string::npos);
-    sqlite3_free(err);
+  // Another connection to the same database, as anyone with access to it would use.
+  auto db = sql::connect(rig->url(), {.sqlite_file = "hub.db"});
+  ASSERT_TRUE(db.ok()) << db.error().message();
+  for (const char* sql :
+       {"UPDATE audit_log SET \"user\" = 'someone else'", "DELETE FROM audit_log"}) {
+    const Status refused = (*db)->exec(sql);
+    ASSERT_FALSE(refused.ok()) << sql;
+    EXPECT_NE(refused.error().message().find("append-only"), std::string::npos)
+        << refused.error().message();
   }
-  sqlite3_close(db);
+  // PostgreSQL's statement trigger also refuses TRUNCATE and a DELETE matching
+  // nothing (SQLite's row triggers see neither; SQLite has no TRUNCATE).
+  if ((*db)->dialect() == sql::Dialect::kPostgres) {
+    for (const char* sql : {"TRUNCATE audit_log", "DELETE FROM audit_log WHERE id < 0"}) {
+      const Status refused = (*db)->exec(sql);
+      ASSERT_FALSE(refused.ok()) << sql;
+      EXPECT_NE(refused.error().message().find("append-only"), std::string::npos);
+    }
+  }
   EXPECT_EQ(audit("x").size(), 1u);
 }
 
-TEST(OperatorStore, AccountsAndTokensSurviveAReopen) {
-  char tmpl[] = "/tmp/tether-hub-ops-XXXXXX";
-  const std::string dir = ::mkdtemp(tmpl);
+class OperatorStoreTest : public ::testing::TestWithParam<SqlBackend> {};
+
+TEST_P(OperatorStoreTest, AccountsAndTokensSurviveAReopen) {
+  auto database = SqlTestStore::create(GetParam());
+  ASSERT_TRUE(database.ok()) << database.error().message();
+  const sql::StoreUrl& url = (*database)->url();
   {
-    auto store = SqliteOperatorStore::open(dir);
+    auto store = SqlOperatorStore::open(url);
     ASSERT_TRUE(store.ok());
     Accounts accounts(**store, "root", quick_hash("root-password"));
     ASSERT_TRUE(accounts.load().ok());
@@ -529,7 +550,7 @@ TEST(OperatorStore, AccountsAndTokensSurviveAReopen) {
     EXPECT_EQ(accounts.create_token("vera", Role::kAdmin, "").error().code(),
               ErrorCode::kAccessDenied);
   }
-  auto store = SqliteOperatorStore::open(dir);
+  auto store = SqlOperatorStore::open(url);
   ASSERT_TRUE(store.ok());
   Accounts accounts(**store, "root", quick_hash("root-password"));
   ASSERT_TRUE(accounts.load().ok());
@@ -539,9 +560,91 @@ TEST(OperatorStore, AccountsAndTokensSurviveAReopen) {
   ASSERT_EQ(accounts.tokens("root").size(), 1u);
   EXPECT_EQ(accounts.tokens("root")[0].role, Role::kOperator);
   EXPECT_EQ(accounts.list().size(), 2u);
-  store->reset();
-  std::filesystem::remove_all(dir);
+  // Deleting an account takes its tokens with it, and only its own.
+  ASSERT_TRUE(
+      (*store)->put_token({"tv", "vera", Role::kViewer, "v", sha256_hex("vera-token"), 5}).ok());
+  ASSERT_EQ((*store)->tokens()->size(), 2u);
+  ASSERT_TRUE((*store)->delete_account("vera").ok());
+  auto rows = (*store)->accounts();
+  ASSERT_TRUE(rows.ok());
+  for (const Account& a : *rows) EXPECT_NE(a.name, "vera");
+  auto left = (*store)->tokens();
+  ASSERT_TRUE(left.ok());
+  ASSERT_EQ(left->size(), 1u);
+  EXPECT_EQ(left->at(0).user, "root");
 }
+
+// The audit filters, each alone and together, on the store itself.
+TEST_P(OperatorStoreTest, AuditFiltersAndPages) {
+  auto database = SqlTestStore::create(GetParam());
+  ASSERT_TRUE(database.ok()) << database.error().message();
+  auto store = SqlOperatorStore::open((*database)->url());
+  ASSERT_TRUE(store.ok()) << store.error().message();
+  SqlOperatorStore& s = **store;
+  s.record({"ann", "shell.open", "gw1", "ok", "", "10.0.0.1", 1000});
+  s.record({"ann", "shell.close", "gw1", "ok", "", "10.0.0.1", 2000});
+  s.record({"bob", "shellx", "gw2", "ok", "", "10.0.0.2", 3000});
+  s.record({"bob", "file.get", "gw1", "denied", "/etc", "10.0.0.2", 4000});
+  ASSERT_TRUE(s.flush().ok());
+  auto query = [&](AuditQuery q) {
+    auto r = s.audit(q);
+    EXPECT_TRUE(r.ok()) << r.error().message();
+    std::vector<std::string> actions;
+    if (r.ok()) {
+      for (const auto& rec : *r) actions.push_back(rec.event.action);
+    }
+    return actions;
+  };
+  using V = std::vector<std::string>;
+  auto with = [](auto set) {
+    AuditQuery q;
+    set(q);
+    return q;
+  };
+  EXPECT_EQ(query({}), (V{"file.get", "shellx", "shell.close", "shell.open"}));
+  EXPECT_EQ(query(with([](AuditQuery& q) { q.user = "bob"; })), (V{"file.get", "shellx"}));
+  EXPECT_EQ(query(with([](AuditQuery& q) { q.device = "gw1"; })),
+            (V{"file.get", "shell.close", "shell.open"}));
+  EXPECT_EQ(query(with([](AuditQuery& q) { q.action = "shell."; })),
+            (V{"shell.close", "shell.open"}));
+  EXPECT_EQ(query(with([](AuditQuery& q) { q.action = "shellx"; })), (V{"shellx"}));
+  EXPECT_EQ(query(with([](AuditQuery& q) {
+              q.from_ms = 2000;
+              q.to_ms = 3000;
+            })),
+            (V{"shellx", "shell.close"}));
+  EXPECT_EQ(query(with([](AuditQuery& q) {
+              q.user = "ann";
+              q.device = "gw1";
+              q.action = "shell.";
+              q.from_ms = 1500;
+            })),
+            (V{"shell.close"}));
+  EXPECT_EQ(query(with([](AuditQuery& q) { q.limit = 1; })), (V{"file.get"}));
+  auto all = s.audit({});
+  ASSERT_TRUE(all.ok());
+  ASSERT_EQ(all->size(), 4u);
+  const std::int64_t shellx_id = all->at(1).id;
+  EXPECT_EQ(query(with([&](AuditQuery& q) { q.before_id = shellx_id; })),
+            (V{"shell.close", "shell.open"}));
+  EXPECT_EQ(all->at(3).event.address, "10.0.0.1");
+  EXPECT_EQ(all->at(0).event.detail, "/etc");
+  EXPECT_EQ(all->at(0).event.at_ms, 4000);
+  // An event with text PostgreSQL would refuse is kept, with U+FFFD for the bad
+  // bytes, and takes no other event down with it.
+  s.record({"ann", "file.get", "gw1", "ok", std::string("/tmp/\0\xff", 7), "10.0.0.1", 5000});
+  s.record({"ann", "file.put", "gw1", "ok", "/tmp/ok", "10.0.0.1", 5001});
+  ASSERT_TRUE(s.flush().ok());
+  auto bad = s.audit(with([](AuditQuery& q) { q.from_ms = 5000; }));
+  ASSERT_TRUE(bad.ok()) << bad.error().message();
+  ASSERT_EQ(bad->size(), 2u);
+  EXPECT_EQ(bad->at(1).event.detail, "/tmp/\xEF\xBF\xBD\xEF\xBF\xBD");
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, OperatorsTest, tether::test::kBothSqlBackends,
+                         tether::test::sql_backend_name);
+INSTANTIATE_TEST_SUITE_P(Backends, OperatorStoreTest, tether::test::kBothSqlBackends,
+                         tether::test::sql_backend_name);
 
 }  // namespace
 }  // namespace tether::hub

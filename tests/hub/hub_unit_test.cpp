@@ -1,9 +1,8 @@
-// Unit tests of the hub's pure parts: credentials, JSON, the SQLite store,
-// admission, static files, and the core wired together (device side, operator
-// side, the built-in services) with fake links instead of sockets. Each service on
-// its own, with a fake device side: hub_services_test.cpp.
+// Unit tests of the hub's pure parts: credentials, JSON, the device registry (on
+// SQLite and PostgreSQL) and store.url, admission, static files, and the core wired together
+// (device side, operator side, the built-in services) with fake links instead of sockets. Each
+// service on its own, with a fake device side: hub_services_test.cpp.
 #include <gtest/gtest.h>
-#include <sqlite3.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -16,17 +15,20 @@
 #include <vector>
 
 #include "hub/auth.hpp"
+#include "hub/config.hpp"
 #include "hub/core.hpp"
 #include "hub/json.hpp"
 #include "hub/server/admission.hpp"
 #include "hub/server/static_files.hpp"
-#include "hub/store/sqlite_store.hpp"
+#include "hub/store/sql_device_store.hpp"
+#include "hub/store/storable_text.hpp"
 #include "protocol/codec.hpp"
 #include "protocol/control.hpp"
 #include "protocol/message.hpp"
 #include "tests/hub/api_rig.hpp"
 #include "tests/hub/command_fakes.hpp"
 #include "tests/hub/hub_fakes.hpp"
+#include "tests/support/sql_store.hpp"
 
 namespace tether::hub {
 namespace {
@@ -89,9 +91,24 @@ class TempDir {
   std::string path_;
 };
 
-TEST(Store, RegistersLooksUpAndRecordsStatus) {
-  TempDir dir;
-  auto store = SqliteStore::open(dir.path() + "/state");
+using tether::test::SqlBackend;
+using tether::test::SqlTestStore;
+
+// The device registry, on each SQL back end: a fresh database per test.
+class StoreTest : public ::testing::TestWithParam<SqlBackend> {
+ protected:
+  void SetUp() override {
+    auto db = SqlTestStore::create(GetParam());
+    ASSERT_TRUE(db.ok()) << db.error().message();
+    database = std::move(*db);
+  }
+  const sql::StoreUrl& url() const { return database->url(); }
+
+  std::unique_ptr<SqlTestStore> database;
+};
+
+TEST_P(StoreTest, RegistersLooksUpAndRecordsStatus) {
+  auto store = SqlDeviceStore::open(url());
   ASSERT_TRUE(store.ok()) << store.error().message();
   Store& s = **store;
   ASSERT_TRUE(s.put_device("gw1", sha256_hex("tok1"), 1000).ok());
@@ -101,7 +118,10 @@ TEST(Store, RegistersLooksUpAndRecordsStatus) {
   ASSERT_TRUE(s.put_device("gw1", sha256_hex("tok2"), 2000).ok());
   EXPECT_FALSE(s.device_for_token(sha256_hex("tok1"))->has_value());
   // a token can belong to one device only
-  EXPECT_FALSE(s.put_device("gw2", sha256_hex("tok2"), 2000).ok());
+  const Status taken = s.put_device("gw2", sha256_hex("tok2"), 2000);
+  ASSERT_FALSE(taken.ok());
+  EXPECT_EQ(taken.error().code(), ErrorCode::kStorageFailure);
+  EXPECT_FALSE(s.get("gw2")->has_value());
   s.record_status("gw1", {"1.0", "online", "boot", 5}, 3000);
   ASSERT_TRUE(s.flush().ok());
   auto rec = s.get("gw1");
@@ -112,13 +132,41 @@ TEST(Store, RegistersLooksUpAndRecordsStatus) {
   EXPECT_EQ((*rec)->status_ms, 3000);
   EXPECT_EQ((*rec)->created_ms, 1000);
   EXPECT_EQ(s.list()->size(), 1u);
+  // A status never moves last_seen back; an unknown uptime is -1 after the write too.
+  s.record_seen("gw1", 9000);
+  ASSERT_TRUE(s.flush().ok());
+  s.record_status("gw1", {"1.1", "online", "boot", -1}, 4000);
+  ASSERT_TRUE(s.flush().ok());
+  rec = s.get("gw1");
+  EXPECT_EQ((*rec)->last_seen_ms, 9000);
+  EXPECT_EQ((*rec)->status_ms, 4000);
+  EXPECT_EQ((*rec)->uptime_s, -1);
+  EXPECT_EQ((*rec)->version, "1.1");
+  EXPECT_FALSE(s.get("nobody")->has_value());
 }
 
-TEST(Store, ReadsSeeQueuedWritesBeforeTheyAreApplied) {
-  TempDir dir;
-  auto store = SqliteStore::open(dir.path());
-  ASSERT_TRUE(store.ok());
-  SqliteStore& s = **store;
+TEST_P(StoreTest, BulkRegistrationIsAllOrNothing) {
+  auto store = SqlDeviceStore::open(url());
+  ASSERT_TRUE(store.ok()) << store.error().message();
+  ASSERT_TRUE((*store)->put_device("old", sha256_hex("dup"), 1).ok());
+  // The third device's token hash is already taken: none of the three is registered.
+  const Status failed = (*store)->put_devices(
+      {{"a1", sha256_hex("a1")}, {"a2", sha256_hex("a2")}, {"a3", sha256_hex("dup")}}, 5);
+  EXPECT_FALSE(failed.ok());
+  EXPECT_EQ((*store)->list()->size(), 1u);
+  ASSERT_TRUE((*store)->put_devices({{"a1", sha256_hex("a1")}, {"a2", sha256_hex("a2")}}, 5).ok());
+  auto all = (*store)->list();
+  ASSERT_TRUE(all.ok());
+  ASSERT_EQ(all->size(), 3u);
+  EXPECT_EQ((*all)[0].id, "a1");
+  EXPECT_EQ((*all)[0].created_ms, 5);
+  EXPECT_EQ(**(*store)->device_for_token(sha256_hex("a2")), "a2");
+}
+
+TEST_P(StoreTest, ReadsSeeQueuedWritesBeforeTheyAreApplied) {
+  auto store = SqlDeviceStore::open(url());
+  ASSERT_TRUE(store.ok()) << store.error().message();
+  SqlDeviceStore& s = **store;
   ASSERT_TRUE(s.put_device("gw1", sha256_hex("t1"), 1).ok());
   ASSERT_TRUE(s.put_device("gw2", sha256_hex("t2"), 1).ok());
   // No flush between the write and the reads: whatever the writer thread has
@@ -138,12 +186,11 @@ TEST(Store, ReadsSeeQueuedWritesBeforeTheyAreApplied) {
   EXPECT_EQ((*s.get("gw2"))->status_ms, 600);
 }
 
-TEST(Store, WritesAreBatchedAndSurviveReopening) {
-  TempDir dir;
+TEST_P(StoreTest, WritesAreBatchedAndSurviveReopening) {
   {
-    auto store = SqliteStore::open(dir.path());
-    ASSERT_TRUE(store.ok());
-    SqliteStore& s = **store;
+    auto store = SqlDeviceStore::open(url());
+    ASSERT_TRUE(store.ok()) << store.error().message();
+    SqlDeviceStore& s = **store;
     ASSERT_TRUE(s.put_device("gw", sha256_hex("t"), 1).ok());
     for (int i = 1; i <= 2000; ++i) s.record_seen("gw", i);
     ASSERT_TRUE(s.flush().ok());
@@ -152,7 +199,7 @@ TEST(Store, WritesAreBatchedAndSurviveReopening) {
     EXPECT_GE(s.batches_written(), 1u);
     s.record_seen("gw", 5000);  // applied by the destructor
   }
-  auto again = SqliteStore::open(dir.path());
+  auto again = SqlDeviceStore::open(url());
   ASSERT_TRUE(again.ok());
   EXPECT_EQ((*(*again)->get("gw"))->last_seen_ms, 5000);
 }
@@ -167,25 +214,165 @@ class CollectErrors : public WriteErrorSink {
   std::vector<std::string> errors;
 };
 
-TEST(Store, AFailedBatchIsReportedNotHidden) {
-  TempDir dir;
+TEST_P(StoreTest, AFailedBatchIsReportedNotHidden) {
   CollectErrors sink;
-  auto store = SqliteStore::open(dir.path(), &sink);
-  ASSERT_TRUE(store.ok());
-  SqliteStore& s = **store;
+  auto store = SqlDeviceStore::open(url(), &sink);
+  ASSERT_TRUE(store.ok()) << store.error().message();
+  SqlDeviceStore& s = **store;
   ASSERT_TRUE(s.put_device("gw", sha256_hex("t"), 1).ok());
-  // Another connection holds the write lock past the busy timeout.
-  sqlite3* other = nullptr;
-  ASSERT_EQ(sqlite3_open((dir.path() + "/hub.db").c_str(), &other), SQLITE_OK);
-  ASSERT_EQ(sqlite3_exec(other, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr), SQLITE_OK);
+  // Another connection takes the table away under the store.
+  auto other = sql::connect(url(), {.sqlite_file = "hub.db"});
+  ASSERT_TRUE(other.ok()) << other.error().message();
+  ASSERT_TRUE((*other)->exec("DROP TABLE devices").ok());
   s.record_seen("gw", 42);
   const Status flushed = s.flush();
-  sqlite3_exec(other, "ROLLBACK", nullptr, nullptr, nullptr);
-  sqlite3_close(other);
   ASSERT_FALSE(flushed.ok());
   EXPECT_EQ(flushed.error().code(), ErrorCode::kStorageFailure);
+  EXPECT_NE(flushed.error().message().find("devices"), std::string::npos)
+      << flushed.error().message();
   std::lock_guard lock(sink.mutex);
   EXPECT_EQ(sink.errors.size(), 1u);
+}
+
+TEST_P(StoreTest, AStatusThatIsNotUtf8IsStoredReplaced) {
+  auto store = SqlDeviceStore::open(url());
+  ASSERT_TRUE(store.ok()) << store.error().message();
+  ASSERT_TRUE((*store)->put_device("gw", sha256_hex("t"), 1).ok());
+  (*store)->record_status("gw", {std::string("v\0\xff", 3), "online", "b\xc3", 1}, 10);
+  ASSERT_TRUE((*store)->flush().ok());
+  auto rec = (*store)->get("gw");
+  ASSERT_TRUE(rec.ok() && rec->has_value());
+  EXPECT_EQ((*rec)->version, "v\xEF\xBF\xBD\xEF\xBF\xBD");
+  EXPECT_EQ((*rec)->boot_id, "b\xEF\xBF\xBD");
+  EXPECT_EQ((*rec)->status_ms, 10);
+}
+
+TEST(StorableText, ValidUtf8StaysAndEverythingElseBecomesReplacementCharacters) {
+  for (const std::string& ok :
+       {std::string(""), std::string("plain"), std::string("\xc3\xa4\xe2\x82\xac\xf0\x9f\x98\x80"),
+        std::string("\xed\x9f\xbf"), std::string("\xf4\x8f\xbf\xbf")}) {
+    EXPECT_TRUE(is_storable_text(ok)) << ok;
+    std::string copy = ok;
+    make_storable(copy);
+    EXPECT_EQ(copy, ok);
+  }
+  const std::string r = "\xEF\xBF\xBD";
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {std::string("a\0b", 3), "a" + r + "b"},  // NUL
+      {"\xff", r},                              // never valid
+      {"\xc0\xaf", r + r},                      // overlong '/'
+      {"\xe0\x80\xaf", r + r + r},              // overlong, 3 bytes
+      {"\xed\xa0\x80", r + r + r},              // a UTF-16 surrogate
+      {"\xf4\x90\x80\x80", r + r + r + r},      // past U+10FFFF
+      {"ab\xc3", "ab" + r},                     // cut short
+      {"\xe2\x82", r + r},                      // cut short, 3 bytes
+      {"\x80x", r + "x"},                       // a lone continuation byte
+  };
+  for (const auto& [in, out] : cases) {
+    EXPECT_FALSE(is_storable_text(in));
+    std::string s = in;
+    make_storable(s);
+    EXPECT_EQ(s, out);
+    EXPECT_TRUE(is_storable_text(s));
+  }
+}
+
+// A state directory written before the SQL layer (hub.db with the devices table
+// and no schema_migrations) opens unchanged, its devices intact.
+TEST(SqliteStateDir, AStateDirFromBeforeMigrationsOpens) {
+  TempDir dir;
+  sql::StoreUrl url;
+  url.sqlite_dir = dir.path();
+  url.redacted = "sqlite:" + dir.path();
+  {
+    auto db = sql::connect(url, {.sqlite_file = "hub.db"});
+    ASSERT_TRUE(db.ok()) << db.error().message();
+    ASSERT_TRUE((*db)
+                    ->exec("CREATE TABLE devices (id TEXT PRIMARY KEY,"
+                           " token_sha256 TEXT NOT NULL UNIQUE, created_ms INTEGER NOT NULL,"
+                           " last_seen_ms INTEGER, version TEXT, state TEXT, boot_id TEXT,"
+                           " uptime_s INTEGER, status_ms INTEGER);"
+                           "INSERT INTO devices(id, token_sha256, created_ms)"
+                           " VALUES('old-gw', 'abc', 7)")
+                    .ok());
+  }
+  auto store = SqlDeviceStore::open(url);
+  ASSERT_TRUE(store.ok()) << store.error().message();
+  auto old = (*store)->get("old-gw");
+  ASSERT_TRUE(old.ok() && old->has_value());
+  EXPECT_EQ((*old)->created_ms, 7);
+  EXPECT_EQ(**(*store)->device_for_token("abc"), "old-gw");
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, StoreTest, tether::test::kBothSqlBackends,
+                         tether::test::sql_backend_name);
+
+// store.url on the command line: the two schemes, its default, and refusals that
+// name the option without echoing what may be a password.
+Result<Invocation> parse_args(std::vector<std::string> args) {
+  args.insert(args.begin(), "tether-hub");
+  std::vector<const char*> argv;
+  argv.reserve(args.size());
+  for (const auto& a : args) argv.push_back(a.c_str());
+  return parse_command_line(static_cast<int>(argv.size()), argv.data());
+}
+
+TEST(StoreUrlOption, DefaultsToSqliteInTheStateDir) {
+  auto inv = parse_args({"--hub.state-dir=/srv/hub-state"});
+  ASSERT_TRUE(inv.ok()) << inv.error().message();
+  EXPECT_EQ(inv->config.store.dialect, sql::Dialect::kSqlite);
+  EXPECT_EQ(inv->config.store.sqlite_dir, "/srv/hub-state");
+  auto plain = parse_args({});
+  ASSERT_TRUE(plain.ok());
+  EXPECT_EQ(plain->config.store.sqlite_dir, "/var/lib/tether-hub");
+}
+
+TEST(StoreUrlOption, TakesSqliteAndPostgresql) {
+  auto lite = parse_args({"--store.url=sqlite:/tmp/elsewhere", "--hub.state-dir=/srv/x"});
+  ASSERT_TRUE(lite.ok()) << lite.error().message();
+  EXPECT_EQ(lite->config.store.dialect, sql::Dialect::kSqlite);
+  EXPECT_EQ(lite->config.store.sqlite_dir, "/tmp/elsewhere");
+  auto pg = parse_args({"--store.url=postgresql://hub:s3cret@db.example:5432/tether"});
+  ASSERT_TRUE(pg.ok()) << pg.error().message();
+  EXPECT_EQ(pg->config.store.dialect, sql::Dialect::kPostgres);
+  EXPECT_EQ(pg->config.store.postgres, "postgresql://hub:s3cret@db.example:5432/tether");
+  EXPECT_EQ(pg->config.store.redacted.find("s3cret"), std::string::npos)
+      << pg->config.store.redacted;
+}
+
+TEST(StoreUrlOption, RefusesGarbageNamingTheOptionAndNeverThePassword) {
+  for (const std::string& bad :
+       {std::string("sqlite:"), std::string("mysql://root:s3cret@db/x"), std::string("s3cret"),
+        std::string("nats://s3cret@h:4222"), std::string("\x01\xff"),
+        std::string("postgresql:s3cret"), std::string(5000, 'x') + "s3cret"}) {
+    auto inv = parse_args({"--store.url=" + bad});
+    ASSERT_FALSE(inv.ok()) << bad;
+    EXPECT_EQ(inv.error().code(), ErrorCode::kInvalidArgument)
+        << bad << ": " << inv.error().message();
+    EXPECT_NE(inv.error().message().find("store.url"), std::string::npos) << inv.error().message();
+    EXPECT_EQ(inv.error().message().find("s3cret"), std::string::npos) << inv.error().message();
+  }
+  // A bad PostgreSQL URL is named with its password masked.
+  auto pg = parse_args({"--store.url=postgresql://hub:s3cret@db/x?no_such_option=1"});
+  ASSERT_FALSE(pg.ok());
+  EXPECT_NE(pg.error().message().find("store.url"), std::string::npos);
+  EXPECT_EQ(pg.error().message().find("s3cret"), std::string::npos) << pg.error().message();
+}
+
+// An empty url in the config file ([store] url =) is refused too (the command
+// line cannot give an empty value: Boost refuses `--store.url=` itself).
+TEST(StoreUrlOption, AnEmptyUrlInTheConfigFileIsRefused) {
+  TempDir dir;
+  const std::string path = dir.path() + "/hub.conf";
+  std::ofstream(path) << "[store]\nurl =\n";
+  auto inv = parse_args({"--config=" + path});
+  ASSERT_FALSE(inv.ok());
+  EXPECT_EQ(inv.error().code(), ErrorCode::kInvalidArgument) << inv.error().message();
+  EXPECT_NE(inv.error().message().find("store.url"), std::string::npos) << inv.error().message();
+  std::ofstream(path) << "[store]\nurl = sqlite:" << dir.path() << "/db\n";
+  auto ok = parse_args({"--config=" + path});
+  ASSERT_TRUE(ok.ok()) << ok.error().message();
+  EXPECT_EQ(ok->config.store.sqlite_dir, dir.path() + "/db");
 }
 
 TEST(Store, ValidDeviceIds) {

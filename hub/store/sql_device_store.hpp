@@ -1,12 +1,12 @@
-// The Store in SQLite (STATE_DIR/hub.db, WAL mode): one row per device with the
-// SHA-256 of its token (the token itself is never stored) and what the hub last
-// learned about it.
+// The Store on the hub's SQL database (store.url: SQLite's DIR/hub.db in WAL mode,
+// or PostgreSQL): one row per device with the SHA-256 of its token (the token
+// itself is never stored) and what the hub last learned about it.
 //
 // Two connections: the loop thread reads through one; a writer thread owns the
 // other and applies queued presence/status writes in one transaction per batch.
-// WAL lets the reads go on while a batch commits. Writes queued while a batch is
-// being written coalesce per device (last value wins), so the queue is bounded by
-// the number of devices, not by the message rate.
+// Reads go on while a batch commits (SQLite's WAL, PostgreSQL's MVCC). Writes queued while a batch
+// is being written coalesce per device (last value wins), so the queue is bounded by the number of
+// devices, not by the message rate.
 #pragma once
 
 #include <cstdint>
@@ -17,22 +17,21 @@
 #include <vector>
 
 #include "hub/store/batch_writer.hpp"
+#include "hub/store/sql/database.hpp"
 #include "hub/store/store.hpp"
-
-struct sqlite3;
 
 namespace tether::hub {
 
-class SqliteStore final : public Store {
+class SqlDeviceStore final : public Store {
  public:
-  // Opens (creating when needed) STATE_DIR/hub.db; creates STATE_DIR (0700).
-  // `errors` (may be null) hears about failed write batches.
-  static Result<std::unique_ptr<SqliteStore>> open(const std::string& state_dir,
-                                                   WriteErrorSink* errors = nullptr);
+  // Opens the registry at `url` (SQLite: DIR/hub.db, creating DIR 0700) and brings
+  // its schema up to date. `errors` (may be null) hears about failed write batches.
+  static Result<std::unique_ptr<SqlDeviceStore>> open(const sql::StoreUrl& url,
+                                                      WriteErrorSink* errors = nullptr);
   // Applies what is still queued, then closes.
-  ~SqliteStore() override;
-  SqliteStore(const SqliteStore&) = delete;
-  SqliteStore& operator=(const SqliteStore&) = delete;
+  ~SqlDeviceStore() override;
+  SqlDeviceStore(const SqlDeviceStore&) = delete;
+  SqlDeviceStore& operator=(const SqlDeviceStore&) = delete;
 
   Status put_device(const std::string& id, const std::string& token_sha256,
                     std::int64_t now_ms) override;
@@ -58,13 +57,14 @@ class SqliteStore final : public Store {
   };
   using Batch = std::map<std::string, PendingWrite, std::less<>>;
 
-  SqliteStore(sqlite3* reader, sqlite3* writer, WriteErrorSink* errors);
+  SqlDeviceStore(std::unique_ptr<sql::Connection> reader, std::unique_ptr<sql::Connection> writer,
+                 WriteErrorSink* errors);
   Status write_batch(const Batch& batch);
   // Lays queued and in-flight changes over a row read from the database.
   static void overlay(DeviceRecord& record, const Batch& queued, const Batch& in_flight);
 
-  sqlite3* reader_;
-  sqlite3* writer_;
+  std::unique_ptr<sql::Connection> reader_;  // loop thread
+  std::unique_ptr<sql::Connection> writer_;  // writer thread
   WriteErrorSink* errors_;
   BatchWriter<Batch> batches_;  // last: its thread uses the members above
 };

@@ -1,9 +1,11 @@
-// Operator accounts, their API tokens and the audit trail, in SQLite (the same
-// STATE_DIR/hub.db as the device registry, tables of their own):
+// Operator accounts, their API tokens and the audit trail, on the hub's SQL
+// database (store.url; on SQLite the same DIR/hub.db as the device registry),
+// tables of their own:
 //
 //   operator_accounts  name, role, PBKDF2 password hash, disabled flag
 //   operator_tokens    id, owner, role, label, SHA-256 of the token (never the token)
-//   audit_log          append-only: triggers refuse UPDATE and DELETE
+//   audit_log          append-only: triggers refuse UPDATE and DELETE (and, on
+//                      PostgreSQL, TRUNCATE)
 //
 // Accounts and tokens are few and change rarely: their writes are synchronous
 // (an admin's request, the command line). Audit events arrive on the traffic
@@ -22,9 +24,8 @@
 #include "hub/operators/audit.hpp"
 #include "hub/operators/caller.hpp"
 #include "hub/store/batch_writer.hpp"
+#include "hub/store/sql/database.hpp"
 #include "protocol/result.hpp"
-
-struct sqlite3;
 
 namespace tether::hub {
 
@@ -61,20 +62,21 @@ struct AuditQuery {
   std::size_t limit = 200;
 };
 
-class SqliteOperatorStore final : public AuditSink {
+class SqlOperatorStore final : public AuditSink {
  public:
   static constexpr std::size_t kMaxQueuedAudit = 10000;
 
-  static Result<std::unique_ptr<SqliteOperatorStore>> open(const std::string& state_dir);
-  ~SqliteOperatorStore() override;
-  SqliteOperatorStore(const SqliteOperatorStore&) = delete;
-  SqliteOperatorStore& operator=(const SqliteOperatorStore&) = delete;
+  // Opens the store at `url` and brings its schema up to date.
+  static Result<std::unique_ptr<SqlOperatorStore>> open(const sql::StoreUrl& url);
+  ~SqlOperatorStore() override;
+  SqlOperatorStore(const SqlOperatorStore&) = delete;
+  SqlOperatorStore& operator=(const SqlOperatorStore&) = delete;
 
   // --- accounts ---
   Result<std::vector<Account>> accounts();
   // Inserts or replaces the row named account.name.
   Status put_account(const Account& account);
-  // Removes the account and its tokens.
+  // Removes the account and its tokens (in one transaction).
   Status delete_account(const std::string& name);
 
   // --- tokens ---
@@ -90,11 +92,11 @@ class SqliteOperatorStore final : public AuditSink {
   std::uint64_t audit_dropped() const;
 
  private:
-  SqliteOperatorStore(sqlite3* db, sqlite3* writer);
+  SqlOperatorStore(std::unique_ptr<sql::Connection> db, std::unique_ptr<sql::Connection> writer);
   Status write_events(const std::deque<AuditEvent>& events);
 
-  sqlite3* db_;                                  // loop thread
-  sqlite3* writer_;                              // writer thread
+  std::unique_ptr<sql::Connection> db_;          // loop thread
+  std::unique_ptr<sql::Connection> writer_;      // writer thread
   std::uint64_t dropped_ = 0;                    // under the writer's lock
   BatchWriter<std::deque<AuditEvent>> batches_;  // last: its thread uses the members above
 };

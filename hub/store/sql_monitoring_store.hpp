@@ -1,13 +1,16 @@
-// The MonitoringStore in SQLite: STATE_DIR/monitoring.db (WAL), a file of its own
-// so that record batches never wait for the device registry's writer (hub.db).
+// The MonitoringStore on the hub's SQL database (store.url). On SQLite it has a
+// file of its own, DIR/monitoring.db (WAL), so that record batches never wait for
+// the device registry's writer (hub.db); on PostgreSQL its tables sit next to the
+// others'.
 //
 // The loop thread reads through one connection; a writer thread owns another and
-// commits everything queued since the last batch in one transaction, then runs
-// the batch's completions. Every `retention.prune_interval_s` (and when asked) the
-// writer deletes records past the retention and beyond the per-stream cap, in the
-// same thread, so pruning never runs on the loop.
+// commits everything queued since the last batch in one transaction (its records
+// inserted many rows per statement), then runs the batch's completions. Every
+// `retention.prune_interval_s` (and when asked) the writer deletes records past the retention and
+// beyond the per-stream cap, in the same thread, so pruning never runs on the loop.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <deque>
 #include <memory>
@@ -17,19 +20,18 @@
 
 #include "hub/store/batch_writer.hpp"
 #include "hub/store/monitoring_store.hpp"
-#include "hub/store/sqlite_db.hpp"
-
-struct sqlite3;
+#include "hub/store/sql/database.hpp"
 
 namespace tether::hub {
 
-class SqliteMonitoringStore final : public MonitoringStore {
+class SqlMonitoringStore final : public MonitoringStore {
  public:
-  static Result<std::unique_ptr<SqliteMonitoringStore>> open(const std::string& state_dir,
-                                                             const MonitoringRetention& retention);
-  ~SqliteMonitoringStore() override;
-  SqliteMonitoringStore(const SqliteMonitoringStore&) = delete;
-  SqliteMonitoringStore& operator=(const SqliteMonitoringStore&) = delete;
+  // Opens the store at `url` and brings its schema up to date.
+  static Result<std::unique_ptr<SqlMonitoringStore>> open(const sql::StoreUrl& url,
+                                                          const MonitoringRetention& retention);
+  ~SqlMonitoringStore() override;
+  SqlMonitoringStore(const SqlMonitoringStore&) = delete;
+  SqlMonitoringStore& operator=(const SqlMonitoringStore&) = delete;
 
   void append(const std::string& device, std::vector<MonitoringRecord> records,
               Committed done) override;
@@ -75,20 +77,33 @@ class SqliteMonitoringStore final : public MonitoringStore {
   };
   using Op = std::variant<Append, StatusWrite, PresenceWrite, Prune>;
 
-  SqliteMonitoringStore(sqlite3* reader, sqlite3* writer, const MonitoringRetention& retention);
+  // A record of the batch being written, waiting for its insert.
+  struct PendingRecord {
+    const std::string* device;
+    const MonitoringRecord* record;
+  };
+
+  SqlMonitoringStore(std::unique_ptr<sql::Connection> reader,
+                     std::unique_ptr<sql::Connection> writer, const MonitoringRetention& retention);
   void enqueue(Op op);
   Status write_batch(std::deque<Op>& batch);
   Status write_op(Op& op);
+  // Inserts `pending` (many rows per statement, the last few one by one),
+  // then updates the open alerts from the alert records that were new.
+  Status insert_records(const std::vector<PendingRecord>& pending, std::int64_t received_ms);
+  Status update_alert(const PendingRecord& stored);
   Status prune(std::int64_t now_ms);
-  Result<std::vector<StoredRecord>> query_records(const char* sql, const std::string& device,
-                                                  std::int64_t a, std::int64_t b);
 
-  sqlite3* reader_;
-  sqlite3* writer_;
+  std::unique_ptr<sql::Connection> reader_;  // loop thread
+  std::unique_ptr<sql::Connection> writer_;  // writer thread
   MonitoringRetention retention_;
-  // The per-record statements, prepared once (writer thread only).
-  std::unique_ptr<sqlite::Stmt> insert_record_;
-  std::unique_ptr<sqlite::Stmt> upsert_alert_;
+  // Writer thread: the multi-row insert's text and its parameters, built once and
+  // reused, so the hot path allocates nothing per record (the connection keeps
+  // each statement prepared).
+  std::array<std::string, 2> insert_many_sql_;  // 64 rows, 8 rows
+  std::array<std::string, 2> insert_many_returning_sql_;
+  std::vector<sql::Param> params_;
+  std::vector<PendingRecord> pending_;
 
   BatchWriter<std::deque<Op>> batches_;  // last: its thread uses the members above
 };
