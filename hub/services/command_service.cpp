@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <charconv>
+#include <iterator>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <string_view>
 #include <utility>
 
@@ -214,15 +216,64 @@ void CommandService::on_device_message(const std::string& device_id, protocol::P
 
 void CommandService::on_device_online(const std::string& device_id) {
   targets_[device_id].online = true;
+  if (!reconcile(device_id)) {
+    context_.log.error("reading the pending commands of " + device_id +
+                       " failed; only those made on this instance are sent again");
+  }
   std::vector<const Tracked*> waiting;
   for (const auto& [id, tracked] : tracked_) {
     if (tracked.record.device == device_id && tracked.stored && !tracked.finishing) {
       waiting.push_back(&tracked);
     }
   }
-  std::sort(waiting.begin(), waiting.end(),
-            [](const Tracked* a, const Tracked* b) { return a->order < b->order; });
+  std::sort(waiting.begin(), waiting.end(), [](const Tracked* a, const Tracked* b) {
+    // Rows made on other instances are tracked here later than they were made.
+    if (a->record.created_ms != b->record.created_ms) {
+      return a->record.created_ms < b->record.created_ms;
+    }
+    return a->order < b->order;
+  });
   for (const Tracked* tracked : waiting) send_request(*tracked);
+}
+
+bool CommandService::reconcile(const std::string& device_id) {
+  auto rows = context_.commands.pending_of(device_id);
+  if (!rows.ok()) {
+    context_.log.error(rows.error().wrap("reading the pending commands of " + device_id).message());
+    return false;
+  }
+  std::set<std::string, std::less<>> pending_ids;
+  for (const CommandRecord& r : *rows) pending_ids.insert(r.id);
+  for (auto it = tracked_.begin(); it != tracked_.end();) {
+    const Tracked& t = it->second;
+    // Only committed rows the store no longer lists as pending: finished elsewhere.
+    const bool gone = t.record.device == device_id && t.stored && !t.finishing &&
+                      !pending_ids.contains(it->first);
+    auto next = std::next(it);
+    if (gone) forget(it);
+    it = next;
+  }
+  for (CommandRecord& r : *rows) {
+    if (tracked_.contains(r.id)) continue;
+    ++pending_per_device_[device_id];
+    std::string id = r.id;
+    tracked_.emplace(std::move(id), Tracked{std::move(r), true, false, ++next_order_});
+  }
+  return true;
+}
+
+void CommandService::forget_if_finished(const CommandRecord& stored) {
+  if (stored.outcome.status == kCommandPending) return;
+  auto it = tracked_.find(stored.id);
+  if (it == tracked_.end() || it->second.record.device != stored.device) return;
+  if (!it->second.stored || it->second.finishing) return;  // this instance's commit decides
+  forget(it);
+}
+
+void CommandService::forget(std::map<std::string, Tracked, std::less<>>::iterator it) {
+  auto count = pending_per_device_.find(it->second.record.device);
+  if (count != pending_per_device_.end() && --count->second == 0) pending_per_device_.erase(count);
+  tracked_.erase(it);
 }
 
 void CommandService::on_device_offline(const std::string& device_id) {
@@ -461,6 +512,9 @@ HttpResponse CommandService::post_command(const HttpRequest& request, const Call
                           " is offline; commands are not queued for later, send it again when "
                           "the device is online");
   }
+  // Requests may have finished on the instance holding the device's link: ask the
+  // store before refusing.
+  if (pending(device) >= kMaxPendingPerDevice) (void)reconcile(device);
   if (pending(device) >= kMaxPendingPerDevice) {
     return error(429, "device " + device + " already has " + std::to_string(kMaxPendingPerDevice) +
                           " commands waiting for their result; wait for some to finish");
@@ -507,6 +561,14 @@ HttpResponse CommandService::get_command(const std::string& device, const std::s
   if (id.empty() || id.size() > wire::kMaxIdBytes) return error(404, "no such command");
   // Tracked requests show as pending until their outcome is committed.
   if (auto it = tracked_.find(id); it != tracked_.end() && it->second.record.device == device) {
+    if (it->second.stored && !it->second.finishing) {
+      // Another instance may have finished it: the committed row tells.
+      auto stored = context_.commands.get(device, id);
+      if (stored.ok() && stored->has_value() && (*stored)->outcome.status != kCommandPending) {
+        forget_if_finished(**stored);
+        return HttpResponse{200, record_json(**stored), {}};
+      }
+    }
     CommandRecord shown = it->second.record;
     shown.outcome = CommandOutcome{kCommandPending, std::nullopt, std::nullopt, 0, 0};
     return HttpResponse{200, record_json(shown), {}};
@@ -544,6 +606,8 @@ HttpResponse CommandService::get_history(const HttpRequest& request, const std::
   for (CommandRecord& r : *rows) {
     if (auto it = tracked_.find(r.id); it != tracked_.end() && it->second.finishing) {
       r.outcome = CommandOutcome{kCommandPending, std::nullopt, std::nullopt, 0, 0};
+    } else {
+      forget_if_finished(r);  // finished on another instance
     }
     shown.push_back(std::move(r));
   }

@@ -16,6 +16,13 @@
 //   result is sent again instead, or nothing while it is still pending), and the
 //   hub's ids are unique. A request whose first send was lost with the link may thus
 //   run when the device comes back, not when it was sent.
+// - Several instances (one store, a bus): a request made on one instance goes over
+//   the bus to the instance holding the device's link, and its result is finished
+//   there from the shared store row. The store row is the one truth: an instance
+//   drops a request it tracks as soon as a read shows the row finished elsewhere
+//   (GET of it or of the history, the limit check, the device connecting), and the
+//   instance a device connects to sends it every pending row of it, whichever
+//   instance made them (a dead one included).
 // - `targets` lists are kept in memory per device (the device sends them after
 //   every connect), with whether the device is online.
 //
@@ -92,6 +99,13 @@ class CommandService final : public ProtocolService, public ApiHandler {
   };
 
   void on_result(const std::string& device_id, const protocol::ProtoMsg& msg);
+  // Makes what is tracked for `device_id` match the store's pending rows: requests
+  // finished elsewhere are dropped, pending rows made elsewhere are tracked. False
+  // when the store could not be read (nothing changed).
+  bool reconcile(const std::string& device_id);
+  // Drops a tracked request whose committed row `stored` is finished.
+  void forget_if_finished(const CommandRecord& stored);
+  void forget(std::map<std::string, Tracked, std::less<>>::iterator it);
   void on_targets(const std::string& device_id, const protocol::ProtoMsg& msg);
   void keep_orphan(const std::string& device_id, const std::string& id, CommandOutcome outcome);
   void added(const std::string& id, const Status& status);

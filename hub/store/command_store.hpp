@@ -13,6 +13,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "protocol/result.hpp"
@@ -72,6 +73,17 @@ class CommandStore {
                                                      std::size_t limit) = 0;
   // Every pending row of every device, oldest first (read once at start).
   virtual Result<std::vector<CommandRecord>> pending() = 0;
+  // The pending rows of one device, oldest first (several hub instances: rows other
+  // instances wrote). By default pending() filtered; stores override it.
+  virtual Result<std::vector<CommandRecord>> pending_of(const std::string& device) {
+    auto all = pending();
+    if (!all.ok()) return all.error();
+    std::vector<CommandRecord> out;
+    for (CommandRecord& r : *all) {
+      if (r.device == device) out.push_back(std::move(r));
+    }
+    return out;
+  }
 
   // Waits for every queued write; returns the first failure since the last flush.
   virtual Status flush() = 0;

@@ -194,6 +194,17 @@ Result<std::vector<CommandRecord>> SqlCommandStore::pending() {
   return out;
 }
 
+Result<std::vector<CommandRecord>> SqlCommandStore::pending_of(const std::string& device) {
+  const std::string sql = std::string("SELECT ") + kColumns +
+                          " FROM commands WHERE device = $1 AND status = 'pending' ORDER BY seq";
+  auto rows = again_if_unavailable([&] { return reader_->query(sql, {device}); });
+  if (!rows.ok()) return rows.error().wrap("reading the pending commands of a device");
+  std::vector<CommandRecord> out;
+  out.reserve(rows->size());
+  for (const sql::Row& row : *rows) out.push_back(read_row(row));
+  return out;
+}
+
 Status SqlCommandStore::flush() {
   return batches_.flush();
 }

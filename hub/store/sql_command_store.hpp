@@ -47,6 +47,7 @@ class SqlCommandStore final : public CommandStore {
                                            const std::string& id) override;
   Result<std::vector<CommandRecord>> history(const std::string& device, std::size_t limit) override;
   Result<std::vector<CommandRecord>> pending() override;
+  Result<std::vector<CommandRecord>> pending_of(const std::string& device) override;
   Status flush() override;
 
  private:

@@ -327,6 +327,68 @@ TEST_F(CommandServiceTest, APendingRowTheServiceDidNotTrackIsFinishedOnce) {
   EXPECT_EQ(service->pending("gw"), 0u);
 }
 
+// Several hub instances share the store: another instance finishes a request this
+// one made (the device's link is there), or makes one for a device that then
+// connects here. The store row decides.
+TEST_F(CommandServiceTest, ARequestFinishedByAnotherInstanceIsDroppedHere) {
+  const std::string id = sent();
+  EXPECT_EQ(service->pending("gw"), 1u);
+  // The other instance's commit, straight into the shared store.
+  commands.rows.at({"gw", id}).outcome = CommandOutcome{"ok", R"({"n":1})", std::nullopt, 5, 6};
+  json shown = get(id);
+  EXPECT_EQ(shown["status"], "ok");
+  EXPECT_EQ(shown["ret"], json({{"n", 1}}));
+  EXPECT_EQ(shown["user"], "otto");
+  EXPECT_EQ(service->pending("gw"), 0u);
+  // The history drops them too, and the limit asks the store before refusing.
+  std::vector<std::string> ids;
+  for (std::size_t i = 0; i < CommandService::kMaxPendingPerDevice; ++i) ids.push_back(sent());
+  EXPECT_EQ(service->pending("gw"), CommandService::kMaxPendingPerDevice);
+  commands.rows.at({"gw", ids[0]}).outcome = CommandOutcome{"ok", std::nullopt, std::nullopt, 1, 1};
+  EXPECT_EQ(call("GET", "/api/devices/gw/commands?limit=200", "", Role::kViewer).status, 200u);
+  EXPECT_EQ(service->pending("gw"), CommandService::kMaxPendingPerDevice - 1);
+  (void)sent();
+  for (const std::string& other : ids) {
+    commands.rows.at({"gw", other}).outcome =
+        CommandOutcome{"ok", std::nullopt, std::nullopt, 1, 1};
+  }
+  const std::string more = post({{"target", "relay"}, {"action", "on"}});
+  EXPECT_FALSE(more.empty());
+  EXPECT_EQ(service->pending("gw"), 2u);  // the one before and this one
+}
+
+TEST_F(CommandServiceTest, PendingRowsMadeElsewhereAreSentWhenTheDeviceConnectsHere) {
+  const std::string mine = post({{"target", "relay"}, {"action", "on"}});
+  drop();
+  commit();
+  CommandRecord row;
+  row.id = "made-on-another-instance";
+  row.device = "gw";
+  row.target = "relay";
+  row.action = "off";
+  row.user = "otto";
+  row.created_ms = now_ms() + 1000;
+  wire::Request req;
+  req.id = row.id;
+  req.target = row.target;
+  req.action = row.action;
+  row.request = req.encode();
+  commands.rows.emplace(std::make_pair("gw", row.id), row);
+  commands.order.emplace_back("gw", row.id);
+  reconnect();
+  auto again = requests();
+  ASSERT_EQ(again.size(), 2u);
+  EXPECT_EQ(again[0].id, mine);  // in the order they were made
+  EXPECT_EQ(again[1].id, row.id);
+  EXPECT_EQ(again[1].action, "off");
+  EXPECT_EQ(service->pending("gw"), 2u);
+  result(row.id, "ok");
+  commit();
+  EXPECT_EQ(acks(), std::vector<std::string>{row.id});
+  EXPECT_EQ(get(row.id)["status"], "ok");
+  EXPECT_EQ(service->pending("gw"), 1u);
+}
+
 TEST_F(CommandServiceTest, BadMessagesFromTheDeviceAreControlErrors) {
   const auto refused = [&](ProtoMsg m) {
     from_dev(m);
@@ -541,6 +603,11 @@ TEST_P(SqlCommandStoreTest, RowsSurviveAReopenAndFinishOnce) {
   ASSERT_TRUE(pending.ok());
   ASSERT_EQ(pending->size(), 1u);
   EXPECT_EQ(pending->at(0).id, "c2");
+  auto of_gw = (*store)->pending_of("gw");
+  ASSERT_TRUE(of_gw.ok());
+  ASSERT_EQ(of_gw->size(), 1u);
+  EXPECT_EQ(of_gw->at(0).id, "c2");
+  EXPECT_TRUE((*store)->pending_of("other")->empty());
   auto history = (*store)->history("gw", 10);
   ASSERT_TRUE(history.ok());
   ASSERT_EQ(history->size(), 2u);
