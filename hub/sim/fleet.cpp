@@ -23,7 +23,6 @@
 #include "daemon/transport/message_assembler.hpp"
 #include "daemon/transport/tls_context.hpp"
 #include "daemon/transport/websocket_frame.hpp"
-#include "hub/sim/mask_keys.hpp"
 
 namespace tether::sim {
 
@@ -214,7 +213,6 @@ class Fleet::Impl {
   std::vector<Bytes> produced_;      // scratch: what a device queued in one call
   std::vector<std::uint8_t> frame_;  // scratch: one frame being masked
   std::vector<std::uint8_t> batch_;  // scratch: frames of one write
-  MaskKeys mask_keys_;
 };
 
 namespace {
@@ -552,7 +550,7 @@ int Fleet::Impl::on_writable(Link& link) {
     const std::size_t header = transport::client_frame_header_size(payload.size());
     frame_.resize(header + payload.size());
     std::copy(payload.begin(), payload.end(), frame_.begin() + static_cast<std::ptrdiff_t>(header));
-    auto key = mask_keys_.next();
+    auto key = transport::random_mask_key();
     if (!key.ok()) return -1;
     const auto frame = transport::frame_client_binary(frame_, header, *key);
     if (frame.empty()) return -1;

@@ -8,7 +8,6 @@
 #include "protocol/control.hpp"
 #include "protocol/monitoring.hpp"
 #include "protocol/shell.hpp"
-#include "protocol/writer.hpp"
 
 namespace tether::sim {
 
@@ -48,39 +47,6 @@ Bytes text(std::string_view s) {
 }
 
 }  // namespace
-
-Bytes encode_data_record(std::uint64_t seq, std::int64_t ts) {
-  // The same writer calls, in the same order, as DataRecord::encode() with the
-  // values map below and protocol::encode(make_msg(...)) around it.
-  protocol::Writer body;
-  body.map_header(4);
-  body.str("seq");
-  body.uint64(seq);
-  body.str("ts");
-  body.int64(ts);
-  body.str("stream");
-  body.str("sim");
-  body.str("values");
-  body.map_header(2);
-  body.str("n");
-  body.uint64(seq);
-  body.str("temp");
-  body.float64(20.0 + static_cast<double>(seq % 50) / 10);
-  const Bytes encoded_body = body.take();
-  protocol::Writer msg;
-  msg.map_header(2);
-  msg.str("hdr");
-  msg.map_header(2);
-  msg.str("proto");
-  msg.uint16_fixed(protocol::proto::kMonitoring);
-  msg.str("typ");
-  msg.str(pm::kData);
-  msg.str("body");
-  msg.bin(encoded_body);
-  return msg.take();
-}
-
-namespace {}  // namespace
 
 SimulatedDevice::SimulatedDevice(std::string id, const DeviceBehaviour& behaviour,
                                  std::uint64_t boot_seed)
@@ -134,7 +100,14 @@ void SimulatedDevice::send_records(std::vector<Bytes>& out) {
   const std::uint64_t last = next_seq_ - 1;
   while (sent_ < last && sent_ - acked_ < behaviour_.window) {
     const std::uint64_t seq = sent_ + 1;
-    out.push_back(encode_data_record(seq, unacked_ts_[static_cast<std::size_t>(seq - acked_ - 1)]));
+    pm::DataRecord record;
+    record.seq = seq;
+    record.ts = unacked_ts_[static_cast<std::size_t>(seq - acked_ - 1)];
+    record.stream = "sim";
+    record.values =
+        Map{{"n", Value(seq)}, {"temp", Value(20.0 + static_cast<double>(seq % 50) / 10)}};
+    out.push_back(protocol::encode(
+        protocol::make_msg(protocol::proto::kMonitoring, pm::kData, {}, {}, record.encode())));
     sent_ = seq;
     ++counters_.records_sent;
   }

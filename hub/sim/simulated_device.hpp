@@ -51,12 +51,6 @@ struct DeviceCounters {
   std::uint64_t bad_messages = 0;     // what we could not decode or did not know
 };
 
-// The `data` record a simulated device sends as `seq`, made at `ts`, as one
-// encoded ProtoMsg: stream "sim", values {n: seq, temp: 20.0 .. 24.9}. Written
-// straight into its buffer (the simulator makes tens of thousands a second), the
-// same bytes as DataRecord::encode() inside protocol::encode(make_msg(...)).
-protocol::Bytes encode_data_record(std::uint64_t seq, std::int64_t ts);
-
 class SimulatedDevice {
  public:
   SimulatedDevice(std::string id, const DeviceBehaviour& behaviour, std::uint64_t boot_seed);

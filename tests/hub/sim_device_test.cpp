@@ -6,12 +6,10 @@
 
 #include <cstdio>
 #include <fstream>
-#include <set>
 #include <string>
 #include <vector>
 
 #include "hub/sim/fleet.hpp"
-#include "hub/sim/mask_keys.hpp"
 #include "hub/sim/sim_options.hpp"
 #include "hub/sim/simulated_device.hpp"
 #include "protocol/command.hpp"
@@ -209,47 +207,6 @@ TEST_F(Device, ControlAndGarbage) {
     ASSERT_EQ(msgs.size(), 1u);
     EXPECT_EQ(msgs[0].hdr.typ, "error");
   }
-}
-
-// The record written straight into its buffer is byte for byte what the generic
-// encoders make of the same record, for small and large seqs and timestamps.
-TEST(SimRecords, EncodedAsTheGenericEncodersWould) {
-  for (const std::uint64_t seq :
-       {std::uint64_t{1}, std::uint64_t{127}, std::uint64_t{128}, std::uint64_t{65536},
-        std::uint64_t{1} << 40, ~std::uint64_t{0}}) {
-    for (const std::int64_t ts : {std::int64_t{0}, std::int64_t{-1}, std::int64_t{1764720000000}}) {
-      protocol::monitoring::DataRecord record;
-      record.seq = seq;
-      record.ts = ts;
-      record.stream = "sim";
-      record.values =
-          Map{{"n", Value(seq)}, {"temp", Value(20.0 + static_cast<double>(seq % 50) / 10)}};
-      const Bytes expected =
-          protocol::encode(protocol::make_msg(proto::kMonitoring, "data", {}, {}, record.encode()));
-      EXPECT_EQ(encode_data_record(seq, ts), expected) << "seq " << seq << " ts " << ts;
-    }
-  }
-  auto msg = protocol::decode(encode_data_record(7, 1234));
-  ASSERT_TRUE(msg.ok());
-  auto back = protocol::monitoring::DataRecord::decode(msg->body);
-  ASSERT_TRUE(back.ok());
-  EXPECT_EQ(back->seq, 7u);
-  EXPECT_EQ(back->ts, 1234);
-  EXPECT_EQ(back->stream, "sim");
-}
-
-// Keys fetched in bulk still differ from frame to frame, across refills too.
-TEST(SimMaskKeys, FreshKeysAcrossRefills) {
-  MaskKeys keys;
-  std::set<std::array<std::uint8_t, 4>> seen;
-  const std::size_t n = 3 * MaskKeys::kKeysPerRefill + 7;
-  for (std::size_t i = 0; i < n; ++i) {
-    auto key = keys.next();
-    ASSERT_TRUE(key.ok());
-    seen.insert(*key);
-  }
-  // 3 079 draws from 2^32 keys: a repeat is rare, many would mean a stuck buffer.
-  EXPECT_GT(seen.size(), n - 8);
 }
 
 Result<SimInvocation> parse(std::vector<const char*> args) {
