@@ -13,8 +13,9 @@
 // - completions, which the store runs on its writer thread, only drop a line in a
 //   mailbox; one loop task at a time takes them from there, at most
 //   kMaxCommitsPerTask per run so that a commit of ten thousand devices' records
-//   does not hold the loop (an operator's keystroke waits at most one share), and
-//   sends one cumulative ack per device per run.
+//   does not hold the loop (an operator's keystroke waits at most one share);
+// - acks go out from a task queued behind those, one cumulative ack per device for
+//   every commit that came back meanwhile.
 //
 // Bounds on what one device can make the hub keep: a record's stream / alert id,
 // summary, number of fields and encoded size are capped (kLimits below); a record
@@ -104,7 +105,7 @@ class MonitoringIntake final : public ProtocolService {
   void store_record(const std::string& device_id, const protocol::ProtoMsg& msg);
   // Hands every device's pending records to the store, one append per device.
   void hand_over();
-  // Loop task: handles up to kMaxCommitsPerTask completions, then sends the acks.
+  // Loop task: handles up to kMaxCommitsPerTask completions, queues flush_acks().
   void take_commits();
   void committed(DeviceState& state, std::uint64_t seq, std::size_t n, const Status& status);
   void refuse(const std::string& device_id, const protocol::ProtoMsg& msg, const Error& error);
@@ -118,6 +119,7 @@ class MonitoringIntake final : public ProtocolService {
   std::vector<DeviceState*> handover_due_;  // devices with pending records, in order
   std::vector<DeviceState*> ack_due_;       // devices with ack_due set, in order
   bool handover_posted_ = false;
+  bool ack_flush_posted_ = false;
   std::shared_ptr<Mailbox> mailbox_ = std::make_shared<Mailbox>();
   std::deque<Commit> commits_;  // taken from the mailbox, not handled yet
   std::unique_ptr<MonitoringApi> api_;

@@ -438,8 +438,11 @@ TEST_F(MonitoringIntakeTest, NothingIsAcknowledgedBeforeItsCommit) {
   EXPECT_EQ(records.at(1).severity, "major");
   EXPECT_EQ(records.at(1).body_json, R"({"zone":2})");
   EXPECT_EQ(records.at(2).body_json, R"({"first":2,"last":3,"count":2})");
-  // The commit's completion alone does not send: the loop does, when it runs it.
+  // The commit's completion alone does not send: the loop does, when it runs it,
+  // and the ack goes from a task of its own, after the completions.
   monitoring.commit();
+  EXPECT_TRUE(devices.take("gw").empty());
+  EXPECT_EQ(inbox.run_pending(), 1u);
   EXPECT_TRUE(devices.take("gw").empty());
   EXPECT_EQ(inbox.run_pending(), 1u);
   EXPECT_EQ(acks(), (std::vector<std::uint64_t>{9}));  // cumulative: one ack covers 7..9
@@ -467,8 +470,10 @@ TEST_F(MonitoringIntakeTest, OneAppendAndOneAckPerDevicePerPass) {
   EXPECT_EQ(inbox.run_pending(), 1u);
   ASSERT_EQ(monitoring.held.size(), 3u);
   EXPECT_EQ(seqs(monitoring.held[2].records), (std::vector<std::uint64_t>{4}));
-  // Both batches' completions come back in one loop task: one ack per device.
+  // Both batches' completions come back in one loop task, then one ack per device.
   monitoring.commit();
+  EXPECT_EQ(inbox.run_pending(), 1u);
+  EXPECT_TRUE(devices.take("gw").empty());
   EXPECT_EQ(inbox.run_pending(), 1u);
   EXPECT_EQ(acks("gw"), (std::vector<std::uint64_t>{4}));
   EXPECT_EQ(acks("gw2"), (std::vector<std::uint64_t>{2}));
@@ -492,11 +497,14 @@ TEST_F(MonitoringIntakeTest, CompletionsAreTakenInBoundedShares) {
     for (std::size_t i = 0; i < n; ++i) count += acks("d" + std::to_string(i)).size();
     return count;
   };
-  // The first task takes its share, acks it, and queues the next one for the rest
-  // (the loop's sockets get a turn in between).
+  // The first task takes its share and queues the acks, then the next task for the
+  // rest (the loop's sockets get a turn in between).
+  EXPECT_EQ(inbox.run_pending(1), 1u);
+  EXPECT_EQ(acked(), 0u);
   EXPECT_EQ(inbox.run_pending(1), 1u);
   EXPECT_EQ(acked(), MonitoringIntake::kMaxCommitsPerTask);
   EXPECT_TRUE(inbox.has_pending());
+  EXPECT_EQ(inbox.run_pending(), 1u);
   EXPECT_EQ(inbox.run_pending(), 1u);
   EXPECT_EQ(acked(), 10u);
   EXPECT_FALSE(inbox.has_pending());
