@@ -170,8 +170,14 @@ class Parser {
 }  // namespace
 
 std::string quote(std::string_view s) {
+  std::string out;
+  append_quoted(out, s);
+  return out;
+}
+
+void append_quoted(std::string& out, std::string_view s) {
   static constexpr char kHex[] = "0123456789abcdef";
-  std::string out = "\"";
+  out.push_back('"');
   for (std::size_t i = 0; i < s.size();) {
     const auto c = static_cast<unsigned char>(s[i]);
     if (c == '"' || c == '\\') {
@@ -195,7 +201,6 @@ std::string quote(std::string_view s) {
     }
   }
   out.push_back('"');
-  return out;
 }
 
 Result<std::map<std::string, std::string>> parse_flat_object(std::string_view text) {

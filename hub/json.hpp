@@ -12,6 +12,9 @@ namespace tether::hub::json {
 
 // `s` as a JSON string literal, quotes included. Invalid UTF-8 bytes become U+FFFD.
 std::string quote(std::string_view s);
+// The same, appended to `out` (no string of its own: the monitoring intake quotes
+// every key of every record).
+void append_quoted(std::string& out, std::string_view s);
 
 // Parses `{"k": "v", ...}`; any other value type, a duplicate key or trailing
 // garbage is an error.

@@ -42,6 +42,8 @@ constexpr std::size_t kMaxHttpBody = std::size_t{16} * 1024;
 // enough to keep up with tens of thousands of records a second, few enough that a
 // burst costs an operator's keystroke milliseconds, not the whole burst.
 constexpr std::size_t kMaxInboxTasksPerPass = 256;
+// What lws reads from a socket per event: more than the largest TLS record.
+constexpr unsigned kServiceBufferSize = 32 * 1024;
 // How often the keepalive sweep runs: a ping goes out at most this late, a dead
 // link is hung up at most this late (hub.ping-interval is at least 1 s).
 constexpr lws_usec_t kKeepaliveSweepUs = LWS_US_PER_SEC;
@@ -452,6 +454,14 @@ Status Server::Impl::start() {
   info.user = this;
   info.gid = -1;
   info.uid = -1;
+  // Reads of up to a whole TLS record (16 KiB) per readable event. With lws's
+  // default of 4 KiB, the rest of a larger record (a device that writes several
+  // frames at once, as tetherd and tether-sim do) waits decrypted in OpenSSL's
+  // buffer for lws's "forced service", which runs from an idle watcher: on a busy
+  // loop there is always a socket ready, so it ran late, and an operator's
+  // keystroke echoed back inside such a record waited hundreds of ms
+  // (docs/performance.md "Fleet size"). One buffer per service thread, not per link.
+  info.pt_serv_buf_size = kServiceBufferSize;
   // No fd_limit_per_thread: lws sizes its descriptor table by the open-file limit,
   // which main sets from limits.max-connections; a smaller table of its own would
   // make lws find each event's connection by a linear search.

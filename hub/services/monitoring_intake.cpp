@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <limits>
+#include <mutex>
 #include <utility>
 #include <vector>
 
@@ -103,7 +104,15 @@ Result<MonitoringRecord> to_record(const protocol::ProtoMsg& msg) {
 MonitoringIntake::MonitoringIntake(ServiceContext context)
     : context_(context),
       api_(std::make_unique<MonitoringApi>(context)),
-      self_(std::make_shared<MonitoringIntake*>(this)) {}
+      self_(std::make_shared<MonitoringIntake*>(this)) {
+  LoopInbox& inbox = context_.inbox;
+  std::weak_ptr<MonitoringIntake*> self = self_;
+  mailbox_->post_task = [&inbox, self] {
+    inbox.post([self] {
+      if (auto alive = self.lock(); alive && *alive) (*alive)->take_commits();
+    });
+  };
+}
 
 MonitoringIntake::~MonitoringIntake() {
   *self_ = nullptr;
@@ -111,6 +120,13 @@ MonitoringIntake::~MonitoringIntake() {
 
 ApiHandler* MonitoringIntake::api() {
   return api_.get();
+}
+
+void MonitoringIntake::post(void (MonitoringIntake::*task)()) {
+  std::weak_ptr<MonitoringIntake*> self = self_;
+  context_.inbox.post([self, task] {
+    if (auto alive = self.lock(); alive && *alive) ((*alive)->*task)();
+  });
 }
 
 void MonitoringIntake::on_device_message(const std::string& device_id, protocol::ProtoMsg& msg) {
@@ -126,7 +142,9 @@ void MonitoringIntake::on_device_message(const std::string& device_id, protocol:
 }
 
 void MonitoringIntake::on_device_online(const std::string& device_id) {
-  devices_[device_id].online = true;
+  DeviceState& state = devices_[device_id];
+  state.id = device_id;
+  state.online = true;
   context_.monitoring.record_presence(device_id, PresenceEvent{now_ms(), "online", ""});
 }
 
@@ -137,7 +155,8 @@ void MonitoringIntake::on_device_offline(const std::string& device_id) {
   if (it->second.uncommitted == 0) {
     devices_.erase(it);
   } else {
-    // Commits still to come find the entry; the next link starts its acks afresh.
+    // Pending records still go to the store and commits still to come find the
+    // entry; the next link starts its acks afresh.
     it->second.online = false;
     it->second.acked = 0;
     it->second.paused = false;
@@ -186,71 +205,103 @@ void MonitoringIntake::store_record(const std::string& device_id, const protocol
     return;
   }
   DeviceState& state = devices_[device_id];
+  if (state.id.empty()) state.id = device_id;
   state.online = true;  // it is sending on a link
   ++state.uncommitted;
   if (!state.paused && state.uncommitted > kMaxUncommitted) {
     state.paused = true;
     context_.devices.set_receiving(device_id, false);
   }
-  const std::uint64_t seq = record->seq;
-  std::vector<MonitoringRecord> records;
-  records.push_back(std::move(*record));
-  // The completion runs on the store's writer thread: hop to the loop.
-  LoopInbox& inbox = context_.inbox;
-  std::weak_ptr<MonitoringIntake*> self = self_;
-  context_.monitoring.append(device_id, std::move(records),
-                             [&inbox, self, device_id, seq](const Status& status) {
-                               inbox.post([self, device_id, seq, status] {
-                                 if (auto alive = self.lock(); alive && *alive) {
-                                   (*alive)->committed(device_id, seq, 1, status);
-                                 }
-                               });
-                             });
+  state.pending.push_back(std::move(*record));
+  if (!state.handover_due) {
+    state.handover_due = true;
+    handover_due_.push_back(&state);
+  }
+  if (!handover_posted_) {
+    handover_posted_ = true;
+    post(&MonitoringIntake::hand_over);
+  }
 }
 
-void MonitoringIntake::committed(const std::string& device_id, std::uint64_t seq, std::size_t n,
+void MonitoringIntake::hand_over() {
+  handover_posted_ = false;
+  std::shared_ptr<Mailbox> mailbox = mailbox_;
+  for (DeviceState* state : std::exchange(handover_due_, {})) {
+    state->handover_due = false;
+    if (state->pending.empty()) continue;
+    std::uint64_t seq = 0;
+    for (const MonitoringRecord& r : state->pending) seq = std::max(seq, r.seq);
+    const std::size_t n = state->pending.size();
+    // The completion runs on the store's writer thread: it only leaves a line in
+    // the mailbox, and wakes the loop when the mailbox was empty.
+    context_.monitoring.append(state->id, std::exchange(state->pending, {}),
+                               [mailbox, state, seq, n](const Status& s) {
+                                 bool post = false;
+                                 {
+                                   std::lock_guard lock(mailbox->mutex);
+                                   mailbox->commits.push_back(Commit{state, seq, n, s});
+                                   post = !std::exchange(mailbox->task_posted, true);
+                                 }
+                                 if (post) mailbox->post_task();
+                               });
+  }
+}
+
+void MonitoringIntake::take_commits() {
+  bool more = false;
+  {
+    std::lock_guard lock(mailbox_->mutex);
+    for (Commit& c : mailbox_->commits) commits_.push_back(std::move(c));
+    mailbox_->commits.clear();
+    more = commits_.size() > kMaxCommitsPerTask;
+    // Still posted when more are left: this run queues the next one below.
+    mailbox_->task_posted = more;
+  }
+  for (std::size_t i = 0; i < kMaxCommitsPerTask && !commits_.empty(); ++i) {
+    const Commit c = std::move(commits_.front());
+    commits_.pop_front();
+    committed(*c.device, c.seq, c.n, c.status);
+  }
+  // The acks go out from a task of their own, queued behind whatever the loop
+  // has queued by now (more completions, the next hand-over): one ack then covers
+  // every commit of a device that came back meanwhile. An ack per commit batch
+  // was ~1.4 times as many acks, each a write on both ends of the link.
+  if (!ack_due_.empty() && !ack_flush_posted_) {
+    ack_flush_posted_ = true;
+    post(&MonitoringIntake::flush_acks);
+  }
+  if (more) mailbox_->post_task();
+}
+
+void MonitoringIntake::committed(DeviceState& state, std::uint64_t seq, std::size_t n,
                                  const Status& status) {
-  auto it = devices_.find(device_id);
-  if (it == devices_.end()) return;
-  DeviceState& state = it->second;
   state.uncommitted -= std::min(n, state.uncommitted);
   if (state.paused && state.uncommitted <= kResumeUncommitted) {
     state.paused = false;
-    context_.devices.set_receiving(device_id, true);
+    context_.devices.set_receiving(state.id, true);
   }
   if (!status.ok()) {
     // Not acked: the device keeps the record and sends it again after a reconnect.
-    context_.log.error(status.error().wrap("storing records of " + device_id).message());
+    context_.log.error(status.error().wrap("storing records of " + state.id).message());
   } else if (state.online) {
-    // Acks are cumulative: one per device per round of completions is enough (a
-    // batch commits hundreds of a device's records at once), sent by flush_acks()
-    // after every completion of this round has run.
+    // Acks are cumulative: one per device per flush_acks() is enough.
     state.acked = std::max(state.acked, seq);
     if (!state.ack_due) {
       state.ack_due = true;
-      ack_due_.push_back(device_id);
-    }
-    if (!ack_flush_posted_) {
-      ack_flush_posted_ = true;
-      std::weak_ptr<MonitoringIntake*> self = self_;
-      context_.inbox.post([self] {
-        if (auto alive = self.lock(); alive && *alive) (*alive)->flush_acks();
-      });
+      ack_due_.push_back(&state);
     }
   }
-  if (!state.online && state.uncommitted == 0) devices_.erase(it);
+  if (!state.online && state.uncommitted == 0 && !state.ack_due) devices_.erase(state.id);
 }
 
 void MonitoringIntake::flush_acks() {
   ack_flush_posted_ = false;
-  for (const std::string& device_id : std::exchange(ack_due_, {})) {
-    auto it = devices_.find(device_id);
-    if (it == devices_.end() || !it->second.ack_due) continue;
-    it->second.ack_due = false;
-    if (!it->second.online) continue;
-    const monitoring::Ack ack{it->second.acked};
+  for (DeviceState* state : std::exchange(ack_due_, {})) {
+    state->ack_due = false;
+    if (!state->online) continue;
+    const monitoring::Ack ack{state->acked};
     (void)context_.devices.send(
-        device_id, protocol::make_msg(proto::kMonitoring, monitoring::kAck, {}, {}, ack.encode()),
+        state->id, protocol::make_msg(proto::kMonitoring, monitoring::kAck, {}, {}, ack.encode()),
         true);
   }
 }

@@ -6,6 +6,17 @@
 // record the device sent before. A seq already stored is not stored again and is
 // acked all the same (the device re-sends unacked records after a reconnect).
 //
+// Per record, the hub's CPU is what limits ingest at fleet size (docs/performance.md
+// "Fleet size"), so the work per record is batched where the contract allows:
+// - records decoded in one pass of the loop wait in their device's entry and go to
+//   the store together, one append (one completion) per device per pass;
+// - completions, which the store runs on its writer thread, only drop a line in a
+//   mailbox; one loop task at a time takes them from there, at most
+//   kMaxCommitsPerTask per run so that a commit of ten thousand devices' records
+//   does not hold the loop (an operator's keystroke waits at most one share);
+// - acks go out from a task queued behind those, one cumulative ack per device for
+//   every commit that came back meanwhile.
+//
 // Bounds on what one device can make the hub keep: a record's stream / alert id,
 // summary, number of fields and encoded size are capped (kLimits below); a record
 // over them, or with a body that does not decode, gets a control error and is not
@@ -20,12 +31,16 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <map>
+#include <deque>
+#include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "hub/services/protocol_service.hpp"
+#include "hub/store/monitoring_store.hpp"
 
 namespace tether::hub {
 
@@ -43,6 +58,9 @@ class MonitoringIntake final : public ProtocolService {
   // and the level at which it reads again.
   static constexpr std::size_t kMaxUncommitted = 4096;
   static constexpr std::size_t kResumeUncommitted = 1024;
+  // Store completions one loop task handles before it lets the loop go on (each
+  // may send an ack: ~1 ms of loop time per 1 000 here).
+  static constexpr std::size_t kMaxCommitsPerTask = 1024;
 
   explicit MonitoringIntake(ServiceContext context);
   ~MonitoringIntake() override;
@@ -54,27 +72,58 @@ class MonitoringIntake final : public ProtocolService {
 
  private:
   struct DeviceState {
+    std::string id;
+    // Decoded in this pass of the loop, not handed to the store yet (in order).
+    std::vector<MonitoringRecord> pending;
     std::uint64_t acked = 0;      // highest seq acknowledged on the current link
-    std::size_t uncommitted = 0;  // records handed to the store, not yet committed
+    std::size_t uncommitted = 0;  // records pending or in the store, not yet committed
     bool paused = false;
     bool online = false;
-    bool ack_due = false;  // `acked` moved and its ack is not sent yet
+    bool ack_due = false;       // `acked` moved and its ack is not sent yet
+    bool handover_due = false;  // in handover_due_
+  };
+  // One store completion: `n` records of `device`, the highest seq among them.
+  // The entry stays in devices_ while it has uncommitted records, so the pointer
+  // is good until the completion has been handled.
+  struct Commit {
+    DeviceState* device = nullptr;
+    std::uint64_t seq = 0;
+    std::size_t n = 0;
+    Status status;
+  };
+  // Where the writer thread leaves completions for the loop. Shared with the
+  // completions handed to the store, which may outlive the intake.
+  struct Mailbox {
+    std::mutex mutex;
+    std::vector<Commit> commits;
+    bool task_posted = false;  // a take_commits() is queued on the loop
+    // Queues take_commits() on the loop (set once, by the intake).
+    std::function<void()> post_task;
   };
 
   void record_status(const std::string& device_id, const protocol::ProtoMsg& msg);
   void store_record(const std::string& device_id, const protocol::ProtoMsg& msg);
-  void committed(const std::string& device_id, std::uint64_t seq, std::size_t n,
-                 const Status& status);
+  // Hands every device's pending records to the store, one append per device.
+  void hand_over();
+  // Loop task: handles up to kMaxCommitsPerTask completions, queues flush_acks().
+  void take_commits();
+  void committed(DeviceState& state, std::uint64_t seq, std::size_t n, const Status& status);
   void refuse(const std::string& device_id, const protocol::ProtoMsg& msg, const Error& error);
   // Sends one cumulative ack to each device whose acked seq moved since the last flush.
   void flush_acks();
+  // Runs `task` on the loop later (after the sockets of this pass), unless gone.
+  void post(void (MonitoringIntake::*task)());
 
   ServiceContext context_;
-  std::map<std::string, DeviceState, std::less<>> devices_;
-  std::vector<std::string> ack_due_;  // devices with ack_due set, in order
+  std::unordered_map<std::string, DeviceState> devices_;
+  std::vector<DeviceState*> handover_due_;  // devices with pending records, in order
+  std::vector<DeviceState*> ack_due_;       // devices with ack_due set, in order
+  bool handover_posted_ = false;
   bool ack_flush_posted_ = false;
+  std::shared_ptr<Mailbox> mailbox_ = std::make_shared<Mailbox>();
+  std::deque<Commit> commits_;  // taken from the mailbox, not handled yet
   std::unique_ptr<MonitoringApi> api_;
-  // Completions posted to the loop hold this; they do nothing once it is gone.
+  // Loop tasks hold this; they do nothing once it is gone.
   std::shared_ptr<MonitoringIntake*> self_;
 };
 

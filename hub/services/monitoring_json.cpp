@@ -38,52 +38,80 @@ std::string base64(const protocol::Bytes& bytes) {
   return out;
 }
 
-std::string number(double d) {
-  if (!std::isfinite(d)) return "null";
+void append_number(std::string& out, double d) {
+  if (!std::isfinite(d)) {
+    out += "null";
+    return;
+  }
   char buf[64];
   auto r = std::to_chars(buf, buf + sizeof buf, d);
-  return std::string(buf, r.ptr);
+  out.append(buf, r.ptr);
+}
+
+template <typename Int>
+void append_integer(std::string& out, Int i) {
+  char buf[24];
+  auto r = std::to_chars(buf, buf + sizeof buf, i);
+  out.append(buf, r.ptr);
 }
 
 }  // namespace
 
-std::string value_json(const protocol::Value& value) {
-  return std::visit(
-      [](const auto& v) -> std::string {
+void append_value_json(std::string& out, const protocol::Value& value) {
+  std::visit(
+      [&out](const auto& v) {
         using T = std::decay_t<decltype(v)>;
         if constexpr (std::is_same_v<T, std::monostate>) {
-          return "null";
+          out += "null";
         } else if constexpr (std::is_same_v<T, bool>) {
-          return v ? "true" : "false";
+          out += v ? "true" : "false";
         } else if constexpr (std::is_same_v<T, std::int64_t> || std::is_same_v<T, std::uint64_t>) {
-          return std::to_string(v);
+          append_integer(out, v);
         } else if constexpr (std::is_same_v<T, double>) {
-          return number(v);
+          append_number(out, v);
         } else if constexpr (std::is_same_v<T, std::string>) {
-          return json::quote(v);
+          json::append_quoted(out, v);
         } else if constexpr (std::is_same_v<T, protocol::Bytes>) {
-          return json::quote(base64(v));
+          json::append_quoted(out, base64(v));
         } else if constexpr (std::is_same_v<T, protocol::Array>) {
-          std::string out = "[";
+          out.push_back('[');
+          bool first = true;
           for (const auto& item : v) {
-            if (out.size() > 1) out += ",";
-            out += value_json(item);
+            if (!first) out.push_back(',');
+            first = false;
+            append_value_json(out, item);
           }
-          return out + "]";
+          out.push_back(']');
         } else {
-          return map_json(v);
+          append_map_json(out, v);
         }
       },
       value.storage());
 }
 
-std::string map_json(const protocol::Map& map) {
-  std::string out = "{";
+void append_map_json(std::string& out, const protocol::Map& map) {
+  out.push_back('{');
+  bool first = true;
   for (const auto& [key, item] : map) {
-    if (out.size() > 1) out += ",";
-    out += json::quote(key) + ":" + value_json(item);
+    if (!first) out.push_back(',');
+    first = false;
+    json::append_quoted(out, key);
+    out.push_back(':');
+    append_value_json(out, item);
   }
-  return out + "}";
+  out.push_back('}');
+}
+
+std::string value_json(const protocol::Value& value) {
+  std::string out;
+  append_value_json(out, value);
+  return out;
+}
+
+std::string map_json(const protocol::Map& map) {
+  std::string out;
+  append_map_json(out, map);
+  return out;
 }
 
 }  // namespace tether::hub

@@ -11,5 +11,8 @@ namespace tether::hub {
 
 std::string value_json(const protocol::Value& value);
 std::string map_json(const protocol::Map& map);
+// The same, appended to `out`: one string per record instead of one per value.
+void append_value_json(std::string& out, const protocol::Value& value);
+void append_map_json(std::string& out, const protocol::Map& map);
 
 }  // namespace tether::hub

@@ -4,6 +4,9 @@
 // wired in by its registration alone, and reached through the JSON API.
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <cstdint>
+#include <limits>
 #include <memory>
 #include <string>
 #include <vector>
@@ -13,6 +16,7 @@
 #include "hub/loop_inbox.hpp"
 #include "hub/operators/operator_side.hpp"
 #include "hub/services/monitoring_intake.hpp"
+#include "hub/services/monitoring_json.hpp"
 #include "hub/services/passthrough.hpp"
 #include "hub/services/routed_sessions.hpp"
 #include "hub/services/service_registry.hpp"
@@ -332,22 +336,26 @@ class MonitoringIntakeTest : public ServiceTest {
     intake = &add<MonitoringIntake>({proto::kMonitoring});
     ASSERT_TRUE(store.put_device("gw", "hash", 1).ok());
   }
-  void data(std::uint64_t seq, std::string stream = "s", protocol::Map values = {}) {
-    from_dev(protocol::make_msg(
+  void data(std::uint64_t seq, std::string stream = "s", protocol::Map values = {},
+            const std::string& device = "gw") {
+    ProtoMsg m = protocol::make_msg(
         proto::kMonitoring, "data", {}, {},
-        monitoring::DataRecord{seq, 1, std::move(stream), std::move(values)}.encode()));
+        monitoring::DataRecord{seq, 1, std::move(stream), std::move(values)}.encode());
+    if (!registry.device_message(device, m)) unrouted.push_back(m);
   }
-  // The store commits what it holds and the loop runs the completions.
-  // Commits, runs the completions, then the ack flush they posted (one
-  // cumulative ack per device per round of completions).
+  // Runs what the loop would: the hand-over of this pass's records to the store,
+  // the store's commit, then the loop task that takes its completions (one
+  // cumulative ack per device per run).
   void commit() {
+    while (inbox.run_pending() != 0) {
+    }
     monitoring.commit();
     while (inbox.run_pending() != 0) {
     }
   }
-  std::vector<std::uint64_t> acks() {
+  std::vector<std::uint64_t> acks(const std::string& device = "gw") {
     std::vector<std::uint64_t> out;
-    for (const auto& m : devices.take("gw")) {
+    for (const auto& m : devices.take(device)) {
       EXPECT_EQ(m.hdr.typ, "ack");
       auto ack = monitoring::Ack::decode(m.body);
       EXPECT_TRUE(ack.ok());
@@ -355,8 +363,45 @@ class MonitoringIntakeTest : public ServiceTest {
     }
     return out;
   }
+  static std::vector<std::uint64_t> seqs(const std::vector<MonitoringRecord>& records) {
+    std::vector<std::uint64_t> out;
+    for (const auto& r : records) out.push_back(r.seq);
+    return out;
+  }
   MonitoringIntake* intake = nullptr;
 };
+
+// What a record's body becomes in the store, for every kind of msgpack value.
+TEST(MonitoringJson, EveryKindOfValue) {
+  using protocol::Array;
+  using protocol::Map;
+  using protocol::Value;
+  const Map map{
+      {"nil", Value()},
+      {"yes", Value(true)},
+      {"no", Value(false)},
+      {"neg", Value(std::int64_t{-42})},
+      {"big", Value(std::numeric_limits<std::uint64_t>::max())},
+      {"min", Value(std::numeric_limits<std::int64_t>::min())},
+      {"pi", Value(3.25)},
+      {"nan", Value(std::nan(""))},
+      {"inf", Value(-HUGE_VAL)},
+      {"text", Value("a\"b\\c\n\x01\xff")},
+      {"bin", Value(protocol::Bytes{0x00, 0xff, 0x10, 0x20})},
+      {"list", Value(Array{Value(1), Value("x"), Value(Array{}), Value(Map{})})},
+      {"map", Value(Map{{"k\"", Value(Map{{"deep", Value(0.5)}})}})},
+  };
+  EXPECT_EQ(map_json(map),
+            R"({"nil":null,"yes":true,"no":false,"neg":-42,"big":18446744073709551615,)"
+            R"("min":-9223372036854775808,"pi":3.25,"nan":null,"inf":null,)"
+            R"("text":"a\"b\\c\u000a\u0001\ufffd","bin":"AP8QIA==",)"
+            R"("list":[1,"x",[],{}],"map":{"k\"":{"deep":0.5}}})");
+  EXPECT_EQ(map_json({}), "{}");
+  EXPECT_EQ(value_json(Value(Array{Value(1), Value(2)})), "[1,2]");
+  std::string out = "prefix ";
+  append_map_json(out, Map{{"a", Value(1)}});
+  EXPECT_EQ(out, R"(prefix {"a":1})");
+}
 
 TEST_F(MonitoringIntakeTest, StatusIsRecorded) {
   monitoring::Status st{"online", "gw", "1.2.3", "boot", 42, {{"os", "debian"}, {"cpus", 4}}};
@@ -382,21 +427,103 @@ TEST_F(MonitoringIntakeTest, NothingIsAcknowledgedBeforeItsCommit) {
       monitoring::AlertRecord{8, 1, "a", "major", "raised", "hot", {{"zone", 2}}}.encode()));
   from_dev(protocol::make_msg(proto::kMonitoring, "dropped", {}, {},
                               monitoring::DroppedRecord{9, 1, 2, 3, 2}.encode()));
-  inbox.run_pending();
+  // Records of one pass wait in the intake until the loop runs the hand-over.
+  EXPECT_TRUE(monitoring.held.empty());
+  EXPECT_EQ(inbox.run_pending(), 1u);
   EXPECT_TRUE(devices.take("gw").empty());  // held by the store: no ack yet
-  ASSERT_EQ(monitoring.held.size(), 3u);
-  EXPECT_EQ(monitoring.held[0].records.at(0).body_json, R"({"temp":21.5})");
-  EXPECT_EQ(monitoring.held[1].records.at(0).severity, "major");
-  EXPECT_EQ(monitoring.held[1].records.at(0).body_json, R"({"zone":2})");
-  EXPECT_EQ(monitoring.held[2].records.at(0).body_json, R"({"first":2,"last":3,"count":2})");
-  // The commit's completion alone does not send: the loop does, when it runs it.
+  ASSERT_EQ(monitoring.held.size(), 1u);    // one append for the device's three records
+  const auto& records = monitoring.held[0].records;
+  EXPECT_EQ(seqs(records), (std::vector<std::uint64_t>{7, 8, 9}));
+  EXPECT_EQ(records.at(0).body_json, R"({"temp":21.5})");
+  EXPECT_EQ(records.at(1).severity, "major");
+  EXPECT_EQ(records.at(1).body_json, R"({"zone":2})");
+  EXPECT_EQ(records.at(2).body_json, R"({"first":2,"last":3,"count":2})");
+  // The commit's completion alone does not send: the loop does, when it runs it,
+  // and the ack goes from a task of its own, after the completions.
   monitoring.commit();
   EXPECT_TRUE(devices.take("gw").empty());
-  inbox.run_pending();
-  EXPECT_TRUE(devices.take("gw").empty());  // the completions ran; the flush is next
-  inbox.run_pending();
+  EXPECT_EQ(inbox.run_pending(), 1u);
+  EXPECT_TRUE(devices.take("gw").empty());
+  EXPECT_EQ(inbox.run_pending(), 1u);
   EXPECT_EQ(acks(), (std::vector<std::uint64_t>{9}));  // cumulative: one ack covers 7..9
+  EXPECT_FALSE(inbox.has_pending());
   EXPECT_EQ(monitoring.stored.size(), 3u);
+}
+
+TEST_F(MonitoringIntakeTest, OneAppendAndOneAckPerDevicePerPass) {
+  devices.set_online("gw2", true);
+  registry.device_online("gw");
+  registry.device_online("gw2");
+  data(1);
+  data(1, "s", {}, "gw2");
+  data(2);
+  data(2, "s", {}, "gw2");
+  data(3);
+  EXPECT_EQ(inbox.run_pending(), 1u);  // one hand-over for the pass
+  ASSERT_EQ(monitoring.held.size(), 2u);
+  EXPECT_EQ(monitoring.held[0].device, "gw");
+  EXPECT_EQ(seqs(monitoring.held[0].records), (std::vector<std::uint64_t>{1, 2, 3}));
+  EXPECT_EQ(monitoring.held[1].device, "gw2");
+  EXPECT_EQ(seqs(monitoring.held[1].records), (std::vector<std::uint64_t>{1, 2}));
+  // The next pass's records are a second append, committed in a later batch.
+  data(4);
+  EXPECT_EQ(inbox.run_pending(), 1u);
+  ASSERT_EQ(monitoring.held.size(), 3u);
+  EXPECT_EQ(seqs(monitoring.held[2].records), (std::vector<std::uint64_t>{4}));
+  // Both batches' completions come back in one loop task, then one ack per device.
+  monitoring.commit();
+  EXPECT_EQ(inbox.run_pending(), 1u);
+  EXPECT_TRUE(devices.take("gw").empty());
+  EXPECT_EQ(inbox.run_pending(), 1u);
+  EXPECT_EQ(acks("gw"), (std::vector<std::uint64_t>{4}));
+  EXPECT_EQ(acks("gw2"), (std::vector<std::uint64_t>{2}));
+  EXPECT_FALSE(inbox.has_pending());
+}
+
+TEST_F(MonitoringIntakeTest, CompletionsAreTakenInBoundedShares) {
+  // More devices than one loop task handles, one record each, one commit.
+  const std::size_t n = MonitoringIntake::kMaxCommitsPerTask + 10;
+  for (std::size_t i = 0; i < n; ++i) {
+    const std::string id = "d" + std::to_string(i);
+    devices.set_online(id, true);
+    registry.device_online(id);
+    data(i + 1, "s", {}, id);
+  }
+  EXPECT_EQ(inbox.run_pending(), 1u);
+  ASSERT_EQ(monitoring.held.size(), n);
+  monitoring.commit();
+  auto acked = [&] {
+    std::size_t count = 0;
+    for (std::size_t i = 0; i < n; ++i) count += acks("d" + std::to_string(i)).size();
+    return count;
+  };
+  // The first task takes its share and queues the acks, then the next task for the
+  // rest (the loop's sockets get a turn in between).
+  EXPECT_EQ(inbox.run_pending(1), 1u);
+  EXPECT_EQ(acked(), 0u);
+  EXPECT_EQ(inbox.run_pending(1), 1u);
+  EXPECT_EQ(acked(), MonitoringIntake::kMaxCommitsPerTask);
+  EXPECT_TRUE(inbox.has_pending());
+  EXPECT_EQ(inbox.run_pending(), 1u);
+  EXPECT_EQ(inbox.run_pending(), 1u);
+  EXPECT_EQ(acked(), 10u);
+  EXPECT_FALSE(inbox.has_pending());
+  EXPECT_EQ(monitoring.stored.size(), n);
+}
+
+TEST_F(MonitoringIntakeTest, RecordsOfALinkThatDroppedAreStoredButNotAcknowledged) {
+  registry.device_online("gw");
+  data(1);
+  data(2);
+  registry.device_offline("gw");  // before the hand-over
+  commit();
+  EXPECT_TRUE(acks().empty());
+  EXPECT_EQ(monitoring.stored.size(), 2u);
+  // The next link starts afresh: its own records are acked, cumulatively.
+  registry.device_online("gw");
+  data(3);
+  commit();
+  EXPECT_EQ(acks(), (std::vector<std::uint64_t>{3}));
 }
 
 TEST_F(MonitoringIntakeTest, ASeqAlreadyStoredIsStoredOnceAndStillAcknowledged) {
@@ -421,6 +548,8 @@ TEST_F(MonitoringIntakeTest, ASeqAlreadyStoredIsStoredOnceAndStillAcknowledged) 
 
 TEST_F(MonitoringIntakeTest, AFailedCommitIsNotAcknowledged) {
   data(1);
+  inbox.run_pending();
+  ASSERT_EQ(monitoring.held.size(), 1u);
   monitoring.fail();
   inbox.run_pending();
   EXPECT_TRUE(devices.take("gw").empty());
@@ -431,6 +560,8 @@ TEST_F(MonitoringIntakeTest, AFailedCommitIsNotAcknowledged) {
 
 TEST_F(MonitoringIntakeTest, CompletionsAfterTheServiceIsGoneDoNothing) {
   data(1);
+  inbox.run_pending();
+  ASSERT_EQ(monitoring.held.size(), 1u);
   monitoring.commit();
   registry = ServiceRegistry();  // the service is destroyed with its old registry
   EXPECT_EQ(inbox.run_pending(), 1u);
