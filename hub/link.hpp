@@ -33,6 +33,7 @@ inline constexpr std::uint16_t kGoingAway = 1001;
 inline constexpr std::uint16_t kUnsupportedData = 1003;  // a text message
 inline constexpr std::uint16_t kPolicy = 1008;           // stalled or misbehaving peer
 inline constexpr std::uint16_t kTooBig = 1009;
+inline constexpr std::uint16_t kInternalError = 1011;  // the hub cannot go on with this link
 }  // namespace close_code
 
 }  // namespace tether::hub

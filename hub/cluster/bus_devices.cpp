@@ -101,6 +101,11 @@ bool BusDevices::online(const std::string& device_id) const {
   return local_.find(device_id) != local_.end() || remote_.find(device_id) != remote_.end();
 }
 
+void BusDevices::disconnect(const std::string& device_id, std::uint16_t code,
+                            const std::string& reason) {
+  if (local_.find(device_id) != local_.end()) lower_->disconnect(device_id, code, reason);
+}
+
 void BusDevices::set_receiving(const std::string& device_id, bool on) {
   if (local_.find(device_id) != local_.end()) {
     apply_receiving(device_id, self_, on);

@@ -55,6 +55,9 @@ class BusDevices final : public DeviceLayer, public BusHandler {
   Status send(const std::string& device_id, const protocol::ProtoMsg& msg, bool urgent) override;
   bool online(const std::string& device_id) const override;
   void set_receiving(const std::string& device_id, bool on) override;
+  // Only a link of this instance: a service asks for it about a link it served.
+  void disconnect(const std::string& device_id, std::uint16_t code,
+                  const std::string& reason) override;
 
   // --- DeviceEvents (this process's links) ---
   void device_online(const std::string& device_id) override;

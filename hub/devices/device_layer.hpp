@@ -39,6 +39,10 @@ class DeviceSideRelay final : public DeviceSide {
   void set_receiving(const std::string& device_id, bool on) override {
     target_->set_receiving(device_id, on);
   }
+  void disconnect(const std::string& device_id, std::uint16_t code,
+                  const std::string& reason) override {
+    target_->disconnect(device_id, code, reason);
+  }
 
  private:
   DeviceSide* target_;

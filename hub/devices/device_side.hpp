@@ -5,6 +5,7 @@
 // others through a message bus slots in here and nothing else changes.
 #pragma once
 
+#include <cstdint>
 #include <string>
 
 #include "protocol/message.hpp"
@@ -27,6 +28,12 @@ class DeviceSide {
   // Flow control: stop (false) or resume (true) reading from the device, because
   // an operator it sends to is slow.
   virtual void set_receiving(const std::string& device_id, bool on) = 0;
+
+  // Closes the device's link here with `code` and `reason` (no-op when its link
+  // is not in this process). For a service that cannot keep a promise the link
+  // depends on: the device reconnects and sends again what was not acknowledged.
+  virtual void disconnect(const std::string& device_id, std::uint16_t code,
+                          const std::string& reason) = 0;
 };
 
 // What the device side tells the rest of the hub. All on the loop thread.

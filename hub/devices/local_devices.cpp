@@ -87,6 +87,15 @@ bool LocalDevices::online(const std::string& device_id) const {
   return lease_.find(device_id) != lease_.end();
 }
 
+void LocalDevices::disconnect(const std::string& device_id, std::uint16_t code,
+                              const std::string& reason) {
+  auto it = lease_.find(device_id);
+  if (it == lease_.end()) return;
+  log_.info("device " + device_id + ": closing its link: " + reason);
+  // The lease ends when the link reports closed(), as for any other close.
+  links_.at(it->second).link->close(code, reason);
+}
+
 void LocalDevices::set_receiving(const std::string& device_id, bool on) {
   auto it = lease_.find(device_id);
   if (it != lease_.end()) links_.at(it->second).link->set_receiving(on);

@@ -42,6 +42,8 @@ class LocalDevices final : public DeviceSide {
   Status send(const std::string& device_id, const protocol::ProtoMsg& msg, bool urgent) override;
   bool online(const std::string& device_id) const override;
   void set_receiving(const std::string& device_id, bool on) override;
+  void disconnect(const std::string& device_id, std::uint16_t code,
+                  const std::string& reason) override;
 
  private:
   struct DeviceLink {

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "hub/devices/device_side.hpp"
+#include "hub/link.hpp"
 #include "hub/loop_inbox.hpp"
 #include "hub/services/control_messages.hpp"
 #include "hub/services/monitoring_api.hpp"
@@ -145,6 +146,7 @@ void MonitoringIntake::on_device_online(const std::string& device_id) {
   DeviceState& state = devices_[device_id];
   state.id = device_id;
   state.online = true;
+  state.store_failed = false;
   context_.monitoring.record_presence(device_id, PresenceEvent{now_ms(), "online", ""});
 }
 
@@ -160,6 +162,7 @@ void MonitoringIntake::on_device_offline(const std::string& device_id) {
     it->second.online = false;
     it->second.acked = 0;
     it->second.paused = false;
+    it->second.store_failed = false;
   }
 }
 
@@ -281,9 +284,13 @@ void MonitoringIntake::committed(DeviceState& state, std::uint64_t seq, std::siz
     context_.devices.set_receiving(state.id, true);
   }
   if (!status.ok()) {
-    // Not acked: the device keeps the record and sends it again after a reconnect.
     context_.log.error(status.error().wrap("storing records of " + state.id).message());
-  } else if (state.online) {
+    if (state.online && !state.store_failed) {
+      state.store_failed = true;
+      context_.devices.disconnect(state.id, close_code::kInternalError,
+                                  "the hub could not store records; send them again");
+    }
+  } else if (state.online && !state.store_failed) {
     // Acks are cumulative: one per device per flush_acks() is enough.
     state.acked = std::max(state.acked, seq);
     if (!state.ack_due) {
@@ -298,7 +305,7 @@ void MonitoringIntake::flush_acks() {
   ack_flush_posted_ = false;
   for (DeviceState* state : std::exchange(ack_due_, {})) {
     state->ack_due = false;
-    if (!state->online) continue;
+    if (!state->online || state->store_failed) continue;
     const monitoring::Ack ack{state->acked};
     (void)context_.devices.send(
         state->id, protocol::make_msg(proto::kMonitoring, monitoring::kAck, {}, {}, ack.encode()),

@@ -24,6 +24,11 @@
 // Per stream, history is capped and aged out by the store (MonitoringRetention).
 // A device whose records wait for commits past kMaxUncommitted is paused.
 //
+// A commit that fails (the database is down, the disk is full) is not acked, and
+// nothing after it is acked on that link either, since acks are cumulative: the
+// link is closed (1011) and the device, which keeps every unacknowledged record,
+// sends them again when it reconnects. Records stored twice are not kept twice.
+//
 // Presence (online/offline times) comes from the device side's lease.
 // Operators may not send monitoring messages. The JSON routes are in
 // monitoring_api.hpp.
@@ -81,6 +86,10 @@ class MonitoringIntake final : public ProtocolService {
     bool online = false;
     bool ack_due = false;       // `acked` moved and its ack is not sent yet
     bool handover_due = false;  // in handover_due_
+    // A commit of this link's records failed: nothing more is acked on this link
+    // (a later ack would cover the lost seqs), and the link is being closed so
+    // that the device reconnects and sends them again.
+    bool store_failed = false;
   };
   // One store completion: `n` records of `device`, the highest seq among them.
   // The entry stays in devices_ while it has uncommitted records, so the pointer

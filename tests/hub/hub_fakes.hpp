@@ -57,6 +57,10 @@ class FakeDeviceSide : public DeviceSide {
   }
   bool online(const std::string& device_id) const override { return online_.count(device_id) != 0; }
   void set_receiving(const std::string& device_id, bool on) override { receiving[device_id] = on; }
+  void disconnect(const std::string& device_id, std::uint16_t code,
+                  const std::string& reason) override {
+    disconnects[device_id].emplace_back(code, reason);
+  }
 
   void set_online(const std::string& device_id, bool on) {
     if (on) {
@@ -71,6 +75,7 @@ class FakeDeviceSide : public DeviceSide {
 
   std::map<std::string, std::vector<protocol::ProtoMsg>> sent;
   std::map<std::string, bool> receiving;
+  std::map<std::string, std::vector<std::pair<std::uint16_t, std::string>>> disconnects;
   bool busy = false;
 
  private:

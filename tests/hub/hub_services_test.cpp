@@ -553,9 +553,22 @@ TEST_F(MonitoringIntakeTest, AFailedCommitIsNotAcknowledged) {
   monitoring.fail();
   inbox.run_pending();
   EXPECT_TRUE(devices.take("gw").empty());
-  data(1);
+  // The link is closed so that the device sends seq 1 again on its next link.
+  ASSERT_EQ(devices.disconnects["gw"].size(), 1u);
+  EXPECT_EQ(devices.disconnects["gw"][0].first, close_code::kInternalError);
+  // A later record of the same link commits, but its cumulative ack would cover
+  // seq 1, which was never stored: nothing is acked on this link any more.
+  data(2);
   commit();
-  EXPECT_EQ(acks(), (std::vector<std::uint64_t>{1}));
+  EXPECT_TRUE(acks().empty());
+  EXPECT_EQ(devices.disconnects["gw"].size(), 1u);  // closed once
+  // The device's next link re-sends; now it is stored and acked.
+  registry.device_offline("gw");
+  registry.device_online("gw");
+  data(1);
+  data(2);
+  commit();
+  EXPECT_EQ(acks(), (std::vector<std::uint64_t>{2}));
 }
 
 TEST_F(MonitoringIntakeTest, CompletionsAfterTheServiceIsGoneDoNothing) {
