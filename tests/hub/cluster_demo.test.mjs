@@ -1,7 +1,9 @@
 // scripts/cluster-demo as a user runs it (on the already built binaries, in a
 // temp dir, on free ports): it says it is running, its simulated devices come
 // online through HAProxy, an operator logs in through HAProxy and drives a shell
-// on one of them, and SIGINT (Ctrl-C) stops every process it started.
+// on one of them, and SIGINT (Ctrl-C) stops every process it started. With
+// TETHER_CLUSTER_STORE=postgresql it runs as `--postgres` (its own PostgreSQL as
+// the store, on the fifth port above the balancer's, stopped with the rest).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, connect as tcpConnect } from 'node:net';
@@ -12,6 +14,8 @@ import { Child } from './gateway.mjs';
 import { attach, openShell, echo, until } from './cluster_rig.mjs';
 
 const SIM = 20;
+const POSTGRES = process.env.TETHER_CLUSTER_STORE === 'postgresql';
+const PORTS = POSTGRES ? [0, 1, 2, 3, 4, 5] : [0, 1, 2, 3, 4];
 
 const listenable = (port) => new Promise((resolve) => {
   const s = createServer();
@@ -19,11 +23,11 @@ const listenable = (port) => new Promise((resolve) => {
   s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
 });
 
-// A port P with P..P+4 free (the balancer, three hubs, nats-server).
+// A port P with P..P+4 free (the balancer, three hubs, nats-server; P+5 PostgreSQL).
 async function freeRange() {
   for (;;) {
     const p = 20000 + Math.floor(Math.random() * 40000);
-    const free = await Promise.all([0, 1, 2, 3, 4].map((i) => listenable(p + i)));
+    const free = await Promise.all(PORTS.map((i) => listenable(p + i)));
     if (free.every(Boolean)) return p;
   }
 }
@@ -36,12 +40,16 @@ const accepts = (port) => new Promise((resolve) => {
 test('scripts/cluster-demo runs three hubs behind HAProxy and stops them all on Ctrl-C', async () => {
   const dir = tempDir('tether-cluster-demo-');
   const port = await freeRange();
-  const demo = new Child(join(repo, 'scripts/cluster-demo'), ['--sim', String(SIM)], {
+  const demo = new Child(join(repo, 'scripts/cluster-demo'), ['--sim', String(SIM), ...(POSTGRES ? ['--postgres'] : [])], {
     TETHER_BUILD: dirname(dirname(hubBin)), TETHER_CLUSTER_PORT: String(port),
     TETHER_CLUSTER_DEMO_DIR: dir,
   });
   try {
     await demo.waitFor(/tether cluster demo is running/, 30000);
+    if (POSTGRES) {
+      assert.match(readFileSync(join(dir, 'hub.conf'), 'utf8'), /^url = postgresql:\/\//m);
+      assert.equal(await accepts(port + 5), true, 'PostgreSQL does not listen');
+    }
     const password = demo.output.match(/login: +admin \/ (\S+)/)[1];
     const front = { port, ca: readFileSync(join(dir, 'ca.pem')), password };
     const cookie = await login(front);
@@ -58,7 +66,7 @@ test('scripts/cluster-demo runs three hubs behind HAProxy and stops them all on 
     demo.proc.kill('SIGINT');
     await demo.exited;
     assert.match(demo.output, /cluster-demo: stopped/);
-    for (let i = 0; i < 5; i++) assert.equal(await accepts(port + i), false, `port ${port + i} still open`);
+    for (const i of PORTS) assert.equal(await accepts(port + i), false, `port ${port + i} still open`);
   } finally {
     await demo.stop('SIGINT');
     rmSync(dir, { recursive: true, force: true });

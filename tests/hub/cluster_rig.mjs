@@ -5,9 +5,9 @@
 // and operators alike. Everything runs from a temp dir and is stopped by stop().
 //
 // The store is a parameter: by default the instances share one state dir
-// (SQLite, WAL). TETHER_CLUSTER_STORE=postgresql starts a private PostgreSQL
-// (Debian's postgresql-15, as the `postgres` user, in a temp dir, on a free
-// port) and puts `[store] url = postgresql://...` in the shared config;
+// (SQLite, WAL). TETHER_CLUSTER_STORE=postgresql (or the postgres option) starts
+// a private PostgreSQL (postgres.mjs; cluster.postgres.restart() and friends for
+// outage tests) and puts `[store] url = postgresql://...` in the shared config;
 // TETHER_STORE_URL=postgresql://... (or the storeUrl option) names a server of
 // your own (the database must exist and be empty). Either needs a hub built with
 // the PostgreSQL store (issue #19).
@@ -19,15 +19,15 @@
 // range of loopback addresses (tether-sim --source-addresses) and operators pick
 // one with `from` (Linux routes all of 127/8 to lo).
 import { execFileSync, spawn } from 'node:child_process';
-import { tmpdir } from 'node:os';
 import { createServer, connect as tcpConnect } from 'node:net';
-import { chownSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   hubBin, repo, tempDir, makeCerts, hashPassword, login, request, operatorPath, Peer, WebSocket,
   PROTO, text,
 } from './helpers.mjs';
 import { Child } from './gateway.mjs';
+import { startPostgres } from './postgres.mjs';
 
 export const natsBin = process.env.NATS_SERVER_BIN || '/usr/sbin/nats-server';
 export const haproxyBin = process.env.HAPROXY_BIN || '/usr/sbin/haproxy';
@@ -110,40 +110,6 @@ export async function startNats(dir, port) {
   return child;
 }
 
-export const pgBinDir = process.env.PG_BIN_DIR || '/usr/lib/postgresql/15/bin';
-
-// A private PostgreSQL server: {url, stop()}. PostgreSQL refuses to run as root,
-// so as root its dir belongs to `postgres` and its programs run as that user.
-export async function startPostgres(port) {
-  const dir = mkdtempSync(join(tmpdir(), 'tether-cluster-pg-'));
-  const asRoot = process.getuid() === 0;
-  const pg = (bin, args) => {
-    const cmd = join(pgBinDir, bin);
-    return asRoot ? execFileSync('runuser', ['-u', 'postgres', '--', cmd, ...args], { stdio: 'pipe' })
-      : execFileSync(cmd, args, { stdio: 'pipe' });
-  };
-  if (asRoot) {
-    const uid = Number(execFileSync('id', ['-u', 'postgres']).toString());
-    const gid = Number(execFileSync('id', ['-g', 'postgres']).toString());
-    chownSync(dir, uid, gid);
-  }
-  const data = join(dir, 'data');
-  pg('initdb', ['-D', data, '-A', 'trust', '-U', 'tether', '-E', 'UTF8', '--no-sync']);
-  pg('pg_ctl', ['-D', data, '-l', join(dir, 'log'), '-w', '-o',
-    `-c listen_addresses=127.0.0.1 -p ${port} -k ${dir} -c fsync=on`, 'start']);
-  pg('createdb', ['-h', '127.0.0.1', '-p', String(port), '-U', 'tether', 'tether']);
-  return {
-    url: `postgresql://tether@127.0.0.1:${port}/tether`,
-    async stop() {
-      try {
-        pg('pg_ctl', ['-D', data, '-m', 'fast', '-w', 'stop']);
-      } finally {
-        rmSync(dir, { recursive: true, force: true });
-      }
-    },
-  };
-}
-
 // Devices whose link is on `hub` now, from its log ("device X connected" /
 // "disconnected" in order).
 export function devicesOn(hub) {
@@ -180,8 +146,8 @@ export async function startCluster({
   try {
     if (bus) cluster.nats = await startNats(dir, cluster.natsPort);
     if (postgres && !storeUrl) {
-      cluster.postgres = await startPostgres(await freePort());
-      cluster.storeUrl = storeUrl = cluster.postgres.url;
+      cluster.postgres = await startPostgres();
+      cluster.storeUrl = storeUrl = await cluster.postgres.createDatabase();
     }
     const certs = makeCerts(dir);
     cluster.ca = readFileSync(certs.ca);
