@@ -108,8 +108,8 @@ Result<Invocation> parse_command_line(int argc, const char* const argv[]) {
       "tls.cert-file", po::value<std::string>(), "PEM server certificate (chain)")(
       "tls.key-file", po::value<std::string>(), "PEM private key")(
       "hub.state-dir", po::value<std::string>(),
-      "directory of hub.db (default /var/lib/tether-hub)")("hub.web-root", po::value<std::string>(),
-                                                           "directory of the built web UI")(
+      "directory of the SQLite databases and update artifacts (default /var/lib/tether-hub)")(
+      "hub.web-root", po::value<std::string>(), "directory of the built web UI")(
       "hub.session-ttl", po::value<long long>(),
       "operator login lifetime, seconds (default 43200)")(
       "hub.ping-interval", po::value<long long>(),
