@@ -1,0 +1,79 @@
+// Delivery across hub instances: everything an instance sends to a device whose
+// link is on another instance reaches the device, all of it and in order, also
+// when the device does not answer. Two tether-hub instances on one NATS bus, a
+// fake device on B and an operator (API calls and a shell session) on A.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { startCluster, until } from './cluster_rig.mjs';
+import {
+  connect, connectOperator, devicePath, login, request, PROTO, decodeBody, decodeProtoMsg, text,
+} from './helpers.mjs';
+
+const CMD = PROTO.COMMAND;
+const SHELL = PROTO.SHELL;
+const MAX_PENDING = 64;  // CommandService::kMaxPendingPerDevice
+let cluster;
+let hubA;
+let hubB;
+let device;
+let deviceId;
+let cookieA;
+
+// Every message the device received, in order.
+const received = [];
+const receivedOf = (proto, typ) => received.filter((m) => m.hdr?.proto === proto && m.hdr?.typ === typ);
+
+before(async () => {
+  cluster = await startCluster({ instances: 2, haproxy: false, devices: 1 });
+  [hubA, hubB] = cluster.hubs;
+  cookieA = await login(hubA);
+  const [line] = readFileSync(cluster.tokensFile, 'utf8').trim().split('\n');
+  const [id, token] = line.split(' ');
+  deviceId = id;
+  device = await connect(hubB, devicePath, { Authorization: `Bearer ${token}` });
+  device.ws.on('message', (data) => received.push(decodeProtoMsg(new Uint8Array(data))));
+  await until(`A sees ${deviceId} online`, async () =>
+    (await request(hubA, 'GET', `/api/devices/${deviceId}/command-targets`, { cookie: cookieA })).json?.online === true,
+  10000, 50);
+});
+
+after(async () => {
+  if (device) await device.close();
+  if (cluster) await cluster.stop();
+});
+
+test('every command request made on A reaches the device on B, which does not answer', async () => {
+  const ids = [];
+  for (let n = 0; n < MAX_PENDING; n++) {
+    const res = await request(hubA, 'POST', `/api/devices/${deviceId}/commands`,
+      { cookie: cookieA, body: { target: 't', action: 'a', args: { n } } });
+    assert.equal(res.status, 202, res.text);
+    ids.push(res.json.id);
+  }
+  await until(`${MAX_PENDING} requests at the device`, () => receivedOf(CMD, 'request').length >= MAX_PENDING,
+    10000, 50).catch(() => {});
+  const got = receivedOf(CMD, 'request').map((m) => decodeBody(m.body).id);
+  assert.deepEqual(got, ids, `the device received ${got.length} of ${ids.length}`);
+  // The limit of waiting requests holds them all: one more is refused.
+  const more = await request(hubA, 'POST', `/api/devices/${deviceId}/commands`,
+    { cookie: cookieA, body: { target: 't', action: 'a', args: { n: -1 } } });
+  assert.equal(more.status, 429, more.text);
+});
+
+test('a burst of shell input typed on A reaches the device on B, all of it, in order', async () => {
+  const op = await connectOperator(hubA, cookieA, deviceId);
+  const sid = 'burst';
+  op.send({ hdr: { proto: SHELL, typ: 'new', sid, props: { terminal_width: 80, terminal_height: 24 } } });
+  await device.next({ proto: SHELL, typ: 'new', sid }, 10000);
+  device.send({ hdr: { proto: SHELL, typ: 'new', sid, props: { status: 1 } } });
+  await op.next({ proto: SHELL, typ: 'new', sid }, 10000);
+  const lines = Array.from({ length: 500 }, (_, i) => `line ${i}\n`);
+  for (const line of lines) op.send({ hdr: { proto: SHELL, typ: 'shell', sid }, body: line });
+  const seen = () => receivedOf(SHELL, 'shell').filter((m) => m.hdr.sid === sid);
+  await until('the whole burst at the device', () => seen().length >= lines.length, 10000, 50).catch(() => {});
+  const got = seen().map((m) => text(m.body));
+  assert.equal(got.length, lines.length, `the device received ${got.length} of ${lines.length}`);
+  assert.deepEqual(got, lines);
+  await op.close();
+});
