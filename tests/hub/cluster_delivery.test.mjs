@@ -77,3 +77,26 @@ test('a burst of shell input typed on A reaches the device on B, all of it, in o
   assert.deepEqual(got, lines);
   await op.close();
 });
+
+test('a burst sent on A while the device on B does not read reaches it once it reads again', async () => {
+  const op = await connectOperator(hubA, cookieA, deviceId);
+  const sid = 'stalled';
+  op.send({ hdr: { proto: SHELL, typ: 'new', sid, props: { terminal_width: 80, terminal_height: 24 } } });
+  await device.next({ proto: SHELL, typ: 'new', sid }, 10000);
+  device.send({ hdr: { proto: SHELL, typ: 'new', sid, props: { status: 1 } } });
+  await op.next({ proto: SHELL, typ: 'new', sid }, 10000);
+  // 3 MiB, under the hub's queue hard cap (8 MiB) but well over the socket
+  // buffers: B's queue to the device fills while the device is not reading, and
+  // must be written out as the socket drains, with no further sends to wake it.
+  device.ws._socket.pause();
+  const chunks = Array.from({ length: 192 }, (_, i) => `${String(i).padStart(5, '0')}${'x'.repeat(16379)}`);
+  for (const chunk of chunks) op.send({ hdr: { proto: SHELL, typ: 'shell', sid }, body: chunk });
+  await until('A took the burst', () => op.ws.bufferedAmount === 0, 10000, 20);
+  device.ws._socket.resume();
+  const seen = () => receivedOf(SHELL, 'shell').filter((m) => m.hdr.sid === sid);
+  await until('the whole burst at the device', () => seen().length >= chunks.length, 15000, 50).catch(() => {});
+  const got = seen().map((m) => text(m.body));
+  assert.equal(got.length, chunks.length, `the device received ${got.length} of ${chunks.length}`);
+  assert.ok(got.every((g, i) => g === chunks[i]), 'in order and intact');
+  await op.close();
+});
