@@ -85,11 +85,11 @@ test('a burst sent on A while the device on B does not read reaches it once it r
   await device.next({ proto: SHELL, typ: 'new', sid }, 10000);
   device.send({ hdr: { proto: SHELL, typ: 'new', sid, props: { status: 1 } } });
   await op.next({ proto: SHELL, typ: 'new', sid }, 10000);
-  // 3 MiB, under the hub's queue hard cap (8 MiB) but well over the socket
+  // 6 MiB, under the hub's queue hard cap (8 MiB) but well over the socket
   // buffers: B's queue to the device fills while the device is not reading, and
   // must be written out as the socket drains, with no further sends to wake it.
   device.ws._socket.pause();
-  const chunks = Array.from({ length: 192 }, (_, i) => `${String(i).padStart(5, '0')}${'x'.repeat(16379)}`);
+  const chunks = Array.from({ length: 384 }, (_, i) => `${String(i).padStart(5, '0')}${'x'.repeat(16379)}`);
   for (const chunk of chunks) op.send({ hdr: { proto: SHELL, typ: 'shell', sid }, body: chunk });
   await until('A took the burst', () => op.ws.bufferedAmount === 0, 10000, 20);
   device.ws._socket.resume();
@@ -98,5 +98,39 @@ test('a burst sent on A while the device on B does not read reaches it once it r
   const got = seen().map((m) => text(m.body));
   assert.equal(got.length, chunks.length, `the device received ${got.length} of ${chunks.length}`);
   assert.ok(got.every((g, i) => g === chunks[i]), 'in order and intact');
+  await op.close();
+});
+
+test('input typed on A reaches the device on B while an operator too slow for its output pauses it', async () => {
+  const op = await connectOperator(hubA, cookieA, deviceId);
+  const sid = 'paused';
+  op.send({ hdr: { proto: SHELL, typ: 'new', sid, props: { terminal_width: 80, terminal_height: 24 } } });
+  await device.next({ proto: SHELL, typ: 'new', sid }, 10000);
+  device.send({ hdr: { proto: SHELL, typ: 'new', sid, props: { status: 1 } } });
+  await op.next({ proto: SHELL, typ: 'new', sid }, 10000);
+  // The operator stops reading and the device floods it: A's queue to the
+  // operator passes its high-water mark, A asks B to stop reading the device,
+  // and the device's own send buffer stays full (the operator is not dropped at
+  // A's 8 MiB hard cap only because of that pause).
+  op.ws._socket.pause();
+  const output = `${'y'.repeat(16383)}\n`;
+  const flood = 16 * 1024 * 1024;
+  for (let sent = 0; sent < flood; sent += output.length) {
+    device.send({ hdr: { proto: SHELL, typ: 'shell', sid, props: { status: 1 } }, body: output });
+  }
+  // Writes to the paused link go on.
+  const lines = Array.from({ length: 100 }, (_, i) => `typed ${i}\n`);
+  for (const line of lines) op.send({ hdr: { proto: SHELL, typ: 'shell', sid }, body: line });
+  const seen = () => receivedOf(SHELL, 'shell').filter((m) => m.hdr.sid === sid);
+  await until('the input at the device', () => seen().length >= lines.length, 10000, 50).catch(() => {});
+  assert.deepEqual(seen().map((m) => text(m.body)), lines);
+  // And the device is read again once the operator catches up.
+  op.ws._socket.resume();
+  await until('the flood read off the device', () => device.ws.bufferedAmount === 0, 30000, 50);
+  const floodMessages = Math.ceil(flood / output.length);
+  await until('the flood at the operator',
+    () => op.inbox.filter((m) => m.hdr?.typ === 'shell' && m.hdr?.sid === sid).length >= floodMessages, 30000, 50);
+  // 16 MiB through a queue whose hard cap is 8 MiB: paced, not dropped.
+  assert.equal(op.closed, null);
   await op.close();
 });
