@@ -134,3 +134,21 @@ test('input typed on A reaches the device on B while an operator too slow for it
   assert.equal(op.closed, null);
   await op.close();
 });
+
+test('config pushed on A, again and again, reaches the device on B up to its last version', async () => {
+  const path = `/api/devices/${deviceId}/config`;
+  let last;
+  for (let i = 0; i < 20; i++) {
+    const res = await request(hubA, 'POST', path, { cookie: cookieA, body: { values: { step: i } } });
+    assert.ok(res.status >= 200 && res.status < 300, res.text);
+    last = i;
+  }
+  // Each push may replace the one before it, but the last one must arrive.
+  const sets = () => receivedOf(PROTO.CONFIG, 'set').map((m) => decodeBody(m.body));
+  await until('the last config at the device', () => sets().some((b) => b.values?.step === last), 10000, 50)
+    .catch(() => {});
+  const got = sets();
+  assert.ok(got.length > 0 && got[got.length - 1].values?.step === last, JSON.stringify(got));
+  const versions = got.map((b) => b.version);
+  assert.deepEqual(versions, [...versions].sort((x, y) => x - y), 'in order');
+});
