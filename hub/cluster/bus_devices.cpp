@@ -238,6 +238,13 @@ void BusDevices::bus_tick() {
 void BusDevices::expire(const std::string& instance) {
   heard_.erase(instance);
   unlisted_.erase(instance);
+  // Its operators are gone with it, and so is the resume each slow one owed:
+  // the devices it paused read again unless another instance paused them too.
+  std::vector<std::string> paused_by_it;
+  for (const auto& [device, instances] : paused_) {
+    if (instances.count(instance) != 0) paused_by_it.push_back(device);
+  }
+  for (const auto& device : paused_by_it) apply_receiving(device, instance, true);
   std::vector<std::string> devices;
   for (const auto& [device, holder] : remote_) {
     if (holder.instance == instance) devices.push_back(device);

@@ -14,7 +14,7 @@
 //   link were there. Messages without a sid (monitoring, registrations) are
 //   handled where the link is.
 // - Flow control: an operator elsewhere that is slow pauses the device's link
-//   here until every instance that paused it resumes it.
+//   here until every instance that paused it resumes it (or is taken for dead).
 // - After a (re)connection to the bus, an instance says hello and sends its full
 //   lease list; the others replace what they knew about it.
 // - Every instance says `alive` each tick (1 s). One not heard for kMissedTicks

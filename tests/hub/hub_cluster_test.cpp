@@ -376,6 +376,29 @@ TEST_F(ClusterTest, InstancesThatKeepTalkingKeepTheirLeases) {
   EXPECT_EQ(a.devices->where("gw"), "bbbb");
 }
 
+// The instance whose slow operator paused the device is killed: nothing will
+// ever resume the device for it, so the instance holding the link does when it
+// takes that instance for dead (else the device's link stays unread for good).
+TEST_F(ClusterTest, AnInstanceTakenForDeadNoLongerPausesTheDevice) {
+  b.core->devices().connected(1, "gw", dev);
+  network.pump();
+  a.core->operators().connected(10, "gw", "alice", op);
+  a.from_op(10, protocol::make_msg(proto::kShell, "new", "s"));
+  network.pump();
+  op.queued = a.limits.queue_high_water + 1;
+  from_dev(b, 1, protocol::make_msg(proto::kShell, "shell", "s", {{"status", 1}}, {'x'}));
+  ASSERT_FALSE(dev.receiving);
+  a.bus.down = true;  // killed with its operator still slow
+  for (std::uint64_t i = 0; i < BusDevices::kMissedTicks; ++i) {
+    b.devices->bus_tick();
+    network.pump();
+  }
+  EXPECT_FALSE(dev.receiving);
+  b.devices->bus_tick();
+  network.pump();
+  EXPECT_TRUE(dev.receiving);
+}
+
 TEST_F(ClusterTest, ASilentInstanceLosesItsDevicesElsewhere) {
   b.core->devices().connected(1, "gw", dev);
   network.pump();
