@@ -35,24 +35,12 @@ std::optional<std::int64_t> int_param(const HttpRequest& r, const char* key,
   return v;
 }
 
-const char* kind_name(RecordKind kind) {
-  switch (kind) {
-    case RecordKind::kData:
-      return "data";
-    case RecordKind::kAlert:
-      return "alert";
-    case RecordKind::kDropped:
-      return "dropped";
-  }
-  return "data";
-}
-
 std::string record_json(const StoredRecord& s) {
   const MonitoringRecord& r = s.record;
   std::string out = "{\"cursor\":" + std::to_string(s.cursor) +
                     ",\"seq\":" + std::to_string(r.seq) + ",\"ts\":" + std::to_string(r.ts) +
                     ",\"received\":" + std::to_string(s.received_ms) + ",\"kind\":\"" +
-                    kind_name(r.kind) + "\"";
+                    record_kind_name(r.kind) + "\"";
   switch (r.kind) {
     case RecordKind::kData:
       out += ",\"stream\":" + json::quote(r.stream) + ",\"values\":" + r.body_json;

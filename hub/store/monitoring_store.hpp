@@ -23,6 +23,19 @@ namespace tether::hub {
 
 enum class RecordKind { kData, kAlert, kDropped };
 
+// The kind's name, as the store keeps it and the JSON API says it.
+constexpr const char* record_kind_name(RecordKind kind) {
+  switch (kind) {
+    case RecordKind::kData:
+      return "data";
+    case RecordKind::kAlert:
+      return "alert";
+    case RecordKind::kDropped:
+      return "dropped";
+  }
+  return "data";
+}
+
 // One record as the hub stores it. `body_json` is the record's body as a JSON
 // object (values / details / the dropped range), made by the intake.
 struct MonitoringRecord {

@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "hub/store/again_if_unavailable.hpp"
+#include "hub/store/sql_store_connections.hpp"
 
 namespace tether::hub {
 
@@ -68,15 +69,10 @@ const std::vector<sql::Migration>& SqlCommandStore::migrations() {
 Result<std::unique_ptr<SqlCommandStore>> SqlCommandStore::open(const sql::StoreUrl& url,
                                                                std::size_t max_history) {
   const sql::ConnectOptions options{.sqlite_file = "commands.db", .synchronous = "FULL"};
-  auto writer = sql::connect(url, options);
-  if (!writer.ok()) return writer.error().wrap("opening the command store");
-  if (auto s = sql::migrate(**writer, "commands", migrations()); !s.ok()) {
-    return s.error().wrap("opening the command store");
-  }
-  auto reader = sql::connect(url, options);
-  if (!reader.ok()) return reader.error().wrap("opening the command store");
-  return std::unique_ptr<SqlCommandStore>(
-      new SqlCommandStore(std::move(*reader), std::move(*writer), max_history));
+  auto connections = open_store_connections(url, "commands", options, migrations());
+  if (!connections.ok()) return connections.error();
+  return std::unique_ptr<SqlCommandStore>(new SqlCommandStore(
+      std::move(connections->reader), std::move(connections->writer), max_history));
 }
 
 SqlCommandStore::SqlCommandStore(std::unique_ptr<sql::Connection> reader,

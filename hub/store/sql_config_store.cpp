@@ -4,6 +4,7 @@
 #include <limits>
 
 #include "hub/store/again_if_unavailable.hpp"
+#include "hub/store/sql_store_connections.hpp"
 
 namespace tether::hub {
 
@@ -85,15 +86,10 @@ const std::vector<sql::Migration>& SqlConfigStore::migrations() {
 Result<std::unique_ptr<SqlConfigStore>> SqlConfigStore::open(const sql::StoreUrl& url) {
   // A version is sent to the device only once it is committed: sync each commit.
   const sql::ConnectOptions options{.sqlite_file = "config.db", .synchronous = "FULL"};
-  auto writer = sql::connect(url, options);
-  if (!writer.ok()) return writer.error().wrap("opening the config store");
-  if (auto s = sql::migrate(**writer, "config", migrations()); !s.ok()) {
-    return s.error().wrap("opening the config store");
-  }
-  auto reader = sql::connect(url, options);
-  if (!reader.ok()) return reader.error().wrap("opening the config store");
+  auto connections = open_store_connections(url, "config", options, migrations());
+  if (!connections.ok()) return connections.error();
   return std::unique_ptr<SqlConfigStore>(
-      new SqlConfigStore(std::move(*reader), std::move(*writer)));
+      new SqlConfigStore(std::move(connections->reader), std::move(connections->writer)));
 }
 
 SqlConfigStore::SqlConfigStore(std::unique_ptr<sql::Connection> reader,

@@ -14,18 +14,6 @@ namespace tether::hub {
 
 namespace {
 
-const char* kind_name(RecordKind kind) {
-  switch (kind) {
-    case RecordKind::kData:
-      return "data";
-    case RecordKind::kAlert:
-      return "alert";
-    case RecordKind::kDropped:
-      return "dropped";
-  }
-  return "data";
-}
-
 RecordKind kind_of(const std::string& s) {
   if (s == "alert") return RecordKind::kAlert;
   if (s == "dropped") return RecordKind::kDropped;
@@ -237,7 +225,7 @@ Status SqlMonitoringStore::insert_records(const std::vector<PendingRecord>& pend
     params_.emplace_back(*p.device);
     params_.emplace_back(static_cast<std::int64_t>(r.seq));
     params_.emplace_back(r.ts);
-    params_.emplace_back(kind_name(r.kind));
+    params_.emplace_back(record_kind_name(r.kind));
     params_.emplace_back(r.stream);
     params_.emplace_back(r.body_json);
     params_.emplace_back(r.severity);

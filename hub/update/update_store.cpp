@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "hub/store/again_if_unavailable.hpp"
+#include "hub/store/sql_store_connections.hpp"
 
 namespace tether::hub {
 
@@ -46,15 +47,10 @@ const std::vector<sql::Migration>& UpdateStore::migrations() {
 Result<std::unique_ptr<UpdateStore>> UpdateStore::open(const sql::StoreUrl& url, LoopInbox& inbox) {
   // A final state is acked to the device only once it is committed: sync each commit.
   const sql::ConnectOptions options{.sqlite_file = "updates.db", .synchronous = "FULL"};
-  auto writer = sql::connect(url, options);
-  if (!writer.ok()) return writer.error().wrap("opening the update store");
-  if (auto s = sql::migrate(**writer, "updates", migrations()); !s.ok()) {
-    return s.error().wrap("opening the update store");
-  }
-  auto reader = sql::connect(url, options);
-  if (!reader.ok()) return reader.error().wrap("opening the update store");
+  auto connections = open_store_connections(url, "updates", options, migrations());
+  if (!connections.ok()) return connections.error();
   return std::unique_ptr<UpdateStore>(
-      new UpdateStore(std::move(*reader), std::move(*writer), inbox));
+      new UpdateStore(std::move(connections->reader), std::move(connections->writer), inbox));
 }
 
 UpdateStore::UpdateStore(std::unique_ptr<sql::Connection> reader,
