@@ -16,8 +16,9 @@ import { join } from 'node:path';
 import { PROTO, errorBody } from './helpers.mjs';
 
 const DEVICES = Number(process.env.TETHER_CLUSTER_DEVICES || 300);
-const RECORDS = 100;
-const RATE = 10; // per device and second: RECORDS take 10 s, the kill lands in them
+const RECORDS = 200;
+const RATE = 10; // per device and second: RECORDS take 20 s, the kill lands in them (even
+// when 300 devices take a while to come online under ASan)
 let cluster;
 let sim;
 
@@ -43,7 +44,7 @@ async function inParallel(items, width, fn) {
 test(`kill -9 of an instance under ${DEVICES} streaming devices loses and duplicates no acked record`, async (t) => {
   const statsFile = join(cluster.dir, 'stats.csv');
   sim = runSim(cluster, ['--rate', String(RATE), '--records', String(RECORDS), '--exit-when-acked',
-    '--duration', '50', '--backoff-base', '0.2', '--backoff-max', '1', '--seed', '3',
+    '--duration', '75', '--backoff-base', '0.2', '--backoff-max', '1', '--seed', '3',
     '--stats', statsFile, '--stats-interval', '0.1']);
   // Records sent and not acknowledged yet, fleet-wide (the simulator's stats).
   const inFlight = () => {

@@ -55,8 +55,20 @@ export class Child {
     });
   }
 
-  async stop(signal = 'SIGTERM') {
-    if (this.exitCode === undefined) this.proc.kill(signal);
+  // Sends `signal` (after SIGCONT, so a process a test stopped with SIGSTOP hears it
+  // too) and, if the process is still there after `graceMs`, SIGKILL: a teardown
+  // after a failed test must never hang. A test that checks a clean exit reads the
+  // exit code, which then says SIGKILL.
+  async stop(signal = 'SIGTERM', graceMs = 15000) {
+    if (this.exitCode === undefined) {
+      this.proc.kill('SIGCONT');
+      this.proc.kill(signal);
+      const timer = setTimeout(() => {
+        if (this.exitCode === undefined) this.proc.kill('SIGKILL');
+      }, graceMs);
+      await this.exited;
+      clearTimeout(timer);
+    }
     return this.exited;
   }
 }

@@ -29,7 +29,7 @@ test('ingest pauses while PostgreSQL is down and resumes without a hub restart, 
   const hub = cluster.hubs[0];
   const statsFile = join(cluster.dir, 'stats.csv');
   sim = runSim(cluster, ['--rate', String(RATE), '--records', String(RECORDS), '--exit-when-acked',
-    '--duration', '55', '--backoff-base', '0.2', '--backoff-max', '1', '--seed', '5',
+    '--duration', '90', '--backoff-base', '0.2', '--backoff-max', '1', '--seed', '5',
     '--stats', statsFile, '--stats-interval', '0.1']);
   // The fleet's counters from the simulator's last stats line.
   const stats = () => {
@@ -61,7 +61,7 @@ test('ingest pauses while PostgreSQL is down and resumes without a hub restart, 
   await pg.startServer();
 
   // Ingest resumes by itself: the same hub process, acks moving again.
-  await until('acks after the restart', () => stats().acked > late.acked, 20000, 50);
+  await until('acks after the restart', () => stats().acked > late.acked, 60000, 50);
   assert.equal(hub.child.exitCode, undefined, 'the hub exited');
 
   assert.equal(await sim.exited, 0, `${sim.output()}\n${hub.log().slice(-3000)}`);
