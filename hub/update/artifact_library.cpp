@@ -2,7 +2,6 @@
 
 #include <fcntl.h>
 #include <openssl/bio.h>
-#include <openssl/core_names.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -36,17 +35,6 @@ Error bad_key(const std::filesystem::path& path, const std::string& what) {
                "option 'update.signing-key': " + path.string() + ": " + what);
 }
 
-std::string hex(const std::array<std::uint8_t, 32>& digest) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(64);
-  for (std::uint8_t b : digest) {
-    out.push_back(kDigits[b >> 4U]);
-    out.push_back(kDigits[b & 0xFU]);
-  }
-  return out;
-}
-
 bool name_char(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
          c == '_' || c == '-' || c == '+';
@@ -74,24 +62,9 @@ Result<ArtifactSigner> ArtifactSigner::load(const std::filesystem::path& path) {
   ERR_clear_error();
   if (raw == nullptr) return bad_key(path, "not an unencrypted PEM private key");
   std::shared_ptr<void> key(raw, PkeyFree{});
-  if (EVP_PKEY_is_a(raw, "ED25519") == 1) return ArtifactSigner(key, Kind::kEd25519, "Ed25519");
-  if (EVP_PKEY_is_a(raw, "EC") == 1) {
-    std::array<char, 64> group{};
-    std::size_t length = 0;
-    if (EVP_PKEY_get_utf8_string_param(raw, OSSL_PKEY_PARAM_GROUP_NAME, group.data(), group.size(),
-                                       &length) != 1 ||
-        std::string(group.data(), length) != "prime256v1") {
-      ERR_clear_error();
-      return bad_key(path, "an EC key on a curve other than P-256");
-    }
-    return ArtifactSigner(key, Kind::kEcdsa, "ECDSA P-256");
-  }
-  if (EVP_PKEY_is_a(raw, "RSA") == 1) {
-    const int bits = EVP_PKEY_get_bits(raw);
-    if (bits < 2048) return bad_key(path, "an RSA key shorter than 2048 bits");
-    return ArtifactSigner(key, Kind::kRsa, "RSA-" + std::to_string(bits));
-  }
-  return bad_key(path, "a key type other than Ed25519, ECDSA P-256 or RSA");
+  auto type = plugins::update::signing_key_type(raw);
+  if (!type.ok()) return bad_key(path, type.error().message());
+  return ArtifactSigner(key, type.value().kind, std::move(type.value().description));
 }
 
 Result<protocol::Bytes> ArtifactSigner::sign(const std::array<std::uint8_t, 32>& digest) const {
@@ -323,7 +296,7 @@ ArtifactInfo ArtifactLibrary::hash(ArtifactInfo info) const {
     }
     info.signature = std::move(*signature);
   }
-  info.sha256 = hex(digest);
+  info.sha256 = plugins::update::to_hex(digest);
   return info;
 }
 

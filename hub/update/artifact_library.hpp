@@ -26,6 +26,7 @@
 #include <thread>
 #include <vector>
 
+#include "plugins/update/signing_key.hpp"
 #include "protocol/result.hpp"
 #include "protocol/value.hpp"
 
@@ -44,7 +45,7 @@ class ArtifactSigner {
   Result<protocol::Bytes> sign(const std::array<std::uint8_t, 32>& digest) const;
 
  private:
-  enum class Kind { kEd25519, kEcdsa, kRsa };
+  using Kind = plugins::update::SigningKeyKind;
   ArtifactSigner(std::shared_ptr<void> key, Kind kind, std::string description)
       : key_(std::move(key)), kind_(kind), description_(std::move(description)) {}
   std::shared_ptr<void> key_;  // EVP_PKEY

@@ -1,7 +1,6 @@
 #include "plugins/update/signature_check.hpp"
 
 #include <openssl/bio.h>
-#include <openssl/core_names.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -41,23 +40,9 @@ Result<PublicKey> PublicKey::load(const std::filesystem::path& path) {
     return bad_key(path, "not a PEM public key");
   }
   std::shared_ptr<void> key(raw, Free{});
-  if (EVP_PKEY_is_a(raw, "ED25519") == 1) return PublicKey(key, Kind::kEd25519, "Ed25519");
-  if (EVP_PKEY_is_a(raw, "EC") == 1) {
-    std::array<char, 64> group{};
-    std::size_t length = 0;
-    if (EVP_PKEY_get_utf8_string_param(raw, OSSL_PKEY_PARAM_GROUP_NAME, group.data(), group.size(),
-                                       &length) != 1 ||
-        std::string(group.data(), length) != "prime256v1") {
-      return bad_key(path, "an EC key on a curve other than P-256");
-    }
-    return PublicKey(key, Kind::kEcdsa, "ECDSA P-256");
-  }
-  if (EVP_PKEY_is_a(raw, "RSA") == 1) {
-    const int bits = EVP_PKEY_get_bits(raw);
-    if (bits < 2048) return bad_key(path, "an RSA key shorter than 2048 bits");
-    return PublicKey(key, Kind::kRsa, "RSA-" + std::to_string(bits));
-  }
-  return bad_key(path, "a key type other than Ed25519, ECDSA P-256 or RSA");
+  auto type = signing_key_type(raw);
+  if (!type.ok()) return bad_key(path, type.error().message());
+  return PublicKey(key, type.value().kind, std::move(type.value().description));
 }
 
 Status PublicKey::verify(const Sha256Digest& digest,
@@ -87,17 +72,6 @@ Status PublicKey::verify(const Sha256Digest& digest,
                  "the signature does not verify with the " + description_ + " key");
   }
   return Status::Ok();
-}
-
-std::string to_hex(const Sha256Digest& digest) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(64);
-  for (std::uint8_t b : digest) {
-    out.push_back(kDigits[b >> 4U]);
-    out.push_back(kDigits[b & 0xFU]);
-  }
-  return out;
 }
 
 }  // namespace tether::plugins::update

@@ -14,11 +14,10 @@
 #include <span>
 #include <string>
 
+#include "plugins/update/signing_key.hpp"
 #include "protocol/result.hpp"
 
 namespace tether::plugins::update {
-
-using Sha256Digest = std::array<std::uint8_t, 32>;
 
 class PublicKey {
  public:
@@ -37,7 +36,7 @@ class PublicKey {
   struct Free {
     void operator()(void* key) const;
   };
-  enum class Kind { kEd25519, kEcdsa, kRsa };
+  using Kind = SigningKeyKind;
   PublicKey(std::shared_ptr<void> key, Kind kind, std::string description)
       : key_(std::move(key)), kind_(kind), description_(std::move(description)) {}
 
@@ -45,8 +44,5 @@ class PublicKey {
   Kind kind_;
   std::string description_;
 };
-
-// Lower-case hex of a digest.
-std::string to_hex(const Sha256Digest& digest);
 
 }  // namespace tether::plugins::update
