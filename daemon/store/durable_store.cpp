@@ -488,6 +488,19 @@ class DurableStore::Impl {
     }
   }
 
+  // Queues a write whose largest value is `largest` bytes, or fails it when that is
+  // over max_value_bytes (`what`: "record", "document").
+  void enqueue_sized(std::unique_ptr<Operation> op, std::size_t largest, const char* what) {
+    if (largest > options_.max_value_bytes) {
+      reject(std::move(op), Error(ErrorCode::kInvalidArgument,
+                                  std::string(what) + " of " + std::to_string(largest) +
+                                      " bytes is over the store's limit of " +
+                                      std::to_string(options_.max_value_bytes)));
+      return;
+    }
+    enqueue(std::move(op));
+  }
+
   // Fails `op` on the loop (later, never inside the caller's call).
   void reject(std::unique_ptr<Operation> op, const Error& error) {
     op->fail(error);
@@ -741,14 +754,7 @@ void DurableStore::append(std::string_view log, Bytes bytes, Done<std::uint64_t>
         return writer.append(**state, bytes);
       },
       std::move(done));
-  if (size > impl_->options().max_value_bytes) {
-    impl_->reject(std::move(op), Error(ErrorCode::kInvalidArgument,
-                                       "record of " + std::to_string(size) +
-                                           " bytes is over the store's limit of " +
-                                           std::to_string(impl_->options().max_value_bytes)));
-    return;
-  }
-  impl_->enqueue(std::move(op));
+  impl_->enqueue_sized(std::move(op), size, "record");
 }
 
 void DurableStore::append_batch(std::string_view log, std::vector<Bytes> records,
@@ -779,14 +785,7 @@ void DurableStore::append_batch(std::string_view log, std::vector<Bytes> records
     impl_->reject(std::move(op), Error(ErrorCode::kInvalidArgument, "append_batch of no records"));
     return;
   }
-  if (largest > impl_->options().max_value_bytes) {
-    impl_->reject(std::move(op), Error(ErrorCode::kInvalidArgument,
-                                       "record of " + std::to_string(largest) +
-                                           " bytes is over the store's limit of " +
-                                           std::to_string(impl_->options().max_value_bytes)));
-    return;
-  }
-  impl_->enqueue(std::move(op));
+  impl_->enqueue_sized(std::move(op), largest, "record");
 }
 
 void DurableStore::append_within_budget(std::string_view log, Bytes bytes,
@@ -842,14 +841,7 @@ void DurableStore::append_within_budget(std::string_view log, Bytes bytes,
         return outcome;
       },
       std::move(done));
-  if (size > impl_->options().max_value_bytes) {
-    impl_->reject(std::move(op), Error(ErrorCode::kInvalidArgument,
-                                       "record of " + std::to_string(size) +
-                                           " bytes is over the store's limit of " +
-                                           std::to_string(impl_->options().max_value_bytes)));
-    return;
-  }
-  impl_->enqueue(std::move(op));
+  impl_->enqueue_sized(std::move(op), size, "record");
 }
 
 void DurableStore::read(std::string_view log, std::uint64_t after_seq, std::size_t max_records,
@@ -925,14 +917,7 @@ void DurableStore::commit(DocumentChange change, StatusDone done) {
         return Unit{};
       },
       status_done(std::move(done)));
-  if (largest > impl_->options().max_value_bytes) {
-    impl_->reject(std::move(op), Error(ErrorCode::kInvalidArgument,
-                                       "document of " + std::to_string(largest) +
-                                           " bytes is over the store's limit of " +
-                                           std::to_string(impl_->options().max_value_bytes)));
-    return;
-  }
-  impl_->enqueue(std::move(op));
+  impl_->enqueue_sized(std::move(op), largest, "document");
 }
 
 void DurableStore::get(std::string key, Done<std::optional<Bytes>> done) {
