@@ -3,20 +3,19 @@
 // adds a viewer, who then sees neither the audit nor a working terminal.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, execSync } from 'node:child_process';
+import { execSync } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { userInfo } from 'node:os';
 import { startHub, requireWeb, repo, request, login, openBrowser } from './helpers.mjs';
+import { startTetherd, tetherdBin } from './gateway.mjs';
 
-const tetherdBin = process.env.TETHERD_BIN || join(repo, 'build/daemon/tetherd');
 const artifacts = process.env.TETHER_ARTIFACTS || join(repo, 'tests/artifacts');
 const chromiumPath = process.env.CHROMIUM || '/usr/bin/chromium';
 const DEVICE = 'gw-audit';
 
 let hub;
 let tetherd;
-let tetherdLog = '';
 let browser;
 let context;
 let page;
@@ -46,27 +45,14 @@ before(async () => {
   assert.ok(existsSync(chromiumPath), `no chromium at ${chromiumPath}`);
   mkdirSync(artifacts, { recursive: true });
   hub = await startHub({ devices: [DEVICE] });
-  tetherd = spawn(tetherdBin, [
-    `--server.url=wss://localhost:${hub.port}`,
-    `--server.token-file=${join(hub.dir, `${DEVICE}.token`)}`,
-    `--server.ca-file=${hub.caFile}`,
-    '--dbus.bus=none',
-    `--device.state-dir=${join(hub.dir, 'device-state')}`,
-    `--device.id=${DEVICE}`,
-    `--shell.user=${userInfo().username}`,
-  ], { stdio: ['ignore', 'pipe', 'pipe'] });
-  tetherd.stdout.on('data', (d) => { tetherdLog += d; });
-  tetherd.stderr.on('data', (d) => { tetherdLog += d; });
+  tetherd = startTetherd(hub, DEVICE, null, join(hub.dir, 'device-state'),
+    [`--shell.user=${userInfo().username}`]);
   ({ browser, context, page } = await openBrowser(hub, { width: 1280, height: 800 }));
 });
 
 after(async () => {
   if (browser) await browser.close();
-  if (tetherd && tetherd.exitCode === null) {
-    const exited = new Promise((r) => tetherd.once('exit', r));
-    tetherd.kill('SIGTERM');
-    await exited;
-  }
+  if (tetherd) await tetherd.stop();
   if (hub) await hub.stop();
 });
 

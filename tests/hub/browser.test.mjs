@@ -3,20 +3,19 @@
 // loopback ports with certificates made for this run.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, execSync } from 'node:child_process';
+import { execSync } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { userInfo } from 'node:os';
 import { startHub, requireWeb, repo } from './helpers.mjs';
+import { startTetherd, tetherdBin } from './gateway.mjs';
 
-const tetherdBin = process.env.TETHERD_BIN || join(repo, 'build/daemon/tetherd');
 const artifacts = process.env.TETHER_ARTIFACTS || join(repo, 'tests/artifacts');
 const chromiumPath = process.env.CHROMIUM || '/usr/bin/chromium';
 const DEVICE = 'gw-browser';
 
 let hub;
 let tetherd;
-let tetherdLog = '';
 let browser;
 let page;
 
@@ -41,7 +40,7 @@ async function waitForLine(pred, what, timeout = 10000) {
     if (hit !== undefined) return hit.trim();
     await new Promise((r) => setTimeout(r, 100));
   }
-  throw new Error(`terminal never showed ${what}; it shows:\n${lines.join('\n')}\ntetherd:\n${tetherdLog}`);
+  throw new Error(`terminal never showed ${what}; it shows:\n${lines.join('\n')}\ntetherd:\n${tetherd.output}`);
 }
 
 async function typeLine(s) {
@@ -63,17 +62,8 @@ before(async () => {
   assert.ok(existsSync(chromiumPath), `no chromium at ${chromiumPath}`);
   mkdirSync(artifacts, { recursive: true });
   hub = await startHub({ devices: [DEVICE] });
-  tetherd = spawn(tetherdBin, [
-    `--server.url=wss://localhost:${hub.port}`,
-    `--server.token-file=${join(hub.dir, `${DEVICE}.token`)}`,
-    `--server.ca-file=${hub.caFile}`,
-    '--dbus.bus=none',
-    `--device.state-dir=${join(hub.dir, 'device-state')}`,
-    `--device.id=${DEVICE}`,
-    `--shell.user=${userInfo().username}`,
-  ], { stdio: ['ignore', 'pipe', 'pipe'] });
-  tetherd.stdout.on('data', (d) => { tetherdLog += d; });
-  tetherd.stderr.on('data', (d) => { tetherdLog += d; });
+  tetherd = startTetherd(hub, DEVICE, null, join(hub.dir, 'device-state'),
+    [`--shell.user=${userInfo().username}`]);
 
   // Trust exactly the test server's key, nothing else.
   const spki = execSync(
@@ -94,11 +84,7 @@ before(async () => {
 
 after(async () => {
   if (browser) await browser.close();
-  if (tetherd && tetherd.exitCode === null) {
-    const exited = new Promise((r) => tetherd.once('exit', r));
-    tetherd.kill('SIGTERM');
-    await exited;
-  }
+  if (tetherd) await tetherd.stop();
   if (hub) await hub.stop();
 });
 
@@ -170,9 +156,7 @@ test('log in, see the device online, use its terminal, resize, close and reopen'
   await page.click(`${row} a`);
   await page.click('[data-testid="terminal-open"]');
   await page.waitForSelector('[data-testid="terminal-status"][data-state="open"]', { timeout: 15000 });
-  const exited = new Promise((r) => tetherd.once('exit', r));
-  tetherd.kill('SIGTERM');
-  await exited;
+  await tetherd.stop();
   await page.waitForSelector('[data-testid="terminal-status"][data-state="error"]', { timeout: 10000 });
   assert.match(await page.textContent('[data-testid="terminal-status"]'), /device disconnected|closed/i);
   await shot('device-gone');

@@ -96,18 +96,20 @@ export async function startBus(dir) {
 }
 
 // tetherd for `device` of `hub`, on `bus`, keeping its state in `stateDir`.
+// A tetherd for `device` of `hub`, on the session bus `bus` (or with no D-Bus when
+// `bus` is null), its state in `stateDir`.
 export function startTetherd(hub, device, bus, stateDir, extra = []) {
   return new Child(tetherdBin, [
     `--server.url=wss://localhost:${hub.port}`,
     `--server.token-file=${join(hub.dir, `${device}.token`)}`,
     `--server.ca-file=${hub.caFile}`,
     '--server.backoff-max=1',
-    '--dbus.bus=session',
+    bus ? '--dbus.bus=session' : '--dbus.bus=none',
     `--device.state-dir=${stateDir}`,
     `--device.id=${device}`,
     '--log.level=debug',
     ...extra,
-  ], bus.env);
+  ], bus ? bus.env : {});
 }
 
 // `tetherctl config watch`, resolved once its match is in place.
