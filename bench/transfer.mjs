@@ -21,10 +21,10 @@ import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createReadStream, mkdirSync, writeFileSync, statSync, chmodSync } from 'node:fs';
 import { createServer } from 'node:http';
-import { connect, createServer as createTcpServer } from 'node:net';
+import { connect } from 'node:net';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
-import { startHub, login, request, hubBin } from '../tests/hub/helpers.mjs';
+import { startHub, login, request, hubBin, freePort } from '../tests/hub/helpers.mjs';
 import { startGateway, Child } from '../tests/hub/gateway.mjs';
 
 const SIZE_MB = Number(process.argv[2] || 50);
@@ -46,15 +46,6 @@ function run(cmd, args, env = {}) {
   });
 }
 
-function freePort() {
-  return new Promise((resolve) => {
-    const s = createTcpServer();
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 async function waitForPort(port, timeoutMs = 10000) {
   const deadline = Date.now() + timeoutMs;

@@ -8,12 +8,11 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { createServer } from 'node:net';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   hubBin, tempDir, makeCerts, hashPassword, addDevice, login, connectOperator, connect,
-  devicePath, PROTO, text, request,
+  devicePath, PROTO, text, request, freePort,
 } from './helpers.mjs';
 import { Child, startGateway } from './gateway.mjs';
 
@@ -30,17 +29,6 @@ let hubC;
 let gateway;
 const password = 'pw-' + Math.random().toString(36).slice(2);
 const tokens = {};
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 // nats-server on natsPort; max_payload leaves room for a 1 MiB device message plus
 // the hubs' envelope (docs/hub.md).

@@ -8,9 +8,9 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { hubBin, repo, tempDir, makeCerts, hashPassword } from './helpers.mjs';
+import { hubBin, repo, tempDir, makeCerts, hashPassword, freePort } from './helpers.mjs';
 import { Child } from './gateway.mjs';
-import { freePort, haproxyBin, natsBin } from './cluster_rig.mjs';
+import { haproxyBin, natsBin } from './cluster_rig.mjs';
 
 const examples = join(repo, 'examples/cluster');
 

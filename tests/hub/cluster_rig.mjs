@@ -19,12 +19,12 @@
 // range of loopback addresses (tether-sim --source-addresses) and operators pick
 // one with `from` (Linux routes all of 127/8 to lo).
 import { execFileSync, spawn } from 'node:child_process';
-import { createServer, connect as tcpConnect } from 'node:net';
+import { connect as tcpConnect } from 'node:net';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   hubBin, repo, tempDir, makeCerts, hashPassword, login, request, operatorPath, Peer, WebSocket,
-  PROTO, text,
+  PROTO, text, freePort,
 } from './helpers.mjs';
 import { Child } from './gateway.mjs';
 import { startPostgres } from './postgres.mjs';
@@ -32,17 +32,6 @@ import { startPostgres } from './postgres.mjs';
 export const natsBin = process.env.NATS_SERVER_BIN || '/usr/sbin/nats-server';
 export const haproxyBin = process.env.HAPROXY_BIN || '/usr/sbin/haproxy';
 export const simBin = process.env.TETHER_SIM_BIN || join(repo, 'build/hub/tether-sim');
-
-export function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 // Resolves once something accepts TCP connections on 127.0.0.1:port.
 async function waitListening(port, what, child, ms = 10000) {

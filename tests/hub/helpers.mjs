@@ -3,6 +3,7 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -16,6 +17,19 @@ export { encodeProtoMsg, decodeProtoMsg, encodeBody, decodeBody, PROTO } from '.
 import { encodeProtoMsg, decodeProtoMsg, decodeBody } from '../../hub/web/src/proto.js';
 
 export const hubBin = process.env.TETHER_HUB_BIN || join(repo, 'build/hub/tether-hub');
+
+// A TCP port on 127.0.0.1 that nothing listens on right now (for peers that must be
+// told their port up front: nats-server, HAProxy, PostgreSQL).
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
 
 export function tempDir(prefix = 'tether-hub-test-') {
   return mkdtempSync(join(tmpdir(), prefix));

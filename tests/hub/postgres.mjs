@@ -11,10 +11,10 @@
 //   await pg.restart();                      // fast shutdown, start on the same dir and port
 //   await pg.stop();                         // in after(): stops and removes everything
 import { execFileSync, spawn } from 'node:child_process';
-import { createServer } from 'node:net';
 import { chownSync, existsSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freePort } from './helpers.mjs';
 
 const binDir = '/usr/lib/postgresql/15/bin';
 // Part of the cached cluster, shared with tests/support/postgres_server.cpp.
@@ -50,17 +50,6 @@ class Server {
     if (this.proc.exitCode === null && this.proc.signalCode === null) this.proc.kill(signal);
     await this.exited;
   }
-}
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 function postgresIds() {
