@@ -155,7 +155,8 @@ void RoutedSessions::on_session_abandoned(const std::string& device_id, const st
   (void)context_.devices.send(device_id, close, true);
 }
 
-void RoutedSessions::on_session_lost(OperatorId op, const std::string& sid, const std::string& why) {
+void RoutedSessions::on_session_lost(OperatorId op, const std::string& sid,
+                                     const std::string& why) {
   // An error that closes, not a bare `close`: the device did not end the session,
   // and the operator's tool (CLI, Files tab) shows this reason for it.
   protocol::ProtoMsg ended = control_error(why, true, nullptr);

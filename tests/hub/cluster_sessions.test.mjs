@@ -36,6 +36,16 @@ let echo;   // a TCP echo server on the device's loopback
 let echoPort;
 const children = [];
 
+// `promise`, or a rejection after `ms` (the timer does not keep node alive).
+function within(promise, ms, what) {
+  let timer;
+  const late = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: not within ${ms} ms`)), ms);
+    timer.unref();
+  });
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
+}
+
 // `tether-hub ARGS` against instance A; resolves with {code, stdout, stderr}.
 function cli(args) {
   return new Promise((resolve) => {
@@ -227,7 +237,7 @@ test('B killed with -9: an open download and an open forward on A end with the r
 
   // The download's session ends with the reason, then the socket's control error
   // and the close.
-  const closed = await op.waitClosed(20000);
+  const closed = await within(op.closedPromise, 20000, 'the operator\'s socket closed');
   assert.equal(closed.code, 1001);
   assert.match(closed.reason, GONE);
   const controls = op.inbox.filter((m) => m.hdr?.proto === CONTROL);
@@ -240,8 +250,7 @@ test('B killed with -9: an open download and an open forward on A end with the r
   assert.match(errorBody(told).err, GONE);
 
   // The forward ends too, saying why, and its local connection is closed.
-  assert.equal(await Promise.race([forwardDone,
-    new Promise((r) => setTimeout(() => r('still running'), 20000))]), 1, child.output);
+  assert.equal(await within(forwardDone, 20000, 'tether-hub forward exited'), 1, child.output);
   assert.match(child.output, /tether-hub forward: .*stopped answering/);
-  await socketClosed;
+  await within(socketClosed, 10000, 'the local connection closed');
 });
