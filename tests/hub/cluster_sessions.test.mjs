@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createServer, connect as tcpConnect } from 'node:net';
-import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startCluster, until } from './cluster_rig.mjs';
 import {
@@ -28,7 +28,7 @@ let hubA;
 let hubB;
 let gateway;
 let deviceId;
-let token;
+let token;  // the CLI's API token
 let cookieA;
 let root;   // the device's filetransfer.root
 let local;  // the operator's files
@@ -121,11 +121,12 @@ async function webLink() {
 }
 
 before(async () => {
-  assert.ok(readFileSync(tetherdBin), `tetherd not built at ${tetherdBin} (set TETHERD_BIN)`);
+  assert.ok(existsSync(tetherdBin), `tetherd not built at ${tetherdBin} (set TETHERD_BIN)`);
   cluster = await startCluster({ instances: 2, haproxy: false, devices: 1 });
   [hubA, hubB] = cluster.hubs;
-  [deviceId, token] = readFileSync(cluster.tokensFile, 'utf8').trim().split('\n')[0].split(' ');
-  writeFileSync(join(cluster.dir, `${deviceId}.token`), `${token}\n`);
+  const [id, deviceToken] = readFileSync(cluster.tokensFile, 'utf8').trim().split('\n')[0].split(' ');
+  deviceId = id;
+  writeFileSync(join(cluster.dir, `${deviceId}.token`), `${deviceToken}\n`);
   root = join(cluster.dir, 'device-root');
   local = join(cluster.dir, 'local');
   mkdirSync(root);
@@ -142,7 +143,7 @@ before(async () => {
     (await request(hubA, 'GET', `/api/devices/${deviceId}`, { cookie: cookieA })).json?.online === true, 10000, 50);
   assert.match(hubB.log(), new RegExp(`device ${deviceId} connected`));
   assert.doesNotMatch(hubA.log(), new RegExp(`device ${deviceId} connected`));
-  // An API token for the CLI, made on A (the shared store has it for every instance).
+  // An API token for the CLI, made on A and used on A.
   const made = await request(hubA, 'POST', '/api/tokens', { cookie: cookieA, body: { label: 'cli', role: 'operator' } });
   assert.equal(made.status, 201, made.text);
   token = made.json.token;
@@ -180,6 +181,7 @@ test('the web UI\'s transfer code through A moves a file both ways, byte-identic
     await uploadOn(up, new Blob([data]), `${root}/web`, 0o640, () => {});
     up.close();
     assert.ok(readFileSync(join(root, 'web')).equals(data), 'the uploaded bytes differ');
+    assert.equal(statSync(join(root, 'web')).mode & 0o777, 0o640);
     const down = await link.open('web-down');
     const blob = await downloadOn(down, `${root}/web`, () => {});
     down.close();
