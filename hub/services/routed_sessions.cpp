@@ -156,8 +156,12 @@ void RoutedSessions::on_session_abandoned(const std::string& device_id, const st
 }
 
 void RoutedSessions::on_session_lost(OperatorId op, const std::string& sid,
-                                     const std::string& /*why*/) {
-  context_.operators.send(op, control_close(sid), true);
+                                     const std::string& why) {
+  // An error that closes, not a bare `close`: the device did not end the session,
+  // and the operator's tool (CLI, Files tab) shows this reason for it.
+  protocol::ProtoMsg ended = control_error(why, true, nullptr);
+  ended.hdr.sid = sid;
+  context_.operators.send(op, ended, true);
 }
 
 }  // namespace tether::hub

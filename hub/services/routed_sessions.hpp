@@ -8,8 +8,9 @@
 //   `close` and `error` need the sid to be the operator's; `close` ends it.
 // - Device `accept`, `close` and `error` go to the sid's owner; `close`, or an
 //   `error` with close:true, ends the session.
-// - Operator gone: the device gets `close` per session. Device gone: the operator
-//   gets `close` per session.
+// - Operator gone: the device gets `close` per session. Device gone (or the hub
+//   instance holding its link): the operator gets, per session, a control `error`
+//   {err: why, close: true} on its sid.
 // - Audit: session.open for each `open` the operator sends, and file.get /
 //   file.put (path) and forward.open (host:port) for the file transfer and port
 //   forward requests it relays, read from their msgpack bodies where present.

@@ -42,7 +42,7 @@ function cli(args, { env = {}, withHub = true, wrap } = {}) {
     let stderr = '';
     proc.stdout.on('data', (d) => { stdout += d; });
     proc.stderr.on('data', (d) => { stderr += d; });
-    proc.on('exit', (code) => resolve({ code, stdout, stderr }));
+    proc.on('close', (code) => resolve({ code, stdout, stderr }));
   });
 }
 
@@ -391,7 +391,7 @@ test('a download cut off by the device going away leaves no file behind, and exi
   await gateway.kill('SIGKILL');
   const r = await proc;
   assert.equal(r.code, 1, r.stderr);
-  assert.match(r.stderr, /tether-hub cp: .*(closed the session|closed the connection)/);
+  assert.match(r.stderr, /tether-hub cp: .*(session ended: device disconnected|closed the connection)/);
   assert.ok(!existsSync(target), 'a partial file at the target');
   assert.deepEqual(readdirSync(local).filter((n) => n.startsWith('.')), []);
   gateway.start();

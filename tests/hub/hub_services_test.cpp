@@ -323,8 +323,12 @@ TEST_F(RoutedSessionsTest, EitherSideGoneClosesTheSessions) {
   device_drops("device reconnected");
   auto told = bob.take();
   ASSERT_EQ(told.size(), 2u);
-  EXPECT_EQ(told[0].hdr.typ, "close");
+  // The session ends with the reason on its sid, then the socket's own error.
+  EXPECT_EQ(told[0].hdr.typ, "error");
   EXPECT_EQ(told[0].hdr.sid, "r2");
+  EXPECT_EQ(error_of(told[0]).err, "device reconnected");
+  EXPECT_TRUE(error_of(told[0]).close);
+  EXPECT_EQ(told[1].hdr.sid, "");
   EXPECT_EQ(error_of(told[1]).err, "device reconnected");
 }
 

@@ -461,8 +461,14 @@ TEST_F(CoreTest, DeviceGoneTellsAndClosesOperators) {
   ASSERT_EQ(sent.size(), 3u);
   EXPECT_EQ(sent[0].hdr.typ, "stop");  // sid "a"
   EXPECT_EQ(sent[0].hdr.prop_int("status"), 2);
-  EXPECT_EQ(sent[1].hdr.typ, "close");  // sid "r"
+  // The routed session ends with the reason on its sid, not a bare `close`.
+  EXPECT_EQ(sent[1].hdr.proto, proto::kControl);
+  EXPECT_EQ(sent[1].hdr.typ, "error");
   EXPECT_EQ(sent[1].hdr.sid, "r");
+  auto ended = protocol::ControlError::decode(sent[1].body);
+  ASSERT_TRUE(ended.ok());
+  EXPECT_EQ(ended->err, "device disconnected");
+  EXPECT_TRUE(ended->close);
   EXPECT_EQ(sent[2].hdr.proto, proto::kControl);
   EXPECT_EQ(sent[2].hdr.typ, "error");
   auto err = protocol::ControlError::decode(sent[2].body);
