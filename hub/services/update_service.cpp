@@ -228,8 +228,14 @@ void UpdateService::on_device_message(const std::string& device_id, protocol::Pr
 
 void UpdateService::deliver_queued() {
   if (!store_) return;
-  for (auto& [id, entry] : updates_) {
-    if (entry->state == kQueued && context_.devices.online(entry->device)) deliver(*entry);
+  std::vector<std::string> queued;
+  for (const auto& [id, entry] : updates_) {
+    if (entry->state == kQueued && context_.devices.online(entry->device)) queued.push_back(id);
+  }
+  for (const auto& id : queued) {
+    // The instance the device connected to may have sent it already.
+    UpdateEntry* entry = refresh(id);
+    if (entry != nullptr && entry->state == kQueued) deliver(*entry);
   }
 }
 
@@ -673,12 +679,18 @@ std::optional<AuthorisedArtifact> UpdateService::authorise_download(const std::s
     return std::nullopt;
   }
   if (!row->has_value()) return std::nullopt;
-  const UpdateEntry* e = adopt(std::move(**row), false);
-  if (e == nullptr || e->grant_hash != hash || e->artifact != name || is_final(e->state)) {
-    return std::nullopt;
+  const UpdateEntry& e = **row;
+  if (e.artifact != name || is_final(e.state)) return std::nullopt;
+  // This instance's own change not committed yet may end it (a cancel); a pending
+  // delivery of its own (which will not apply) does not take the stored grant away.
+  if (in_flight(e.id)) {
+    auto mine = updates_.find(e.id);
+    if (mine != updates_.end() && is_final(mine->second->state)) return std::nullopt;
   }
+  const std::string sha256 = e.sha256;
+  (void)adopt(std::move(**row), false);
   auto info = library_->find(name);
-  if (!info || info->sha256 != e->sha256) return std::nullopt;
+  if (!info || info->sha256 != sha256) return std::nullopt;
   return AuthorisedArtifact{library_->path_of(name), std::move(*info)};
 }
 

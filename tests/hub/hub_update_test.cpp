@@ -944,6 +944,7 @@ TEST_F(UpdateAcrossInstancesTest, AQueuedOfferGoesOutOnceFromWhereTheDeviceConne
   devices_b.set_online("gw2", true);
   devices.set_online("gw2", true);
   other->on_device_online("gw2");
+  other->store()->flush();  // B's delivery is committed (its completion not run yet)
   service->library()->rescan();
   service->library()->wait_idle();
   inbox.run_pending();  // A's end-of-scan delivery of what it has queued
@@ -951,7 +952,7 @@ TEST_F(UpdateAcrossInstancesTest, AQueuedOfferGoesOutOnceFromWhereTheDeviceConne
   const std::size_t from_b = sent_by_b("gw2", "offer").size();
   const std::size_t from_a = devices.take("gw2").size();
   EXPECT_EQ(from_a + from_b, 1u) << "A sent " << from_a << ", B sent " << from_b;
-  EXPECT_EQ(from_b, 1u) << "B asked the store before A's scan ended";
+  EXPECT_EQ(from_b, 1u) << "A read the store before sending";
   EXPECT_EQ(service->find(*id)->state, "offered");
   EXPECT_EQ(other->find(*id)->state, "offered");
 }
