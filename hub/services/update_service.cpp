@@ -195,15 +195,17 @@ void UpdateService::on_device_message(const std::string& device_id, protocol::Pr
           : -1;
   if (is_final(entry.state) && entry.state == progress->state) {
     // The device repeats a final state (after a reconnect): the ack was lost. While
-    // this instance's commit is in flight, its completion acks it; once the store
-    // has it, it is acked again at once.
+    // this instance's commit of it is in flight, its completion acks it; once the
+    // store has it, it is acked again at once.
+    if (entry.acked) {
+      ack();
+      return;
+    }
     if (in_flight(entry.id)) return;
     ack();
-    if (!entry.acked) {
-      entry.acked = true;
-      begin_write(entry.id, entry.state);
-      store_->set_acked(entry.id, guarded([this, id = entry.id](const Status&) { end_write(id); }));
-    }
+    entry.acked = true;
+    begin_write(entry.id, entry.state);
+    store_->set_acked(entry.id, guarded([this, id = entry.id](const Status&) { end_write(id); }));
     return;
   }
   UpdateChange change;
