@@ -244,7 +244,7 @@ void UpdateService::deliver_queued() {
 void UpdateService::on_device_online(const std::string& device_id) {
   if (!store_) return;
   // Offers made on any instance while the device was away wait in the store.
-  if (!sync_device(device_id)) {
+  if (!sync_device(device_id, false)) {
     context_.log.error("reading the updates of " + device_id +
                        " failed; only offers this instance knows are sent");
   }
@@ -392,8 +392,8 @@ UpdateEntry* UpdateService::refresh(const std::string& update_id) {
   return adopt(std::move(**row), true);
 }
 
-bool UpdateService::sync_device(const std::string& device) {
-  auto rows = store_->of_device(device);
+bool UpdateService::sync_device(const std::string& device, bool with_events) {
+  auto rows = store_->of_device(device, with_events);
   if (!rows.ok()) {
     context_.log.error(rows.error().wrap("reading the updates of " + device).message());
     return false;
@@ -403,7 +403,7 @@ bool UpdateService::sync_device(const std::string& device) {
   std::erase_if(updates_, [&](const auto& item) {
     return item.second->device == device && !stored.contains(item.first) && !in_flight(item.first);
   });
-  for (UpdateEntry& e : *rows) (void)adopt(std::move(e), true);
+  for (UpdateEntry& e : *rows) (void)adopt(std::move(e), with_events);
   return true;
 }
 
@@ -481,7 +481,8 @@ Result<std::string> UpdateService::offer(const OfferRequest& request) {
                                      : "artifact " + request.artifact + ": " + info->error);
   }
   // An update made on another instance counts: the store says what runs.
-  if (!sync_device(request.device)) {
+  // (Without events: a campaign offers to each of its devices in turn.)
+  if (!sync_device(request.device, false)) {
     return Error(ErrorCode::kUnavailable, "the hub cannot read its update store; try again");
   }
   if (const UpdateEntry* busy = running(request.device)) {

@@ -149,7 +149,7 @@ class UpdateService final : public ProtocolService, public ApiHandler {
   UpdateEntry* refresh(const std::string& update_id);
   // Reads the device's (campaign's) updates back; copies of ones the store no
   // longer has are dropped. False when the store could not be read.
-  bool sync_device(const std::string& device);
+  bool sync_device(const std::string& device, bool with_events = true);
   bool sync_campaign(const std::string& campaign);
   void forget_old(const std::string& device);
   UpdateEntry* running(const std::string& device);

@@ -212,14 +212,15 @@ Result<std::optional<UpdateEntry>> UpdateStore::by_grant(const std::string& gran
   return std::optional<UpdateEntry>(std::move(found->back()));
 }
 
-Result<std::vector<UpdateEntry>> UpdateStore::of_device(const std::string& device) {
+Result<std::vector<UpdateEntry>> UpdateStore::of_device(const std::string& device,
+                                                        bool with_events) {
   auto out = entries_of(again_if_unavailable([&] {
                           return reader_->query(
                               std::string("SELECT ") + kColumns + " FROM updates WHERE device = $1",
                               {device});
                         }),
                         "reading the updates of a device");
-  if (!out.ok() || out->empty()) return out;
+  if (!out.ok() || out->empty() || !with_events) return out;
   auto events = again_if_unavailable([&] {
     return reader_->query(
         "SELECT e.update_id, e.at_ms, e.state, e.percent, e.message FROM update_events e "

@@ -106,8 +106,8 @@ class UpdateStore {
   Result<std::optional<UpdateEntry>> get(const std::string& update_id);
   // The update whose download grant hashes to `grant_hash`, without its events.
   Result<std::optional<UpdateEntry>> by_grant(const std::string& grant_hash);
-  // One device's updates with their events, oldest first.
-  Result<std::vector<UpdateEntry>> of_device(const std::string& device);
+  // One device's updates (with their events when asked), oldest first.
+  Result<std::vector<UpdateEntry>> of_device(const std::string& device, bool with_events = true);
   // One campaign's updates without their events, oldest first.
   Result<std::vector<UpdateEntry>> of_campaign(const std::string& campaign);
   Result<std::optional<Campaign>> campaign(const std::string& campaign_id);

@@ -381,6 +381,10 @@ TEST_P(UpdateStoreTest, ReadsByIdGrantDeviceAndCampaign) {
   EXPECT_EQ(mine->at(1).id, "u-a");
   EXPECT_EQ(mine->at(1).events.size(), 2u);
   EXPECT_TRUE(store->of_device("ghost")->empty());
+  auto bare = store->of_device("gw", false);
+  ASSERT_TRUE(bare.ok()) << bare.error().message();
+  ASSERT_EQ(bare->size(), 2u);
+  EXPECT_TRUE(bare->at(1).events.empty()) << "asked without events";
 
   auto in_campaign = store->of_campaign("c1");
   ASSERT_TRUE(in_campaign.ok()) << in_campaign.error().message();
