@@ -147,10 +147,12 @@ Status UpdateService::configure(const UpdateSettings& settings, const sql::Store
   store_ = std::move(*store);
   for (auto& e : *updates) {
     auto entry = std::make_unique<UpdateEntry>(std::move(e));
-    if (!is_final(entry->state)) by_grant_[entry->grant_hash] = entry->id;
     updates_[entry->id] = std::move(entry);
   }
   campaigns_ = std::move(*campaigns);
+  if (campaigns_.size() > kMaxCampaigns) {
+    campaigns_.erase(campaigns_.begin(), campaigns_.end() - kMaxCampaigns);
+  }
   return Status::Ok();
 }
 
@@ -176,8 +178,9 @@ void UpdateService::on_device_message(const std::string& device_id, protocol::Pr
         device_id, protocol::make_msg(protocol::proto::kUpdate, wire::kAck, {}, {}, a.encode()),
         false);
   };
-  auto it = updates_.find(progress->id);
-  if (it == updates_.end() || it->second->device != device_id || !store_) {
+  // The offer may have been made on another instance: the store has it.
+  UpdateEntry* found = store_ ? refresh(progress->id) : nullptr;
+  if (found == nullptr || found->device != device_id) {
     // Not one of the hub's offers (another backend's, or forgotten): a final state
     // is acknowledged all the same, or the device would repeat it forever.
     context_.log.info("device " + device_id + ": update " + progress->id + " is " +
@@ -185,44 +188,71 @@ void UpdateService::on_device_message(const std::string& device_id, protocol::Pr
     if (final) ack();
     return;
   }
-  UpdateEntry& entry = *it->second;
+  UpdateEntry& entry = *found;
   const std::int64_t percent =
       progress->percent
           ? static_cast<std::int64_t>(std::min<std::uint64_t>(*progress->percent, 100))
           : -1;
   if (is_final(entry.state) && entry.state == progress->state) {
-    // The device repeats a final state (after a reconnect): the ack was lost. Before
-    // the commit the completion below acks it.
-    if (entry.acked) ack();
+    // The device repeats a final state (after a reconnect): the ack was lost. While
+    // this instance's commit of it is in flight, its completion acks it; once the
+    // store has it, it is acked again at once.
+    if (entry.acked) {
+      ack();
+      return;
+    }
+    if (in_flight(entry.id)) return;
+    ack();
+    entry.acked = true;
+    begin_write(entry.id, entry.state);
+    store_->set_acked(entry.id, guarded([this, id = entry.id](const Status&) { end_write(id); }));
     return;
   }
-  record(entry, progress->state, percent, progress->message.value_or(""),
-         [this, final, ack, id = entry.id](const Status& saved) {
+  UpdateChange change;
+  change.state = progress->state;
+  change.percent = percent;
+  record(entry, std::move(change), progress->message.value_or(""),
+         [this, final, ack, id = entry.id](const Status& saved, bool /*changed*/) {
            if (!saved.ok()) {
              context_.log.error(saved.error().wrap("storing update " + id).message());
              return;  // not acknowledged: the device sends it again after a reconnect
            }
            if (!final) return;
            ack();
-           auto found = updates_.find(id);
-           if (found != updates_.end() && !found->second->acked) {
-             found->second->acked = true;
-             store_->save(*found->second, std::nullopt, {});
+           auto it = updates_.find(id);
+           if (it != updates_.end() && !it->second->acked) {
+             it->second->acked = true;
+             begin_write(id, it->second->state);
+             store_->set_acked(id, guarded([this, id](const Status&) { end_write(id); }));
            }
          });
 }
 
 void UpdateService::deliver_queued() {
   if (!store_) return;
-  for (auto& [id, entry] : updates_) {
-    if (entry->state == kQueued && context_.devices.online(entry->device)) deliver(*entry);
+  std::vector<std::string> queued;
+  for (const auto& [id, entry] : updates_) {
+    if (entry->state == kQueued && context_.devices.online(entry->device)) queued.push_back(id);
+  }
+  for (const auto& id : queued) {
+    // The instance the device connected to may have sent it already.
+    UpdateEntry* entry = refresh(id);
+    if (entry != nullptr && entry->state == kQueued) deliver(*entry);
   }
 }
 
 void UpdateService::on_device_online(const std::string& device_id) {
-  for (auto& [id, entry] : updates_) {
-    if (entry->device == device_id && entry->state == kQueued) deliver(*entry);
+  if (!store_) return;
+  // Offers made on any instance while the device was away wait in the store.
+  if (!sync_device(device_id, false)) {
+    context_.log.error("reading the updates of " + device_id +
+                       " failed; only offers this instance knows are sent");
   }
+  std::vector<UpdateEntry*> queued;
+  for (auto& [id, entry] : updates_) {
+    if (entry->device == device_id && entry->state == kQueued) queued.push_back(entry.get());
+  }
+  for (UpdateEntry* entry : queued) deliver(*entry);
 }
 
 void UpdateService::deliver(UpdateEntry& entry) {
@@ -231,7 +261,10 @@ void UpdateService::deliver(UpdateEntry& entry) {
   // Still being hashed (the hub just started): the end of the scan delivers it.
   if (info && !info->ready() && info->error.empty()) return;
   if (!info || info->sha256 != entry.sha256) {
-    record(entry, wire::kFailure, -1,
+    UpdateChange failed;
+    failed.state = wire::kFailure;
+    failed.only_from = kQueued;
+    record(entry, std::move(failed),
            "the hub no longer has artifact " + entry.artifact + " as offered; offer it again");
     return;
   }
@@ -241,9 +274,6 @@ void UpdateService::deliver(UpdateEntry& entry) {
     context_.log.error(grant.error().wrap("making a download grant").message());
     return;
   }
-  by_grant_.erase(entry.grant_hash);
-  entry.grant_hash = sha256_hex(*grant);
-  by_grant_[entry.grant_hash] = entry.id;
   protocol::UpdateOffer offer;
   offer.id = entry.id;
   offer.version = entry.version;
@@ -253,15 +283,21 @@ void UpdateService::deliver(UpdateEntry& entry) {
   if (!info->signature.empty()) offer.signature = info->signature;
   if (entry.consent) offer.consent = true;
   last_url_ = offer.url;
-  // Stored before it is sent: a device that downloads always finds its grant.
-  record(entry, kOffered, -1, "offered to the device",
+  // Stored before it is sent: a device that downloads always finds its grant. Only
+  // from queued: when two instances deliver it at once, one of them sends it.
+  UpdateChange offered;
+  offered.state = kOffered;
+  offered.grant_hash = sha256_hex(*grant);
+  offered.only_from = kQueued;
+  record(entry, std::move(offered), "offered to the device",
          [this, device = entry.device,
           msg = protocol::make_msg(protocol::proto::kUpdate, wire::kOffer, {}, {}, offer.encode())](
-             const Status& saved) {
+             const Status& saved, bool changed) {
            if (!saved.ok()) {
              context_.log.error(saved.error().wrap("storing an offer").message());
              return;
            }
+           if (!changed) return;  // another instance sent it, or it ended meanwhile
            if (auto s = context_.devices.send(device, msg, false); !s.ok()) {
              context_.log.info("device " + device +
                                ": the offer was not sent: " + s.error().message());
@@ -269,20 +305,122 @@ void UpdateService::deliver(UpdateEntry& entry) {
          });
 }
 
-void UpdateService::record(UpdateEntry& entry, const std::string& state, std::int64_t percent,
-                           const std::string& message, std::function<void(const Status&)> then) {
+void UpdateService::create(UpdateEntry& entry, const std::string& state,
+                           const std::string& message) {
   const std::int64_t now = now_ms();
-  // Download percentages between transitions keep the state's message.
   entry.state = state;
-  entry.percent = percent;
-  if (!message.empty() || is_final(state)) entry.message = message;
+  entry.percent = -1;
+  entry.message = message;
   entry.updated_ms = now;
-  if (is_final(state)) by_grant_.erase(entry.grant_hash);
-  UpdateEvent event{now, state, percent, message};
+  UpdateEvent event{now, state, -1, message};
+  entry.events.assign(1, event);
+  begin_write(entry.id, "");
+  store_->save(entry, event, guarded([this, id = entry.id](const Status& saved) {
+                 if (!saved.ok()) {
+                   context_.log.error(saved.error().wrap("storing update " + id).message());
+                 }
+                 end_write(id);
+               }));
+}
+
+void UpdateService::record(UpdateEntry& entry, UpdateChange change, const std::string& message,
+                           UpdateStore::Changed then) {
+  const std::int64_t now = now_ms();
+  const bool final = is_final(change.state);
+  begin_write(entry.id, entry.state);
+  // Download percentages between transitions keep the state's message.
+  if (!message.empty() || final) {
+    change.message = message;
+    entry.message = message;
+  }
+  change.updated_ms = now;
+  entry.state = change.state;
+  entry.percent = change.percent;
+  entry.updated_ms = now;
+  if (change.acked) entry.acked = *change.acked;
+  if (change.grant_hash) entry.grant_hash = *change.grant_hash;
+  UpdateEvent event{now, change.state, change.percent, message};
   entry.events.push_back(event);
   while (entry.events.size() > UpdateStore::kMaxEvents) entry.events.pop_front();
-  store_->save(entry, event,
-               then ? UpdateStore::Done(guarded(std::move(then))) : UpdateStore::Done());
+  store_->change(
+      entry.id, std::move(change), event,
+      guarded([this, id = entry.id, then = std::move(then)](const Status& saved, bool changed) {
+        end_write(id);
+        // Not applied (the row moved on elsewhere): the store's row it is.
+        if (saved.ok() && !changed) (void)refresh(id);
+        if (then) then(saved, changed);
+      }));
+}
+
+void UpdateService::begin_write(const std::string& id, const std::string& stored_state) {
+  auto [it, fresh] = writing_.try_emplace(id);
+  if (fresh) it->second.stored_state = stored_state;
+  ++it->second.writes;
+}
+
+void UpdateService::end_write(const std::string& id) {
+  auto it = writing_.find(id);
+  if (it != writing_.end() && --it->second.writes <= 0) writing_.erase(it);
+}
+
+UpdateEntry* UpdateService::adopt(UpdateEntry row, bool with_events) {
+  auto it = updates_.find(row.id);
+  if (in_flight(row.id)) return it == updates_.end() ? nullptr : it->second.get();
+  if (it == updates_.end()) {
+    std::string id = row.id;
+    it = updates_.emplace(std::move(id), std::make_unique<UpdateEntry>(std::move(row))).first;
+    return it->second.get();
+  }
+  if (!with_events) row.events = std::move(it->second->events);
+  *it->second = std::move(row);
+  return it->second.get();
+}
+
+UpdateEntry* UpdateService::refresh(const std::string& update_id) {
+  auto it = updates_.find(update_id);
+  if (in_flight(update_id)) return it == updates_.end() ? nullptr : it->second.get();
+  auto row = store_->get(update_id);
+  if (!row.ok()) {
+    // The copy in memory is all there is until the store answers again.
+    context_.log.error(row.error().wrap("reading update " + update_id).message());
+    return it == updates_.end() ? nullptr : it->second.get();
+  }
+  if (!row->has_value()) {
+    if (it != updates_.end()) updates_.erase(it);
+    return nullptr;
+  }
+  return adopt(std::move(**row), true);
+}
+
+bool UpdateService::sync_device(const std::string& device, bool with_events) {
+  auto rows = store_->of_device(device, with_events);
+  if (!rows.ok()) {
+    context_.log.error(rows.error().wrap("reading the updates of " + device).message());
+    return false;
+  }
+  std::set<std::string> stored;
+  for (const UpdateEntry& e : *rows) stored.insert(e.id);
+  std::erase_if(updates_, [&](const auto& item) {
+    return item.second->device == device && !stored.contains(item.first) && !in_flight(item.first);
+  });
+  for (UpdateEntry& e : *rows) (void)adopt(std::move(e), with_events);
+  return true;
+}
+
+bool UpdateService::sync_campaign(const std::string& campaign) {
+  auto rows = store_->of_campaign(campaign);
+  if (!rows.ok()) {
+    context_.log.error(rows.error().wrap("reading the updates of campaign " + campaign).message());
+    return false;
+  }
+  std::set<std::string> stored;
+  for (const UpdateEntry& e : *rows) stored.insert(e.id);
+  std::erase_if(updates_, [&](const auto& item) {
+    return item.second->campaign == campaign && !stored.contains(item.first) &&
+           !in_flight(item.first);
+  });
+  for (UpdateEntry& e : *rows) (void)adopt(std::move(e), false);
+  return true;
 }
 
 UpdateEntry* UpdateService::running(const std::string& device) {
@@ -342,6 +480,11 @@ Result<std::string> UpdateService::offer(const OfferRequest& request) {
                                            " is still being hashed; try again in a moment"
                                      : "artifact " + request.artifact + ": " + info->error);
   }
+  // An update made on another instance counts: the store says what runs.
+  // (Without events: a campaign offers to each of its devices in turn.)
+  if (!sync_device(request.device, false)) {
+    return Error(ErrorCode::kUnavailable, "the hub cannot read its update store; try again");
+  }
   if (const UpdateEntry* busy = running(request.device)) {
     return Error(ErrorCode::kBusy, "device " + request.device + " has update " + busy->id +
                                        " in state " + busy->state +
@@ -362,16 +505,17 @@ Result<std::string> UpdateService::offer(const OfferRequest& request) {
   entry->created_ms = now_ms();
   UpdateEntry& e = *entry;
   updates_[e.id] = std::move(entry);
-  record(e, kQueued, -1, "offered by " + request.user);
+  create(e, kQueued, "offered by " + request.user);
   deliver(e);
   forget_old(request.device);
   return *id;
 }
 
 Status UpdateService::consent(const std::string& update_id, bool accept, const std::string& user) {
-  auto it = updates_.find(update_id);
-  if (it == updates_.end()) return Error(ErrorCode::kNotFound, "no such update: " + update_id);
-  UpdateEntry& e = *it->second;
+  // The device may report to another instance: the store says whether it waits.
+  UpdateEntry* found = store_ ? refresh(update_id) : nullptr;
+  if (found == nullptr) return Error(ErrorCode::kNotFound, "no such update: " + update_id);
+  UpdateEntry& e = *found;
   if (e.state != wire::kAwaitingConsent) {
     return Error(ErrorCode::kBusy,
                  "update " + update_id + " is " + e.state + ", not awaiting-consent");
@@ -386,21 +530,25 @@ Status UpdateService::consent(const std::string& update_id, bool accept, const s
   }
   e.events.push_back(
       UpdateEvent{now_ms(), e.state, -1, (accept ? "accepted by " : "declined by ") + user});
-  store_->save(e, e.events.back(), {});
+  begin_write(e.id, e.state);
+  store_->add_event(e.id, e.events.back(),
+                    guarded([this, id = e.id](const Status&) { end_write(id); }));
   return Status::Ok();
 }
 
 Status UpdateService::cancel(const std::string& update_id, const std::string& user) {
-  auto it = updates_.find(update_id);
-  if (it == updates_.end()) return Error(ErrorCode::kNotFound, "no such update: " + update_id);
-  UpdateEntry& e = *it->second;
+  UpdateEntry* found = store_ ? refresh(update_id) : nullptr;
+  if (found == nullptr) return Error(ErrorCode::kNotFound, "no such update: " + update_id);
+  UpdateEntry& e = *found;
   if (is_final(e.state)) {
     return Error(ErrorCode::kBusy, "update " + update_id + " has ended (" + e.state + ")");
   }
+  UpdateChange cancelled;
+  cancelled.state = wire::kCancelled;
+  cancelled.acked = true;
   if (e.state == kQueued) {
     // The device never saw it: the hub alone ends it.
-    e.acked = true;
-    record(e, wire::kCancelled, -1, "cancelled by " + user + " before it reached the device");
+    record(e, std::move(cancelled), "cancelled by " + user + " before it reached the device");
     return Status::Ok();
   }
   if (e.state == kOffered) {
@@ -408,8 +556,7 @@ Status UpdateService::cancel(const std::string& update_id, const std::string& us
     // link dropped). The hub ends it (its download grant with it) and tells the
     // device, which reports `cancelled` itself if it had started.
     const std::string device = e.device;
-    e.acked = true;
-    record(e, wire::kCancelled, -1, "cancelled by " + user + " before the device answered");
+    record(e, std::move(cancelled), "cancelled by " + user + " before the device answered");
     protocol::UpdateCancel body{update_id};
     (void)context_.devices.send(
         device, protocol::make_msg(protocol::proto::kUpdate, wire::kCancel, {}, {}, body.encode()),
@@ -425,7 +572,9 @@ Status UpdateService::cancel(const std::string& update_id, const std::string& us
     return Error(ErrorCode::kUnavailable, "device " + e.device + " is not connected");
   }
   e.events.push_back(UpdateEvent{now_ms(), e.state, -1, "cancel asked by " + user});
-  store_->save(e, e.events.back(), {});
+  begin_write(e.id, e.state);
+  store_->add_event(e.id, e.events.back(),
+                    guarded([this, id = e.id](const Status&) { end_write(id); }));
   return Status::Ok();
 }
 
@@ -497,17 +646,17 @@ Result<std::string> UpdateService::create_campaign(const std::vector<std::string
     entry->acked = true;
     UpdateEntry& e = *entry;
     updates_[e.id] = std::move(entry);
-    record(e, wire::kRejected, -1, "not offered: " + offered.error().message());
+    create(e, wire::kRejected, "not offered: " + offered.error().message());
   }
   return c.id;
 }
 
-const UpdateEntry* UpdateService::find(const std::string& update_id) const {
-  auto it = updates_.find(update_id);
-  return it == updates_.end() ? nullptr : it->second.get();
+const UpdateEntry* UpdateService::find(const std::string& update_id) {
+  return store_ ? refresh(update_id) : nullptr;
 }
 
-std::vector<const UpdateEntry*> UpdateService::device_updates(const std::string& device) const {
+std::vector<const UpdateEntry*> UpdateService::device_updates(const std::string& device) {
+  if (store_) (void)sync_device(device);  // else the copy in memory is all there is
   std::vector<const UpdateEntry*> out;
   for (const auto& [id, entry] : updates_) {
     if (entry->device == device) out.push_back(entry.get());
@@ -518,15 +667,33 @@ std::vector<const UpdateEntry*> UpdateService::device_updates(const std::string&
   return out;
 }
 
-std::optional<AuthorisedArtifact> UpdateService::authorise_download(
-    const std::string& name, const std::string& grant) const {
-  if (!library_ || !valid_artifact_name(name) || grant.size() != 32) return std::nullopt;
-  const auto it = by_grant_.find(sha256_hex(grant));
-  if (it == by_grant_.end()) return std::nullopt;
-  const UpdateEntry* e = find(it->second);
-  if (e == nullptr || e->artifact != name || is_final(e->state)) return std::nullopt;
+std::optional<AuthorisedArtifact> UpdateService::authorise_download(const std::string& name,
+                                                                    const std::string& grant) {
+  if (!library_ || !store_ || !valid_artifact_name(name) || grant.size() != 32) {
+    return std::nullopt;
+  }
+  // The offer may have been made on another instance: its grant is in the store
+  // (committed before the offer went out). A copy with this instance's writes in
+  // flight (a cancel, say) is newer than the row.
+  const std::string hash = sha256_hex(grant);
+  auto row = store_->by_grant(hash);
+  if (!row.ok()) {
+    context_.log.error(row.error().wrap("looking up a download grant").message());
+    return std::nullopt;
+  }
+  if (!row->has_value()) return std::nullopt;
+  const UpdateEntry& e = **row;
+  if (e.artifact != name || is_final(e.state)) return std::nullopt;
+  // This instance's own change not committed yet may end it (a cancel); a pending
+  // delivery of its own (which will not apply) does not take the stored grant away.
+  if (in_flight(e.id)) {
+    auto mine = updates_.find(e.id);
+    if (mine != updates_.end() && is_final(mine->second->state)) return std::nullopt;
+  }
+  const std::string sha256 = e.sha256;
+  (void)adopt(std::move(**row), false);
   auto info = library_->find(name);
-  if (!info || info->sha256 != e->sha256) return std::nullopt;
+  if (!info || info->sha256 != sha256) return std::nullopt;
   return AuthorisedArtifact{library_->path_of(name), std::move(*info)};
 }
 
@@ -557,19 +724,22 @@ std::string UpdateService::entry_json(const UpdateEntry& e, bool events) const {
   return out + "}";
 }
 
-std::string UpdateService::campaign_json(const Campaign& c, bool devices) const {
-  std::map<std::string, std::size_t> counts;
+std::string UpdateService::campaign_json(const Campaign& c,
+                                         const std::map<std::string, std::size_t>* given) const {
+  const bool devices = given == nullptr;
+  std::map<std::string, std::size_t> counted;
   std::string list;
-  std::size_t total = 0;
-  for (const auto& [id, e] : updates_) {
-    if (e->campaign != c.id) continue;
-    ++counts[e->state];
-    ++total;
-    if (devices) {
+  if (devices) {
+    for (const auto& [id, e] : updates_) {
+      if (e->campaign != c.id) continue;
+      ++counted[e->state];
       if (!list.empty()) list += ",";
       list += entry_json(*e, false);
     }
   }
+  const auto& counts = devices ? counted : *given;
+  std::size_t total = 0;
+  for (const auto& [state, n] : counts) total += n;
   std::string out = "{\"id\":" + json::quote(c.id) + ",\"artifact\":" + json::quote(c.artifact) +
                     ",\"version\":" + json::quote(c.version) +
                     ",\"consent\":" + (c.consent ? "true" : "false") +
@@ -653,7 +823,9 @@ HttpResponse UpdateService::offer_route(const HttpRequest& r, const std::string&
   if (!consent.ok()) return from_error(consent.error());
   auto id = offer(OfferRequest{device, *artifact, *version, *consent, caller.user, ""});
   if (!id.ok()) return from_error(id.error());
-  return HttpResponse{201, entry_json(*find(*id), true), {}};
+  const UpdateEntry* made = find(*id);
+  if (made == nullptr) return error(500, "internal error");
+  return HttpResponse{201, entry_json(*made, true), {}};
 }
 
 HttpResponse UpdateService::update_route(const HttpRequest& r, const std::string& rest,
@@ -685,7 +857,23 @@ HttpResponse UpdateService::update_route(const HttpRequest& r, const std::string
     done = cancel(id, caller.user);
   }
   if (!done.ok()) return from_error(done.error());
-  return HttpResponse{200, entry_json(*find(id), true), {}};
+  const UpdateEntry* now = find(id);
+  if (now == nullptr) return error(404, "no such update");
+  return HttpResponse{200, entry_json(*now, true), {}};
+}
+
+std::optional<Campaign> UpdateService::find_campaign(const std::string& id) {
+  auto stored = store_->campaign(id);
+  if (!stored.ok()) {
+    context_.log.error(stored.error().wrap("reading campaign " + id).message());
+  } else if (stored->has_value()) {
+    return **stored;
+  }
+  // Made here, its commit still in flight (or the store cannot be read).
+  for (const auto& c : campaigns_) {
+    if (c.id == id) return c;
+  }
+  return std::nullopt;
 }
 
 HttpResponse UpdateService::campaign_route(const HttpRequest& r, const Caller& caller) {
@@ -693,16 +881,48 @@ HttpResponse UpdateService::campaign_route(const HttpRequest& r, const Caller& c
   if (r.path.size() > kBase.size()) {
     const std::string id = r.path.substr(kBase.size() + 1);
     if (r.method != "GET") return error(405, "use GET");
-    for (const auto& c : campaigns_) {
-      if (c.id == id) return HttpResponse{200, campaign_json(c, true), {}};
-    }
-    return error(404, "no such campaign");
+    if (!store_) return error(404, "no such campaign");
+    const auto c = find_campaign(id);
+    if (!c) return error(404, "no such campaign");
+    (void)sync_campaign(id);
+    return HttpResponse{200, campaign_json(*c, nullptr), {}};
   }
   if (r.method == "GET") {
+    if (!store_) return HttpResponse{200, "[]", {}};
+    // Every instance's campaigns from the store, with the ones made here whose
+    // commit is in flight; the counts from the store, with this instance's
+    // uncommitted changes in place of the states they replace.
+    std::map<std::string, Campaign> listed;
+    auto stored = store_->recent_campaigns(kMaxCampaigns);
+    auto counts = store_->campaign_counts();
+    if (!stored.ok() || !counts.ok()) {
+      context_.log.error((stored.ok() ? counts.error() : stored.error()).message());
+      return error(503, "the hub cannot read its update store; try again");
+    }
+    for (const auto& c : *stored) listed.emplace(c.id, c);
+    for (const auto& c : campaigns_) listed.emplace(c.id, c);
+    for (const auto& [id, writing] : writing_) {
+      auto it = updates_.find(id);
+      if (it == updates_.end() || it->second->campaign.empty()) continue;
+      auto& states = (*counts)[it->second->campaign];
+      if (auto was = states.find(writing.stored_state); was != states.end() && was->second > 0) {
+        if (--was->second == 0) states.erase(was);
+      }
+      ++states[it->second->state];
+    }
+    std::vector<const Campaign*> order;
+    order.reserve(listed.size());
+    for (const auto& [id, c] : listed) order.push_back(&c);
+    std::sort(order.begin(), order.end(), [](const Campaign* a, const Campaign* b) {
+      return a->created_ms != b->created_ms ? a->created_ms > b->created_ms : a->id > b->id;
+    });
+    if (order.size() > kMaxCampaigns) order.resize(kMaxCampaigns);
+    static const std::map<std::string, std::size_t> kNone;
     std::string out = "[";
-    for (auto c = campaigns_.rbegin(); c != campaigns_.rend(); ++c) {
+    for (const Campaign* c : order) {
       if (out.size() > 1) out += ",";
-      out += campaign_json(*c, false);
+      const auto n = counts->find(c->id);
+      out += campaign_json(*c, n == counts->end() ? &kNone : &n->second);
     }
     return HttpResponse{200, out + "]", {}};
   }
@@ -737,7 +957,7 @@ HttpResponse UpdateService::campaign_route(const HttpRequest& r, const Caller& c
       create_campaign(devices, OfferRequest{"", *artifact, *version, *consent, caller.user, ""});
   if (!id.ok()) return from_error(id.error());
   for (const auto& c : campaigns_) {
-    if (c.id == *id) return HttpResponse{201, campaign_json(c, true), {}};
+    if (c.id == *id) return HttpResponse{201, campaign_json(c, nullptr), {}};
   }
   return error(500, "internal error");
 }

@@ -20,7 +20,18 @@
 //   POST /api/update-campaigns                  {"devices": [..] | "all": true, "artifact",
 //                                                "version"?, "consent"?}
 //   GET  /api/update-campaigns/{cid}            counts per state and each device's update
-#pragma once
+//
+// Several instances (one store, a bus): the store's rows are the truth, as with
+// commands (command_service.hpp). Any instance may change an update: the one an
+// operator offers it on, the one holding the device's link (its `progress`
+// arrives there: the update is read from the store by id, applied, saved, and
+// the final state acked after that instance's commit), the one a download lands
+// on (an unknown grant is looked up by its hash), the one a device connects to
+// (its queued offers are read from the store and sent; the move from queued to
+// offered applies only while the row is still queued, so one instance sends it).
+// The memory holds a copy that is read back from the store before every action
+// and answer, except while this instance's own writes to that update are still
+// in flight (then its copy is the newer one). Writes touch only their columns.
 
 #include <cstdint>
 #include <filesystem>
@@ -77,7 +88,7 @@ class UpdateService final : public ProtocolService, public ApiHandler {
 
   // The artifact a download may read, or nullopt (the caller answers 404).
   std::optional<AuthorisedArtifact> authorise_download(const std::string& name,
-                                                       const std::string& grant) const;
+                                                       const std::string& grant);
 
   // --- actions (the JSON routes call these; tests too) ---
   struct OfferRequest {
@@ -96,14 +107,22 @@ class UpdateService final : public ProtocolService, public ApiHandler {
   Result<std::string> create_campaign(const std::vector<std::string>& devices,
                                       const OfferRequest& request);
 
-  const UpdateEntry* find(const std::string& update_id) const;
-  std::vector<const UpdateEntry*> device_updates(const std::string& device) const;
+  // As the store has it (or this instance's newer copy while its writes are in
+  // flight); nullptr: no such update.
+  const UpdateEntry* find(const std::string& update_id);
+  std::vector<const UpdateEntry*> device_updates(const std::string& device);
   ArtifactLibrary* library() { return library_.get(); }
   UpdateStore* store() { return store_.get(); }
   // "https://host:port/artifacts/NAME?grant=…" of the update's offer (tests).
   std::string last_url() const { return last_url_; }
 
  private:
+  // This instance's writes to one update not committed yet.
+  struct Writing {
+    int writes = 0;
+    std::string stored_state;  // the state before them ("" = no row yet)
+  };
+
   void deliver(UpdateEntry& entry);
   void deliver_queued();
   // Wraps a completion that runs later on the loop (a store commit, a scan): it does
@@ -114,12 +133,32 @@ class UpdateService final : public ProtocolService, public ApiHandler {
       if (alive.lock()) f(std::forward<decltype(args)>(args)...);
     };
   }
-  void record(UpdateEntry& entry, const std::string& state, std::int64_t percent,
-              const std::string& message, std::function<void(const Status&)> then = {});
+  // A new update: its whole row and its first event.
+  void create(UpdateEntry& entry, const std::string& state, const std::string& message);
+  // A change of state (only the columns `change` names; its message and time are
+  // set here). `then` runs after the commit with whether the change applied.
+  void record(UpdateEntry& entry, UpdateChange change, const std::string& message,
+              UpdateStore::Changed then = {});
+  void begin_write(const std::string& id, const std::string& stored_state);
+  void end_write(const std::string& id);
+  bool in_flight(const std::string& id) const { return writing_.contains(id); }
+  // The store's row replaces the copy in memory unless this instance's writes to it
+  // are in flight; events only when the row came with them.
+  UpdateEntry* adopt(UpdateEntry row, bool with_events);
+  // Reads the update back from the store (see adopt); nullptr when it is gone.
+  UpdateEntry* refresh(const std::string& update_id);
+  // Reads the device's (campaign's) updates back; copies of ones the store no
+  // longer has are dropped. False when the store could not be read.
+  bool sync_device(const std::string& device, bool with_events = true);
+  bool sync_campaign(const std::string& campaign);
   void forget_old(const std::string& device);
   UpdateEntry* running(const std::string& device);
   std::string entry_json(const UpdateEntry& e, bool events) const;
-  std::string campaign_json(const Campaign& c, bool devices) const;
+  // With `counts` (state -> n) for the list; without, the campaign's updates in
+  // memory are counted and listed.
+  std::string campaign_json(const Campaign& c,
+                            const std::map<std::string, std::size_t>* counts) const;
+  std::optional<Campaign> find_campaign(const std::string& id);
 
   HttpResponse list_artifacts();
   HttpResponse offer_route(const HttpRequest& r, const std::string& device, const Caller& caller);
@@ -133,8 +172,8 @@ class UpdateService final : public ProtocolService, public ApiHandler {
   std::string base_url_;
   std::string last_url_;
   std::map<std::string, std::unique_ptr<UpdateEntry>> updates_;  // by id
-  std::map<std::string, std::string> by_grant_;                  // grant hash -> id
-  std::vector<Campaign> campaigns_;
+  std::map<std::string, Writing> writing_;                       // by update id
+  std::vector<Campaign> campaigns_;  // made here (the store may not have them yet)
 };
 
 }  // namespace tether::hub

@@ -111,12 +111,13 @@ export function devicesOn(hub) {
 
 // Starts the cluster. options: instances (3), haproxy (true), devices (0: how
 // many to register as sim-NNN, tokens in cluster.tokensFile), logLevel, storeUrl,
-// bus (false: no nats-server and no [bus], for one plain instance as a baseline).
+// bus (false: no nats-server and no [bus], for one plain instance as a baseline),
+// extra (config lines appended to the shared config, e.g. an [update] section).
 export async function startCluster({
   instances = 3, haproxy = true, devices = 0, logLevel = 'info',
   storeUrl = process.env.TETHER_STORE_URL || '', pingInterval = 5, bus = true,
   postgres = process.env.TETHER_CLUSTER_STORE === 'postgresql',
-  maxConnections = 16384,
+  maxConnections = 16384, extra = '',
 } = {}) {
   if (!bus && instances !== 1) throw new Error('several instances need the bus');
   const dir = tempDir('tether-cluster-');
@@ -149,6 +150,7 @@ export async function startCluster({
       '[limits]', `max-connections = ${maxConnections}`,
       ...(bus ? ['[bus]', `url = nats://127.0.0.1:${cluster.natsPort}`] : []),
       ...(storeUrl ? ['[store]', `url = ${storeUrl}`] : []),
+      ...(extra ? [extra.trimEnd()] : []),
       '',
     ].join('\n'));
     if (devices > 0) {

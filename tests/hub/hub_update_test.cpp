@@ -328,6 +328,147 @@ TEST_P(UpdateStoreTest, EventsAreCappedPerUpdateAndEraseForgetsBoth) {
   EXPECT_TRUE(updates->at(0).events.empty());
 }
 
+// What an instance that did not make an update reads back: by id (with events),
+// by download grant, by device (with events), by campaign; campaigns by id, the
+// newest ones, and counts per state.
+TEST_P(UpdateStoreTest, ReadsByIdGrantDeviceAndCampaign) {
+  auto store = open();
+  ASSERT_TRUE(store);
+  UpdateEntry a = entry("u-a", 5);
+  a.campaign = "c1";
+  a.grant_hash = std::string(64, '1');
+  UpdateEntry b = entry("u-b", 6);
+  b.device = "gw2";
+  b.campaign = "c1";
+  b.grant_hash = std::string(64, '2');
+  b.state = "success";
+  UpdateEntry c = entry("u-c", 4);
+  c.grant_hash = std::string(64, '3');
+  store->save(a, UpdateEvent{5, "queued", -1, "offered by alice"}, {});
+  store->save(a, UpdateEvent{6, "offered", -1, ""}, {});
+  store->save(b, UpdateEvent{6, "queued", -1, ""}, {});
+  store->save(c, std::nullopt, {});
+  store->save(Campaign{"c1", "app.bin", "1.0", false, "alice", 5}, {});
+  store->save(Campaign{"c2", "app.bin", "2.0", false, "alice", 9}, {});
+  store->flush();
+
+  auto got = store->get("u-a");
+  ASSERT_TRUE(got.ok()) << got.error().message();
+  ASSERT_TRUE(got->has_value());
+  EXPECT_EQ((*got)->device, "gw");
+  EXPECT_EQ((*got)->size, 5'000'000'000u);
+  ASSERT_EQ((*got)->events.size(), 2u);
+  EXPECT_EQ((*got)->events[0].message, "offered by alice");
+  EXPECT_EQ((*got)->events[1].state, "offered");
+  got = store->get("nope");
+  ASSERT_TRUE(got.ok());
+  EXPECT_FALSE(got->has_value());
+
+  auto granted = store->by_grant(std::string(64, '2'));
+  ASSERT_TRUE(granted.ok()) << granted.error().message();
+  ASSERT_TRUE(granted->has_value());
+  EXPECT_EQ((*granted)->id, "u-b");
+  EXPECT_EQ((*granted)->state, "success");
+  granted = store->by_grant(std::string(64, '9'));
+  ASSERT_TRUE(granted.ok());
+  EXPECT_FALSE(granted->has_value());
+
+  auto mine = store->of_device("gw");
+  ASSERT_TRUE(mine.ok()) << mine.error().message();
+  ASSERT_EQ(mine->size(), 2u);
+  EXPECT_EQ(mine->at(0).id, "u-c");  // oldest first
+  EXPECT_TRUE(mine->at(0).events.empty());
+  EXPECT_EQ(mine->at(1).id, "u-a");
+  EXPECT_EQ(mine->at(1).events.size(), 2u);
+  EXPECT_TRUE(store->of_device("ghost")->empty());
+  auto bare = store->of_device("gw", false);
+  ASSERT_TRUE(bare.ok()) << bare.error().message();
+  ASSERT_EQ(bare->size(), 2u);
+  EXPECT_TRUE(bare->at(1).events.empty()) << "asked without events";
+
+  auto in_campaign = store->of_campaign("c1");
+  ASSERT_TRUE(in_campaign.ok()) << in_campaign.error().message();
+  ASSERT_EQ(in_campaign->size(), 2u);
+  EXPECT_EQ(in_campaign->at(0).id, "u-a");
+  EXPECT_EQ(in_campaign->at(1).id, "u-b");
+  EXPECT_TRUE(in_campaign->at(0).events.empty()) << "campaign rows come without events";
+
+  auto one = store->campaign("c2");
+  ASSERT_TRUE(one.ok()) << one.error().message();
+  ASSERT_TRUE(one->has_value());
+  EXPECT_EQ((*one)->version, "2.0");
+  EXPECT_FALSE(store->campaign("c9")->has_value());
+  auto recent = store->recent_campaigns(1);
+  ASSERT_TRUE(recent.ok()) << recent.error().message();
+  ASSERT_EQ(recent->size(), 1u);
+  EXPECT_EQ(recent->at(0).id, "c2");
+  EXPECT_EQ(store->recent_campaigns(10)->size(), 2u);
+  auto counts = store->campaign_counts();
+  ASSERT_TRUE(counts.ok()) << counts.error().message();
+  const UpdateStore::CampaignCounts expected{{"c1", {{"queued", 1}, {"success", 1}}}};
+  EXPECT_EQ(*counts, expected);
+}
+
+// Two instances on one store change one update: each writes only its columns.
+TEST_P(UpdateStoreTest, ChangesTouchOnlyTheirColumnsAndOnlyFromWhenAsked) {
+  auto first = open();
+  auto second = open();  // another hub instance on the same store
+  ASSERT_TRUE(first && second);
+  UpdateEntry e = entry("u", 1);
+  e.message = "offered by alice";
+  first->save(e, UpdateEvent{1, "queued", -1, "offered by alice"}, {});
+  first->flush();
+
+  std::vector<bool> applied;
+  auto record = [&](const Status& s, bool changed) {
+    EXPECT_TRUE(s.ok()) << s.error().message();
+    applied.push_back(changed);
+  };
+  UpdateChange offer;
+  offer.state = "offered";
+  offer.grant_hash = std::string(64, '1');
+  offer.only_from = "queued";
+  offer.updated_ms = 2;
+  first->change("u", offer, UpdateEvent{2, "offered", -1, ""}, record);
+  first->flush();
+  inbox.run_pending();
+  offer.grant_hash = std::string(64, '2');  // the other instance delivers it too: too late
+  second->change("u", offer, UpdateEvent{2, "offered", -1, "twice"}, record);
+  second->flush();
+  inbox.run_pending();
+  UpdateChange missing;
+  missing.state = "failure";
+  first->change("ghost", missing, UpdateEvent{3, "failure", -1, ""}, record);
+  first->flush();
+  inbox.run_pending();
+  EXPECT_EQ(applied, (std::vector<bool>{true, false, false}));
+
+  // The instance holding the link records progress (no message: the stored one
+  // stays) while the other adds an operator's event and marks it acked.
+  UpdateChange progress;
+  progress.state = "downloading";
+  progress.percent = 40;
+  progress.updated_ms = 3;
+  second->change("u", progress, UpdateEvent{3, "downloading", 40, ""}, {});
+  second->flush();
+  first->add_event("u", UpdateEvent{4, "downloading", -1, "cancel asked by bob"}, {});
+  first->set_acked("u", {});
+  first->flush();
+  auto got = second->get("u");
+  ASSERT_TRUE(got.ok() && got->has_value());
+  const UpdateEntry& u = **got;
+  EXPECT_EQ(u.state, "downloading");
+  EXPECT_EQ(u.percent, 40);
+  EXPECT_EQ(u.updated_ms, 3);
+  EXPECT_EQ(u.message, "offered by alice");
+  EXPECT_EQ(u.grant_hash, std::string(64, '1')) << "the first delivery's grant stays";
+  EXPECT_TRUE(u.acked);
+  EXPECT_EQ(u.created_by, "alice");
+  ASSERT_EQ(u.events.size(), 4u);  // queued, offered (once), downloading, cancel asked
+  EXPECT_EQ(u.events[1].message, "");
+  EXPECT_EQ(u.events[3].message, "cancel asked by bob");
+}
+
 // With PostgreSQL every store lives in one database: their tables and migration
 // records sit side by side (SQLite: files side by side in one directory).
 TEST_P(UpdateStoreTest, SharesItsStoreWithTheConfigAndCommandStores) {
@@ -691,6 +832,156 @@ TEST_F(UpdateServiceTest, BadBodiesAreClearSentences) {
   const std::string long_version =
       R"({"artifact":"app.bin","version":")" + std::string(129, 'v') + "\"}";
   EXPECT_EQ(call("POST", "/api/devices/gw/updates", long_version, Role::kOperator).status, 400u);
+}
+
+// Several instances on one store: `service` (A) is where the operator works, a
+// second UpdateService (B) on the same store holds the device's link. B never saw
+// the offer made on A, yet takes the device's progress from the store, acks the
+// final state after its own commit, serves the download, and delivers what A
+// queued for an offline device, once; A answers with what B stored.
+class UpdateAcrossInstancesTest : public UpdateServiceTest {
+ protected:
+  void SetUp() override {
+    UpdateServiceTest::SetUp();
+    devices_b.set_online("gw", true);
+    other = std::make_unique<UpdateService>(context_b);
+    UpdateSettings settings;
+    settings.artifact_dir = arts().string();
+    ASSERT_TRUE(other->configure(settings, scratch->url(), "https://hub-b:1"));
+    other->library()->wait_idle();
+  }
+  void TearDown() override { other.reset(); }
+  void settle_both() {
+    service->store()->flush();
+    other->store()->flush();
+    inbox.run_pending();
+    service->store()->flush();
+    other->store()->flush();
+    inbox.run_pending();
+  }
+  void progress_at_b(const std::string& id, const std::string& state) {
+    protocol::UpdateProgress p{id, state, std::nullopt, std::nullopt};
+    auto m = protocol::make_msg(protocol::proto::kUpdate, wire::kProgress, {}, {}, p.encode());
+    other->on_device_message("gw", m);
+  }
+  std::vector<protocol::ProtoMsg> sent_by_b(const std::string& device, const std::string& typ) {
+    std::vector<protocol::ProtoMsg> out;
+    for (auto& m : devices_b.take(device)) {
+      if (m.hdr.typ == typ) out.push_back(m);
+    }
+    return out;
+  }
+
+  testing::FakeDeviceSide devices_b;
+  ServiceRegistry registry_b;
+  OperatorSide operators_b{devices_b, registry_b, limits, log};
+  ServiceContext context_b{devices_b,  operators_b, store,        limits,  log,
+                           monitoring, inbox,       config_store, commands};
+  std::unique_ptr<UpdateService> other;
+};
+
+TEST_F(UpdateAcrossInstancesTest, ProgressForAnOfferMadeElsewhereIsAppliedAndAcked) {
+  auto id = service->offer({"gw", "app.bin", "", true, "alice", ""});
+  ASSERT_TRUE(id) << id.error().message();
+  settle_both();
+  const auto offer = protocol::UpdateOffer::decode(sent("offer").at(0).body);
+  ASSERT_TRUE(offer);
+  const std::string grant = offer->url.substr(offer->url.find("grant=") + 6);
+  // The download lands on B: the grant is found in the store.
+  EXPECT_TRUE(other->authorise_download("app.bin", grant));
+  EXPECT_FALSE(other->authorise_download("other.bin", grant));
+
+  progress_at_b(*id, wire::kAwaitingConsent);
+  settle_both();
+  // The operator on A sees it wait and consents; the message goes to the device.
+  ASSERT_NE(service->find(*id), nullptr);
+  EXPECT_EQ(service->find(*id)->state, wire::kAwaitingConsent);
+  ASSERT_TRUE(service->consent(*id, true, "alice"));
+  EXPECT_EQ(sent("consent").size(), 1u);
+  progress_at_b(*id, wire::kDownloading);
+  progress_at_b(*id, wire::kInstalling);
+  progress_at_b(*id, wire::kSuccess);
+  EXPECT_TRUE(sent_by_b("gw", "ack").empty()) << "no ack before B's commit";
+  settle_both();
+  auto acks = sent_by_b("gw", "ack");
+  ASSERT_EQ(acks.size(), 1u);
+  EXPECT_EQ(protocol::UpdateAck::decode(acks[0].body)->id, *id);
+  EXPECT_TRUE(sent("ack").empty()) << "A does not ack what it did not receive";
+
+  // Both instances answer with the store's state, every event included.
+  for (UpdateService* instance : {service.get(), other.get()}) {
+    const UpdateEntry* e = instance->find(*id);
+    ASSERT_NE(e, nullptr);
+    EXPECT_EQ(e->state, wire::kSuccess);
+    EXPECT_TRUE(e->acked);
+    EXPECT_EQ(e->created_by, "alice");
+    // queued, offered, awaiting-consent, accepted, downloading, installing, success
+    EXPECT_EQ(e->events.size(), 7u);
+    EXPECT_FALSE(instance->authorise_download("app.bin", grant)) << "the grant ends with it";
+  }
+  auto listed = call("GET", "/api/devices/gw/updates", "", Role::kViewer);
+  EXPECT_NE(listed.body.find("\"state\":\"success\""), std::string::npos) << listed.body;
+  // A new offer on A is no longer refused as busy.
+  EXPECT_TRUE(service->offer({"gw", "app.bin", "", false, "alice", ""}));
+}
+
+TEST_F(UpdateAcrossInstancesTest, AnUpdateRunningElsewhereMakesTheDeviceBusy) {
+  auto id = other->offer({"gw", "app.bin", "", false, "bob", ""});
+  ASSERT_TRUE(id) << id.error().message();
+  settle_both();
+  auto again = service->offer({"gw", "app.bin", "", false, "alice", ""});
+  ASSERT_FALSE(again);
+  EXPECT_EQ(again.error().code(), ErrorCode::kBusy);
+  // Cancelled on A while the device (on B) has not answered: ended for both.
+  ASSERT_TRUE(service->cancel(*id, "alice"));
+  settle_both();
+  EXPECT_EQ(other->find(*id)->state, wire::kCancelled);
+  EXPECT_TRUE(service->offer({"gw", "app.bin", "", false, "alice", ""}));
+}
+
+TEST_F(UpdateAcrossInstancesTest, AQueuedOfferGoesOutOnceFromWhereTheDeviceConnects) {
+  auto id = service->offer({"gw2", "app.bin", "", false, "alice", ""});
+  ASSERT_TRUE(id);
+  settle_both();
+  EXPECT_EQ(other->find(*id)->state, "queued");
+  // gw2 connects to B; A learns it is online (the bus) and rescans its folder too.
+  devices_b.set_online("gw2", true);
+  devices.set_online("gw2", true);
+  other->on_device_online("gw2");
+  other->store()->flush();  // B's delivery is committed (its completion not run yet)
+  service->library()->rescan();
+  service->library()->wait_idle();
+  inbox.run_pending();  // A's end-of-scan delivery of what it has queued
+  settle_both();
+  const std::size_t from_b = sent_by_b("gw2", "offer").size();
+  const std::size_t from_a = devices.take("gw2").size();
+  EXPECT_EQ(from_a + from_b, 1u) << "A sent " << from_a << ", B sent " << from_b;
+  EXPECT_EQ(from_b, 1u) << "A read the store before sending";
+  EXPECT_EQ(service->find(*id)->state, "offered");
+  EXPECT_EQ(other->find(*id)->state, "offered");
+}
+
+TEST_F(UpdateAcrossInstancesTest, CampaignsShowTheStoresCountsEverywhere) {
+  auto campaign = service->create_campaign({"gw", "gw2"}, {"", "app.bin", "3", false, "alice", ""});
+  ASSERT_TRUE(campaign) << campaign.error().message();
+  settle_both();
+  const auto offer = protocol::UpdateOffer::decode(sent("offer").at(0).body);
+  ASSERT_TRUE(offer);
+  progress_at_b(offer->id, wire::kFailure);
+  settle_both();
+  HttpRequest r;
+  r.method = "GET";
+  for (const std::string& path :
+       {std::string("/api/update-campaigns"), "/api/update-campaigns/" + *campaign}) {
+    r.path = path;
+    for (UpdateService* instance : {service.get(), other.get()}) {
+      auto res = instance->handle(r, Caller{"v", Role::kViewer});
+      ASSERT_TRUE(res);
+      EXPECT_EQ(res->status, 200u) << path;
+      EXPECT_NE(res->body.find("\"counts\":{\"failure\":1,\"queued\":1}"), std::string::npos)
+          << path << " " << res->body;
+    }
+  }
 }
 
 }  // namespace
