@@ -1,9 +1,9 @@
 // Operator accounts and API tokens as the hub uses them: an in-memory view of the
 // operator store (lookups on every request, without a database read), written
 // through on every change. Several instances on one store each hold a view: every
-// change made here is news for the others (OperatorNews), which reload(). The `[operator]` account of the configuration is the
-// first admin: always present, always admin, its password from the config file;
-// it cannot be disabled, deleted or changed from the API (edit the config).
+// change made here is news for the others (OperatorNews), which reload(). The `[operator]` account
+// of the configuration is the first admin: always present, always admin, its password from the
+// config file; it cannot be disabled, deleted or changed from the API (edit the config).
 //
 // API tokens: 256 random bits as hex, handed out once; the hub keeps only their
 // SHA-256. A token acts with its own role, never more than its account's current

@@ -36,8 +36,7 @@ void OperatorSessions::cache(const std::string& hash, Entry entry) {
     if (e.user == entry.user) ++of_user;
   }
   // The same bounds as the store, oldest first: the account's own, then everyone's.
-  while (!cache_.empty() &&
-         (cache_.size() >= max_sessions_ || of_user >= max_per_account_)) {
+  while (!cache_.empty() && (cache_.size() >= max_sessions_ || of_user >= max_per_account_)) {
     const bool of_account = of_user >= max_per_account_;
     auto oldest = cache_.end();
     for (auto it = cache_.begin(); it != cache_.end(); ++it) {

@@ -195,19 +195,18 @@ Status SqlOperatorStore::put_session(const StoredSession& s, std::size_t max_per
         return put.error();
       }
       // The newest ones stay; ties by hash, so that every engine keeps the same.
-      if (auto trimmed = db_->run(
-              "DELETE FROM operator_sessions WHERE \"user\" = $1 AND session_sha256 NOT IN"
-              " (SELECT session_sha256 FROM operator_sessions WHERE \"user\" = $1"
-              " ORDER BY created_ms DESC, session_sha256 DESC LIMIT $2)",
-              {s.user, per_account});
+      if (auto trimmed =
+              db_->run("DELETE FROM operator_sessions WHERE \"user\" = $1 AND session_sha256 NOT IN"
+                       " (SELECT session_sha256 FROM operator_sessions WHERE \"user\" = $1"
+                       " ORDER BY created_ms DESC, session_sha256 DESC LIMIT $2)",
+                       {s.user, per_account});
           !trimmed.ok()) {
         return trimmed.error();
       }
-      if (auto trimmed = db_->run(
-              "DELETE FROM operator_sessions WHERE session_sha256 NOT IN"
-              " (SELECT session_sha256 FROM operator_sessions"
-              " ORDER BY created_ms DESC, session_sha256 DESC LIMIT $1)",
-              {total});
+      if (auto trimmed = db_->run("DELETE FROM operator_sessions WHERE session_sha256 NOT IN"
+                                  " (SELECT session_sha256 FROM operator_sessions"
+                                  " ORDER BY created_ms DESC, session_sha256 DESC LIMIT $1)",
+                                  {total});
           !trimmed.ok()) {
         return trimmed.error();
       }

@@ -6,11 +6,11 @@
 
 #include <filesystem>
 #include <map>
-#include <set>
-#include <utility>
 #include <memory>
+#include <set>
 #include <string>
 #include <tuple>
+#include <utility>
 #include <vector>
 
 #include "hub/cluster/bus_envelope.hpp"
@@ -766,7 +766,7 @@ TEST_P(OperatorStoreTest, ASessionMadeOnOneInstanceHoldsOnAnother) {
   EXPECT_FALSE(b.user_of(*bob3, 20'004));
   // Garbage cookies are refused without a lookup.
   for (const std::string& bad : {std::string(), std::string("x"), std::string(64, 'g'),
-                                std::string(65, 'a'), std::string(64, 'A'), *bob3 + "0"}) {
+                                 std::string(65, 'a'), std::string(64, 'A'), *bob3 + "0"}) {
     EXPECT_FALSE(b.user_of(bad, 20'004)) << bad;
   }
   // An unknown cookie is looked up once: a row appearing later for it is not
@@ -847,7 +847,7 @@ TEST(OperatorNotice, RoundTripsAndRefusesWhatIsMalformed) {
   }
   auto encoded = [](protocol::Map map) { return protocol::encode_value(protocol::Value(map)); };
   const std::vector<protocol::Bytes> bad = {
-      protocol::Bytes{0xc1},                               // not msgpack
+      protocol::Bytes{0xc1},                                // not msgpack
       protocol::encode_value(protocol::Value("accounts")),  // not a map
       encoded({{"from", "ab12"}}),                          // no kind
       encoded({{"k", 7}, {"from", "ab12"}}),                // kind of the wrong type
@@ -983,9 +983,8 @@ TEST_P(TwoInstancesTest, AccountsTokensAndSessionsHoldOnEveryInstance) {
   deliver();
   EXPECT_EQ(b->rig->call_with_token("GET", "/api/devices", kept->token).status, 200u);
   EXPECT_EQ(b->rig->call_with_token("GET", "/api/devices", revoked->token).status, 200u);
-  ASSERT_EQ(
-      a->rig->call("POST", "/api/tokens/" + revoked->record.id + "/revoke", admin_a).status,
-      200u);
+  ASSERT_EQ(a->rig->call("POST", "/api/tokens/" + revoked->record.id + "/revoke", admin_a).status,
+            200u);
   deliver();
   EXPECT_EQ(b->rig->call_with_token("GET", "/api/devices", revoked->token).status, 401u);
   EXPECT_EQ(b->rig->call_with_token("GET", "/api/devices", kept->token).status, 200u);
