@@ -4,6 +4,7 @@
 #include <string_view>
 
 #include "hub/cluster/bus_envelope.hpp"
+#include "hub/operators/accounts.hpp"
 #include "protocol/codec.hpp"
 
 namespace tether::hub::cluster {
@@ -14,6 +15,7 @@ using protocol::Value;
 
 constexpr std::string_view kAccountsKind = "accounts";
 constexpr std::string_view kLogoutKind = "logout";
+constexpr std::string_view kLogoutUserKind = "logout-user";
 
 bool valid_session_hash(const std::string& hash) {
   return hash.size() == 64 && std::all_of(hash.begin(), hash.end(), [](char c) {
@@ -28,9 +30,12 @@ Error bad(const std::string& why) {
 }  // namespace
 
 protocol::Bytes encode_operator_notice(const OperatorNotice& n) {
-  const bool logout = n.kind == OperatorNotice::Kind::kLogout;
-  protocol::Map map{{"k", std::string(logout ? kLogoutKind : kAccountsKind)}, {"from", n.from}};
-  if (logout) map.emplace_back("s", n.session_sha256);
+  std::string_view kind = kAccountsKind;
+  if (n.kind == OperatorNotice::Kind::kLogout) kind = kLogoutKind;
+  if (n.kind == OperatorNotice::Kind::kLogoutUser) kind = kLogoutUserKind;
+  protocol::Map map{{"k", std::string(kind)}, {"from", n.from}};
+  if (n.kind == OperatorNotice::Kind::kLogout) map.emplace_back("s", n.session_sha256);
+  if (n.kind == OperatorNotice::Kind::kLogoutUser) map.emplace_back("u", n.user);
   return protocol::encode_value(Value(std::move(map)));
 }
 
@@ -54,6 +59,8 @@ Result<OperatorNotice> decode_operator_notice(std::span<const std::uint8_t> data
     n.kind = OperatorNotice::Kind::kAccounts;
   } else if (*kind == kLogoutKind) {
     n.kind = OperatorNotice::Kind::kLogout;
+  } else if (*kind == kLogoutUserKind) {
+    n.kind = OperatorNotice::Kind::kLogoutUser;
   } else {
     return bad("unknown kind '" + kind->substr(0, 32) + "'");
   }
@@ -64,6 +71,11 @@ Result<OperatorNotice> decode_operator_notice(std::span<const std::uint8_t> data
     const std::string* session = text("s");
     if (session == nullptr || !valid_session_hash(*session)) return bad("no valid session hash");
     n.session_sha256 = *session;
+  }
+  if (n.kind == OperatorNotice::Kind::kLogoutUser) {
+    const std::string* user = text("u");
+    if (user == nullptr || !valid_account_name(*user)) return bad("no valid account name");
+    n.user = *user;
   }
   return n;
 }
@@ -89,11 +101,15 @@ void BusOperators::publish(const OperatorNotice& notice) {
 }
 
 void BusOperators::accounts_changed() {
-  publish({OperatorNotice::Kind::kAccounts, self_, {}});
+  publish({OperatorNotice::Kind::kAccounts, self_, {}, {}});
 }
 
 void BusOperators::session_ended(const std::string& session_sha256) {
-  publish({OperatorNotice::Kind::kLogout, self_, session_sha256});
+  publish({OperatorNotice::Kind::kLogout, self_, session_sha256, {}});
+}
+
+void BusOperators::sessions_of_user_ended(const std::string& user) {
+  publish({OperatorNotice::Kind::kLogoutUser, self_, {}, user});
 }
 
 void BusOperators::refresh(bool forget_sessions, const std::string& why) {
@@ -112,10 +128,16 @@ void BusOperators::bus_message(const std::string& subject, const protocol::Bytes
     return;
   }
   if (notice->from == self_) return;
-  if (notice->kind == OperatorNotice::Kind::kLogout) {
-    auth_->forget_session(notice->session_sha256);
-  } else {
-    refresh(false, "changed on instance " + notice->from);
+  switch (notice->kind) {
+    case OperatorNotice::Kind::kAccounts:
+      refresh(false, "changed on instance " + notice->from);
+      break;
+    case OperatorNotice::Kind::kLogout:
+      auth_->forget_session(notice->session_sha256);
+      break;
+    case OperatorNotice::Kind::kLogoutUser:
+      auth_->sessions_of_user_ended(notice->user, "logged out on another instance");
+      break;
   }
 }
 

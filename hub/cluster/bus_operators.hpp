@@ -8,7 +8,11 @@
 //   and end the sessions and sockets of the accounts now deleted, disabled or of
 //   another role (OperatorAuth::refresh).
 // - A logout here is published as {k: "logout", from, s: SHA-256 of the cookie};
-//   the others drop that session from their caches.
+//   the others drop that session from their caches. Ending every session of an
+//   account here is {k: "logout-user", from, u: account}: the others drop that
+//   account's sessions from their caches and close its sockets (this holds even
+//   when a later change, such as enabling the account again, is all a reload
+//   would see).
 // - After each (re)connection to the bus, news may have been missed: the instance
 //   reads accounts and tokens again and drops its whole session cache.
 //
@@ -32,10 +36,11 @@ namespace tether::hub::cluster {
 inline constexpr std::size_t kMaxOperatorNotice = 1024;
 
 struct OperatorNotice {
-  enum class Kind { kAccounts, kLogout };
+  enum class Kind { kAccounts, kLogout, kLogoutUser };
   Kind kind = Kind::kAccounts;
   std::string from;            // the instance that made the change
   std::string session_sha256;  // kLogout: 64 lower-case hex digits
+  std::string user;            // kLogoutUser: an account name (valid_account_name)
 };
 
 protocol::Bytes encode_operator_notice(const OperatorNotice& notice);
@@ -54,6 +59,7 @@ class BusOperators final : public BusHandler, public OperatorNews {
   // --- OperatorNews (changes made here) ---
   void accounts_changed() override;
   void session_ended(const std::string& session_sha256) override;
+  void sessions_of_user_ended(const std::string& user) override;
 
   // --- BusHandler ---
   void bus_message(const std::string& subject, const protocol::Bytes& data) override;

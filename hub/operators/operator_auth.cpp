@@ -136,7 +136,8 @@ HttpResponse OperatorAuth::logout(const HttpRequest& req, const Caller& caller) 
 
 void OperatorAuth::end_sessions_of(const std::string& user, const std::string& why) {
   if (auto s = sessions_.remove_user(user); !s.ok()) {
-    // The account's state refuses the sessions anyway; their rows expire.
+    // A row left behind grants nothing the account does not have now (the role
+    // is read on every request, a disabled account is refused); it expires.
     log_.error(s.error().wrap(why + ": ending the sessions of " + user).message());
   }
   operators_.disconnect_user(user, why);
@@ -150,9 +151,15 @@ void OperatorAuth::set_news(OperatorNews* news) {
 Status OperatorAuth::refresh(bool forget_sessions) {
   auto ended = accounts_.reload();
   if (!ended.ok()) return ended.error();
-  for (const EndedAccount& e : *ended) end_sessions_of(e.name, e.why);
+  // The instance that made the change removes the rows and tells that too.
+  for (const EndedAccount& e : *ended) sessions_of_user_ended(e.name, e.why);
   if (forget_sessions) sessions_.forget_all();
   return Status::Ok();
+}
+
+void OperatorAuth::sessions_of_user_ended(const std::string& user, const std::string& why) {
+  sessions_.forget_user(user);
+  operators_.disconnect_user(user, why);
 }
 
 }  // namespace tether::hub

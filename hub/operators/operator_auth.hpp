@@ -73,6 +73,9 @@ class OperatorAuth {
   Status refresh(bool forget_sessions);
   // Another instance ended the session with this cookie hash (logout).
   void forget_session(const std::string& session_sha256) { sessions_.forget(session_sha256); }
+  // Another instance ended every session of `user` (and removed their rows): the
+  // cached ones go and the user's sockets here close.
+  void sessions_of_user_ended(const std::string& user, const std::string& why);
 
   std::string session_cookie(const std::string& value, std::uint32_t max_age) const;
 

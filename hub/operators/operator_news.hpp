@@ -15,6 +15,9 @@ class OperatorNews {
   virtual void accounts_changed() = 0;
   // A login session ended here (logout): the others drop it from their caches.
   virtual void session_ended(const std::string& session_sha256) = 0;
+  // Every session of `user` ended here (account disabled, deleted, role changed):
+  // the others drop them from their caches and close the user's sockets.
+  virtual void sessions_of_user_ended(const std::string& user) = 0;
 };
 
 }  // namespace tether::hub

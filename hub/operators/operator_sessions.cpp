@@ -91,8 +91,14 @@ Status OperatorSessions::remove(std::string_view cookie) {
 }
 
 Status OperatorSessions::remove_user(const std::string& user) {
+  forget_user(user);
+  if (auto s = store_.delete_sessions_of(user); !s.ok()) return s;
+  if (news_ != nullptr) news_->sessions_of_user_ended(user);
+  return Status::Ok();
+}
+
+void OperatorSessions::forget_user(const std::string& user) {
   std::erase_if(cache_, [&](const auto& kv) { return kv.second.user == user; });
-  return store_.delete_sessions_of(user);
 }
 
 void OperatorSessions::forget(const std::string& session_sha256) {

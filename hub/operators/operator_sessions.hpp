@@ -43,7 +43,7 @@ class OperatorSessions {
         max_sessions_(max_sessions),
         max_per_account_(max_per_account) {}
 
-  // Who hears of logouts (nullptr: nobody).
+  // Who hears of logouts and of the sessions of a user ended (nullptr: nobody).
   void set_news(OperatorNews* news) { news_ = news; }
 
   // Stores a new session for `user` and returns its cookie.
@@ -54,8 +54,9 @@ class OperatorSessions {
   Status remove(std::string_view cookie);
   // Ends every session of `user` (account disabled, deleted, role changed).
   Status remove_user(const std::string& user);
-  // Another instance ended this session.
+  // Another instance ended this session, or every session of `user`.
   void forget(const std::string& session_sha256);
+  void forget_user(const std::string& user);
   // News may have been missed: every cookie is checked in the store again.
   void forget_all();
   std::size_t cached() const { return cache_.size(); }

@@ -653,8 +653,10 @@ TEST_P(OperatorStoreTest, AuditFiltersAndPages) {
 struct NewsRecorder final : OperatorNews {
   void accounts_changed() override { ++accounts; }
   void session_ended(const std::string& hash) override { ended.push_back(hash); }
+  void sessions_of_user_ended(const std::string& user) override { users.push_back(user); }
   int accounts = 0;
   std::vector<std::string> ended;
+  std::vector<std::string> users;
 };
 
 TEST_P(OperatorStoreTest, SessionsAreStoredHashedBoundedAndSwept) {
@@ -760,10 +762,13 @@ TEST_P(OperatorStoreTest, ASessionMadeOnOneInstanceHoldsOnAnother) {
   EXPECT_EQ(b.user_of(*bob2, 20'003), "bob");
   ASSERT_TRUE(a.remove_user("bob").ok());
   EXPECT_FALSE(a.user_of(*bob3, 20'004));
-  b.forget_all();
-  EXPECT_EQ(b.cached(), 0u);
+  EXPECT_EQ(news.users, std::vector<std::string>{"bob"});
+  EXPECT_EQ(b.user_of(*bob2, 20'004), "bob");  // cached until told
+  b.forget_user("bob");
   EXPECT_FALSE(b.user_of(*bob2, 20'004));
   EXPECT_FALSE(b.user_of(*bob3, 20'004));
+  b.forget_all();
+  EXPECT_EQ(b.cached(), 0u);
   // Garbage cookies are refused without a lookup.
   for (const std::string& bad : {std::string(), std::string("x"), std::string(64, 'g'),
                                  std::string(65, 'a'), std::string(64, 'A'), *bob3 + "0"}) {
@@ -832,14 +837,17 @@ TEST_P(OperatorStoreTest, AnotherInstancesAccountChangesArriveOnReload) {
 TEST(OperatorNotice, RoundTripsAndRefusesWhatIsMalformed) {
   using cluster::OperatorNotice;
   const std::string hash = sha256_hex("x");
-  for (const OperatorNotice& n : {OperatorNotice{OperatorNotice::Kind::kAccounts, "ab12", {}},
-                                  OperatorNotice{OperatorNotice::Kind::kLogout, "ab12", hash}}) {
+  for (const OperatorNotice& n :
+       {OperatorNotice{OperatorNotice::Kind::kAccounts, "ab12", {}, {}},
+        OperatorNotice{OperatorNotice::Kind::kLogout, "ab12", hash, {}},
+        OperatorNotice{OperatorNotice::Kind::kLogoutUser, "ab12", {}, "ann@example.org"}}) {
     const auto bytes = cluster::encode_operator_notice(n);
     auto back = cluster::decode_operator_notice(bytes);
     ASSERT_TRUE(back.ok()) << back.error().message();
     EXPECT_EQ(back->kind, n.kind);
     EXPECT_EQ(back->from, n.from);
     EXPECT_EQ(back->session_sha256, n.session_sha256);
+    EXPECT_EQ(back->user, n.user);
     // Every truncation is an error, never a crash.
     for (std::size_t cut = 0; cut < bytes.size(); ++cut) {
       EXPECT_FALSE(cluster::decode_operator_notice({bytes.data(), cut}).ok()) << cut;
@@ -859,6 +867,11 @@ TEST(OperatorNotice, RoundTripsAndRefusesWhatIsMalformed) {
       encoded({{"k", "logout"}, {"from", "ab12"}, {"s", "abc"}}),
       encoded({{"k", "logout"}, {"from", "ab12"}, {"s", std::string(64, 'G')}}),
       encoded({{"k", "logout"}, {"from", "ab12"}, {"s", protocol::Bytes(64, 'a')}}),
+      encoded({{"k", "logout-user"}, {"from", "ab12"}}),  // no account
+      encoded({{"k", "logout-user"}, {"from", "ab12"}, {"u", ""}}),
+      encoded({{"k", "logout-user"}, {"from", "ab12"}, {"u", "a b"}}),
+      encoded({{"k", "logout-user"}, {"from", "ab12"}, {"u", std::string(65, 'a')}}),
+      encoded({{"k", "logout-user"}, {"from", "ab12"}, {"u", 5}}),
       encoded({{"k", "accounts"}, {"from", "ab12"}, {"pad", std::string(2000, 'x')}}),
   };
   for (const auto& b : bad) EXPECT_FALSE(cluster::decode_operator_notice(b).ok());
@@ -1002,6 +1015,17 @@ TEST_P(TwoInstancesTest, AccountsTokensAndSessionsHoldOnEveryInstance) {
   deliver();
   EXPECT_EQ(b->rig->call("GET", "/api/devices", otto_b).status, 401u);
   EXPECT_EQ(b->login("otto", "otto-password").status, 200u);
+  // Disabled and enabled again on A before B hears: a reload alone would see no
+  // change, but B is told the sessions ended and refuses the cookie it cached.
+  const std::string otto_new = OperatorInstance::cookie_of(b->login("otto", "otto-password"));
+  EXPECT_EQ(b->rig->call("GET", "/api/devices", otto_new).status, 200u);
+  FakeLink op2;
+  b->core->operators().connected(12, "gw", "otto", op2, Role::kOperator);
+  ASSERT_EQ(a->rig->call("POST", "/api/accounts/otto/disable", admin_a).status, 200u);
+  ASSERT_EQ(a->rig->call("POST", "/api/accounts/otto/enable", admin_a).status, 200u);
+  deliver();
+  EXPECT_EQ(b->rig->call("GET", "/api/devices", otto_new).status, 401u);
+  EXPECT_EQ(op2.closed, close_code::kPolicy);
   // A logout on A ends the session B had cached.
   EXPECT_EQ(b->rig->call("GET", "/api/session", admin_a).status, 200u);
   ASSERT_EQ(a->rig->call("POST", "/api/logout", admin_a).status, 200u);
