@@ -6,6 +6,7 @@
 #include <openssl/sha.h>
 
 #include <charconv>
+#include <optional>
 #include <vector>
 
 namespace tether::hub {
@@ -103,40 +104,6 @@ Result<bool> verify_password(std::string_view password, std::string_view stored)
 bool constant_time_equal(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
   return CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
-}
-
-Result<std::string> OperatorSessions::create(const std::string& user, Clock::time_point now) {
-  auto id = random_hex(32);
-  if (!id.ok()) return id.error().wrap("creating a login session");
-  while (!sessions_.empty() && sessions_.size() >= max_sessions_) {
-    auto oldest = sessions_.begin();
-    for (auto it = sessions_.begin(); it != sessions_.end(); ++it) {
-      if (it->second.created < oldest->second.created) oldest = it;
-    }
-    sessions_.erase(oldest);
-  }
-  sessions_[*id] = Entry{user, now};
-  return *id;
-}
-
-std::optional<std::string> OperatorSessions::user_of(std::string_view session_id,
-                                                     Clock::time_point now) {
-  auto it = sessions_.find(session_id);
-  if (it == sessions_.end()) return std::nullopt;
-  if (now - it->second.created > ttl_) {
-    sessions_.erase(it);
-    return std::nullopt;
-  }
-  return it->second.user;
-}
-
-void OperatorSessions::remove(std::string_view session_id) {
-  auto it = sessions_.find(session_id);
-  if (it != sessions_.end()) sessions_.erase(it);
-}
-
-std::size_t OperatorSessions::remove_user(std::string_view user) {
-  return std::erase_if(sessions_, [&](const auto& kv) { return kv.second.user == user; });
 }
 
 }  // namespace tether::hub

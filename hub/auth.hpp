@@ -1,13 +1,10 @@
-// Credentials: device tokens (kept only as SHA-256), the operator's password
-// (PBKDF2-HMAC-SHA256 with a random salt) and operator login sessions (random
-// cookies held in memory; a hub restart logs everyone out).
+// Credentials: device tokens (kept only as SHA-256) and the operator's password
+// (PBKDF2-HMAC-SHA256 with a random salt). Login sessions are in
+// hub/operators/operator_sessions.hpp.
 #pragma once
 
-#include <chrono>
 #include <cstddef>
 #include <cstdint>
-#include <map>
-#include <optional>
 #include <string>
 #include <string_view>
 
@@ -30,34 +27,5 @@ Result<bool> verify_password(std::string_view password, std::string_view stored)
 
 // Compares two strings without early exit on the first difference.
 bool constant_time_equal(std::string_view a, std::string_view b);
-
-// Logged-in operators. Session ids are 256-bit random hex strings.
-class OperatorSessions {
- public:
-  using Clock = std::chrono::steady_clock;
-
-  OperatorSessions(std::chrono::seconds ttl, std::size_t max_sessions)
-      : ttl_(ttl), max_sessions_(max_sessions) {}
-
-  // Creates a session for `user`, evicting the oldest when full.
-  Result<std::string> create(const std::string& user, Clock::time_point now = Clock::now());
-  // The user of a live session, else nullopt (expired sessions are removed).
-  std::optional<std::string> user_of(std::string_view session_id,
-                                     Clock::time_point now = Clock::now());
-  void remove(std::string_view session_id);
-  // Ends every session of `user` (account disabled, deleted, role changed).
-  // Returns how many.
-  std::size_t remove_user(std::string_view user);
-  std::size_t size() const { return sessions_.size(); }
-
- private:
-  struct Entry {
-    std::string user;
-    Clock::time_point created;
-  };
-  std::chrono::seconds ttl_;
-  std::size_t max_sessions_;
-  std::map<std::string, Entry, std::less<>> sessions_;
-};
 
 }  // namespace tether::hub

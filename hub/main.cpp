@@ -20,6 +20,7 @@
 #include "hub/auth.hpp"
 #include "hub/cli/cli_main.hpp"
 #include "hub/cluster/bus_devices.hpp"
+#include "hub/cluster/bus_operators.hpp"
 #include "hub/cluster/nats_bus.hpp"
 #include "hub/config.hpp"
 #include "hub/core.hpp"
@@ -330,6 +331,7 @@ int serve(Invocation& inv, const Logger& log) {
   // bus.url: this instance shares its devices with the others on the bus.
   std::unique_ptr<cluster::NatsBus> bus;
   std::unique_ptr<cluster::BusDevices> bus_devices;
+  std::unique_ptr<cluster::BusOperators> bus_operators;
   if (!config.bus_url.empty()) {
     auto instance_id = random_hex(8);
     auto connected = instance_id.ok()
@@ -342,6 +344,7 @@ int serve(Invocation& inv, const Logger& log) {
     bus = std::move(*connected);
     bus_devices = std::make_unique<cluster::BusDevices>(*bus, *instance_id, log);
     (*core)->insert_device_layer(*bus_devices);
+    bus_operators = std::make_unique<cluster::BusOperators>(*bus, *instance_id, log);
     log.info("bus: " + config.bus_url + " as instance " + *instance_id);
   }
   auto server = Server::create(config, **store, accounts, **operator_store, **core, log);
@@ -349,6 +352,8 @@ int serve(Invocation& inv, const Logger& log) {
     log.error(server.error().message());
     return 1;
   }
+  // Accounts, tokens and sessions changed on one instance hold on every instance.
+  if (bus_operators) bus_operators->bind((*server)->operator_auth());
   // Software update: after the listener, whose port makes the default public URL.
   if (auto* updates = UpdateService::in((*core)->services())) {
     const std::string default_url = "https://localhost:" + std::to_string((*server)->port());

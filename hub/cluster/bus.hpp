@@ -1,5 +1,7 @@
 // The message bus as the cluster layer sees it: publish bytes on a subject,
-// subscribe to exact subjects, hear about (re)connections and a 1 s tick. NatsBus implements it
+// subscribe to exact subjects, hear about (re)connections and a 1 s tick. Several
+// handlers share one connection (the devices' and the operators' side), each
+// ignoring the subjects that are not its own. NatsBus implements it
 // over libnats; tests use an in-process one. Every call and every callback is on
 // the loop thread.
 #pragma once
@@ -27,8 +29,9 @@ class BusHandler {
 class Bus {
  public:
   virtual ~Bus() = default;
-  // Where messages and connection news go (set once, before the first message).
-  virtual void set_handler(BusHandler& handler) = 0;
+  // One more handler for every message and connection news (added before the
+  // first message, and outliving the bus's use).
+  virtual void add_handler(BusHandler& handler) = 0;
   // Queued for the bus (buffered while it is reconnecting). kUnavailable when the
   // connection is closed, kInvalidArgument when `data` is over the server's limit.
   virtual Status publish(const std::string& subject, const protocol::Bytes& data) = 0;

@@ -15,7 +15,7 @@ using Kind = BusMessage::Kind;
 
 BusDevices::BusDevices(Bus& bus, std::string instance_id, const Logger& log)
     : bus_(bus), self_(std::move(instance_id)), log_(log) {
-  bus_.set_handler(*this);
+  bus_.add_handler(*this);
 }
 
 void BusDevices::bind(LocalDevices& lower, DeviceEvents& upper, OperatorSide& operators) {
@@ -260,6 +260,7 @@ void BusDevices::expire(const std::string& instance) {
 }
 
 void BusDevices::bus_message(const std::string& subject, const protocol::Bytes& data) {
+  if (subject == bus_subjects::kOperators) return;  // BusOperators's
   auto decoded = decode_bus_message(data);
   if (!decoded.ok()) {
     log_.warn(decoded.error().wrap("bus: on " + subject.substr(0, 128)).message());

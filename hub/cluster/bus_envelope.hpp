@@ -5,6 +5,8 @@
 //   tether.device.<hex id>   the instance holding the device's link: send / receiving
 //   tether.instance.<id>     one instance: from-device (a device's reply to a session
 //                            that instance started)
+//   tether.operators         every instance: operator accounts, tokens or sessions
+//                            changed (bus_operators.hpp has its own small messages)
 //
 // The bus is a trusted peer, but a decoder still bounds and checks everything: a
 // message another version or a stray client publishes must not crash a hub.
@@ -64,6 +66,7 @@ bool valid_instance_id(const std::string& id);
 
 namespace bus_subjects {
 inline constexpr const char* kPresence = "tether.presence";
+inline constexpr const char* kOperators = "tether.operators";
 // Device ids may hold '.', NATS's token separator: the subject carries them in hex.
 std::string device(const std::string& device_id);
 std::string instance(const std::string& instance_id);

@@ -221,21 +221,21 @@ void NatsBus::unsubscribe(const std::string& subject) {
 }
 
 void NatsBus::delivered(const std::string& subject, const protocol::Bytes& data) {
-  if (handler_ != nullptr) handler_->bus_message(subject, data);
+  for (BusHandler* h : handlers_) h->bus_message(subject, data);
 }
 
 void NatsBus::connected(bool again) {
   log_.info(again ? "bus: reconnected" : "bus: connected");
-  if (handler_ != nullptr) handler_->bus_connected();
+  for (BusHandler* h : handlers_) h->bus_connected();
 }
 
 void NatsBus::disconnected() {
   log_.warn("bus: connection lost; reconnecting");
-  if (handler_ != nullptr) handler_->bus_disconnected();
+  for (BusHandler* h : handlers_) h->bus_disconnected();
 }
 
 void NatsBus::tick() {
-  if (handler_ != nullptr) handler_->bus_tick();
+  for (BusHandler* h : handlers_) h->bus_tick();
 }
 
 }  // namespace tether::hub::cluster

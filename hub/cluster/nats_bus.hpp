@@ -14,6 +14,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "hub/cluster/bus.hpp"
 #include "hub/config.hpp"
@@ -32,7 +33,7 @@ class NatsBus final : public Bus {
   NatsBus(const NatsBus&) = delete;
   NatsBus& operator=(const NatsBus&) = delete;
 
-  void set_handler(BusHandler& handler) override { handler_ = &handler; }
+  void add_handler(BusHandler& handler) override { handlers_.push_back(&handler); }
   Status publish(const std::string& subject, const protocol::Bytes& data) override;
   Status subscribe(const std::string& subject) override;
   void unsubscribe(const std::string& subject) override;
@@ -59,7 +60,7 @@ class NatsBus final : public Bus {
   NatsBus(LoopInbox& inbox, const Logger& log);
 
   const Logger& log_;
-  BusHandler* handler_ = nullptr;
+  std::vector<BusHandler*> handlers_;
   Shared shared_;
   // The libnats connection and subscriptions (nats.h stays out of this header).
   struct Handles;

@@ -17,19 +17,41 @@ bool valid_account_name(std::string_view name) {
 }
 
 Status Accounts::load() {
+  auto reloaded = reload();
+  if (!reloaded.ok()) return reloaded.error();
+  return Status::Ok();
+}
+
+Result<std::vector<EndedAccount>> Accounts::reload() {
   auto accounts = store_.accounts();
   if (!accounts.ok()) return accounts.error().wrap("loading operator accounts");
   auto tokens = store_.tokens();
   if (!tokens.ok()) return tokens.error().wrap("loading API tokens");
-  accounts_.clear();
-  tokens_by_hash_.clear();
+  std::map<std::string, Account, std::less<>> fresh;
   for (auto& a : *accounts) {
     // A stored account of the config admin's name is shadowed by the config.
     if (a.name == config_admin_) continue;
-    accounts_.emplace(a.name, std::move(a));
+    fresh.emplace(a.name, std::move(a));
   }
+  std::vector<EndedAccount> ended;
+  for (const auto& [name, before] : accounts_) {
+    auto now = fresh.find(name);
+    if (now == fresh.end()) {
+      ended.push_back({name, "account deleted"});
+    } else if (now->second.disabled && !before.disabled) {
+      ended.push_back({name, "account disabled"});
+    } else if (now->second.role != before.role) {
+      ended.push_back({name, "account role changed"});
+    }
+  }
+  accounts_ = std::move(fresh);
+  tokens_by_hash_.clear();
   for (auto& t : *tokens) tokens_by_hash_.emplace(t.token_sha256, std::move(t));
-  return Status::Ok();
+  return ended;
+}
+
+void Accounts::changed() const {
+  if (news_ != nullptr) news_->accounts_changed();
 }
 
 const Account* Accounts::find(std::string_view name) const {
@@ -67,8 +89,11 @@ Status Accounts::create(const std::string& name, Role role, const std::string& p
   }
   if (accounts_.size() >= kMaxAccounts) return Error(ErrorCode::kBusy, "too many accounts");
   Account a{name, role, password_hash, false, now_ms()};
-  if (auto s = store_.put_account(a); !s.ok()) return s;
+  auto added = store_.add_account(a);
+  if (!added.ok()) return added.error();
+  if (!*added) return Error(ErrorCode::kBusy, "an account named " + name + " exists");
   accounts_.emplace(name, std::move(a));
+  changed();
   return Status::Ok();
 }
 
@@ -78,6 +103,7 @@ Status Accounts::set_disabled(const std::string& name, bool disabled) {
   a.disabled = disabled;
   if (auto s = store_.put_account(a); !s.ok()) return s;
   accounts_[name] = std::move(a);
+  changed();
   return Status::Ok();
 }
 
@@ -87,6 +113,7 @@ Status Accounts::set_role(const std::string& name, Role role) {
   a.role = role;
   if (auto s = store_.put_account(a); !s.ok()) return s;
   accounts_[name] = std::move(a);
+  changed();
   return Status::Ok();
 }
 
@@ -96,6 +123,7 @@ Status Accounts::set_password_hash(const std::string& name, const std::string& p
   a.password_hash = password_hash;
   if (auto s = store_.put_account(a); !s.ok()) return s;
   accounts_[name] = std::move(a);
+  changed();
   return Status::Ok();
 }
 
@@ -104,6 +132,7 @@ Status Accounts::remove(const std::string& name) {
   if (auto s = store_.delete_account(name); !s.ok()) return s;
   accounts_.erase(name);
   std::erase_if(tokens_by_hash_, [&](const auto& kv) { return kv.second.user == name; });
+  changed();
   return Status::Ok();
 }
 
@@ -126,6 +155,7 @@ Result<NewToken> Accounts::create_token(const std::string& user, Role role,
   NewToken made{*secret, ApiToken{*id, user, role, label, sha256_hex(*secret), now_ms()}};
   if (auto s = store_.put_token(made.record); !s.ok()) return s.error();
   tokens_by_hash_.emplace(made.record.token_sha256, made.record);
+  changed();
   return made;
 }
 
@@ -152,6 +182,7 @@ Status Accounts::revoke_token(const std::string& id) {
   const std::string hash = t->token_sha256;
   if (auto s = store_.delete_token(id); !s.ok()) return s;
   tokens_by_hash_.erase(hash);
+  changed();
   return Status::Ok();
 }
 

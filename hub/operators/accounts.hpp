@@ -1,8 +1,9 @@
 // Operator accounts and API tokens as the hub uses them: an in-memory view of the
 // operator store (lookups on every request, without a database read), written
-// through on every change. The `[operator]` account of the configuration is the
-// first admin: always present, always admin, its password from the config file;
-// it cannot be disabled, deleted or changed from the API (edit the config).
+// through on every change. Several instances on one store each hold a view: every
+// change made here is news for the others (OperatorNews), which reload(). The `[operator]` account
+// of the configuration is the first admin: always present, always admin, its password from the
+// config file; it cannot be disabled, deleted or changed from the API (edit the config).
 //
 // API tokens: 256 random bits as hex, handed out once; the hub keeps only their
 // SHA-256. A token acts with its own role, never more than its account's current
@@ -17,6 +18,7 @@
 #include <vector>
 
 #include "hub/operators/caller.hpp"
+#include "hub/operators/operator_news.hpp"
 #include "hub/store/sql_operator_store.hpp"
 #include "protocol/result.hpp"
 
@@ -29,6 +31,12 @@ bool valid_account_name(std::string_view name);
 struct NewToken {
   std::string token;
   ApiToken record;
+};
+
+// An account whose login sessions and sockets must end after a reload, and why.
+struct EndedAccount {
+  std::string name;
+  std::string why;  // "account deleted", "account disabled", "account role changed"
 };
 
 class Accounts {
@@ -44,6 +52,11 @@ class Accounts {
 
   // Reads the store into memory.
   Status load();
+  // Reads the store again (another instance changed it) and tells which accounts
+  // were deleted, disabled or given another role since the last read.
+  Result<std::vector<EndedAccount>> reload();
+  // Who hears of each change made through this object (nullptr: nobody).
+  void set_news(OperatorNews* news) { news_ = news; }
 
   // nullptr when there is no such account. The config admin is included.
   const Account* find(std::string_view name) const;
@@ -72,10 +85,12 @@ class Accounts {
 
  private:
   Status check_changeable(const std::string& name) const;
+  void changed() const;
 
   SqlOperatorStore& store_;
   std::string config_admin_;
   Account config_account_;
+  OperatorNews* news_ = nullptr;
   std::map<std::string, Account, std::less<>> accounts_;
   std::map<std::string, ApiToken, std::less<>> tokens_by_hash_;
 };

@@ -124,13 +124,41 @@ void OperatorAuth::login(const HttpRequest& req, const HttpReply& done) {
 }
 
 HttpResponse OperatorAuth::logout(const HttpRequest& req, const Caller& caller) {
-  if (req.session_cookie) sessions_.remove(*req.session_cookie);
+  if (req.session_cookie) {
+    if (auto s = sessions_.remove(*req.session_cookie); !s.ok()) {
+      log_.error(s.error().wrap("logout of " + caller.user).message());
+      return json_error(500, "internal error");
+    }
+  }
   audit_.record({caller.user, "logout", {}, "ok", {}, req.peer, 0});
   return HttpResponse{200, "{}", session_cookie("", 0)};
 }
 
 void OperatorAuth::end_sessions_of(const std::string& user, const std::string& why) {
-  sessions_.remove_user(user);
+  if (auto s = sessions_.remove_user(user); !s.ok()) {
+    // A row left behind grants nothing the account does not have now (the role
+    // is read on every request, a disabled account is refused); it expires.
+    log_.error(s.error().wrap(why + ": ending the sessions of " + user).message());
+  }
+  operators_.disconnect_user(user, why);
+}
+
+void OperatorAuth::set_news(OperatorNews* news) {
+  accounts_.set_news(news);
+  sessions_.set_news(news);
+}
+
+Status OperatorAuth::refresh(bool forget_sessions) {
+  auto ended = accounts_.reload();
+  if (!ended.ok()) return ended.error();
+  // The instance that made the change removes the rows and tells that too.
+  for (const EndedAccount& e : *ended) sessions_of_user_ended(e.name, e.why);
+  if (forget_sessions) sessions_.forget_all();
+  return Status::Ok();
+}
+
+void OperatorAuth::sessions_of_user_ended(const std::string& user, const std::string& why) {
+  sessions_.forget_user(user);
   operators_.disconnect_user(user, why);
 }
 

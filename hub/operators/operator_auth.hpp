@@ -1,6 +1,7 @@
 // Who is calling: login (asynchronous, the password check runs on the
 // PasswordWorker), the caller behind a session cookie or an API token, and the
-// end of every session of an account that was disabled, deleted or changed.
+// end of every session of an account that was disabled, deleted or changed,
+// whether here or (refresh) on another instance of a cluster.
 //
 // Login, in order: the per-address and per-account limits (LoginLimiter; 429
 // when spent), then the password check off the loop. A name without an account
@@ -21,6 +22,8 @@
 #include "hub/operators/audit.hpp"
 #include "hub/operators/caller.hpp"
 #include "hub/operators/login_limiter.hpp"
+#include "hub/operators/operator_news.hpp"
+#include "hub/operators/operator_sessions.hpp"
 #include "hub/operators/operator_side.hpp"
 #include "hub/operators/password_worker.hpp"
 
@@ -60,6 +63,19 @@ class OperatorAuth {
 
   // Logs `user` out everywhere and closes its operator sockets (their shells stop).
   void end_sessions_of(const std::string& user, const std::string& why);
+
+  // Who hears of changes to accounts, tokens and sessions made here (nullptr: nobody).
+  void set_news(OperatorNews* news);
+  // Another instance changed accounts or tokens, or news may have been missed:
+  // reads them again and ends the sessions and sockets here of the accounts
+  // deleted, disabled or given another role. `forget_sessions` also drops the
+  // session cache, so that each cookie is checked in the store again.
+  Status refresh(bool forget_sessions);
+  // Another instance ended the session with this cookie hash (logout).
+  void forget_session(const std::string& session_sha256) { sessions_.forget(session_sha256); }
+  // Another instance ended every session of `user` (and removed their rows): the
+  // cached ones go and the user's sockets here close.
+  void sessions_of_user_ended(const std::string& user, const std::string& why);
 
   std::string session_cookie(const std::string& value, std::uint32_t max_age) const;
 

@@ -155,7 +155,8 @@ class Server::Impl {
       : config_(config),
         log_(log),
         core_(core),
-        sessions_(std::chrono::seconds(config.session_ttl_s), config.limits.max_operator_sessions),
+        sessions_(operator_store, std::chrono::seconds(config.session_ttl_s),
+                  config.limits.max_operator_sessions),
         passwords_(core.inbox(), PasswordWorker::Mode::kThread),
         auth_(accounts, sessions_, passwords_, limiter_, core.operators(), core.audit(),
               config.session_ttl_s, log),
@@ -170,6 +171,7 @@ class Server::Impl {
   Status start();
   int run();
   std::uint16_t port() const { return port_; }
+  OperatorAuth& operator_auth() { return auth_; }
 
   static int callback(lws* wsi, lws_callback_reasons reason, void* user, void* in, std::size_t len);
   static int signal_callback(lws* wsi, lws_callback_reasons reason, void* user, void* in,
@@ -908,6 +910,9 @@ std::uint16_t Server::port() const {
 }
 int Server::run() {
   return impl_->run();
+}
+OperatorAuth& Server::operator_auth() {
+  return impl_->operator_auth();
 }
 
 }  // namespace tether::hub

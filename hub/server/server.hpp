@@ -17,6 +17,7 @@
 #include "hub/config.hpp"
 #include "hub/core.hpp"
 #include "hub/operators/accounts.hpp"
+#include "hub/operators/operator_auth.hpp"
 #include "hub/store/sql_operator_store.hpp"
 #include "hub/store/store.hpp"
 #include "protocol/result.hpp"
@@ -39,6 +40,9 @@ class Server {
 
   // The port actually listened on (useful with listen.port = 0).
   std::uint16_t port() const;
+
+  // Logins and sessions, for the cluster layer to bind to (before run()).
+  OperatorAuth& operator_auth();
 
   // Serves until SIGINT or SIGTERM. Returns the process exit status.
   int run();

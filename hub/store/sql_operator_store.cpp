@@ -55,7 +55,15 @@ std::vector<sql::Migration> migrations(sql::Dialect dialect) {
         " BEFORE UPDATE OR DELETE OR TRUNCATE ON audit_log"
         " FOR EACH STATEMENT EXECUTE FUNCTION audit_log_append_only()");
   }
-  return {{1, std::move(schema)}};
+  // Version 2: login sessions, shared by the instances on one database.
+  std::vector<std::string> sessions = {
+      "CREATE TABLE IF NOT EXISTS operator_sessions ("
+      " session_sha256 TEXT PRIMARY KEY, \"user\" TEXT NOT NULL,"
+      " created_ms INTEGER NOT NULL, expires_ms INTEGER NOT NULL)",
+      "CREATE INDEX IF NOT EXISTS operator_sessions_user ON operator_sessions(\"user\")",
+      "CREATE INDEX IF NOT EXISTS operator_sessions_expires ON operator_sessions(expires_ms)",
+  };
+  return {{1, std::move(schema)}, {2, std::move(sessions)}};
 }
 
 }  // namespace
@@ -109,10 +117,22 @@ Status SqlOperatorStore::put_account(const Account& a) {
   return Status::Ok();
 }
 
+Result<bool> SqlOperatorStore::add_account(const Account& a) {
+  auto added = again_if_unavailable([&] {
+    return db_->run(
+        "INSERT INTO operator_accounts(name, role, password_hash, disabled, created_ms)"
+        " VALUES ($1, $2, $3, $4, $5) ON CONFLICT(name) DO NOTHING",
+        {a.name, role_name(a.role), a.password_hash, a.disabled ? 1 : 0, a.created_ms});
+  });
+  if (!added.ok()) return added.error().wrap("saving account " + a.name);
+  return *added == 1;
+}
+
 Status SqlOperatorStore::delete_account(const std::string& name) {
   return again_if_unavailable([&] {
     return sql::transaction(*db_, "deleting account " + name, [&]() -> Status {
       for (const char* sql : {"DELETE FROM operator_tokens WHERE \"user\" = $1",
+                              "DELETE FROM operator_sessions WHERE \"user\" = $1",
                               "DELETE FROM operator_accounts WHERE name = $1"}) {
         if (auto deleted = db_->run(sql, {name}); !deleted.ok()) return deleted.error();
       }
@@ -155,6 +175,80 @@ Status SqlOperatorStore::delete_token(const std::string& id) {
       [&] { return db_->run("DELETE FROM operator_tokens WHERE id = $1", {id}); });
   if (!deleted.ok()) return deleted.error().wrap("revoking a token");
   return Status::Ok();
+}
+
+Status SqlOperatorStore::put_session(const StoredSession& s, std::size_t max_per_account,
+                                     std::size_t max_total, std::int64_t now_ms) {
+  const auto per_account = static_cast<std::int64_t>(max_per_account);
+  const auto total = static_cast<std::int64_t>(max_total);
+  return again_if_unavailable([&] {
+    return sql::transaction(*db_, "saving a login session", [&]() -> Status {
+      if (auto swept = db_->run("DELETE FROM operator_sessions WHERE expires_ms <= $1", {now_ms});
+          !swept.ok()) {
+        return swept.error();
+      }
+      if (auto put = db_->run(
+              "INSERT INTO operator_sessions(session_sha256, \"user\", created_ms, expires_ms)"
+              " VALUES ($1, $2, $3, $4)",
+              {s.session_sha256, s.user, s.created_ms, s.expires_ms});
+          !put.ok()) {
+        return put.error();
+      }
+      // The newest ones stay; ties by hash, so that every engine keeps the same.
+      if (auto trimmed =
+              db_->run("DELETE FROM operator_sessions WHERE \"user\" = $1 AND session_sha256 NOT IN"
+                       " (SELECT session_sha256 FROM operator_sessions WHERE \"user\" = $1"
+                       " ORDER BY created_ms DESC, session_sha256 DESC LIMIT $2)",
+                       {s.user, per_account});
+          !trimmed.ok()) {
+        return trimmed.error();
+      }
+      if (auto trimmed = db_->run("DELETE FROM operator_sessions WHERE session_sha256 NOT IN"
+                                  " (SELECT session_sha256 FROM operator_sessions"
+                                  " ORDER BY created_ms DESC, session_sha256 DESC LIMIT $1)",
+                                  {total});
+          !trimmed.ok()) {
+        return trimmed.error();
+      }
+      return Status::Ok();
+    });
+  });
+}
+
+Result<std::optional<StoredSession>> SqlOperatorStore::session(const std::string& session_sha256,
+                                                               std::int64_t now_ms) {
+  auto rows = again_if_unavailable([&] {
+    return db_->query(
+        "SELECT session_sha256, \"user\", created_ms, expires_ms FROM operator_sessions"
+        " WHERE session_sha256 = $1 AND expires_ms > $2",
+        {session_sha256, now_ms});
+  });
+  if (!rows.ok()) return rows.error().wrap("reading a login session");
+  if (rows->empty()) return std::optional<StoredSession>();
+  const sql::Row& r = rows->front();
+  return std::optional<StoredSession>(StoredSession{r.text(0), r.text(1), r.int64(2), r.int64(3)});
+}
+
+Status SqlOperatorStore::delete_session(const std::string& session_sha256) {
+  auto deleted = again_if_unavailable([&] {
+    return db_->run("DELETE FROM operator_sessions WHERE session_sha256 = $1", {session_sha256});
+  });
+  if (!deleted.ok()) return deleted.error().wrap("ending a login session");
+  return Status::Ok();
+}
+
+Status SqlOperatorStore::delete_sessions_of(const std::string& user) {
+  auto deleted = again_if_unavailable(
+      [&] { return db_->run("DELETE FROM operator_sessions WHERE \"user\" = $1", {user}); });
+  if (!deleted.ok()) return deleted.error().wrap("ending the login sessions of " + user);
+  return Status::Ok();
+}
+
+Result<std::size_t> SqlOperatorStore::session_count() {
+  auto rows =
+      again_if_unavailable([&] { return db_->query("SELECT COUNT(*) FROM operator_sessions"); });
+  if (!rows.ok()) return rows.error().wrap("counting login sessions");
+  return rows->empty() ? std::size_t{0} : static_cast<std::size_t>(rows->front().int64(0));
 }
 
 void SqlOperatorStore::record(AuditEvent event) {

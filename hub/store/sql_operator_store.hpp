@@ -4,11 +4,15 @@
 //
 //   operator_accounts  name, role, PBKDF2 password hash, disabled flag
 //   operator_tokens    id, owner, role, label, SHA-256 of the token (never the token)
+//   operator_sessions  login sessions: SHA-256 of the cookie (never the cookie),
+//                      owner, created and expiry times; shared by every instance
+//                      on the same database, so a login outlives its instance
 //   audit_log          append-only: triggers refuse UPDATE and DELETE (and, on
 //                      PostgreSQL, TRUNCATE)
 //
-// Accounts and tokens are few and change rarely: their writes are synchronous
-// (an admin's request, the command line). Audit events arrive on the traffic
+// Accounts, tokens and sessions are few and change rarely: their reads and writes
+// are synchronous (an admin's request, a login, a cookie first seen here, the
+// command line). Audit events arrive on the traffic
 // path: record() queues them and a writer thread inserts them in batches; past
 // kMaxQueuedAudit queued events new ones are dropped and counted (never blocks
 // the loop). Reads of the trail first wait for what is already queued.
@@ -46,6 +50,14 @@ struct ApiToken {
   std::int64_t created_ms = 0;
 };
 
+// A login session as stored. The cookie itself is never stored.
+struct StoredSession {
+  std::string session_sha256;
+  std::string user;
+  std::int64_t created_ms = 0;
+  std::int64_t expires_ms = 0;
+};
+
 struct AuditRecord {
   std::int64_t id = 0;
   AuditEvent event;
@@ -76,13 +88,30 @@ class SqlOperatorStore final : public AuditSink {
   Result<std::vector<Account>> accounts();
   // Inserts or replaces the row named account.name.
   Status put_account(const Account& account);
-  // Removes the account and its tokens (in one transaction).
+  // Inserts a new account; false when one of that name exists (made meanwhile by
+  // another instance), which is left as it was.
+  Result<bool> add_account(const Account& account);
+  // Removes the account, its tokens and its sessions (in one transaction).
   Status delete_account(const std::string& name);
 
   // --- tokens ---
   Result<std::vector<ApiToken>> tokens();
   Status put_token(const ApiToken& token);
   Status delete_token(const std::string& id);
+
+  // --- login sessions ---
+  // In one transaction: removes expired sessions (of everyone), stores `session`,
+  // then removes the oldest sessions of its user past `max_per_account` and the
+  // oldest of all past `max_total`.
+  Status put_session(const StoredSession& session, std::size_t max_per_account,
+                     std::size_t max_total, std::int64_t now_ms);
+  // The session with that cookie hash if it exists and has not expired at `now_ms`.
+  Result<std::optional<StoredSession>> session(const std::string& session_sha256,
+                                               std::int64_t now_ms);
+  Status delete_session(const std::string& session_sha256);
+  Status delete_sessions_of(const std::string& user);
+  // How many sessions are stored (expired ones included until swept), for tests.
+  Result<std::size_t> session_count();
 
   // --- audit ---
   void record(AuditEvent event) override;

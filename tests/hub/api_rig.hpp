@@ -20,6 +20,7 @@
 #include "hub/operators/accounts_api.hpp"
 #include "hub/operators/login_limiter.hpp"
 #include "hub/operators/operator_auth.hpp"
+#include "hub/operators/operator_sessions.hpp"
 #include "hub/operators/password_worker.hpp"
 #include "hub/store/sql_operator_store.hpp"
 
@@ -92,7 +93,7 @@ class ApiRig {
  public:
   LoopInbox inbox;
   Accounts accounts;
-  OperatorSessions sessions{std::chrono::seconds(3600), 64};
+  OperatorSessions sessions{*operator_store_, std::chrono::seconds(3600), 64};
   LoginLimiter limiter;
   PasswordWorker passwords;
   OperatorAuth auth;

@@ -13,8 +13,8 @@
 // the PostgreSQL store (issue #19).
 //
 // HAProxy balances on the client's address (`balance source`, consistent
-// hashing): an operator's login session lives in the memory of the instance
-// that made it, so all of one client's connections must land on that instance.
+// hashing): all of one client's connections land on one instance while it is up
+// (login sessions are in the shared store, so any instance knows the cookie).
 // On one machine every client is 127.0.0.1, so simulated devices dial from a
 // range of loopback addresses (tether-sim --source-addresses) and operators pick
 // one with `from` (Linux routes all of 127/8 to lo).
@@ -204,7 +204,7 @@ export async function instanceThat(cluster, pattern, fn) {
 }
 
 // An operator coming from local address `from` through the balancer: which
-// instance it landed on (its login session lives there), its cookie, and
+// instance it landed on (where it logged in), its cookie, and
 // attach(device) for a WebSocket to a device.
 export async function operatorFrom(cluster, from) {
   const { hub, result: cookie } = await instanceThat(cluster, '^.*operator admin logged in$',

@@ -156,7 +156,7 @@ class TestNetwork {
 class TestBus final : public cluster::Bus {
  public:
   explicit TestBus(TestNetwork& network) : network_(network) { network_.members.push_back(this); }
-  void set_handler(cluster::BusHandler& handler) override { handler_ = &handler; }
+  void add_handler(cluster::BusHandler& handler) override { handlers.push_back(&handler); }
   Status publish(const std::string& subject, const protocol::Bytes& data) override {
     if (down) return Error(ErrorCode::kUnavailable, "down");
     network_.deliver_later(this, subject, data);
@@ -168,7 +168,7 @@ class TestBus final : public cluster::Bus {
   }
   void unsubscribe(const std::string& subject) override { subjects.erase(subject); }
 
-  cluster::BusHandler* handler_ = nullptr;
+  std::vector<cluster::BusHandler*> handlers;
   std::set<std::string> subjects;
   bool down = false;
 
@@ -184,7 +184,7 @@ void TestNetwork::pump() {
       // No echo, as NatsBus asks of the server.
       if (bus == p.from || bus->down || bus->subjects.count(p.subject) == 0) continue;
       ++delivered;
-      bus->handler_->bus_message(p.subject, p.data);
+      for (cluster::BusHandler* h : bus->handlers) h->bus_message(p.subject, p.data);
     }
   }
 }

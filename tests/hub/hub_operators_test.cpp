@@ -5,15 +5,21 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <tuple>
+#include <utility>
 #include <vector>
 
+#include "hub/cluster/bus_envelope.hpp"
+#include "hub/cluster/bus_operators.hpp"
 #include "hub/core.hpp"
 #include "hub/json.hpp"
 #include "hub/operators/login_limiter.hpp"
 #include "hub/operators/message_roles.hpp"
+#include "hub/operators/operator_sessions.hpp"
 #include "protocol/codec.hpp"
 #include "protocol/control.hpp"
 #include "protocol/message.hpp"
@@ -640,6 +646,422 @@ TEST_P(OperatorStoreTest, AuditFiltersAndPages) {
   ASSERT_EQ(bad->size(), 2u);
   EXPECT_EQ(bad->at(1).event.detail, "/tmp/\xEF\xBF\xBD\xEF\xBF\xBD");
 }
+
+// ------------------------------------------------- several instances, one store
+
+// What an instance would tell the others.
+struct NewsRecorder final : OperatorNews {
+  void accounts_changed() override { ++accounts; }
+  void session_ended(const std::string& hash) override { ended.push_back(hash); }
+  void sessions_of_user_ended(const std::string& user) override { users.push_back(user); }
+  int accounts = 0;
+  std::vector<std::string> ended;
+  std::vector<std::string> users;
+};
+
+TEST_P(OperatorStoreTest, SessionsAreStoredHashedBoundedAndSwept) {
+  auto database = SqlTestStore::create(GetParam());
+  ASSERT_TRUE(database.ok()) << database.error().message();
+  auto store = SqlOperatorStore::open((*database)->url());
+  ASSERT_TRUE(store.ok()) << store.error().message();
+  SqlOperatorStore& s = **store;
+  auto hash = [](int i) { return sha256_hex("cookie" + std::to_string(i)); };
+  auto present = [&](int i, std::int64_t now) {
+    auto found = s.session(hash(i), now);
+    EXPECT_TRUE(found.ok());
+    return found.ok() && found->has_value();
+  };
+  // Two per account, three in all; the oldest go first.
+  ASSERT_TRUE(s.put_session({hash(1), "ann", 100, 10'000}, 2, 3, 100).ok());
+  ASSERT_TRUE(s.put_session({hash(2), "ann", 101, 10'000}, 2, 3, 101).ok());
+  ASSERT_TRUE(s.put_session({hash(3), "ann", 102, 10'000}, 2, 3, 102).ok());
+  EXPECT_FALSE(present(1, 200));
+  EXPECT_TRUE(present(2, 200));
+  EXPECT_TRUE(present(3, 200));
+  auto row = s.session(hash(3), 200);
+  ASSERT_TRUE(row.ok() && row->has_value());
+  EXPECT_EQ((*row)->user, "ann");
+  EXPECT_EQ((*row)->created_ms, 102);
+  EXPECT_EQ((*row)->expires_ms, 10'000);
+  ASSERT_TRUE(s.put_session({hash(4), "bob", 103, 10'000}, 2, 3, 103).ok());
+  ASSERT_TRUE(s.put_session({hash(5), "bob", 104, 10'000}, 2, 3, 104).ok());
+  EXPECT_FALSE(present(2, 200));  // the oldest of all
+  EXPECT_EQ(*s.session_count(), 3u);
+  // Expired: not found, and swept by the next login.
+  EXPECT_FALSE(present(3, 10'000));
+  EXPECT_EQ(*s.session_count(), 3u);
+  ASSERT_TRUE(s.put_session({hash(6), "cy", 20'000, 30'000}, 2, 3, 20'000).ok());
+  EXPECT_EQ(*s.session_count(), 1u);
+  // A duplicate hash is refused, not merged.
+  EXPECT_FALSE(s.put_session({hash(6), "eve", 20'001, 30'000}, 2, 3, 20'001).ok());
+  // Logout, logging a user out, deleting an account.
+  ASSERT_TRUE(s.put_session({hash(7), "cy", 20'001, 30'000}, 2, 3, 20'001).ok());
+  ASSERT_TRUE(s.delete_session(hash(7)).ok());
+  EXPECT_FALSE(present(7, 20'002));
+  ASSERT_TRUE(s.delete_sessions_of("cy").ok());
+  EXPECT_EQ(*s.session_count(), 0u);
+  ASSERT_TRUE(s.put_account({"dan", Role::kViewer, quick_hash("dan-password"), false, 1}).ok());
+  ASSERT_TRUE(s.put_session({hash(8), "dan", 20'002, 30'000}, 2, 3, 20'002).ok());
+  ASSERT_TRUE(s.put_session({hash(9), "cy", 20'002, 30'000}, 2, 3, 20'002).ok());
+  ASSERT_TRUE(s.delete_account("dan").ok());
+  EXPECT_FALSE(present(8, 20'003));
+  EXPECT_TRUE(present(9, 20'003));
+}
+
+TEST_P(OperatorStoreTest, ASessionMadeOnOneInstanceHoldsOnAnother) {
+  auto database = SqlTestStore::create(GetParam());
+  ASSERT_TRUE(database.ok()) << database.error().message();
+  auto store_a = SqlOperatorStore::open((*database)->url());
+  auto store_b = SqlOperatorStore::open((*database)->url());
+  ASSERT_TRUE(store_a.ok() && store_b.ok());
+  OperatorSessions a(**store_a, std::chrono::seconds(60), 8, 2);
+  OperatorSessions b(**store_b, std::chrono::seconds(60), 8, 2);
+  NewsRecorder news;
+  a.set_news(&news);
+  auto cookie = a.create("ann", 1000);
+  ASSERT_TRUE(cookie.ok());
+  EXPECT_EQ(cookie->size(), 64u);
+  EXPECT_EQ(b.cached(), 0u);
+  EXPECT_EQ(b.user_of(*cookie, 2000), "ann");  // from the store
+  EXPECT_EQ(b.cached(), 1u);
+  // The store holds the cookie's hash, never the cookie.
+  auto db = (*database)->connect("hub.db");
+  ASSERT_TRUE(db.ok());
+  auto rows = (*db)->query("SELECT session_sha256, \"user\" FROM operator_sessions");
+  ASSERT_TRUE(rows.ok());
+  ASSERT_EQ(rows->size(), 1u);
+  EXPECT_EQ(rows->front().text(0), sha256_hex(*cookie));
+  // The instance that made it can die: the session does not depend on it.
+  {
+    auto store_c = SqlOperatorStore::open((*database)->url());
+    ASSERT_TRUE(store_c.ok());
+    OperatorSessions c(**store_c, std::chrono::seconds(60), 8, 2);
+    EXPECT_EQ(c.user_of(*cookie, 2000), "ann");
+  }
+  // Logout on A: the row goes, the others are told and drop their copy.
+  ASSERT_TRUE(a.remove(*cookie).ok());
+  ASSERT_EQ(news.ended.size(), 1u);
+  EXPECT_EQ(news.ended[0], sha256_hex(*cookie));
+  EXPECT_FALSE(a.user_of(*cookie, 3000));
+  b.forget(news.ended[0]);
+  EXPECT_FALSE(b.user_of(*cookie, 3000));
+  // Sessions live ttl from login.
+  auto later = a.create("ann", 10'000);
+  ASSERT_TRUE(later.ok());
+  EXPECT_EQ(b.user_of(*later, 69'999), "ann");
+  EXPECT_FALSE(b.user_of(*later, 70'000));
+  // Two per account: a third login of bob ends his first, on every instance.
+  auto bob1 = a.create("bob", 20'000);
+  auto bob2 = a.create("bob", 20'001);
+  auto bob3 = a.create("bob", 20'002);
+  ASSERT_TRUE(bob1.ok() && bob2.ok() && bob3.ok());
+  EXPECT_FALSE(a.user_of(*bob1, 20'003));
+  EXPECT_FALSE(b.user_of(*bob1, 20'003));
+  EXPECT_EQ(b.user_of(*bob3, 20'003), "bob");
+  // Ending a user's sessions (disabled on A); B checks again after forget_all.
+  EXPECT_EQ(b.user_of(*bob2, 20'003), "bob");
+  ASSERT_TRUE(a.remove_user("bob").ok());
+  EXPECT_FALSE(a.user_of(*bob3, 20'004));
+  EXPECT_EQ(news.users, std::vector<std::string>{"bob"});
+  EXPECT_EQ(b.user_of(*bob2, 20'004), "bob");  // cached until told
+  b.forget_user("bob");
+  EXPECT_FALSE(b.user_of(*bob2, 20'004));
+  EXPECT_FALSE(b.user_of(*bob3, 20'004));
+  b.forget_all();
+  EXPECT_EQ(b.cached(), 0u);
+  // Garbage cookies are refused without a lookup.
+  for (const std::string& bad : {std::string(), std::string("x"), std::string(64, 'g'),
+                                 std::string(65, 'a'), std::string(64, 'A'), *bob3 + "0"}) {
+    EXPECT_FALSE(b.user_of(bad, 20'004)) << bad;
+  }
+  // An unknown cookie is looked up once: a row appearing later for it is not
+  // read again (a real cookie is stored before anyone has it).
+  const std::string unknown(64, 'c');
+  EXPECT_FALSE(b.user_of(unknown, 20'005));
+  ASSERT_TRUE(
+      (*store_a)->put_session({sha256_hex(unknown), "eve", 20'005, 90'000}, 2, 8, 20'005).ok());
+  EXPECT_FALSE(b.user_of(unknown, 20'006));
+  OperatorSessions fresh(**store_b, std::chrono::seconds(60), 8, 2);
+  EXPECT_EQ(fresh.user_of(unknown, 20'006), "eve");
+}
+
+TEST_P(OperatorStoreTest, AnotherInstancesAccountChangesArriveOnReload) {
+  auto database = SqlTestStore::create(GetParam());
+  ASSERT_TRUE(database.ok()) << database.error().message();
+  auto store_a = SqlOperatorStore::open((*database)->url());
+  auto store_b = SqlOperatorStore::open((*database)->url());
+  ASSERT_TRUE(store_a.ok() && store_b.ok());
+  Accounts a(**store_a, "root", quick_hash("root-password"));
+  Accounts b(**store_b, "root", quick_hash("root-password"));
+  ASSERT_TRUE(a.load().ok() && b.load().ok());
+  NewsRecorder news;
+  a.set_news(&news);
+  for (const char* name : {"vera", "otto", "ida"}) {
+    ASSERT_TRUE(a.create(name, Role::kViewer, quick_hash("pw-" + std::string(name))).ok());
+  }
+  auto otto_token = a.create_token("otto", Role::kViewer, "ci");
+  auto vera_token = a.create_token("vera", Role::kViewer, "ci");
+  ASSERT_TRUE(otto_token.ok() && vera_token.ok());
+  EXPECT_EQ(news.accounts, 5);
+  EXPECT_EQ(b.find("vera"), nullptr);
+  // B has not heard yet: creating the same name there is refused, not an overwrite.
+  EXPECT_EQ(b.create("vera", Role::kAdmin, quick_hash("other")).error().code(), ErrorCode::kBusy);
+  auto ended = b.reload();
+  ASSERT_TRUE(ended.ok());
+  EXPECT_TRUE(ended->empty());
+  ASSERT_NE(b.find("vera"), nullptr);
+  EXPECT_EQ(b.find("vera")->role, Role::kViewer);
+  EXPECT_TRUE(b.caller_for_token(otto_token->token).has_value());
+  ASSERT_TRUE(a.set_role("vera", Role::kOperator).ok());
+  ASSERT_TRUE(a.set_disabled("otto", true).ok());
+  ASSERT_TRUE(a.remove("ida").ok());
+  ASSERT_TRUE(a.revoke_token(vera_token->record.id).ok());
+  ASSERT_TRUE(a.set_password_hash("root", "x").error().code() == ErrorCode::kAccessDenied);
+  EXPECT_EQ(news.accounts, 9);
+  ended = b.reload();
+  ASSERT_TRUE(ended.ok());
+  std::map<std::string, std::string> why;
+  for (const auto& e : *ended) why[e.name] = e.why;
+  EXPECT_EQ(why, (std::map<std::string, std::string>{{"ida", "account deleted"},
+                                                     {"otto", "account disabled"},
+                                                     {"vera", "account role changed"}}));
+  EXPECT_FALSE(b.caller_for_token(otto_token->token).has_value());
+  EXPECT_FALSE(b.caller_for_token(vera_token->token).has_value());
+  EXPECT_EQ(b.find("ida"), nullptr);
+  // Nothing new: nothing ends.
+  ended = b.reload();
+  ASSERT_TRUE(ended.ok());
+  EXPECT_TRUE(ended->empty());
+}
+
+TEST(OperatorNotice, RoundTripsAndRefusesWhatIsMalformed) {
+  using cluster::OperatorNotice;
+  const std::string hash = sha256_hex("x");
+  for (const OperatorNotice& n :
+       {OperatorNotice{OperatorNotice::Kind::kAccounts, "ab12", {}, {}},
+        OperatorNotice{OperatorNotice::Kind::kLogout, "ab12", hash, {}},
+        OperatorNotice{OperatorNotice::Kind::kLogoutUser, "ab12", {}, "ann@example.org"}}) {
+    const auto bytes = cluster::encode_operator_notice(n);
+    auto back = cluster::decode_operator_notice(bytes);
+    ASSERT_TRUE(back.ok()) << back.error().message();
+    EXPECT_EQ(back->kind, n.kind);
+    EXPECT_EQ(back->from, n.from);
+    EXPECT_EQ(back->session_sha256, n.session_sha256);
+    EXPECT_EQ(back->user, n.user);
+    // Every truncation is an error, never a crash.
+    for (std::size_t cut = 0; cut < bytes.size(); ++cut) {
+      EXPECT_FALSE(cluster::decode_operator_notice({bytes.data(), cut}).ok()) << cut;
+    }
+  }
+  auto encoded = [](protocol::Map map) { return protocol::encode_value(protocol::Value(map)); };
+  const std::vector<protocol::Bytes> bad = {
+      protocol::Bytes{0xc1},                                // not msgpack
+      protocol::encode_value(protocol::Value("accounts")),  // not a map
+      encoded({{"from", "ab12"}}),                          // no kind
+      encoded({{"k", 7}, {"from", "ab12"}}),                // kind of the wrong type
+      encoded({{"k", "reboot"}, {"from", "ab12"}}),         // unknown kind
+      encoded({{"k", "accounts"}}),                         // no sender
+      encoded({{"k", "accounts"}, {"from", "AB.12"}}),      // not an instance id
+      encoded({{"k", "accounts"}, {"from", 12}}),           // sender of the wrong type
+      encoded({{"k", "logout"}, {"from", "ab12"}}),         // no session
+      encoded({{"k", "logout"}, {"from", "ab12"}, {"s", "abc"}}),
+      encoded({{"k", "logout"}, {"from", "ab12"}, {"s", std::string(64, 'G')}}),
+      encoded({{"k", "logout"}, {"from", "ab12"}, {"s", protocol::Bytes(64, 'a')}}),
+      encoded({{"k", "logout-user"}, {"from", "ab12"}}),  // no account
+      encoded({{"k", "logout-user"}, {"from", "ab12"}, {"u", ""}}),
+      encoded({{"k", "logout-user"}, {"from", "ab12"}, {"u", "a b"}}),
+      encoded({{"k", "logout-user"}, {"from", "ab12"}, {"u", std::string(65, 'a')}}),
+      encoded({{"k", "logout-user"}, {"from", "ab12"}, {"u", 5}}),
+      encoded({{"k", "accounts"}, {"from", "ab12"}, {"pad", std::string(2000, 'x')}}),
+  };
+  for (const auto& b : bad) EXPECT_FALSE(cluster::decode_operator_notice(b).ok());
+}
+
+// Two instances' buses joined back to back: what one publishes waits until
+// deliver() on the other (if it subscribed).
+class LoopbackBus final : public cluster::Bus {
+ public:
+  void add_handler(cluster::BusHandler& handler) override { handlers.push_back(&handler); }
+  Status publish(const std::string& subject, const protocol::Bytes& data) override {
+    if (down) return Error(ErrorCode::kUnavailable, "down");
+    if (peer != nullptr && peer->subjects.count(subject) != 0) {
+      peer->pending.emplace_back(subject, data);
+    }
+    return Status::Ok();
+  }
+  Status subscribe(const std::string& subject) override {
+    subjects.insert(subject);
+    return Status::Ok();
+  }
+  void unsubscribe(const std::string& subject) override { subjects.erase(subject); }
+  std::size_t deliver() {
+    auto now = std::exchange(pending, {});
+    for (const auto& [subject, data] : now) {
+      for (cluster::BusHandler* h : handlers) h->bus_message(subject, data);
+    }
+    return now.size();
+  }
+
+  LoopbackBus* peer = nullptr;
+  bool down = false;
+  std::vector<cluster::BusHandler*> handlers;
+  std::set<std::string> subjects;
+  std::vector<std::pair<std::string, protocol::Bytes>> pending;
+};
+
+// One hub instance's operator side on the shared store, with a device "gw".
+struct OperatorInstance {
+  OperatorInstance(const sql::StoreUrl& url, const std::string& id) {
+    EXPECT_TRUE(store.put_device("gw", sha256_hex("t"), 1).ok());
+    auto c = HubCore::create(store, monitoring, config_store, commands, limits, log);
+    EXPECT_TRUE(c.ok());
+    core = std::move(*c);
+    rig = std::make_unique<testing::ApiRig>(store, core->devices(), core->operators(),
+                                            core->services(), core->audit(), log, url);
+    core->set_audit_sink(&rig->store());
+    EXPECT_TRUE(rig->accounts.load().ok());
+    core->devices().connected(1, "gw", dev);
+    news = std::make_unique<cluster::BusOperators>(bus, id, log);
+    news->bind(rig->auth);
+  }
+  ~OperatorInstance() { core->set_audit_sink(nullptr); }
+  HttpResponse login(const std::string& user, const std::string& password) {
+    HttpRequest req{
+        "POST", "/api/login", std::nullopt, "application/json",
+        "{\"username\":" + json::quote(user) + ",\"password\":" + json::quote(password) + "}"};
+    req.peer = "10.9.0.1";
+    return rig->api.handle(req);
+  }
+  static std::string cookie_of(const HttpResponse& res) {
+    const std::string prefix = std::string(kSessionCookie) + "=";
+    if (res.set_cookie.rfind(prefix, 0) != 0) return {};
+    return res.set_cookie.substr(prefix.size(), 64);
+  }
+
+  Limits limits;
+  Logger log{LogLevel::kError, kProgramName};
+  MemoryStore store;
+  testing::HeldMonitoringStore monitoring;
+  testing::HeldConfigStore config_store;
+  testing::HeldCommandStore commands;
+  std::unique_ptr<HubCore> core;
+  std::unique_ptr<testing::ApiRig> rig;
+  LoopbackBus bus;
+  std::unique_ptr<cluster::BusOperators> news;
+  FakeLink dev, op;
+};
+
+class TwoInstancesTest : public ::testing::TestWithParam<SqlBackend> {
+ protected:
+  void SetUp() override {
+    auto db = SqlTestStore::create(GetParam());
+    ASSERT_TRUE(db.ok()) << db.error().message();
+    database = std::move(*db);
+    a = std::make_unique<OperatorInstance>(database->url(), "aaaa");
+    b = std::make_unique<OperatorInstance>(database->url(), "bbbb");
+    a->bus.peer = &b->bus;
+    b->bus.peer = &a->bus;
+  }
+  void deliver() {
+    while (a->bus.deliver() + b->bus.deliver() != 0) {
+    }
+  }
+
+  std::unique_ptr<SqlTestStore> database;  // first: outlives the instances' stores
+  std::unique_ptr<OperatorInstance> a, b;
+};
+
+TEST_P(TwoInstancesTest, AccountsTokensAndSessionsHoldOnEveryInstance) {
+  // Created on A through the API: logs in on B once B has heard.
+  const std::string admin_a = a->rig->session_for("admin");
+  ASSERT_EQ(a->rig
+                ->call("POST", "/api/accounts", admin_a,
+                       R"({"name":"otto","role":"operator","password":"otto-password"})")
+                .status,
+            201u);
+  deliver();
+  EXPECT_EQ(b->news->refreshes(), 1u);
+  auto on_b = b->login("otto", "otto-password");
+  ASSERT_EQ(on_b.status, 200u) << on_b.body;
+  const std::string otto_b = OperatorInstance::cookie_of(on_b);
+  // A cookie from a login on A works on B, and one from B on A.
+  const std::string otto_a = OperatorInstance::cookie_of(a->login("otto", "otto-password"));
+  EXPECT_EQ(b->rig->call("GET", "/api/session", otto_a).body,
+            R"({"user":"otto","role":"operator"})");
+  EXPECT_EQ(a->rig->call("GET", "/api/session", otto_b).status, 200u);
+  // Tokens made on A work on B; one revoked on A stops working on B.
+  auto kept = a->rig->accounts.create_token("otto", Role::kViewer, "kept");
+  auto revoked = a->rig->accounts.create_token("otto", Role::kViewer, "revoked");
+  ASSERT_TRUE(kept.ok() && revoked.ok());
+  deliver();
+  EXPECT_EQ(b->rig->call_with_token("GET", "/api/devices", kept->token).status, 200u);
+  EXPECT_EQ(b->rig->call_with_token("GET", "/api/devices", revoked->token).status, 200u);
+  ASSERT_EQ(a->rig->call("POST", "/api/tokens/" + revoked->record.id + "/revoke", admin_a).status,
+            200u);
+  deliver();
+  EXPECT_EQ(b->rig->call_with_token("GET", "/api/devices", revoked->token).status, 401u);
+  EXPECT_EQ(b->rig->call_with_token("GET", "/api/devices", kept->token).status, 200u);
+  // Disabled on A: B refuses its cookies and its token and closes its socket there.
+  b->core->operators().connected(10, "gw", "otto", b->op, Role::kOperator);
+  ASSERT_EQ(a->rig->call("POST", "/api/accounts/otto/disable", admin_a).status, 200u);
+  deliver();
+  EXPECT_EQ(b->op.closed, close_code::kPolicy);
+  EXPECT_EQ(b->rig->call("GET", "/api/devices", otto_a).status, 401u);
+  EXPECT_EQ(b->rig->call("GET", "/api/devices", otto_b).status, 401u);
+  EXPECT_EQ(b->rig->call_with_token("GET", "/api/devices", kept->token).status, 401u);
+  EXPECT_EQ(b->login("otto", "otto-password").status, 403u);
+  // Enabled again: a new login is needed (the old sessions are gone from the store).
+  ASSERT_EQ(a->rig->call("POST", "/api/accounts/otto/enable", admin_a).status, 200u);
+  deliver();
+  EXPECT_EQ(b->rig->call("GET", "/api/devices", otto_b).status, 401u);
+  EXPECT_EQ(b->login("otto", "otto-password").status, 200u);
+  // Disabled and enabled again on A before B hears: a reload alone would see no
+  // change, but B is told the sessions ended and refuses the cookie it cached.
+  const std::string otto_new = OperatorInstance::cookie_of(b->login("otto", "otto-password"));
+  EXPECT_EQ(b->rig->call("GET", "/api/devices", otto_new).status, 200u);
+  FakeLink op2;
+  b->core->operators().connected(12, "gw", "otto", op2, Role::kOperator);
+  ASSERT_EQ(a->rig->call("POST", "/api/accounts/otto/disable", admin_a).status, 200u);
+  ASSERT_EQ(a->rig->call("POST", "/api/accounts/otto/enable", admin_a).status, 200u);
+  deliver();
+  EXPECT_EQ(b->rig->call("GET", "/api/devices", otto_new).status, 401u);
+  EXPECT_EQ(op2.closed, close_code::kPolicy);
+  // A logout on A ends the session B had cached.
+  EXPECT_EQ(b->rig->call("GET", "/api/session", admin_a).status, 200u);
+  ASSERT_EQ(a->rig->call("POST", "/api/logout", admin_a).status, 200u);
+  deliver();
+  EXPECT_EQ(b->rig->call("GET", "/api/session", admin_a).status, 401u);
+}
+
+TEST_P(TwoInstancesTest, WhatWasMissedWhileTheBusWasDownArrivesOnReconnection) {
+  const std::string admin_a = a->rig->session_for("admin");
+  ASSERT_TRUE(a->rig->accounts.create("vera", Role::kViewer, quick_hash("vera-password")).ok());
+  deliver();
+  const std::string vera = OperatorInstance::cookie_of(a->login("vera", "vera-password"));
+  EXPECT_EQ(b->rig->call("GET", "/api/devices", vera).status, 200u);  // cached on B now
+  b->core->operators().connected(11, "gw", "vera", b->op, Role::kViewer);
+  a->bus.down = true;  // A's news is lost
+  ASSERT_TRUE(a->rig->accounts.create("nina", Role::kViewer, quick_hash("nina-password")).ok());
+  ASSERT_EQ(a->rig->call("POST", "/api/accounts/vera/delete", admin_a).status, 200u);
+  deliver();
+  EXPECT_EQ(b->rig->accounts.find("nina"), nullptr);
+  EXPECT_EQ(b->op.closed, 0);
+  // Reconnected: B reads everything again and drops its session cache.
+  a->bus.down = false;
+  b->news->bus_connected();
+  EXPECT_NE(b->rig->accounts.find("nina"), nullptr);
+  EXPECT_EQ(b->op.closed, close_code::kPolicy);
+  EXPECT_EQ(b->rig->call("GET", "/api/devices", vera).status, 401u);
+  EXPECT_EQ(b->rig->sessions.cached(), 0u);
+  // Notices for another subject, or malformed, change nothing.
+  const auto before = b->news->refreshes();
+  b->news->bus_message("tether.presence", cluster::encode_operator_notice({}));
+  b->news->bus_message(cluster::bus_subjects::kOperators, protocol::Bytes{0x01});
+  EXPECT_EQ(b->news->refreshes(), before);
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, TwoInstancesTest, tether::test::kBothSqlBackends,
+                         tether::test::sql_backend_name);
 
 INSTANTIATE_TEST_SUITE_P(Backends, OperatorsTest, tether::test::kBothSqlBackends,
                          tether::test::sql_backend_name);

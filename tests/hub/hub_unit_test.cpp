@@ -52,20 +52,6 @@ TEST(Auth, PasswordHashVerifies) {
   EXPECT_FALSE(verify_password("x", "pbkdf2-sha256$10$00$00").ok());
 }
 
-TEST(Auth, SessionsExpireAndAreBounded) {
-  OperatorSessions s(std::chrono::seconds(60), 2);
-  const auto t0 = OperatorSessions::Clock::now();
-  auto a = s.create("a", t0);
-  auto b = s.create("b", t0 + std::chrono::seconds(1));
-  auto c = s.create("c", t0 + std::chrono::seconds(2));
-  ASSERT_TRUE(a.ok() && b.ok() && c.ok());
-  EXPECT_EQ(s.size(), 2u);
-  EXPECT_FALSE(s.user_of(*a, t0 + std::chrono::seconds(3)));  // evicted, oldest
-  EXPECT_EQ(s.user_of(*b, t0 + std::chrono::seconds(3)), "b");
-  EXPECT_FALSE(s.user_of(*b, t0 + std::chrono::seconds(100)));  // expired
-  EXPECT_EQ(a->size(), 64u);
-}
-
 TEST(Json, QuotesAndParses) {
   EXPECT_EQ(json::quote("a\"b\\c\n\x01"), "\"a\\\"b\\\\c\\u000a\\u0001\"");
   EXPECT_EQ(json::quote("\xff"), "\"\\ufffd\"");
