@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <chrono>
+#include <limits>
 #include <utility>
 
 #include "hub/store/again_if_unavailable.hpp"
@@ -42,31 +43,46 @@ StoredRecord read_record(const sql::Row& s) {
 constexpr std::int64_t kDayMs = 86400000;
 
 // Rows per multi-row INSERT: one statement (one round trip to PostgreSQL) stores
-// 64 records, what is left over 8 at a time, the last few one by one. 10
-// parameters a row stays far below both engines' limits. (On PostgreSQL this
-// stores ~3.5x as many records a second as one row per statement; on SQLite it
-// costs nothing: bench/hub_monitoring_floor.cpp.)
+// 64 records, what is left over 8 at a time, the last few one by one. (On
+// PostgreSQL this stores ~3.5x as many records a second as one row per
+// statement; on SQLite it costs nothing: bench/hub_monitoring_floor.cpp.)
 constexpr std::array<std::size_t, 2> kRowsPerInsert = {64, 8};
-constexpr std::size_t kColumnsPerRecord = 10;
 
-constexpr const char* kInsertColumns =
-    "INSERT INTO records(device, seq, ts, kind, stream, body, severity, alert_state, summary, "
-    "received_ms) VALUES ";
-constexpr const char* kOnConflict = " ON CONFLICT (device, seq) DO NOTHING";
+// What a row binds. $1 is the batch's received_ms, shared by every row. A data or
+// dropped record binds 6 more and leaves the alert-only columns NULL; a statement
+// that holds an alert binds its 3 alert columns as well, through NULLIF so that
+// the data rows next to it store NULL too (and an alert's empty summary reads
+// back as "", as NULL does). Fewer parameters are fewer binds and value copies
+// per record, the writer's hot path.
+enum class RowShape { kData, kWithAlerts };
+constexpr std::size_t kSharedParams = 1;
+constexpr std::size_t kDataParams = 6;   // device, seq, ts, kind, stream, body
+constexpr std::size_t kAlertParams = 3;  // severity, alert_state, summary
 
-// "INSERT ... VALUES ($1,..,$10),($11,..,$20),... ON CONFLICT ..." for `rows` rows.
-std::string insert_sql(std::size_t rows, bool returning) {
-  std::string sql = kInsertColumns;
-  int n = 0;
+constexpr std::size_t params_per_row(RowShape shape) {
+  return kDataParams + (shape == RowShape::kWithAlerts ? kAlertParams : 0);
+}
+
+// "INSERT ... VALUES ($1,$2,..,$7),($1,$8,..,$13),... ON CONFLICT ..." for `rows`
+// rows of `shape`.
+std::string insert_sql(std::size_t rows, RowShape shape, bool returning) {
+  std::string sql = shape == RowShape::kData
+                        ? "INSERT INTO records(received_ms, device, seq, ts, kind, stream, body) "
+                          "VALUES "
+                        : "INSERT INTO records(received_ms, device, seq, ts, kind, stream, body, "
+                          "severity, alert_state, summary) VALUES ";
+  std::size_t n = kSharedParams;
   for (std::size_t r = 0; r < rows; ++r) {
-    sql += r == 0 ? "(" : ",(";
-    for (std::size_t c = 0; c < kColumnsPerRecord; ++c) {
-      if (c != 0) sql += ',';
-      sql += '$' + std::to_string(++n);
+    sql += r == 0 ? "($1" : ",($1";
+    for (std::size_t c = 0; c < kDataParams; ++c) sql += ",$" + std::to_string(++n);
+    if (shape == RowShape::kWithAlerts) {
+      for (std::size_t c = 0; c < kAlertParams; ++c) {
+        sql += ",NULLIF($" + std::to_string(++n) + ",'')";
+      }
     }
     sql += ')';
   }
-  sql += kOnConflict;
+  sql += " ON CONFLICT (device, seq) DO NOTHING";
   if (returning) sql += " RETURNING device, seq";
   return sql;
 }
@@ -103,7 +119,10 @@ std::vector<sql::Migration> migrations(sql::Dialect dialect) {
                kDeviceStatus,
                presence,
                "CREATE INDEX IF NOT EXISTS presence_by_device ON presence(device, at_ms)",
-           }}};
+           }},
+          // Every insert kept this index too, for one prune an hour: pruning by age
+          // now walks the records in cursor order instead (see prune()).
+          {2, {"DROP INDEX IF EXISTS records_by_age"}}};
 }
 
 }  // namespace
@@ -135,9 +154,12 @@ SqlMonitoringStore::SqlMonitoringStore(std::unique_ptr<sql::Connection> reader,
     : reader_(std::move(reader)),
       writer_(std::move(writer)),
       retention_(retention),
-      insert_many_sql_{insert_sql(kRowsPerInsert[0], false), insert_sql(kRowsPerInsert[1], false)},
-      insert_many_returning_sql_{insert_sql(kRowsPerInsert[0], true),
-                                 insert_sql(kRowsPerInsert[1], true)},
+      insert_data_sql_{insert_sql(kRowsPerInsert[0], RowShape::kData, false),
+                       insert_sql(kRowsPerInsert[1], RowShape::kData, false),
+                       insert_sql(1, RowShape::kData, false)},
+      insert_alerts_sql_{insert_sql(kRowsPerInsert[0], RowShape::kWithAlerts, true),
+                         insert_sql(kRowsPerInsert[1], RowShape::kWithAlerts, true),
+                         insert_sql(1, RowShape::kWithAlerts, false)},
       batches_({.write = [this](std::deque<Op>& batch) { return write_batch(batch); },
                 .complete =
                     [](std::deque<Op>& batch, const Status& written) {
@@ -150,7 +172,7 @@ SqlMonitoringStore::SqlMonitoringStore(std::unique_ptr<sql::Connection> reader,
                 .tick_interval = std::chrono::duration_cast<std::chrono::steady_clock::duration>(
                     std::chrono::duration<double>(retention.prune_interval_s)),
                 .on_tick = [](std::deque<Op>& queued) { queued.push_back(Prune{now_ms()}); }}) {
-  params_.reserve(kRowsPerInsert[0] * kColumnsPerRecord);
+  params_.reserve(kSharedParams + kRowsPerInsert[0] * params_per_row(RowShape::kWithAlerts));
 }
 
 SqlMonitoringStore::~SqlMonitoringStore() {
@@ -220,38 +242,41 @@ Status SqlMonitoringStore::write_batch(std::deque<Op>& batch) {
 
 Status SqlMonitoringStore::insert_records(const std::vector<PendingRecord>& pending,
                                           std::int64_t received) {
-  auto add_params = [&](const PendingRecord& p) {
-    const MonitoringRecord& r = *p.record;
-    params_.emplace_back(*p.device);
-    params_.emplace_back(static_cast<std::int64_t>(r.seq));
-    params_.emplace_back(r.ts);
-    params_.emplace_back(record_kind_name(r.kind));
-    params_.emplace_back(r.stream);
-    params_.emplace_back(r.body_json);
-    params_.emplace_back(r.severity);
-    params_.emplace_back(r.alert_state);
-    params_.emplace_back(r.summary);
+  auto bind_chunk = [&](auto begin, auto end, RowShape shape) {
+    params_.clear();
     params_.emplace_back(received);
+    for (auto it = begin; it != end; ++it) {
+      const MonitoringRecord& r = *it->record;
+      params_.emplace_back(*it->device);
+      params_.emplace_back(static_cast<std::int64_t>(r.seq));
+      params_.emplace_back(r.ts);
+      params_.emplace_back(record_kind_name(r.kind));
+      params_.emplace_back(r.stream);
+      params_.emplace_back(r.body_json);
+      if (shape == RowShape::kWithAlerts) {
+        params_.emplace_back(r.severity);
+        params_.emplace_back(r.alert_state);
+        params_.emplace_back(r.summary);
+      }
+    }
   };
+  auto is_alert = [](const PendingRecord& p) { return p.record->kind == RecordKind::kAlert; };
   std::size_t i = 0;
   for (std::size_t size_index = 0; size_index < kRowsPerInsert.size(); ++size_index) {
     const std::size_t rows = kRowsPerInsert[size_index];
     for (; i + rows <= pending.size(); i += rows) {
       const auto chunk_begin = pending.begin() + static_cast<std::ptrdiff_t>(i);
       const auto chunk_end = chunk_begin + static_cast<std::ptrdiff_t>(rows);
-      params_.clear();
-      for (auto it = chunk_begin; it != chunk_end; ++it) add_params(*it);
-      const bool has_alerts = std::any_of(chunk_begin, chunk_end, [](const PendingRecord& p) {
-        return p.record->kind == RecordKind::kAlert;
-      });
-      if (!has_alerts) {
-        auto stored = writer_->run(insert_many_sql_[size_index], params_);
+      if (std::none_of(chunk_begin, chunk_end, is_alert)) {
+        bind_chunk(chunk_begin, chunk_end, RowShape::kData);
+        auto stored = writer_->run(insert_data_sql_[size_index], params_);
         if (!stored.ok()) return stored.error().wrap("storing records");
         continue;
       }
       // Which alert records were new: the RETURNING rows name them (a record whose
       // (device, seq) was already stored returns nothing).
-      auto stored = writer_->query(insert_many_returning_sql_[size_index], params_);
+      bind_chunk(chunk_begin, chunk_end, RowShape::kWithAlerts);
+      auto stored = writer_->query(insert_alerts_sql_[size_index], params_);
       if (!stored.ok()) return stored.error().wrap("storing records");
       std::vector<bool> is_new(rows, false);
       for (const sql::Row& row : *stored) {
@@ -267,21 +292,22 @@ Status SqlMonitoringStore::insert_records(const std::vector<PendingRecord>& pend
       }
       for (std::size_t k = 0; k < rows; ++k) {
         const PendingRecord& p = *(chunk_begin + static_cast<std::ptrdiff_t>(k));
-        if (is_new[k] && p.record->kind == RecordKind::kAlert) {
+        if (is_new[k] && is_alert(p)) {
           if (auto s = update_alert(p); !s.ok()) return s;
         }
       }
     }
   }
   // The rest, one row per statement (fewer than the smallest multi-row size).
-  static const std::string insert_one = insert_sql(1, false);
   for (; i < pending.size(); ++i) {
-    params_.clear();
-    add_params(pending[i]);
-    auto stored = writer_->run(insert_one, params_);
+    const auto one = pending.begin() + static_cast<std::ptrdiff_t>(i);
+    const bool alert = is_alert(*one);
+    bind_chunk(one, one + 1, alert ? RowShape::kWithAlerts : RowShape::kData);
+    auto stored =
+        writer_->run(alert ? insert_alerts_sql_.back() : insert_data_sql_.back(), params_);
     if (!stored.ok()) return stored.error().wrap("storing a record");
-    if (*stored > 0 && pending[i].record->kind == RecordKind::kAlert) {
-      if (auto s = update_alert(pending[i]); !s.ok()) return s;
+    if (*stored > 0 && alert) {
+      if (auto s = update_alert(*one); !s.ok()) return s;
     }
   }
   return Status::Ok();
@@ -327,11 +353,21 @@ Status SqlMonitoringStore::write_op(Op& op) {
 
 Status SqlMonitoringStore::prune(std::int64_t now) {
   const auto cutoff = now - static_cast<std::int64_t>(retention_.retention_days * kDayMs);
-  for (const char* sql :
-       {"DELETE FROM records WHERE received_ms < $1", "DELETE FROM presence WHERE at_ms < $1"}) {
-    if (auto deleted = writer_->run(sql, {cutoff}); !deleted.ok()) {
-      return deleted.error().wrap("pruning");
-    }
+  // Records by age without an index on received_ms: records are received in
+  // cursor order, so everything before the first record young enough to keep goes
+  // (found by walking the oldest cursors, which are the rows being deleted anyway).
+  // Should the clock have stepped back, a record older than one kept before it
+  // waits for the next prune after that one.
+  if (auto deleted = writer_->run(
+          "DELETE FROM records WHERE cursor < COALESCE((SELECT cursor FROM records WHERE "
+          "received_ms >= $1 ORDER BY cursor LIMIT 1), $2)",
+          {cutoff, std::numeric_limits<std::int64_t>::max()});
+      !deleted.ok()) {
+    return deleted.error().wrap("pruning");
+  }
+  if (auto deleted = writer_->run("DELETE FROM presence WHERE at_ms < $1", {cutoff});
+      !deleted.ok()) {
+    return deleted.error().wrap("pruning");
   }
   // Streams over their cap lose their oldest records.
   auto over = writer_->query(

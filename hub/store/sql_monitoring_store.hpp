@@ -100,8 +100,10 @@ class SqlMonitoringStore final : public MonitoringStore {
   // Writer thread: the multi-row insert's text and its parameters, built once and
   // reused, so the hot path allocates nothing per record (the connection keeps
   // each statement prepared).
-  std::array<std::string, 2> insert_many_sql_;  // 64 rows, 8 rows
-  std::array<std::string, 2> insert_many_returning_sql_;
+  // 64 rows, 8 rows, one row. Data-only statements leave the alert columns
+  // NULL; the multi-row forms with alerts return the rows they stored.
+  std::array<std::string, 3> insert_data_sql_;
+  std::array<std::string, 3> insert_alerts_sql_;
   std::vector<sql::Param> params_;
   std::vector<PendingRecord> pending_;
 

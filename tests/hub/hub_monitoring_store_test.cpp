@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <atomic>
 #include <future>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -264,6 +265,122 @@ TEST_P(MonitoringStoreTest, ABigBatchStoresEachRecordOnce) {
   for (std::size_t i = 1; i < rows->size(); ++i) {
     EXPECT_GT(rows->at(i).cursor, rows->at(i - 1).cursor);
   }
+}
+
+// Data and dropped records store NULL in the alert-only columns (severity,
+// alert_state, summary), whether their insert held alerts or not, and read back
+// as "", as they always did; alerts keep theirs, an empty summary reading back "".
+TEST_P(MonitoringStoreTest, DataRecordsLeaveTheAlertColumnsNull) {
+  std::vector<MonitoringRecord> records;
+  // 64 data rows (a data-only statement), 64 with an alert among them, 8 data
+  // rows, then one by one: a data record, an alert without a summary, a dropped.
+  for (int i = 1; i <= 136; ++i) {
+    records.push_back(data(static_cast<std::uint64_t>(i), i, "s", R"({"v":1})"));
+  }
+  records[99] = alert(100, "door", "raised");
+  records.push_back(data(137, 137, "s", "{}"));
+  MonitoringRecord quiet = alert(138, "fan", "raised");
+  quiet.summary.clear();
+  records.push_back(quiet);
+  MonitoringRecord dropped;
+  dropped.seq = 139;
+  dropped.ts = 139;
+  dropped.kind = RecordKind::kDropped;
+  dropped.body_json = R"({"first":1,"last":2,"count":2})";
+  records.push_back(dropped);
+  ASSERT_TRUE(append("gw", std::move(records)).ok());
+
+  auto db = database->connect("monitoring.db");
+  ASSERT_TRUE(db.ok()) << db.error().message();
+  auto nulls = (*db)->query(
+      "SELECT kind, COUNT(*) FROM records WHERE severity IS NULL AND alert_state IS NULL AND "
+      "summary IS NULL GROUP BY kind ORDER BY kind");
+  ASSERT_TRUE(nulls.ok()) << nulls.error().message();
+  ASSERT_EQ(nulls->size(), 2u);
+  EXPECT_EQ(nulls->at(0).text(0), "data");
+  EXPECT_EQ(nulls->at(0).int64(1), 136);
+  EXPECT_EQ(nulls->at(1).text(0), "dropped");
+  EXPECT_EQ(nulls->at(1).int64(1), 1);
+  auto alerts = (*db)->query(
+      "SELECT seq, severity, alert_state, summary FROM records WHERE kind = 'alert' ORDER BY seq");
+  ASSERT_TRUE(alerts.ok()) << alerts.error().message();
+  ASSERT_EQ(alerts->size(), 2u);
+  EXPECT_EQ(alerts->at(0).opt_text(1), std::optional<std::string>("major"));
+  EXPECT_EQ(alerts->at(0).opt_text(2), std::optional<std::string>("raised"));
+  EXPECT_EQ(alerts->at(0).opt_text(3), std::optional<std::string>("s100"));
+  EXPECT_EQ(alerts->at(1).opt_text(1), std::optional<std::string>("major"));
+  EXPECT_TRUE(alerts->at(1).is_null(3));  // the empty summary
+
+  auto rows = store->records_after("gw", 0, 1000);
+  ASSERT_TRUE(rows.ok()) << rows.error().message();
+  ASSERT_EQ(rows->size(), 139u);
+  for (const StoredRecord& r : *rows) {
+    if (r.record.kind == RecordKind::kAlert) {
+      EXPECT_EQ(r.record.severity, "major");
+      EXPECT_EQ(r.record.alert_state, "raised");
+      EXPECT_EQ(r.record.summary, r.record.seq == 100 ? "s100" : "");
+    } else {
+      EXPECT_EQ(r.record.severity, "") << r.record.seq;
+      EXPECT_EQ(r.record.alert_state, "") << r.record.seq;
+      EXPECT_EQ(r.record.summary, "") << r.record.seq;
+    }
+  }
+  EXPECT_EQ(rows->at(99).record.stream, "door");
+  EXPECT_EQ(rows->at(138).record.kind, RecordKind::kDropped);
+  EXPECT_EQ(rows->at(138).record.body_json, R"({"first":1,"last":2,"count":2})");
+  auto open = store->open_alerts("gw");
+  ASSERT_TRUE(open.ok());
+  ASSERT_EQ(open->size(), 2u);
+}
+
+// Pruning by age walks the records in cursor order: a batch received before the
+// cutoff goes, the batch received at the cutoff stays.
+TEST_P(MonitoringStoreTest, PruningByAgeDropsTheBatchesReceivedBeforeTheCutoff) {
+  retention.retention_days = 1;
+  open();
+  ASSERT_TRUE(append("gw", {data(1, 1, "a", "{}"), data(2, 2, "b", "{}")}).ok());
+  const std::int64_t first = now_ms();
+  while (now_ms() <= first + 1) ::usleep(1000);  // the next batch's received_ms is later
+  ASSERT_TRUE(append("gw", {data(3, 3, "a", "{}")}).ok());
+  ASSERT_TRUE(append("other", {data(1, 4, "a", "{}")}).ok());
+  auto rows = store->records_after("gw", 0, 10);
+  ASSERT_EQ(rows->size(), 3u);
+  const std::int64_t kept_from = rows->at(2).received_ms;
+  ASSERT_GT(kept_from, rows->at(1).received_ms);
+  ASSERT_TRUE(store->prune_now(kept_from + 86400000LL).ok());
+  rows = store->records_after("gw", 0, 10);
+  ASSERT_EQ(rows->size(), 1u);
+  EXPECT_EQ(rows->at(0).record.seq, 3u);
+  EXPECT_EQ(*store->count("other"), 1);
+  // Nothing received before the cutoff: nothing goes.
+  ASSERT_TRUE(store->prune_now(kept_from + 86400000LL).ok());
+  EXPECT_EQ(*store->count("gw"), 1);
+}
+
+// Schema version 2 drops records_by_age from a database made by version 1.
+TEST_P(MonitoringStoreTest, TheAgeIndexOfAnOlderDatabaseIsDropped) {
+  const bool sqlite = GetParam() == SqlBackend::kSqlite;
+  const std::string index_count =
+      sqlite ? "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND name = 'records_by_age'"
+             : "SELECT COUNT(*) FROM pg_indexes WHERE indexname = 'records_by_age'";
+  {
+    auto db = database->connect("monitoring.db");
+    ASSERT_TRUE(db.ok()) << db.error().message();
+    EXPECT_EQ((*db)->query(index_count)->front().int64(0), 0);
+    // Back to what version 1 left.
+    ASSERT_TRUE((*db)->exec("CREATE INDEX records_by_age ON records(received_ms)").ok());
+    ASSERT_TRUE(
+        (*db)
+            ->run("DELETE FROM schema_migrations WHERE store = 'monitoring' AND version = 2")
+            .ok());
+    EXPECT_EQ((*db)->query(index_count)->front().int64(0), 1);
+  }
+  ASSERT_TRUE(append("gw", {data(1, 1, "a", "{}")}).ok());
+  open();
+  auto db = database->connect("monitoring.db");
+  ASSERT_TRUE(db.ok()) << db.error().message();
+  EXPECT_EQ((*db)->query(index_count)->front().int64(0), 0);
+  EXPECT_EQ(*store->count("gw"), 1);
 }
 
 // A device's text that PostgreSQL would refuse (bad UTF-8, NUL) is stored with

@@ -146,7 +146,7 @@ Status SqliteConnection::begin() {
 
 Result<sqlite3_stmt*> SqliteConnection::prepare_and_bind(std::string_view sql, const Param* params,
                                                          std::size_t count) {
-  auto it = statements_.find(std::string(sql));
+  auto it = statements_.find(sql);
   if (it == statements_.end()) {
     const std::string rewritten = numbered_params_for_sqlite(sql);
     sqlite3_stmt* raw = nullptr;
