@@ -154,11 +154,12 @@ void MonitoringIntake::on_device_offline(const std::string& device_id) {
   context_.monitoring.record_presence(device_id, PresenceEvent{now_ms(), "offline", ""});
   auto it = devices_.find(device_id);
   if (it == devices_.end()) return;
-  if (it->second.uncommitted == 0) {
+  if (it->second.uncommitted == 0 && !it->second.ack_due) {
     devices_.erase(it);
   } else {
-    // Pending records still go to the store and commits still to come find the
-    // entry; the next link starts its acks afresh.
+    // Pending records still go to the store, commits still to come and a queued
+    // ack flush (ack_due_ holds a pointer to the entry) find the entry; the next
+    // link starts its acks afresh.
     it->second.online = false;
     it->second.acked = 0;
     it->second.paused = false;
@@ -305,7 +306,14 @@ void MonitoringIntake::flush_acks() {
   ack_flush_posted_ = false;
   for (DeviceState* state : std::exchange(ack_due_, {})) {
     state->ack_due = false;
-    if (!state->online || state->store_failed) continue;
+    if (!state->online) {
+      // Kept for this flush only (on_device_offline): nothing of it is left to do.
+      if (state->uncommitted == 0) devices_.erase(state->id);
+      continue;
+    }
+    // acked == 0: the link went and came back since the commit; its new link has
+    // had nothing committed yet.
+    if (state->store_failed || state->acked == 0) continue;
     const monitoring::Ack ack{state->acked};
     (void)context_.devices.send(
         state->id, protocol::make_msg(proto::kMonitoring, monitoring::kAck, {}, {}, ack.encode()),

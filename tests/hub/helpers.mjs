@@ -103,8 +103,10 @@ export async function startHub({ devices = ['dev1'], extra = '', password = 'pw-
     dir, port, ca, caFile: certs.ca, tokens, password, configFile, proc,
     url: `https://localhost:${port}`,
     log: () => output,
+    // A hub that died of a signal (an ASan abort) has exitCode null too: only a
+    // process with neither code is still there to be stopped.
     async stop() {
-      if (proc.exitCode === null) {
+      if (proc.exitCode === null && proc.signalCode === null) {
         const exited = new Promise((r) => proc.once('exit', r));
         proc.kill('SIGTERM');
         await exited;

@@ -575,6 +575,36 @@ TEST_F(MonitoringIntakeTest, AFailedCommitIsNotAcknowledged) {
   EXPECT_EQ(acks(), (std::vector<std::uint64_t>{2}));
 }
 
+// A commit that came back just before the device's link closed leaves an ack flush
+// queued for it: the flush must find the device's entry (it held a pointer to an
+// erased one: use after free under ASan), send nothing to the gone link, and
+// nothing of the old link's acks to a new link opened meanwhile.
+TEST_F(MonitoringIntakeTest, ALinkClosedBetweenACommitAndItsAckIsNotAcked) {
+  data(1);
+  inbox.run_pending();
+  ASSERT_EQ(monitoring.held.size(), 1u);
+  monitoring.commit();
+  EXPECT_EQ(inbox.run_pending(), 1u);  // the completions; the ack flush is queued
+  registry.device_offline("gw");
+  while (inbox.run_pending() != 0) {
+  }
+  EXPECT_TRUE(acks().empty());
+
+  data(2);
+  inbox.run_pending();
+  monitoring.commit();
+  EXPECT_EQ(inbox.run_pending(), 1u);
+  registry.device_offline("gw");
+  registry.device_online("gw");
+  while (inbox.run_pending() != 0) {
+  }
+  EXPECT_TRUE(acks().empty());
+  // The new link's own records are acked as usual.
+  data(3);
+  commit();
+  EXPECT_EQ(acks(), (std::vector<std::uint64_t>{3}));
+}
+
 TEST_F(MonitoringIntakeTest, CompletionsAfterTheServiceIsGoneDoNothing) {
   data(1);
   inbox.run_pending();

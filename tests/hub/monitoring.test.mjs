@@ -22,7 +22,7 @@ before(async () => {
 
 after(async () => {
   // hub.stop() knows the first process only; a restarted one is ended here.
-  if (hub && hub.restarted && hub.restarted.exitCode === null) {
+  if (hub && hub.restarted && hub.restarted.exitCode === null && hub.restarted.signalCode === null) {
     const exited = new Promise((r) => hub.restarted.once('exit', r));
     hub.restarted.kill('SIGTERM');
     await exited;

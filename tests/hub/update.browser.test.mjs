@@ -113,7 +113,7 @@ before(async () => {
 after(async () => {
   if (browser) await browser.close();
   for (const p of [tetherd, monitor, bus]) {
-    if (p && p.exitCode === null) {
+    if (p && p.exitCode === null && p.signalCode === null) {
       const exited = new Promise((r) => p.once('exit', r));
       p.kill('SIGTERM');
       await exited;
