@@ -236,36 +236,45 @@ void MonitoringIntake::hand_over() {
     std::uint64_t seq = 0;
     for (const MonitoringRecord& r : state->pending) seq = std::max(seq, r.seq);
     const std::size_t n = state->pending.size();
-    // The completion runs on the store's writer thread: it only leaves a line in
-    // the mailbox, and wakes the loop when the mailbox was empty.
-    context_.monitoring.append(state->id, std::exchange(state->pending, {}),
-                               [mailbox, state, seq, n](const Status& s) {
-                                 bool post = false;
-                                 {
-                                   std::lock_guard lock(mailbox->mutex);
-                                   mailbox->commits.push_back(Commit{state, seq, n, s});
-                                   post = !std::exchange(mailbox->task_posted, true);
-                                 }
-                                 if (post) mailbox->post_task();
-                               });
+    // The completion runs on the store's writer thread: it only updates the
+    // device's line in the mailbox.
+    context_.monitoring.append(
+        state->id, std::exchange(state->pending, {}),
+        [mailbox, state, seq, n](const Status& s) { note_commit(*mailbox, state, seq, n, s); });
   }
 }
 
+void MonitoringIntake::note_commit(Mailbox& mailbox, DeviceState* state, std::uint64_t seq,
+                                   std::size_t n, const Status& status) {
+  bool post = false;
+  {
+    std::lock_guard lock(mailbox.mutex);
+    auto [where, added] = mailbox.lines.try_emplace(state, mailbox.commits.size());
+    if (added) {
+      mailbox.commits.push_back(Commit{state, seq, n, status});
+    } else {
+      // Batches commit in order: a failure anywhere stops the acks of this link,
+      // so the line keeps the first one.
+      Commit& line = mailbox.commits[where->second];
+      line.seq = std::max(line.seq, seq);
+      line.n += n;
+      if (line.status.ok() && !status.ok()) line.status = status;
+    }
+    // Wakes the loop when the mailbox was empty.
+    post = !std::exchange(mailbox.task_posted, true);
+  }
+  if (post) mailbox.post_task();
+}
+
 void MonitoringIntake::take_commits() {
-  bool more = false;
   {
     std::lock_guard lock(mailbox_->mutex);
-    for (Commit& c : mailbox_->commits) commits_.push_back(std::move(c));
-    mailbox_->commits.clear();
-    more = commits_.size() > kMaxCommitsPerTask;
-    // Still posted when more are left: this run queues the next one below.
-    mailbox_->task_posted = more;
+    taken_.swap(mailbox_->commits);
+    mailbox_->lines.clear();
+    mailbox_->task_posted = false;
   }
-  for (std::size_t i = 0; i < kMaxCommitsPerTask && !commits_.empty(); ++i) {
-    const Commit c = std::move(commits_.front());
-    commits_.pop_front();
-    committed(*c.device, c.seq, c.n, c.status);
-  }
+  for (const Commit& c : taken_) committed(*c.device, c.seq, c.n, c.status);
+  taken_.clear();
   // The acks go out from a task of their own, queued behind whatever the loop
   // has queued by now (more completions, the next hand-over): one ack then covers
   // every commit of a device that came back meanwhile. An ack per commit batch
@@ -274,7 +283,6 @@ void MonitoringIntake::take_commits() {
     ack_flush_posted_ = true;
     post(&MonitoringIntake::flush_acks);
   }
-  if (more) mailbox_->post_task();
 }
 
 void MonitoringIntake::committed(DeviceState& state, std::uint64_t seq, std::size_t n,

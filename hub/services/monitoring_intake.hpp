@@ -10,10 +10,13 @@
 // "Fleet size"), so the work per record is batched where the contract allows:
 // - records decoded in one pass of the loop wait in their device's entry and go to
 //   the store together, one append (one completion) per device per pass;
-// - completions, which the store runs on its writer thread, only drop a line in a
-//   mailbox; one loop task at a time takes them from there, at most
-//   kMaxCommitsPerTask per run so that a commit of ten thousand devices' records
-//   does not hold the loop (an operator's keystroke waits at most one share);
+// - completions, which the store runs on its writer thread, only update the
+//   device's line in a mailbox (one line per device, however many of its appends
+//   committed meanwhile); one loop task takes every line there is. The lines are
+//   bounded by the devices, not by the commits: a loop that falls behind finds
+//   fewer, fuller lines, where a line per commit, taken a share per pass, grew
+//   faster than the loop took it and held the acks back for good (ingest at 10 000
+//   devices fell from ~45 000 to ~15 000 records/s once it lagged, docs/performance.md);
 // - acks go out from a task queued behind those, one cumulative ack per device for
 //   every commit that came back meanwhile.
 //
@@ -63,9 +66,6 @@ class MonitoringIntake final : public ProtocolService {
   // and the level at which it reads again.
   static constexpr std::size_t kMaxUncommitted = 4096;
   static constexpr std::size_t kResumeUncommitted = 1024;
-  // Store completions one loop task handles before it lets the loop go on (each
-  // may send an ack: ~1 ms of loop time per 1 000 here).
-  static constexpr std::size_t kMaxCommitsPerTask = 1024;
 
   explicit MonitoringIntake(ServiceContext context);
   ~MonitoringIntake() override;
@@ -91,9 +91,10 @@ class MonitoringIntake final : public ProtocolService {
     // that the device reconnects and sends them again.
     bool store_failed = false;
   };
-  // One store completion: `n` records of `device`, the highest seq among them.
-  // The entry stays in devices_ while it has uncommitted records, so the pointer
-  // is good until the completion has been handled.
+  // What the store committed of one device since the loop last looked: `n`
+  // records, the highest seq among them, the first failure if any. The entry
+  // stays in devices_ while it has uncommitted records, so the pointer is good
+  // until the line has been handled.
   struct Commit {
     DeviceState* device = nullptr;
     std::uint64_t seq = 0;
@@ -104,7 +105,10 @@ class MonitoringIntake final : public ProtocolService {
   // completions handed to the store, which may outlive the intake.
   struct Mailbox {
     std::mutex mutex;
-    std::vector<Commit> commits;
+    std::vector<Commit> commits;  // at most one line per device
+    // Where each device's line is. Keyed by the pointer, never read through it
+    // here: the mailbox may outlive the intake and its entries.
+    std::unordered_map<const DeviceState*, std::size_t> lines;
     bool task_posted = false;  // a take_commits() is queued on the loop
     // Queues take_commits() on the loop (set once, by the intake).
     std::function<void()> post_task;
@@ -114,7 +118,10 @@ class MonitoringIntake final : public ProtocolService {
   void store_record(const std::string& device_id, const protocol::ProtoMsg& msg);
   // Hands every device's pending records to the store, one append per device.
   void hand_over();
-  // Loop task: handles up to kMaxCommitsPerTask completions, queues flush_acks().
+  // Writer thread: folds one append's completion into its device's mailbox line.
+  static void note_commit(Mailbox& mailbox, DeviceState* state, std::uint64_t seq, std::size_t n,
+                          const Status& status);
+  // Loop task: handles every line in the mailbox, queues flush_acks().
   void take_commits();
   void committed(DeviceState& state, std::uint64_t seq, std::size_t n, const Status& status);
   void refuse(const std::string& device_id, const protocol::ProtoMsg& msg, const Error& error);
@@ -130,7 +137,7 @@ class MonitoringIntake final : public ProtocolService {
   bool handover_posted_ = false;
   bool ack_flush_posted_ = false;
   std::shared_ptr<Mailbox> mailbox_ = std::make_shared<Mailbox>();
-  std::deque<Commit> commits_;  // taken from the mailbox, not handled yet
+  std::vector<Commit> taken_;  // the lines take_commits() is handling (kept for its capacity)
   std::unique_ptr<MonitoringApi> api_;
   // Loop tasks hold this; they do nothing once it is gone.
   std::shared_ptr<MonitoringIntake*> self_;
