@@ -490,7 +490,7 @@ class Connection::Impl {
     if (!next) return 0;
     // Data frames are framed and masked here (websocket_frame.hpp says why) and
     // go through lws untouched; pings and the close frame stay with lws.
-    auto key = random_mask_key();
+    auto key = mask_keys_.next();
     if (!key) {
       log_.warn("framing a message for " + server_name() + ": " + key.error().message());
       return -1;
@@ -614,6 +614,7 @@ class Connection::Impl {
   std::function<void()> shutdown_done_;
   MessageAssembler rx_;
   std::vector<unsigned char> out_;
+  MaskKeySource mask_keys_;  // one per frame written
 };
 
 Result<Connection::Settings> Connection::settings_from(const ServerOptions& options) {

@@ -3,6 +3,7 @@
 #include <openssl/rand.h>
 #include <sys/random.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <string>
@@ -14,11 +15,11 @@ constexpr std::uint8_t kFinBinary = 0x80 | 0x02;  // FIN, opcode 0x2 (binary fra
 constexpr std::uint8_t kMaskBit = 0x80;
 constexpr std::size_t kMaskKeySize = 4;
 
-// Fills `key` from getrandom(2), retrying when a signal interrupts it.
-bool getrandom_key(MaskKey& key) {
+// Fills `bytes` from getrandom(2), retrying when a signal interrupts it.
+bool getrandom_fill(std::span<std::uint8_t> bytes) {
   std::size_t filled = 0;
-  while (filled < key.size()) {
-    const ssize_t got = ::getrandom(key.data() + filled, key.size() - filled, 0);
+  while (filled < bytes.size()) {
+    const ssize_t got = ::getrandom(bytes.data() + filled, bytes.size() - filled, 0);
     if (got < 0) {
       if (errno == EINTR) continue;
       return false;
@@ -87,12 +88,34 @@ void mask_payload(std::span<std::uint8_t> payload, MaskKey key) {
   for (; i < size; ++i) data[i] ^= key[i % kMaskKeySize];
 }
 
-Result<MaskKey> random_mask_key() {
-  MaskKey key{};
-  if (RAND_bytes(key.data(), static_cast<int>(key.size())) == 1) return key;
-  if (getrandom_key(key)) return key;
+namespace {
+
+// Fills `bytes` from RAND_bytes, or getrandom(2) when that fails.
+Status random_fill(std::span<std::uint8_t> bytes) {
+  if (RAND_bytes(bytes.data(), static_cast<int>(bytes.size())) == 1) return Status::Ok();
+  if (getrandom_fill(bytes)) return Status::Ok();
   return Error("no random bytes for a WebSocket masking key (RAND_bytes and getrandom failed: " +
                std::string(std::strerror(errno)) + ")");
+}
+
+}  // namespace
+
+Result<MaskKey> random_mask_key() {
+  MaskKey key{};
+  if (auto s = random_fill(key); !s.ok()) return s.error();
+  return key;
+}
+
+Result<MaskKey> MaskKeySource::next() {
+  if (next_ == kKeysPerDraw) {
+    if (auto s = random_fill(keys_); !s.ok()) return s.error();
+    next_ = 0;
+  }
+  MaskKey key{};
+  std::copy_n(keys_.begin() + static_cast<std::ptrdiff_t>(next_ * key.size()), key.size(),
+              key.begin());
+  ++next_;
+  return key;
 }
 
 }  // namespace tether::daemon::transport

@@ -45,7 +45,8 @@ constexpr std::size_t kMaxInboxTasksPerPass = 256;
 // What lws reads from a socket per event: more than the largest TLS record.
 constexpr unsigned kServiceBufferSize = 32 * 1024;
 // How often the keepalive sweep runs: a ping goes out at most this late, a dead
-// link is hung up at most this late (hub.ping-interval is at least 1 s).
+// link is hung up at most this late (hub.ping-interval is at least 1 s). The
+// services' on_tick() runs with it.
 constexpr lws_usec_t kKeepaliveSweepUs = LWS_US_PER_SEC;
 
 // A header of the current request as a string; nullopt when absent or longer than `max`.
@@ -530,6 +531,7 @@ int Server::Impl::run() {
 void Server::Impl::keepalive_due(lws_sorted_usec_list_t* sul) {
   auto* self = reinterpret_cast<KeepaliveTimer*>(sul)->server;
   self->keepalive_.sweep(Keepalive::Clock::now());
+  self->core_.services().tick();
   lws_sul_schedule(self->context_, 0, &self->keepalive_timer_.sul, &Impl::keepalive_due,
                    kKeepaliveSweepUs);
 }

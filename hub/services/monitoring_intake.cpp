@@ -154,14 +154,16 @@ void MonitoringIntake::on_device_offline(const std::string& device_id) {
   context_.monitoring.record_presence(device_id, PresenceEvent{now_ms(), "offline", ""});
   auto it = devices_.find(device_id);
   if (it == devices_.end()) return;
-  if (it->second.uncommitted == 0 && !it->second.ack_due) {
+  if (it->second.uncommitted == 0 && !it->second.ack_due && !it->second.ack_held) {
     devices_.erase(it);
   } else {
     // Pending records still go to the store, commits still to come and a queued
-    // ack flush (ack_due_ holds a pointer to the entry) find the entry; the next
-    // link starts its acks afresh.
+    // ack flush or tick (ack_due_ and held_acks_ hold pointers to the entry) find
+    // the entry; the next link starts its acks afresh.
     it->second.online = false;
     it->second.acked = 0;
+    it->second.sent_ack = 0;
+    it->second.sent_ack_tick = 0;
     it->second.paused = false;
     it->second.store_failed = false;
   }
@@ -307,7 +309,7 @@ void MonitoringIntake::committed(DeviceState& state, std::uint64_t seq, std::siz
       ack_due_.push_back(&state);
     }
   }
-  if (!state.online && state.uncommitted == 0 && !state.ack_due) devices_.erase(state.id);
+  if (!state.online) forget_if_done(state);
 }
 
 void MonitoringIntake::flush_acks() {
@@ -316,17 +318,46 @@ void MonitoringIntake::flush_acks() {
     state->ack_due = false;
     if (!state->online) {
       // Kept for this flush only (on_device_offline): nothing of it is left to do.
-      if (state->uncommitted == 0) devices_.erase(state->id);
+      forget_if_done(*state);
       continue;
     }
     // acked == 0: the link went and came back since the commit; its new link has
     // had nothing committed yet.
     if (state->store_failed || state->acked == 0) continue;
-    const monitoring::Ack ack{state->acked};
-    (void)context_.devices.send(
-        state->id, protocol::make_msg(proto::kMonitoring, monitoring::kAck, {}, {}, ack.encode()),
-        true);
+    // Not moved: a seq already acked came again; its ack goes at once.
+    const bool moved = state->acked > state->sent_ack;
+    if (moved && state->sent_ack_tick == ticks_ && state->acked - state->sent_ack < kAckAtOnce) {
+      if (!std::exchange(state->ack_held, true)) held_acks_.push_back(state);
+      continue;
+    }
+    send_ack(*state);
   }
+}
+
+void MonitoringIntake::on_tick() {
+  ++ticks_;
+  for (DeviceState* state : std::exchange(held_acks_, {})) {
+    state->ack_held = false;
+    if (!state->online) {
+      forget_if_done(*state);
+      continue;
+    }
+    if (state->store_failed || state->acked <= state->sent_ack) continue;
+    send_ack(*state);
+  }
+}
+
+void MonitoringIntake::send_ack(DeviceState& state) {
+  state.sent_ack = state.acked;
+  state.sent_ack_tick = ticks_;
+  const monitoring::Ack ack{state.acked};
+  (void)context_.devices.send(
+      state.id, protocol::make_msg(proto::kMonitoring, monitoring::kAck, {}, {}, ack.encode()),
+      true);
+}
+
+void MonitoringIntake::forget_if_done(DeviceState& state) {
+  if (state.uncommitted == 0 && !state.ack_due && !state.ack_held) devices_.erase(state.id);
 }
 
 void MonitoringIntake::refuse(const std::string& device_id, const protocol::ProtoMsg& msg,

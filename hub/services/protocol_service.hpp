@@ -94,6 +94,10 @@ class ProtocolService {
   virtual void on_session_lost(OperatorId /*op*/, const std::string& /*sid*/,
                                const std::string& /*why*/) {}
 
+  // Once a second, from the loop (the hub's keepalive sweep): work a service put
+  // off, such as acks held back to fold several into one.
+  virtual void on_tick() {}
+
   // The service's JSON routes, if any.
   virtual ApiHandler* api() { return nullptr; }
 };

@@ -43,4 +43,8 @@ void ServiceRegistry::device_offline(const std::string& device_id) {
   for (const auto& service : services_) service->on_device_offline(device_id);
 }
 
+void ServiceRegistry::tick() {
+  for (const auto& service : services_) service->on_tick();
+}
+
 }  // namespace tether::hub

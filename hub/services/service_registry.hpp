@@ -50,6 +50,8 @@ class ServiceRegistry final : public OperatorMessages {
   bool operator_message(OperatorId op, protocol::ProtoMsg& msg) override;
   void device_online(const std::string& device_id);
   void device_offline(const std::string& device_id);
+  // Every service's on_tick(), once a second.
+  void tick();
 
  private:
   std::vector<std::unique_ptr<ProtocolService>> services_;

@@ -212,9 +212,10 @@ class Fleet::Impl {
   std::chrono::steady_clock::time_point next_stats_;
   std::chrono::steady_clock::time_point next_keepalive_;
   std::FILE* stats_ = nullptr;
-  std::vector<Bytes> produced_;      // scratch: what a device queued in one call
-  std::vector<std::uint8_t> frame_;  // scratch: one frame being masked
-  std::vector<std::uint8_t> batch_;  // scratch: frames of one write
+  std::vector<Bytes> produced_;         // scratch: what a device queued in one call
+  std::vector<std::uint8_t> frame_;     // scratch: one frame being masked
+  std::vector<std::uint8_t> batch_;     // scratch: frames of one write
+  transport::MaskKeySource mask_keys_;  // one per frame written
 };
 
 namespace {
@@ -557,7 +558,7 @@ int Fleet::Impl::on_writable(Link& link) {
     const std::size_t header = transport::client_frame_header_size(payload.size());
     frame_.resize(header + payload.size());
     std::copy(payload.begin(), payload.end(), frame_.begin() + static_cast<std::ptrdiff_t>(header));
-    auto key = transport::random_mask_key();
+    auto key = mask_keys_.next();
     if (!key.ok()) return -1;
     const auto frame = transport::frame_client_binary(frame_, header, *key);
     if (frame.empty()) return -1;

@@ -544,6 +544,70 @@ TEST_F(MonitoringIntakeTest, ALineOfSeveralCommitsKeepsTheirFailure) {
   EXPECT_EQ(acks(), (std::vector<std::uint64_t>{3}));
 }
 
+// A device acked since the last tick waits for the next one: one ack a second
+// covers what it sent meanwhile. A quiet device's record is acked at once.
+TEST_F(MonitoringIntakeTest, AnAckWithinATickIsHeldForTheNextTick) {
+  data(1);
+  commit();
+  EXPECT_EQ(acks(), (std::vector<std::uint64_t>{1}));
+  data(2);
+  commit();
+  data(3);
+  commit();
+  EXPECT_TRUE(acks().empty());
+  EXPECT_EQ(monitoring.stored.size(), 3u);
+  registry.tick();
+  EXPECT_EQ(acks(), (std::vector<std::uint64_t>{3}));
+  // Acked in this tick: the next one waits again.
+  data(4);
+  commit();
+  EXPECT_TRUE(acks().empty());
+  registry.tick();
+  EXPECT_EQ(acks(), (std::vector<std::uint64_t>{4}));
+  // A tick with nothing held sends nothing; after a quiet tick, at once again.
+  registry.tick();
+  EXPECT_TRUE(acks().empty());
+  data(5);
+  commit();
+  EXPECT_EQ(acks(), (std::vector<std::uint64_t>{5}));
+}
+
+// A device replaying its backlog is not held to one ack a second: an ack goes out
+// as soon as kAckAtOnce records wait for it.
+TEST_F(MonitoringIntakeTest, AnAckOfKAckAtOnceRecordsIsNotHeld) {
+  data(1);
+  commit();
+  EXPECT_EQ(acks(), (std::vector<std::uint64_t>{1}));
+  const std::uint64_t last = 1 + MonitoringIntake::kAckAtOnce;
+  for (std::uint64_t seq = 2; seq < last; ++seq) data(seq);
+  commit();
+  EXPECT_TRUE(acks().empty());  // one short
+  data(last);
+  commit();
+  EXPECT_EQ(acks(), (std::vector<std::uint64_t>{last}));
+}
+
+// A held ack of a link that closed is not sent on the next link, and the entry of
+// the gone device is dropped at the tick (under ASan: no use after free).
+TEST_F(MonitoringIntakeTest, AHeldAckOfALinkThatClosedIsDropped) {
+  data(1);
+  commit();
+  EXPECT_EQ(acks(), (std::vector<std::uint64_t>{1}));
+  data(2);
+  commit();
+  registry.device_offline("gw");
+  registry.tick();
+  EXPECT_TRUE(acks().empty());
+  registry.device_online("gw");
+  registry.tick();
+  EXPECT_TRUE(acks().empty());
+  data(2);
+  data(3);
+  commit();
+  EXPECT_EQ(acks(), (std::vector<std::uint64_t>{3}));
+  EXPECT_EQ(monitoring.stored.size(), 3u);
+}
+
 TEST_F(MonitoringIntakeTest, RecordsOfALinkThatDroppedAreStoredButNotAcknowledged) {
   registry.device_online("gw");
   data(1);

@@ -219,5 +219,20 @@ TEST(RandomMaskKeyTest, KeysDifferAcrossCalls) {
   EXPECT_GE(keys.size(), 60U);
 }
 
+// Across several draws: every key is used once, and a new draw brings new keys.
+TEST(MaskKeySourceTest, KeysDifferAcrossDraws) {
+  MaskKeySource source;
+  std::set<MaskKey> keys;
+  const std::size_t n = 3 * MaskKeySource::kKeysPerDraw + 7;
+  for (std::size_t i = 0; i < n; ++i) {
+    auto key = source.next();
+    ASSERT_TRUE(key.ok()) << key.error().message();
+    keys.insert(*key);
+  }
+  // 775 draws of 32 bits: a repeat or two is possible (~7 % for one); a source
+  // that handed out a key twice or drew the same block again gives hundreds.
+  EXPECT_GE(keys.size(), n - 3);
+}
+
 }  // namespace
 }  // namespace tether::daemon::transport
