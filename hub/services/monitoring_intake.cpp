@@ -1,6 +1,7 @@
 #include "hub/services/monitoring_intake.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <cstdint>
 #include <limits>
 #include <mutex>
@@ -104,6 +105,11 @@ Result<MonitoringRecord> to_record(const protocol::ProtoMsg& msg) {
 
 MonitoringIntake::MonitoringIntake(ServiceContext context)
     : context_(context),
+      now_ms_([] {
+        return std::chrono::duration_cast<std::chrono::milliseconds>(
+                   std::chrono::steady_clock::now().time_since_epoch())
+            .count();
+      }),
       api_(std::make_unique<MonitoringApi>(context)),
       self_(std::make_shared<MonitoringIntake*>(this)) {
   LoopInbox& inbox = context_.inbox;
@@ -163,7 +169,7 @@ void MonitoringIntake::on_device_offline(const std::string& device_id) {
     it->second.online = false;
     it->second.acked = 0;
     it->second.sent_ack = 0;
-    it->second.sent_ack_tick = 0;
+    it->second.sent_ack_ms = 0;
     it->second.paused = false;
     it->second.store_failed = false;
   }
@@ -314,6 +320,7 @@ void MonitoringIntake::committed(DeviceState& state, std::uint64_t seq, std::siz
 
 void MonitoringIntake::flush_acks() {
   ack_flush_posted_ = false;
+  const std::int64_t now = now_ms_();
   for (DeviceState* state : std::exchange(ack_due_, {})) {
     state->ack_due = false;
     if (!state->online) {
@@ -323,33 +330,46 @@ void MonitoringIntake::flush_acks() {
     }
     // acked == 0: the link went and came back since the commit; its new link has
     // had nothing committed yet.
-    if (state->store_failed || state->acked == 0) continue;
+    if (state->store_failed || state->acked == 0 || state->ack_held) continue;
     // Not moved: a seq already acked came again; its ack goes at once.
     const bool moved = state->acked > state->sent_ack;
-    if (moved && state->sent_ack_tick == ticks_ && state->acked - state->sent_ack < kAckAtOnce) {
-      if (!std::exchange(state->ack_held, true)) held_acks_.push_back(state);
+    if (moved && state->sent_ack_ms != 0 && now - state->sent_ack_ms < kAckIntervalMs &&
+        state->acked - state->sent_ack < kAckAtOnce) {
+      state->ack_held = true;
+      held_acks_.push_back(state);
       continue;
     }
-    send_ack(*state);
+    send_ack(*state, now);
   }
+  release_held_acks(now);
 }
 
 void MonitoringIntake::on_tick() {
-  ++ticks_;
-  for (DeviceState* state : std::exchange(held_acks_, {})) {
+  release_held_acks(now_ms_());
+}
+
+void MonitoringIntake::release_held_acks(std::int64_t now) {
+  std::size_t kept = 0;
+  for (DeviceState* state : held_acks_) {
+    if (state->online && !state->store_failed && state->acked > state->sent_ack &&
+        now - state->sent_ack_ms < kAckIntervalMs && state->acked - state->sent_ack < kAckAtOnce) {
+      held_acks_[kept++] = state;
+      continue;
+    }
     state->ack_held = false;
     if (!state->online) {
       forget_if_done(*state);
-      continue;
+    } else if (!state->store_failed && state->acked > state->sent_ack) {
+      send_ack(*state, now);
     }
-    if (state->store_failed || state->acked <= state->sent_ack) continue;
-    send_ack(*state);
   }
+  held_acks_.resize(kept);
 }
 
-void MonitoringIntake::send_ack(DeviceState& state) {
+void MonitoringIntake::send_ack(DeviceState& state, std::int64_t now) {
   state.sent_ack = state.acked;
-  state.sent_ack_tick = ticks_;
+  // 0 means "none on this link": a clock at 0 still counts as having sent one.
+  state.sent_ack_ms = now == 0 ? 1 : now;
   const monitoring::Ack ack{state.acked};
   (void)context_.devices.send(
       state.id, protocol::make_msg(proto::kMonitoring, monitoring::kAck, {}, {}, ack.encode()),

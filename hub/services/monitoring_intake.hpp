@@ -19,12 +19,15 @@
 //   devices fell from ~45 000 to ~15 000 records/s once it lagged, docs/performance.md);
 // - acks go out from a task queued behind those, one cumulative ack per device for
 //   every commit that came back meanwhile;
-// - a device acked since the last on_tick() (once a second) has its next ack held
-//   for the next one, unless kAckAtOnce records wait for it: a device
-//   sending a few records a second gets about one ack a second instead of one per
-//   record, and each ack is a message, a TLS record and writes on both ends. A
-//   quiet device's record is acked at once; a device replaying its backlog gets
-//   an ack every kAckAtOnce records, well inside tetherd's window of 256.
+// - a device acked less than kAckIntervalMs ago has its next ack held until then,
+//   unless kAckAtOnce records wait for it: a device sending a few records a second
+//   gets about one ack a second instead of one per record, and each ack is a
+//   message, a TLS record and writes on both ends. A quiet device's record is
+//   acked at once; a device replaying its backlog gets an ack every kAckAtOnce
+//   records, well inside tetherd's window of 256. Held acks go out from the next
+//   flush or on_tick() after they are due: each device on its own second, not all
+//   of them on one tick (ten thousand acks at once held an operator's keystroke
+//   for hundreds of ms).
 //
 // Bounds on what one device can make the hub keep: a record's stream / alert id,
 // summary, number of fields and encoded size are capped (kLimits below); a record
@@ -72,7 +75,9 @@ class MonitoringIntake final : public ProtocolService {
   // and the level at which it reads again.
   static constexpr std::size_t kMaxUncommitted = 4096;
   static constexpr std::size_t kResumeUncommitted = 1024;
-  // Records waiting for an ack that send it without waiting for the tick (see above).
+  // How long a device's next ack may be held, and the records waiting for it that
+  // send it at once (see above).
+  static constexpr std::int64_t kAckIntervalMs = 1000;
   static constexpr std::uint64_t kAckAtOnce = 32;
 
   explicit MonitoringIntake(ServiceContext context);
@@ -81,8 +86,10 @@ class MonitoringIntake final : public ProtocolService {
   void on_device_message(const std::string& device_id, protocol::ProtoMsg& msg) override;
   void on_device_online(const std::string& device_id) override;
   void on_device_offline(const std::string& device_id) override;
-  // Sends the acks held back since the last tick.
+  // Sends the held acks that are due.
   void on_tick() override;
+  // The clock of the ack hold, milliseconds (default: steady clock). Tests stop it.
+  void set_clock(std::function<std::int64_t()> now_ms) { now_ms_ = std::move(now_ms); }
   ApiHandler* api() override;
 
  private:
@@ -90,15 +97,15 @@ class MonitoringIntake final : public ProtocolService {
     std::string id;
     // Decoded in this pass of the loop, not handed to the store yet (in order).
     std::vector<MonitoringRecord> pending;
-    std::uint64_t acked = 0;          // highest seq committed on the current link
-    std::uint64_t sent_ack = 0;       // the seq of the last ack sent on the current link
-    std::uint64_t sent_ack_tick = 0;  // ticks_ when it was sent (0: none on this link)
-    std::size_t uncommitted = 0;      // records pending or in the store, not yet committed
+    std::uint64_t acked = 0;       // highest seq committed on the current link
+    std::uint64_t sent_ack = 0;    // the seq of the last ack sent on the current link
+    std::int64_t sent_ack_ms = 0;  // when (now_ms_); 0: none on this link
+    std::size_t uncommitted = 0;   // records pending or in the store, not yet committed
     bool paused = false;
     bool online = false;
     bool ack_due = false;       // `acked` moved and its ack is not sent yet
     bool handover_due = false;  // in handover_due_
-    bool ack_held = false;      // in held_acks_: its ack waits for on_tick()
+    bool ack_held = false;      // in held_acks_: its ack waits until it is due
     // A commit of this link's records failed: nothing more is acked on this link
     // (a later ack would cover the lost seqs), and the link is being closed so
     // that the device reconnects and sends them again.
@@ -141,7 +148,9 @@ class MonitoringIntake final : public ProtocolService {
   // Sends one cumulative ack to each device whose acked seq moved since the last
   // flush, or holds it for on_tick() (see above).
   void flush_acks();
-  void send_ack(DeviceState& state);
+  void send_ack(DeviceState& state, std::int64_t now);
+  // Sends the held acks that are due at `now`, keeps the others held.
+  void release_held_acks(std::int64_t now);
   // Drops the entry of a device that has gone and has nothing left in flight.
   void forget_if_done(DeviceState& state);
   // Runs `task` on the loop later (after the sockets of this pass), unless gone.
@@ -152,7 +161,7 @@ class MonitoringIntake final : public ProtocolService {
   std::vector<DeviceState*> handover_due_;  // devices with pending records, in order
   std::vector<DeviceState*> ack_due_;       // devices with ack_due set, in order
   std::vector<DeviceState*> held_acks_;     // devices with ack_held set
-  std::uint64_t ticks_ = 1;                 // on_tick() calls so far, plus one
+  std::function<std::int64_t()> now_ms_;
   bool handover_posted_ = false;
   bool ack_flush_posted_ = false;
   std::shared_ptr<Mailbox> mailbox_ = std::make_shared<Mailbox>();

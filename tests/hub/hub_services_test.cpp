@@ -544,37 +544,49 @@ TEST_F(MonitoringIntakeTest, ALineOfSeveralCommitsKeepsTheirFailure) {
   EXPECT_EQ(acks(), (std::vector<std::uint64_t>{3}));
 }
 
-// A device acked since the last tick waits for the next one: one ack a second
-// covers what it sent meanwhile. A quiet device's record is acked at once.
-TEST_F(MonitoringIntakeTest, AnAckWithinATickIsHeldForTheNextTick) {
+// A device acked less than a second ago has its next ack held until the second is
+// up; it goes out from the next flush or tick after that, covering everything
+// committed meanwhile. A quiet device's record is acked at once.
+TEST_F(MonitoringIntakeTest, AnAckWithinASecondOfTheLastIsHeldUntilItIsDue) {
+  std::int64_t now = 5000;
+  intake->set_clock([&] { return now; });
   data(1);
   commit();
   EXPECT_EQ(acks(), (std::vector<std::uint64_t>{1}));
+  now += 100;
   data(2);
   commit();
+  now += 100;
   data(3);
   commit();
   EXPECT_TRUE(acks().empty());
   EXPECT_EQ(monitoring.stored.size(), 3u);
+  registry.tick();  // not due yet
+  EXPECT_TRUE(acks().empty());
+  now = 5000 + MonitoringIntake::kAckIntervalMs;
   registry.tick();
   EXPECT_EQ(acks(), (std::vector<std::uint64_t>{3}));
-  // Acked in this tick: the next one waits again.
+  // Held again; this time the next commit's flush sends it once it is due.
   data(4);
   commit();
   EXPECT_TRUE(acks().empty());
-  registry.tick();
-  EXPECT_EQ(acks(), (std::vector<std::uint64_t>{4}));
-  // A tick with nothing held sends nothing; after a quiet tick, at once again.
-  registry.tick();
-  EXPECT_TRUE(acks().empty());
+  now += MonitoringIntake::kAckIntervalMs;
   data(5);
   commit();
   EXPECT_EQ(acks(), (std::vector<std::uint64_t>{5}));
+  // Nothing held: a tick sends nothing; a second later a record is acked at once.
+  registry.tick();
+  EXPECT_TRUE(acks().empty());
+  now += MonitoringIntake::kAckIntervalMs;
+  data(6);
+  commit();
+  EXPECT_EQ(acks(), (std::vector<std::uint64_t>{6}));
 }
 
 // A device replaying its backlog is not held to one ack a second: an ack goes out
 // as soon as kAckAtOnce records wait for it.
 TEST_F(MonitoringIntakeTest, AnAckOfKAckAtOnceRecordsIsNotHeld) {
+  intake->set_clock([] { return std::int64_t{5000}; });
   data(1);
   commit();
   EXPECT_EQ(acks(), (std::vector<std::uint64_t>{1}));
@@ -590,12 +602,15 @@ TEST_F(MonitoringIntakeTest, AnAckOfKAckAtOnceRecordsIsNotHeld) {
 // A held ack of a link that closed is not sent on the next link, and the entry of
 // the gone device is dropped at the tick (under ASan: no use after free).
 TEST_F(MonitoringIntakeTest, AHeldAckOfALinkThatClosedIsDropped) {
+  std::int64_t now = 5000;
+  intake->set_clock([&] { return now; });
   data(1);
   commit();
   EXPECT_EQ(acks(), (std::vector<std::uint64_t>{1}));
   data(2);
   commit();
   registry.device_offline("gw");
+  now += MonitoringIntake::kAckIntervalMs;
   registry.tick();
   EXPECT_TRUE(acks().empty());
   registry.device_online("gw");
