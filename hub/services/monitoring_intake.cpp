@@ -333,8 +333,7 @@ void MonitoringIntake::flush_acks() {
     if (state->store_failed || state->acked == 0 || state->ack_held) continue;
     // Not moved: a seq already acked came again; its ack goes at once.
     const bool moved = state->acked > state->sent_ack;
-    if (moved && state->sent_ack_ms != 0 && now - state->sent_ack_ms < kAckIntervalMs &&
-        state->acked - state->sent_ack < kAckAtOnce) {
+    if (moved && may_hold_ack(*state, now)) {
       state->ack_held = true;
       held_acks_.push_back(state);
       continue;
@@ -352,7 +351,7 @@ void MonitoringIntake::release_held_acks(std::int64_t now) {
   std::size_t kept = 0;
   for (DeviceState* state : held_acks_) {
     if (state->online && !state->store_failed && state->acked > state->sent_ack &&
-        now - state->sent_ack_ms < kAckIntervalMs && state->acked - state->sent_ack < kAckAtOnce) {
+        may_hold_ack(*state, now)) {
       held_acks_[kept++] = state;
       continue;
     }
@@ -364,6 +363,11 @@ void MonitoringIntake::release_held_acks(std::int64_t now) {
     }
   }
   held_acks_.resize(kept);
+}
+
+bool MonitoringIntake::may_hold_ack(const DeviceState& state, std::int64_t now) {
+  return state.sent_ack_ms != 0 && now - state.sent_ack_ms < kAckIntervalMs &&
+         state.acked - state.sent_ack < kAckAtOnce;
 }
 
 void MonitoringIntake::send_ack(DeviceState& state, std::int64_t now) {

@@ -149,6 +149,8 @@ class MonitoringIntake final : public ProtocolService {
   // flush, or holds it for on_tick() (see above).
   void flush_acks();
   void send_ack(DeviceState& state, std::int64_t now);
+  // The hold rule (see above): acked within kAckIntervalMs, fewer than kAckAtOnce waiting.
+  static bool may_hold_ack(const DeviceState& state, std::int64_t now);
   // Sends the held acks that are due at `now`, keeps the others held.
   void release_held_acks(std::int64_t now);
   // Drops the entry of a device that has gone and has nothing left in flight.
