@@ -42,6 +42,13 @@ class BatchWriter {
     // add to the queued batch. Off when the interval is zero.
     std::chrono::steady_clock::duration tick_interval{};
     std::function<void(Batch&)> on_tick{};
+    // A batch begins at least min_gap after the one before it began, unless flush()
+    // is waiting or the writer stops. Under a steady stream each commit then carries
+    // min_gap's worth of changes: a store whose rows land on pages all over its
+    // indexes (thousands of devices writing at once) writes each page once per
+    // commit instead of once per few changes. Zero: a batch begins as soon as
+    // anything is queued.
+    std::chrono::steady_clock::duration min_gap{};
   };
 
   explicit BatchWriter(Hooks hooks) : hooks_(std::move(hooks)) {
@@ -71,14 +78,16 @@ class BatchWriter {
     if constexpr (std::is_same_v<R, bool>) {
       const bool queued = fn(queued_);
       if (queued) ++queued_seq_;
+      const bool wake = queued && !in_gap_;
       lock.unlock();
-      if (queued) wake_.notify_one();
+      if (wake) wake_.notify_one();
       return queued;
     } else {
       fn(queued_);
       ++queued_seq_;
+      const bool wake = !in_gap_;
       lock.unlock();
-      wake_.notify_one();
+      if (wake) wake_.notify_one();
     }
   }
 
@@ -95,7 +104,10 @@ class BatchWriter {
   Status flush() {
     std::unique_lock lock(mutex_);
     const std::uint64_t target = queued_seq_;
+    ++flush_waiters_;
+    wake_.notify_one();  // a writer waiting out its min_gap begins now
     done_.wait(lock, [&] { return applied_seq_ >= target; });
+    --flush_waiters_;
     if (first_error_) return *std::exchange(first_error_, std::nullopt);
     return Status::Ok();
   }
@@ -128,6 +140,14 @@ class BatchWriter {
       } else {
         wake_.wait(lock, ready);
       }
+      if (hooks_.min_gap.count() > 0 && !queued_.empty()) {
+        // Changes queued meanwhile do not wake the writer (in_gap_): only the end of
+        // the gap, a flush() or stop() do.
+        in_gap_ = true;
+        wake_.wait_until(lock, last_began_ + hooks_.min_gap,
+                         [this] { return stopping_ || flush_waiters_ > 0; });
+        in_gap_ = false;
+      }
       if (queued_.empty()) {
         if (stopping_) return;
         // A tick that queued nothing still counts as applied.
@@ -135,6 +155,7 @@ class BatchWriter {
         done_.notify_all();
         continue;
       }
+      last_began_ = std::chrono::steady_clock::now();
       in_flight_ = std::exchange(queued_, Batch{});
       const std::uint64_t batch_seq = queued_seq_;
       lock.unlock();
@@ -161,6 +182,9 @@ class BatchWriter {
   std::uint64_t batches_ = 0;
   std::optional<Error> first_error_;
   bool stopping_ = false;
+  int flush_waiters_ = 0;  // flush() calls waiting: they end a min_gap wait
+  bool in_gap_ = false;    // the writer waits out min_gap; queue() need not wake it
+  std::chrono::steady_clock::time_point last_began_{};
   std::thread thread_;  // last: starts after everything above is ready
 };
 

@@ -42,6 +42,15 @@ StoredRecord read_record(const sql::Row& s) {
 
 constexpr std::int64_t kDayMs = 86400000;
 
+// A commit at most once a second while records keep coming. Both record indexes
+// are keyed by device, so a commit writes about a page per device that sent
+// anything: committing as often as the disk allowed wrote ~1.4 pages per record
+// with 10 000 devices at 5 records/s each, a second's worth per commit writes
+// ~0.3 (docs/performance.md, "Fleet size"). Devices hear an ack about once a
+// second anyway (MonitoringIntake), and a record that comes alone is committed
+// at once.
+constexpr std::chrono::milliseconds kCommitGap{1000};
+
 // Rows per multi-row INSERT: one statement (one round trip to PostgreSQL) stores
 // 64 records, what is left over 8 at a time, the last few one by one. (On
 // PostgreSQL this stores ~3.5x as many records a second as one row per
@@ -138,8 +147,12 @@ Result<std::unique_ptr<SqlMonitoringStore>> SqlMonitoringStore::open(
     // The indexes are keyed by device: with thousands of devices writing at once a
     // batch touches pages all over them, and SQLite's default 2 MB page cache made
     // the writer re-read pages (docs/performance.md "Fleet size"). Up to 64 MB,
-    // used only as the database grows.
-    if (auto s = conn->writer->exec("PRAGMA cache_size=-65536; PRAGMA temp_store=MEMORY");
+    // used only as the database grows. For the same reason one commit can put
+    // thousands of pages in the WAL: at the default checkpoint size (1 000 pages)
+    // every commit was followed by a checkpoint that copied each page again; at
+    // 16 384 pages (64 MB of WAL) a hot page is copied once for several commits.
+    if (auto s = conn->writer->exec(
+            "PRAGMA cache_size=-65536; PRAGMA temp_store=MEMORY; PRAGMA wal_autocheckpoint=16384");
         !s.ok()) {
       return s.error().wrap("opening the monitoring store at " + url.redacted);
     }
@@ -171,7 +184,8 @@ SqlMonitoringStore::SqlMonitoringStore(std::unique_ptr<sql::Connection> reader,
                     },
                 .tick_interval = std::chrono::duration_cast<std::chrono::steady_clock::duration>(
                     std::chrono::duration<double>(retention.prune_interval_s)),
-                .on_tick = [](std::deque<Op>& queued) { queued.push_back(Prune{now_ms()}); }}) {
+                .on_tick = [](std::deque<Op>& queued) { queued.push_back(Prune{now_ms()}); },
+                .min_gap = kCommitGap}) {
   params_.reserve(kSharedParams + kRowsPerInsert[0] * params_per_row(RowShape::kWithAlerts));
 }
 

@@ -13,6 +13,8 @@
 #include <condition_variable>
 #include <deque>
 #include <mutex>
+#include <thread>
+#include <utility>
 #include <vector>
 
 namespace tether::hub {
@@ -150,6 +152,57 @@ TEST(BatchWriter, StopWritesWhatIsStillQueued) {
     writer.stop();  // idempotent
   }
   EXPECT_EQ(written, (std::vector<int>{1, 2}));
+}
+
+// min_gap: a batch begins at least min_gap after the one before it began, so what
+// is queued meanwhile goes as one batch.
+TEST(BatchWriter, ChangesWithinMinGapOfTheLastBatchWaitAndGoTogether) {
+  using Clock = std::chrono::steady_clock;
+  constexpr auto kGap = std::chrono::milliseconds(400);
+  std::mutex mutex;
+  std::vector<std::pair<Clock::time_point, std::vector<int>>> written;
+  BatchWriter<Batch> writer({.write =
+                                 [&](Batch& batch) {
+                                   std::lock_guard lock(mutex);
+                                   written.emplace_back(
+                                       Clock::now(), std::vector<int>(batch.begin(), batch.end()));
+                                   return Status::Ok();
+                                 },
+                             .min_gap = kGap});
+  writer.queue([](Batch& b) { b.push_back(1); });
+  ASSERT_TRUE(writer.flush().ok());  // the first batch does not wait
+  for (int i = 2; i <= 4; ++i) writer.queue([i](Batch& b) { b.push_back(i); });
+  // Without the gap, 2 would have gone alone as soon as it was queued.
+  for (auto deadline = Clock::now() + std::chrono::seconds(20); Clock::now() < deadline;) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    std::lock_guard lock(mutex);
+    if (written.size() >= 2) break;
+  }
+  std::lock_guard lock(mutex);
+  ASSERT_EQ(written.size(), 2U);
+  EXPECT_EQ(written[1].second, (std::vector<int>{2, 3, 4}));
+  EXPECT_GE(written[1].first - written[0].first, kGap);
+}
+
+TEST(BatchWriter, AFlushOrAStopDoesNotWaitOutTheMinGap) {
+  std::vector<int> written;
+  {
+    BatchWriter<Batch> writer({.write =
+                                   [&](Batch& batch) {
+                                     written.insert(written.end(), batch.begin(), batch.end());
+                                     return Status::Ok();
+                                   },
+                               .min_gap = std::chrono::hours(1)});
+    writer.queue([](Batch& b) { b.push_back(1); });
+    ASSERT_TRUE(writer.flush().ok());
+    writer.queue([](Batch& b) { b.push_back(2); });
+    // Each would hang for an hour (the test's timeout) if it waited for the gap.
+    ASSERT_TRUE(writer.flush().ok());
+    EXPECT_EQ(written, (std::vector<int>{1, 2}));
+    writer.queue([](Batch& b) { b.push_back(3); });
+    writer.stop();
+  }
+  EXPECT_EQ(written, (std::vector<int>{1, 2, 3}));
 }
 
 }  // namespace
