@@ -287,6 +287,10 @@ void MonitoringIntake::take_commits() {
   // has queued by now (more completions, the next hand-over): one ack then covers
   // every commit of a device that came back meanwhile. An ack per commit batch
   // was ~1.4 times as many acks, each a write on both ends of the link.
+  post_flush_acks();
+}
+
+void MonitoringIntake::post_flush_acks() {
   if (!ack_due_.empty() && !ack_flush_posted_) {
     ack_flush_posted_ = true;
     post(&MonitoringIntake::flush_acks);
@@ -321,7 +325,9 @@ void MonitoringIntake::committed(DeviceState& state, std::uint64_t seq, std::siz
 void MonitoringIntake::flush_acks() {
   ack_flush_posted_ = false;
   const std::int64_t now = now_ms_();
-  for (DeviceState* state : std::exchange(ack_due_, {})) {
+  for (std::size_t handled = 0; handled < kAcksPerTask && !ack_due_.empty(); ++handled) {
+    DeviceState* state = ack_due_.front();
+    ack_due_.pop_front();
     state->ack_due = false;
     if (!state->online) {
       // Kept for this flush only (on_device_offline): nothing of it is left to do.
@@ -340,7 +346,9 @@ void MonitoringIntake::flush_acks() {
     }
     send_ack(*state, now);
   }
-  release_held_acks(now);
+  // The rest after the sockets of this pass; the held acks once every due one is out.
+  if (ack_due_.empty()) release_held_acks(now);
+  post_flush_acks();
 }
 
 void MonitoringIntake::on_tick() {
@@ -356,13 +364,14 @@ void MonitoringIntake::release_held_acks(std::int64_t now) {
       continue;
     }
     state->ack_held = false;
-    if (!state->online) {
-      forget_if_done(*state);
-    } else if (!state->store_failed && state->acked > state->sent_ack) {
-      send_ack(*state, now);
+    // flush_acks() sends it (or forgets a gone device), kAcksPerTask at a time.
+    if (!state->ack_due) {
+      state->ack_due = true;
+      ack_due_.push_back(state);
     }
   }
   held_acks_.resize(kept);
+  post_flush_acks();
 }
 
 bool MonitoringIntake::may_hold_ack(const DeviceState& state, std::int64_t now) {

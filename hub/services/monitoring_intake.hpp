@@ -27,7 +27,11 @@
 //   records, well inside tetherd's window of 256. Held acks go out from the next
 //   flush or on_tick() after they are due: each device on its own second, not all
 //   of them on one tick (ten thousand acks at once held an operator's keystroke
-//   for hundreds of ms).
+//   for hundreds of ms);
+// - a flush sends at most kAcksPerTask acks, then queues itself behind what the
+//   loop has queued meanwhile: the store commits about once a second, and the
+//   ten thousand acks of one commit, sent in one task (and written in the loop
+//   pass after it), held an operator's keystroke for over 100 ms.
 //
 // Bounds on what one device can make the hub keep: a record's stream / alert id,
 // summary, number of fields and encoded size are capped (kLimits below); a record
@@ -79,6 +83,7 @@ class MonitoringIntake final : public ProtocolService {
   // send it at once (see above).
   static constexpr std::int64_t kAckIntervalMs = 1000;
   static constexpr std::uint64_t kAckAtOnce = 32;
+  static constexpr std::size_t kAcksPerTask = 256;
 
   explicit MonitoringIntake(ServiceContext context);
   ~MonitoringIntake() override;
@@ -146,12 +151,14 @@ class MonitoringIntake final : public ProtocolService {
   void committed(DeviceState& state, std::uint64_t seq, std::size_t n, const Status& status);
   void refuse(const std::string& device_id, const protocol::ProtoMsg& msg, const Error& error);
   // Sends one cumulative ack to each device whose acked seq moved since the last
-  // flush, or holds it for on_tick() (see above).
+  // flush, or holds it for on_tick() (see above); kAcksPerTask at most per task.
   void flush_acks();
+  // Queues flush_acks() when acks are due and it is not queued yet.
+  void post_flush_acks();
   void send_ack(DeviceState& state, std::int64_t now);
   // The hold rule (see above): acked within kAckIntervalMs, fewer than kAckAtOnce waiting.
   static bool may_hold_ack(const DeviceState& state, std::int64_t now);
-  // Sends the held acks that are due at `now`, keeps the others held.
+  // Queues the held acks that are due at `now` for flush_acks(), keeps the others held.
   void release_held_acks(std::int64_t now);
   // Drops the entry of a device that has gone and has nothing left in flight.
   void forget_if_done(DeviceState& state);
@@ -161,7 +168,7 @@ class MonitoringIntake final : public ProtocolService {
   ServiceContext context_;
   std::unordered_map<std::string, DeviceState> devices_;
   std::vector<DeviceState*> handover_due_;  // devices with pending records, in order
-  std::vector<DeviceState*> ack_due_;       // devices with ack_due set, in order
+  std::deque<DeviceState*> ack_due_;        // devices with ack_due set, in order
   std::vector<DeviceState*> held_acks_;     // devices with ack_held set
   std::function<std::int64_t()> now_ms_;
   bool handover_posted_ = false;
