@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
@@ -37,7 +38,13 @@ constexpr char kSignalProtocolName[] = "tether-sim-signal";
 constexpr std::size_t kMaxMessage = 1 << 20;
 // Bytes of frames coalesced into one write.
 constexpr std::size_t kMaxWriteBatch = std::size_t{16} * 1024;
-constexpr std::chrono::milliseconds kTick{100};
+// Records fall due on a tick; each tick visits one slice of the links (every
+// kTickSlices-th), so a link is visited every kTick * kTickSlices = 100 ms as
+// before but the records of a second leave in 100 small bursts instead of 10 of
+// thousands each (a burst of 5 000 records kept the hub's loop busy for ~100 ms,
+// which an operator's shell echo waited behind).
+constexpr std::chrono::milliseconds kTick{10};
+constexpr std::size_t kTickSlices = 10;
 constexpr std::chrono::milliseconds kKeepaliveSweep{1000};
 // Dials in progress (TCP + TLS + upgrade) at most; the rest wait their turn. lws
 // 4.1 gives each connection in progress timers in its one sorted list, which
@@ -133,6 +140,9 @@ struct Link {
   std::chrono::steady_clock::time_point pinged_at{};
   bool pinged = false;
   bool ping_due = false;
+  // lws_callback_on_writable() asked for and its callback not run yet: frames
+  // wait in `out` for it. Otherwise they are written at once (Fleet::Impl::flush).
+  bool write_requested = false;
   std::uint64_t connects = 0;
   std::uint64_t disconnects = 0;
   std::uint64_t refusals = 0;
@@ -153,6 +163,7 @@ class Fleet::Impl {
 
  private:
   int on_writable(Link& link);
+  void request_writable(Link& link);
   int on_receive(Link& link, const void* in, std::size_t len);
   void flush(Link& link, std::vector<Bytes>& produced);
   void tick();
@@ -208,7 +219,8 @@ class Fleet::Impl {
   bool paused_ = false;  // no records made (SIGUSR1 toggles)
   int exit_status_ = 0;
   std::chrono::steady_clock::time_point started_;
-  std::chrono::steady_clock::time_point last_tick_;
+  std::array<std::chrono::steady_clock::time_point, kTickSlices> slice_ticked_{};
+  std::size_t next_slice_ = 0;
   std::chrono::steady_clock::time_point next_stats_;
   std::chrono::steady_clock::time_point next_keepalive_;
   std::FILE* stats_ = nullptr;
@@ -326,7 +338,7 @@ Status Fleet::Impl::start(std::vector<DeviceIdentity> identities) {
   }
   paused_ = options_.start_paused;
   started_ = std::chrono::steady_clock::now();
-  last_tick_ = started_;
+  slice_ticked_.fill(started_);
   next_stats_ = started_;
   next_keepalive_ = started_;
   // The first dial at once (the daemon's rule), or spread over the ramp.
@@ -432,6 +444,7 @@ void Fleet::Impl::failed(Link& link) {
   link.state = Link::State::kIdle;
   link.wsi = nullptr;
   link.out.clear();
+  link.write_requested = false;
   if (was_online) {
     ++link.disconnects;
     link.device.disconnected();
@@ -482,6 +495,7 @@ int Fleet::Impl::on_event(lws* wsi, lws_callback_reasons reason, void* in, std::
       link->heard = std::chrono::steady_clock::now();
       link->pinged = false;
       link->ping_due = false;
+      link->write_requested = false;
       ++link->connects;
       produced_.clear();
       link->device.connected(wall_ms(), produced_);
@@ -501,6 +515,7 @@ int Fleet::Impl::on_event(lws* wsi, lws_callback_reasons reason, void* in, std::
       return 0;
     case LWS_CALLBACK_CLIENT_WRITEABLE:
       if (!current || link->state != Link::State::kOnline) return -1;
+      link->write_requested = false;
       return on_writable(*link);
     case LWS_CALLBACK_CLIENT_CLOSED:
       if (current) failed(*link);
@@ -539,6 +554,16 @@ void Fleet::Impl::flush(Link& link, std::vector<Bytes>& produced) {
   if (produced.empty() || link.state != Link::State::kOnline) return;
   for (auto& m : produced) link.out.push_back(std::move(m));
   produced.clear();
+  if (link.write_requested) return;
+  // Nothing waits for a writable callback: write now. A round trip through
+  // lws_callback_on_writable() cost two epoll_ctl calls and a loop pass per record
+  // (most of the simulator's system time); lws keeps whatever the socket does not
+  // take and sends it before anything written later.
+  if (on_writable(link) < 0) lws_set_timeout(link.wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+}
+
+void Fleet::Impl::request_writable(Link& link) {
+  link.write_requested = true;
   lws_callback_on_writable(link.wsi);
 }
 
@@ -549,7 +574,7 @@ int Fleet::Impl::on_writable(Link& link) {
     unsigned char ping[LWS_PRE + 4] = {};
     std::memcpy(ping + LWS_PRE, "tka", 4);
     if (lws_write(link.wsi, ping + LWS_PRE, 4, LWS_WRITE_PING) < 4) return -1;
-    if (!link.out.empty()) lws_callback_on_writable(link.wsi);
+    if (!link.out.empty()) request_writable(link);
     return 0;
   }
   batch_.clear();
@@ -568,18 +593,20 @@ int Fleet::Impl::on_writable(Link& link) {
   if (batch_.empty()) return 0;
   const int written = lws_write(link.wsi, batch_.data(), batch_.size(), LWS_WRITE_RAW);
   if (written < static_cast<int>(batch_.size())) return -1;
-  if (!link.out.empty()) lws_callback_on_writable(link.wsi);
+  if (!link.out.empty()) request_writable(link);
   return 0;
 }
 
 void Fleet::Impl::tick() {
   const auto now = std::chrono::steady_clock::now();
-  const double elapsed = std::chrono::duration<double>(now - last_tick_).count();
-  last_tick_ = now;
+  const std::size_t slice = next_slice_;
+  next_slice_ = (next_slice_ + 1) % kTickSlices;
+  const double elapsed = std::chrono::duration<double>(now - slice_ticked_[slice]).count();
+  slice_ticked_[slice] = now;
   if (options_.records_per_second > 0 && !paused_) {
     const std::int64_t ts = wall_ms();
-    for (auto& l : links_) {
-      Link& link = *l;
+    for (std::size_t i = slice; i < links_.size(); i += kTickSlices) {
+      Link& link = *links_[i];
       link.credit += options_.records_per_second * elapsed;
       auto n = static_cast<std::uint64_t>(link.credit);
       if (n == 0) continue;
@@ -635,7 +662,7 @@ void Fleet::Impl::keepalive(std::chrono::steady_clock::time_point now) {
       link.pinged = true;
       link.pinged_at = now;
       link.ping_due = true;
-      lws_callback_on_writable(link.wsi);
+      request_writable(link);
     } else if (now - link.pinged_at >= options_.pong_timeout) {
       lws_set_timeout(link.wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
     }
