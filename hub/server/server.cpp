@@ -254,9 +254,26 @@ class WsConn final : public Link, public Keepalive::Peer {
     }
     std::vector<unsigned char> frame(LWS_PRE + encoded.size());
     std::memcpy(frame.data() + LWS_PRE, encoded.data(), encoded.size());
+    if (urgent_.empty() && bulk_.empty() && !ping_due_ && !lws_send_pipe_choked(wsi_)) {
+      write_now(frame);
+      return;
+    }
     queued_ += encoded.size();
     (urgent ? urgent_ : bulk_).push_back(std::move(frame));
     lws_callback_on_writable(wsi_);
+  }
+  // Nothing is queued and the socket takes more: the message goes out now, not
+  // from a writable callback. That round trip cost two epoll_ctl calls and a loop
+  // pass per message (an ack, an echo), and with thousands of busy links a pass
+  // is long: an operator's keystroke waited for two of them on its way to the
+  // device and back. A failed write closes the link from lws's next pass.
+  void write_now(std::vector<unsigned char>& frame) {
+    const std::size_t len = frame.size() - LWS_PRE;
+    const int n = lws_write(wsi_, frame.data() + LWS_PRE, len, LWS_WRITE_BINARY);
+    if (n < 0 || static_cast<std::size_t>(n) < len) {
+      closing_ = true;
+      lws_set_timeout(wsi_, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+    }
   }
   void close(std::uint16_t code, std::string reason) override {
     if (closing_ || server_.shutting_down()) return;
