@@ -241,15 +241,17 @@ Result<PostgresConnection::ResultPtr> PostgresConnection::execute(std::string_vi
                                                                   const Param* params,
                                                                   std::size_t count) {
   if (auto s = ensure_connected(); !s.ok()) return s.error();
-  std::vector<Oid> types(count);
-  std::string key;
-  key.reserve(count + 1 + sql.size());
+  // The scratch of one call, kept for its capacity: a monitoring batch runs
+  // statements of hundreds of parameters, thousands of times a second.
+  std::vector<Oid>& types = scratch_.types;
+  types.resize(count);
+  std::string& key = scratch_.key;
+  key.assign(sql);
+  key += '\0';
   for (std::size_t i = 0; i < count; ++i) {
     types[i] = type_of(params[i]);
-    key += std::to_string(types[i]) + ",";
+    key.append(reinterpret_cast<const char*>(&types[i]), sizeof(Oid));
   }
-  key += ':';
-  key += sql;
   auto it = statements_.find(key);
   if (it == statements_.end()) {
     std::string name = "tether_" + std::to_string(statements_.size() + 1);
@@ -260,12 +262,16 @@ Result<PostgresConnection::ResultPtr> PostgresConnection::execute(std::string_vi
       note_transaction_state();
       return failure(prepared.get(), sql);
     }
-    it = statements_.emplace(std::move(key), std::move(name)).first;
+    it = statements_.emplace(key, std::move(name)).first;
   }
-  std::vector<std::array<char, 8>> numbers(count);
-  std::vector<const char*> values(count, nullptr);
-  std::vector<int> lengths(count, 0);
-  std::vector<int> formats(count, kBinary);
+  std::vector<std::array<char, 8>>& numbers = scratch_.numbers;
+  std::vector<const char*>& values = scratch_.values;
+  std::vector<int>& lengths = scratch_.lengths;
+  std::vector<int>& formats = scratch_.formats;
+  numbers.assign(count, {});
+  values.assign(count, nullptr);
+  lengths.assign(count, 0);
+  formats.assign(count, kBinary);
   static const char kEmpty[] = "";
   for (std::size_t i = 0; i < count; ++i) {
     const auto& v = params[i].value();

@@ -8,9 +8,11 @@
 
 #include <libpq-fe.h>
 
+#include <array>
 #include <memory>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "hub/store/sql/database.hpp"
 
@@ -60,8 +62,17 @@ class PostgresConnection final : public Connection {
   bool reconnect_ = false;
   bool in_transaction_ = false;
   bool lost_transaction_ = false;
-  // Statement name by parameter types + SQL text.
+  // Statement name by SQL text, a NUL, then the parameters' type Oids (raw bytes).
   std::unordered_map<std::string, std::string> statements_;
+  // execute()'s working vectors, reused from call to call.
+  struct Scratch {
+    std::string key;
+    std::vector<Oid> types;
+    std::vector<std::array<char, 8>> numbers;
+    std::vector<const char*> values;
+    std::vector<int> lengths;
+    std::vector<int> formats;
+  } scratch_;
 };
 
 }  // namespace tether::hub::sql
