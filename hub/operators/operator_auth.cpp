@@ -79,6 +79,7 @@ void OperatorAuth::login(const HttpRequest& req, const HttpReply& done) {
     return;
   }
   const Account* account = accounts_.find(name);
+  if (account == nullptr) account = find_after_reload(name);
   // Constant time in the name: the stand-in is checked for a name nobody has.
   std::string stored = account != nullptr ? account->password_hash : kStandInHash;
   const bool queued = passwords_.verify(
@@ -121,6 +122,19 @@ void OperatorAuth::login(const HttpRequest& req, const HttpReply& done) {
     audit_.record({name, "login", {}, "failed", "hub busy", address, 0});
     done(json_error(503, "too many logins in progress; try again"));
   }
+}
+
+const Account* OperatorAuth::find_after_reload(const std::string& name) {
+  const auto now = LoginLimiter::Clock::now();
+  if (reloaded_for_unknown_name_ && now - *reloaded_for_unknown_name_ < kUnknownNameReload) {
+    return nullptr;
+  }
+  reloaded_for_unknown_name_ = now;
+  if (auto s = refresh(false); !s.ok()) {
+    log_.error(s.error().wrap("reading the operator accounts again").message());
+    return nullptr;
+  }
+  return accounts_.find(name);
 }
 
 HttpResponse OperatorAuth::logout(const HttpRequest& req, const Caller& caller) {

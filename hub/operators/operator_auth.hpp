@@ -10,6 +10,7 @@
 // the audit trail with the client's address.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -80,6 +81,15 @@ class OperatorAuth {
   std::string session_cookie(const std::string& value, std::uint32_t max_age) const;
 
  private:
+  // A login that names no account known here reads the accounts again first, at
+  // most once per kUnknownNameReload: `tether-hub --add-operator` writes to the
+  // store while the hub runs (and, with several instances, tells none of them),
+  // so its account can log in at once. The bound keeps a stream of logins with
+  // made-up names (already slowed by the LoginLimiter) from turning into store
+  // reads.
+  static constexpr std::chrono::seconds kUnknownNameReload{10};
+  const Account* find_after_reload(const std::string& name);
+
   Accounts& accounts_;
   OperatorSessions& sessions_;
   PasswordWorker& passwords_;
@@ -88,6 +98,7 @@ class OperatorAuth {
   AuditTrail audit_;
   std::uint32_t session_ttl_s_;
   const Logger& log_;
+  std::optional<LoginLimiter::Clock::time_point> reloaded_for_unknown_name_;
 };
 
 }  // namespace tether::hub

@@ -395,6 +395,24 @@ TEST_P(OperatorsTest, LoginChecksNameAndPassword) {
   EXPECT_EQ(logins.back().event.outcome, "ok");
 }
 
+// `tether-hub --add-operator` writes the account to the store while the hub runs:
+// a login naming an account the hub does not know reads the accounts again first,
+// at most once per ten seconds.
+TEST_P(OperatorsTest, AnAccountAddedBehindTheHubsBackCanLogInAtOnce) {
+  auto cli_store = SqlOperatorStore::open(database->url());
+  ASSERT_TRUE(cli_store.ok()) << cli_store.error().message();
+  Accounts cli(**cli_store, "admin", quick_hash("admin-password"));
+  ASSERT_TRUE(cli.load().ok());
+  ASSERT_TRUE(cli.create("carl", Role::kOperator, quick_hash("carl-password")).ok());
+  auto carl = login("carl", "carl-password", "10.1.0.7");
+  EXPECT_EQ(carl.status, 200u) << carl.body;
+  EXPECT_EQ(carl.body, R"({"user":"carl","role":"operator"})");
+  // A second one within the ten seconds waits for the next reload.
+  ASSERT_TRUE(cli.create("cora", Role::kViewer, quick_hash("cora-password")).ok());
+  EXPECT_EQ(login("cora", "cora-password", "10.1.0.7").status, 401u);
+  EXPECT_EQ(login("nobody", "cora-password", "10.1.0.8").status, 401u);
+}
+
 TEST_P(OperatorsTest, AFloodFromOneAddressLocksOutNeitherAnotherAddressNorAnotherAccount) {
   int limited = 0;
   for (int i = 0; i < 50; ++i) {

@@ -45,6 +45,14 @@ describe('accounts and roles', () => {
     assert.deepEqual(res.json, { user: 'cliop', role: 'operator' });
   });
 
+  test('an account added on the command line while the hub runs logs in at once', async () => {
+    execFileSync(hubBin, ['--config', hub.configFile, '--add-operator', 'late', '--role', 'viewer'],
+      { input: 'late-password\n', stdio: ['pipe', 'pipe', 'pipe'] });
+    const cookie = await login(hub, 'late', 'late-password', '127.0.0.6');
+    const res = await request(hub, 'GET', '/api/session', { cookie });
+    assert.deepEqual(res.json, { user: 'late', role: 'viewer' });
+  });
+
   test('each role against the routes over HTTP', async () => {
     const vera = await login(hub, 'vera', PASSWORDS.vera, '127.0.0.5');
     const otto = await login(hub, 'otto', PASSWORDS.otto, '127.0.0.5');
