@@ -41,16 +41,27 @@ function(tether_defaults target)
   endif()
 endfunction()
 
-# tether_test(<name> SOURCES ... LIBS ... [TIMEOUT s] [LABELS ...]): a GoogleTest
-# binary whose every case is a ctest test with a timeout, so CI never hangs.
+# tether_test(<name> SOURCES ... LIBS ... [TIMEOUT s] [LABELS ...] [SERIAL case ...]):
+# a GoogleTest binary whose every case is a ctest test with a timeout, so CI never
+# hangs. The SERIAL cases (Suite.Case) run with nothing else beside them: those that
+# depend on state a concurrent test process could take, such as the first free
+# sessions cgroup of the machine.
 function(tether_test name)
-  cmake_parse_arguments(T "" "TIMEOUT" "SOURCES;LIBS;LABELS" ${ARGN})
+  cmake_parse_arguments(T "" "TIMEOUT" "SOURCES;LIBS;LABELS;SERIAL" ${ARGN})
   if(NOT T_TIMEOUT)
     set(T_TIMEOUT 60)
   endif()
   add_executable(${name} ${T_SOURCES})
   tether_defaults(${name})
   target_link_libraries(${name} PRIVATE ${T_LIBS} GTest::gtest GTest::gtest_main)
-  gtest_discover_tests(${name} DISCOVERY_TIMEOUT 30
-                       PROPERTIES TIMEOUT ${T_TIMEOUT} LABELS "${T_LABELS}")
+  if(T_SERIAL)
+    list(JOIN T_SERIAL ":" serial_filter)
+    gtest_discover_tests(${name} DISCOVERY_TIMEOUT 30 TEST_FILTER "-${serial_filter}"
+                         PROPERTIES TIMEOUT ${T_TIMEOUT} LABELS "${T_LABELS}")
+    gtest_discover_tests(${name} DISCOVERY_TIMEOUT 30 TEST_FILTER "${serial_filter}"
+                         PROPERTIES TIMEOUT ${T_TIMEOUT} LABELS "${T_LABELS}" RUN_SERIAL TRUE)
+  else()
+    gtest_discover_tests(${name} DISCOVERY_TIMEOUT 30
+                         PROPERTIES TIMEOUT ${T_TIMEOUT} LABELS "${T_LABELS}")
+  endif()
 endfunction()
