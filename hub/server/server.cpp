@@ -268,12 +268,17 @@ class WsConn final : public Link, public Keepalive::Peer {
   // is long: an operator's keystroke waited for two of them on its way to the
   // device and back. A failed write closes the link from lws's next pass.
   void write_now(std::vector<unsigned char>& frame) {
-    const std::size_t len = frame.size() - LWS_PRE;
-    const int n = lws_write(wsi_, frame.data() + LWS_PRE, len, LWS_WRITE_BINARY);
-    if (n < 0 || static_cast<std::size_t>(n) < len) {
+    if (!write_frame(frame)) {
       closing_ = true;
       lws_set_timeout(wsi_, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
     }
+  }
+  // Writes one binary frame (LWS_PRE bytes of headroom, then the message); false if
+  // lws failed or took less than all of it, which leaves the link unusable.
+  bool write_frame(std::vector<unsigned char>& frame) {
+    const std::size_t len = frame.size() - LWS_PRE;
+    const int n = lws_write(wsi_, frame.data() + LWS_PRE, len, LWS_WRITE_BINARY);
+    return n >= 0 && static_cast<std::size_t>(n) == len;
   }
   void close(std::uint16_t code, std::string reason) override {
     if (closing_ || server_.shutting_down()) return;
@@ -336,10 +341,8 @@ class WsConn final : public Link, public Keepalive::Peer {
         auto& q = !urgent_.empty() ? urgent_ : bulk_;
         auto frame = std::move(q.front());
         q.pop_front();
-        const std::size_t len = frame.size() - LWS_PRE;
-        queued_ -= len;
-        const int n = lws_write(wsi_, frame.data() + LWS_PRE, len, LWS_WRITE_BINARY);
-        if (n < 0 || static_cast<std::size_t>(n) < len) return -1;
+        queued_ -= frame.size() - LWS_PRE;
+        if (!write_frame(frame)) return -1;
         if (kind_ == PeerKind::kOperator) server_.core().operators().wrote(id_);
       }
       if (!urgent_.empty() || !bulk_.empty() || closing_) lws_callback_on_writable(wsi_);
