@@ -8,9 +8,9 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <map>
 #include <span>
 #include <string>
+#include <unordered_map>
 
 #include "hub/config.hpp"
 #include "hub/devices/device_side.hpp"
@@ -55,8 +55,10 @@ class LocalDevices final : public DeviceSide {
   Store& store_;
   const Limits& limits_;
   const Logger& log_;
-  std::map<ConnId, DeviceLink> links_;
-  std::map<std::string, ConnId, std::less<>> lease_;
+  // Hashed: both are looked up for every message, and with ten thousand links a
+  // tree's walk was a chain of cache misses (~5 % of the loop at full ingest).
+  std::unordered_map<ConnId, DeviceLink> links_;
+  std::unordered_map<std::string, ConnId> lease_;
 };
 
 }  // namespace tether::hub
