@@ -21,8 +21,10 @@
 //   every commit that came back meanwhile;
 // - a device acked less than kAckIntervalMs ago has its next ack held until then,
 //   unless kAckAtOnce records wait for it: a device sending a few records a second
-//   gets about one ack a second instead of one per record, and each ack is a
-//   message, a TLS record and writes on both ends. A quiet device's record is
+//   gets one ack every two seconds instead of one per record, and each ack is a
+//   message, a TLS record, writes on both ends and a delete in the device's flash
+//   store (at 10 000 devices, 1 s instead of 2 s cost the loop 8 % more CPU and
+//   put the operator's echo p99 over 50 ms at 50 000 records/s). A quiet device's record is
 //   acked at once; a device replaying its backlog gets an ack every kAckAtOnce
 //   records, well inside tetherd's window of 256. Held acks go out from the next
 //   flush or on_tick() after they are due: each device on its own second, not all
@@ -81,7 +83,7 @@ class MonitoringIntake final : public ProtocolService {
   static constexpr std::size_t kResumeUncommitted = 1024;
   // How long a device's next ack may be held, and the records waiting for it that
   // send it at once (see above).
-  static constexpr std::int64_t kAckIntervalMs = 1000;
+  static constexpr std::int64_t kAckIntervalMs = 2000;
   static constexpr std::uint64_t kAckAtOnce = 32;
   static constexpr std::size_t kAcksPerTask = 256;
 

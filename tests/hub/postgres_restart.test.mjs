@@ -51,9 +51,9 @@ test('ingest pauses while PostgreSQL is down and resumes without a hub restart, 
   await pg.stopServer();
   const stoppedAt = Date.now();
   // Acks of commits made before the server went are let through first: a commit
-  // gathers up to a second of records and a device's ack may be held up to a
-  // second after it (docs/hub.md, Monitoring).
-  await new Promise((r) => setTimeout(r, 2500));
+  // gathers up to a second of records and a device's ack may be held up to two
+  // seconds after it (docs/hub.md, Monitoring).
+  await new Promise((r) => setTimeout(r, 3500));
   const during = stats();
   await until('records made during the outage', () => stats().made >= during.made + DEVICES * RATE * 2, 10000, 50);
   const late = stats();
