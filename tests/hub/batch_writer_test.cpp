@@ -7,7 +7,10 @@
 #include "hub/loop_inbox.hpp"
 
 #include <gtest/gtest.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -215,6 +218,23 @@ TEST(BatchWriter, AFlushOrAStopDoesNotWaitOutTheMinGap) {
 
 namespace tether::hub {
 namespace {
+
+// The writer yields to the loop: it runs kNiceBelowCreator nice levels below the
+// thread that made it (never past 19), and the creator's own priority is untouched.
+TEST(BatchWriter, RunsBelowTheThreadThatMadeIt) {
+  const int mine = getpriority(PRIO_PROCESS, static_cast<id_t>(gettid()));
+  std::atomic<int> writers{-100};
+  BatchWriter<Batch>::Hooks hooks;
+  hooks.write = [&](Batch&) {
+    writers = getpriority(PRIO_PROCESS, static_cast<id_t>(gettid()));
+    return Status::Ok();
+  };
+  BatchWriter<Batch> writer(std::move(hooks));
+  writer.queue([](Batch& b) { b.push_back(1); });
+  ASSERT_TRUE(writer.flush().ok());
+  EXPECT_EQ(writers.load(), std::min(19, mine + BatchWriter<Batch>::kNiceBelowCreator));
+  EXPECT_EQ(getpriority(PRIO_PROCESS, static_cast<id_t>(gettid())), mine);
+}
 
 TEST(LoopInbox, RunsABoundedShareInOrderAndWakesOncePerBurst) {
   LoopInbox inbox;
