@@ -30,6 +30,7 @@
 #include "hub/server/admission.hpp"
 #include "hub/server/keepalive.hpp"
 #include "hub/server/static_files.hpp"
+#include "hub/server/tls_read_ahead.hpp"
 #include "hub/services/update_service.hpp"
 #include "hub/update/byte_range.hpp"
 
@@ -184,6 +185,7 @@ class Server::Impl {
   const Logger& log() const { return log_; }
   std::size_t queue_hard_cap() const { return config_.limits.queue_hard_cap; }
   HubCore& core() { return core_; }
+  TlsReadAhead& read_ahead() { return read_ahead_; }
 
  private:
   int on_http(lws* wsi, Pss& pss, const char* uri);
@@ -230,6 +232,7 @@ class Server::Impl {
   bool stop_ = false;
   bool shutting_down_ = false;
   ConnId next_conn_ = 1;  // device and operator sockets share the numbering
+  TlsReadAhead read_ahead_;
 };
 
 // One WebSocket: the Link the device side or the operator side talks to.
@@ -241,7 +244,8 @@ class WsConn final : public Link, public Keepalive::Peer {
         kind_(a.kind),
         device_id_(a.device_id),
         user_(a.user),
-        role_(a.role) {}
+        role_(a.role),
+        read_ahead_(server.read_ahead()) {}
 
   void send(protocol::Bytes encoded, bool urgent) override {
     if (closing_ || server_.shutting_down()) return;
@@ -317,8 +321,11 @@ class WsConn final : public Link, public Keepalive::Peer {
     in_keepalive_ = false;
   }
   void set_receiving(bool on) override {
-    if (!server_.shutting_down()) lws_rx_flow_control(wsi_, on ? 1 : 0);
+    if (server_.shutting_down()) return;
+    lws_rx_flow_control(wsi_, on ? 1 : 0);
+    read_ahead_.set_receiving(on);
   }
+  void start_read_ahead() { read_ahead_.start(wsi_); }
 
   // LWS_CALLBACK_SERVER_WRITEABLE: messages while the socket takes them (at most
   // kMaxWritesPerCallback, so one busy peer cannot hold the loop); <0 closes.
@@ -437,6 +444,7 @@ class WsConn final : public Link, public Keepalive::Peer {
   Keepalive::Handle keepalive_{};
   std::uint16_t close_code_ = close_code::kNormal;
   std::string close_reason_;
+  TlsReadAhead::Link read_ahead_;
 };
 
 Server::Impl::~Impl() {
@@ -537,11 +545,14 @@ Status Server::Impl::start() {
 int Server::Impl::run() {
   // One pass at a time, so that a signal (stop_) ends the loop between passes;
   // the signal callback wakes the loop with lws_cancel_service.
+  bool records_waiting = false;
   while (!stop_) {
-    if (!ev_run(loop_, EVRUN_ONCE)) {
+    // While OpenSSL holds records of some link, the next pass polls without waiting.
+    if (!ev_run(loop_, records_waiting ? EVRUN_NOWAIT : EVRUN_ONCE)) {
       log_.error("the event loop has nothing left to watch");
       return 1;
     }
+    records_waiting = read_ahead_.service();
   }
   log_.info("stopping");
   shutting_down_ = true;
@@ -661,6 +672,7 @@ int Server::Impl::callback(lws* wsi, lws_callback_reasons reason, void* user, vo
       WsConn& c = *pss->ws;
       c.set_id(self->next_conn_++);
       c.start_keepalive();
+      c.start_read_ahead();
       if (c.kind() == PeerKind::kDevice) {
         self->core_.devices().connected(c.id(), c.device_id(), c);
       } else {
