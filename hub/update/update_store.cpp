@@ -172,7 +172,7 @@ Result<std::vector<UpdateEntry>> UpdateStore::load_updates() {
   // Every event in one query (one round trip to a database server, not one per update).
   auto events = again_if_unavailable([&] {
     return reader_->query(
-        "SELECT update_id, at_ms, state, percent, message FROM update_events ORDER BY seq");
+        "SELECT update_id, at_ms, state, percent, message FROM update_events ORDER BY at_ms, seq");
   });
   if (!events.ok()) return events.error().wrap("reading update events");
   attach_events(*out, *events);
@@ -188,10 +188,13 @@ Result<std::optional<UpdateEntry>> UpdateStore::get(const std::string& update_id
                           "reading an update");
   if (!found.ok()) return found.error();
   if (found->empty()) return std::optional<UpdateEntry>();
+  // Events in the order they happened, then as stored: with several instances an
+  // operator's event (accepted on one) can be committed after the device's answer
+  // to it (stored by another), and the order of seq alone then reads backwards.
   auto events = again_if_unavailable([&] {
     return reader_->query(
         "SELECT update_id, at_ms, state, percent, message FROM update_events "
-        "WHERE update_id = $1 ORDER BY seq",
+        "WHERE update_id = $1 ORDER BY at_ms, seq",
         {update_id});
   });
   if (!events.ok()) return events.error().wrap("reading the events of an update");
@@ -224,7 +227,7 @@ Result<std::vector<UpdateEntry>> UpdateStore::of_device(const std::string& devic
   auto events = again_if_unavailable([&] {
     return reader_->query(
         "SELECT e.update_id, e.at_ms, e.state, e.percent, e.message FROM update_events e "
-        "JOIN updates u ON u.id = e.update_id WHERE u.device = $1 ORDER BY e.seq",
+        "JOIN updates u ON u.id = e.update_id WHERE u.device = $1 ORDER BY e.at_ms, e.seq",
         {device});
   });
   if (!events.ok()) return events.error().wrap("reading the update events of a device");
