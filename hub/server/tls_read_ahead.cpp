@@ -86,7 +86,6 @@ bool TlsReadAhead::service() {
     readable.fd = lws_get_socket_fd(link->wsi_);
     readable.events = POLLIN;
     readable.revents = POLLIN;
-    ++services_;
     lws_service_fd(lws_get_context(link->wsi_), &readable);
     link = serving_[i];
     if (!link) continue;

@@ -72,9 +72,6 @@ class TlsReadAhead {
   // some are due again, in which case the next pass must not wait for events.
   bool service();
 
-  // Links served in this process's lifetime (tests look at this).
-  std::size_t services() const { return services_; }
-
  private:
   // The smallest TLS record: 5 bytes of header, one of content type, 16 of tag.
   static constexpr std::size_t kMinRecord = 22;
@@ -85,7 +82,6 @@ class TlsReadAhead {
 
   std::vector<Link*> due_;
   std::vector<Link*> serving_;  // the round in progress; nulled when a link goes
-  std::size_t services_ = 0;
 };
 
 }  // namespace tether::hub
