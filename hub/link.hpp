@@ -24,6 +24,11 @@ class Link {
   virtual std::size_t queued_bytes() const = 0;
   // Flow control: stop (false) or resume (true) reading from this peer.
   virtual void set_receiving(bool on) = 0;
+  // An operator is working through this link (a shell, a file transfer, a port
+  // forward): for the next while its reads come before the fleet's bulk traffic,
+  // so a keystroke's echo does not queue behind thousands of records. Called for
+  // every such message; cheap.
+  virtual void mark_interactive() = 0;
 };
 
 // WebSocket close codes the hub uses.

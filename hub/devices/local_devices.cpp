@@ -7,6 +7,18 @@
 
 namespace tether::hub {
 
+namespace {
+
+// What an operator sends through a device: the Mender-compatible session
+// protocols (sessions.md). Monitoring acks, config and commands are not typed by
+// a person waiting for the answer.
+bool routed_session(std::uint16_t proto) {
+  return proto == protocol::proto::kShell || proto == protocol::proto::kFileTransfer ||
+         proto == protocol::proto::kPortForward;
+}
+
+}  // namespace
+
 void LocalDevices::connected(ConnId conn, const std::string& device_id, Link& link) {
   if (auto it = lease_.find(device_id); it != lease_.end()) {
     const ConnId old = it->second;
@@ -79,6 +91,7 @@ Status LocalDevices::send(const std::string& device_id, const protocol::ProtoMsg
   if (link.queued_bytes() > limits_.queue_hard_cap) {
     return Error(ErrorCode::kBusy, "device " + device_id + " is not keeping up");
   }
+  if (routed_session(msg.hdr.proto)) link.mark_interactive();
   link.send(protocol::encode(msg), urgent);
   return Status::Ok();
 }

@@ -28,6 +28,7 @@
 #include "hub/operators/operator_auth.hpp"
 #include "hub/operators/password_worker.hpp"
 #include "hub/server/admission.hpp"
+#include "hub/server/interactive_links.hpp"
 #include "hub/server/keepalive.hpp"
 #include "hub/server/static_files.hpp"
 #include "hub/server/tls_read_ahead.hpp"
@@ -186,6 +187,7 @@ class Server::Impl {
   std::size_t queue_hard_cap() const { return config_.limits.queue_hard_cap; }
   HubCore& core() { return core_; }
   TlsReadAhead& read_ahead() { return read_ahead_; }
+  InteractiveLinks& interactive() { return interactive_; }
 
  private:
   int on_http(lws* wsi, Pss& pss, const char* uri);
@@ -233,6 +235,7 @@ class Server::Impl {
   bool shutting_down_ = false;
   ConnId next_conn_ = 1;  // device and operator sockets share the numbering
   TlsReadAhead read_ahead_;
+  InteractiveLinks interactive_;
 };
 
 // One WebSocket: the Link the device side or the operator side talks to.
@@ -245,7 +248,8 @@ class WsConn final : public Link, public Keepalive::Peer {
         device_id_(a.device_id),
         user_(a.user),
         role_(a.role),
-        read_ahead_(server.read_ahead()) {}
+        read_ahead_(server.read_ahead()),
+        interactive_(server.interactive()) {}
 
   void send(protocol::Bytes encoded, bool urgent) override {
     if (closing_ || server_.shutting_down()) return;
@@ -324,8 +328,17 @@ class WsConn final : public Link, public Keepalive::Peer {
     if (server_.shutting_down()) return;
     lws_rx_flow_control(wsi_, on ? 1 : 0);
     read_ahead_.set_receiving(on);
+    interactive_.set_receiving(on);
   }
-  void start_read_ahead() { read_ahead_.start(wsi_); }
+  void mark_interactive() override {
+    interactive_.hold(InteractiveLinks::Clock::now() + InteractiveLinks::kHold);
+  }
+  // At ESTABLISHED. An operator's link is interactive for as long as it lasts.
+  void start_reading() {
+    read_ahead_.start(wsi_);
+    interactive_.start(wsi_, read_ahead_);
+    if (kind_ == PeerKind::kOperator) interactive_.hold(InteractiveLinks::Clock::time_point::max());
+  }
 
   // LWS_CALLBACK_SERVER_WRITEABLE: messages while the socket takes them (at most
   // kMaxWritesPerCallback, so one busy peer cannot hold the loop); <0 closes.
@@ -445,12 +458,14 @@ class WsConn final : public Link, public Keepalive::Peer {
   std::uint16_t close_code_ = close_code::kNormal;
   std::string close_reason_;
   TlsReadAhead::Link read_ahead_;
+  InteractiveLinks::Link interactive_;
 };
 
 Server::Impl::~Impl() {
   shutting_down_ = true;
   core_.inbox().set_wake({});
   if (context_) lws_context_destroy(context_);
+  interactive_.stop();
   if (loop_) ev_loop_destroy(loop_);
 }
 
@@ -502,6 +517,7 @@ Status Server::Impl::start() {
         "creating the libwebsockets context failed (is lws's libev plugin, package "
         "libwebsockets-evlib-ev, installed?)");
   }
+  if (Status s = interactive_.start(loop_, context_); !s.ok()) return s;
   // Commits reported by the stores' writer threads: lws_cancel_service may be
   // called from any thread and makes the loop deliver EVENT_WAIT_CANCELLED.
   core_.inbox().set_wake([context = context_] { lws_cancel_service(context); });
@@ -552,7 +568,7 @@ int Server::Impl::run() {
       log_.error("the event loop has nothing left to watch");
       return 1;
     }
-    records_waiting = read_ahead_.service();
+    records_waiting = read_ahead_.service([this] { interactive_.poll(); });
   }
   log_.info("stopping");
   shutting_down_ = true;
@@ -562,6 +578,7 @@ int Server::Impl::run() {
 void Server::Impl::keepalive_due(lws_sorted_usec_list_t* sul) {
   auto* self = reinterpret_cast<KeepaliveTimer*>(sul)->server;
   self->keepalive_.sweep(Keepalive::Clock::now());
+  self->interactive_.sweep(InteractiveLinks::Clock::now());
   self->core_.services().tick();
   lws_sul_schedule(self->context_, 0, &self->keepalive_timer_.sul, &Impl::keepalive_due,
                    kKeepaliveSweepUs);
@@ -584,6 +601,8 @@ int Server::Impl::callback(lws* wsi, lws_callback_reasons reason, void* user, vo
                            std::size_t len) {
   auto* self = static_cast<Impl*>(lws_context_user(lws_get_context(wsi)));
   auto* pss = static_cast<Pss*>(user);
+  // Every callback is a step of the pass: an operator's link may go next.
+  self->interactive_.check();
   switch (reason) {
     case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
       // A bounded share per pass; what is left runs after the sockets had theirs.
@@ -672,7 +691,7 @@ int Server::Impl::callback(lws* wsi, lws_callback_reasons reason, void* user, vo
       WsConn& c = *pss->ws;
       c.set_id(self->next_conn_++);
       c.start_keepalive();
-      c.start_read_ahead();
+      c.start_reading();
       if (c.kind() == PeerKind::kDevice) {
         self->core_.devices().connected(c.id(), c.device_id(), c);
       } else {

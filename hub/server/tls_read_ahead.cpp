@@ -43,6 +43,7 @@ long TlsReadAhead::Link::on_bio(BIO* bio, int oper, const char* /*argp*/, std::s
   if (oper != (BIO_CB_READ | BIO_CB_RETURN)) return ret;
   auto* link = reinterpret_cast<Link*>(BIO_get_callback_arg(bio));
   if (!link) return ret;
+  ++link->reads_;
   if (ret > 0 && processed && *processed > 0) {
     link->starved_ = false;
     link->budget_ = std::min(link->budget_ + *processed / kMinRecord + 1, kMaxBudget);
@@ -70,7 +71,7 @@ void TlsReadAhead::forget(const Link& link) {
                static_cast<Link*>(nullptr));
 }
 
-bool TlsReadAhead::service() {
+bool TlsReadAhead::service(const std::function<void()>& between) {
   if (due_.empty()) return false;
   serving_.swap(due_);
   for (std::size_t i = 0; i < serving_.size(); ++i) {
@@ -87,6 +88,7 @@ bool TlsReadAhead::service() {
     readable.events = POLLIN;
     readable.revents = POLLIN;
     lws_service_fd(lws_get_context(link->wsi_), &readable);
+    between();
     link = serving_[i];
     if (!link) continue;
     link->queued_ = false;

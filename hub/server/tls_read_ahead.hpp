@@ -23,6 +23,8 @@
 #include <libwebsockets.h>
 
 #include <cstddef>
+#include <cstdint>
+#include <functional>
 #include <vector>
 
 namespace tether::hub {
@@ -44,6 +46,13 @@ class TlsReadAhead {
     // Follows the link's flow control: a paused link is not served; a resumed one
     // is served at the end of the pass if OpenSSL holds data for it.
     void set_receiving(bool on);
+    // The link's reads are watched (it has TLS and start() ran).
+    bool watching() const { return ssl_ != nullptr; }
+    // Reads from the socket so far, data or not: a service that left it unchanged
+    // did not read.
+    std::uint64_t reads() const { return reads_; }
+    // OpenSSL holds a whole record or more for the link, and it is receiving.
+    bool holds_records() const { return due(); }
 
    private:
     friend class TlsReadAhead;
@@ -66,11 +75,13 @@ class TlsReadAhead {
     // holds at most n / kMinRecord records, so a link that lws does not drain (it
     // should) cannot make the loop spin.
     std::size_t budget_ = 0;
+    std::uint64_t reads_ = 0;
   };
 
-  // After each loop pass: serves every link that is due, once. Returns true when
-  // some are due again, in which case the next pass must not wait for events.
-  bool service();
+  // After each loop pass: serves every link that is due, once, and calls
+  // `between` after each (the hub serves its operators' links there). Returns true
+  // when some are due again, in which case the next pass must not wait for events.
+  bool service(const std::function<void()>& between);
 
  private:
   // The smallest TLS record: 5 bytes of header, one of content type, 16 of tag.

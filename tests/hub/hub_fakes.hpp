@@ -33,6 +33,7 @@ class FakeLink : public Link {
   void close(std::uint16_t code, std::string) override { closed = code; }
   std::size_t queued_bytes() const override { return queued; }
   void set_receiving(bool on) override { receiving = on; }
+  void mark_interactive() override { ++interactive_marks; }
 
   std::vector<protocol::ProtoMsg> take() {
     urgency.clear();
@@ -42,6 +43,7 @@ class FakeLink : public Link {
   std::vector<protocol::ProtoMsg> sent;
   std::vector<bool> urgency;
   int closed = 0;
+  int interactive_marks = 0;
   std::size_t queued = 0;
   bool receiving = true;
 };

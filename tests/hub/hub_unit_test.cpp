@@ -422,6 +422,26 @@ TEST_F(CoreTest, SlowOperatorPausesTheDeviceUntilItDrains) {
   EXPECT_TRUE(dev.receiving);
 }
 
+// The device link an operator works through is read ahead of the fleet's bulk
+// (hub/server/interactive_links.hpp): every session message the hub sends it says
+// so; what the services send (acks, config, commands) does not.
+TEST_F(CoreTest, SessionMessagesMarkTheDeviceLinkInteractiveAndServiceMessagesDoNot) {
+  ASSERT_TRUE(
+      core->device_side().send("gw", protocol::make_msg(proto::kConfig, "x", ""), false).ok());
+  ASSERT_TRUE(
+      core->device_side().send("gw", protocol::make_msg(proto::kMonitoring, "ack", ""), true).ok());
+  EXPECT_EQ(dev.interactive_marks, 0);
+  core->operators().connected(10, "gw", "alice", op1);
+  from_op(10, protocol::make_msg(proto::kShell, "new", "s"));
+  EXPECT_EQ(dev.interactive_marks, 1);
+  from_op(10, protocol::make_msg(proto::kShell, "shell", "s", {}, {'l', 's'}));
+  EXPECT_EQ(dev.interactive_marks, 2);
+  for (const auto p : {proto::kFileTransfer, proto::kPortForward}) {
+    ASSERT_TRUE(core->device_side().send("gw", protocol::make_msg(p, "x", "s"), false).ok());
+  }
+  EXPECT_EQ(dev.interactive_marks, 4);
+}
+
 TEST_F(CoreTest, OperatorGoneStopsItsShellsOnly) {
   core->operators().connected(10, "gw", "alice", op1);
   core->operators().connected(11, "gw", "bob", op2);

@@ -1,0 +1,163 @@
+#include "hub/server/interactive_links.hpp"
+
+#include <poll.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdint>
+#include <cstring>
+#include <string>
+
+namespace tether::hub {
+
+InteractiveLinks::~InteractiveLinks() {
+  if (epoll_fd_ >= 0) ::close(epoll_fd_);
+}
+
+Status InteractiveLinks::start(struct ev_loop* loop, lws_context* context) {
+  epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
+  if (epoll_fd_ < 0) {
+    return Error(std::string("creating the interactive links' epoll set: ") + std::strerror(errno));
+  }
+  loop_ = loop;
+  context_ = context;
+  // What ev_io_init and ev_set_priority do, without their casts.
+  watcher_.active = 0;
+  watcher_.pending = 0;
+  watcher_.priority = EV_MAXPRI;
+  watcher_.data = this;
+  watcher_.cb = &InteractiveLinks::on_ready;
+  watcher_.fd = epoll_fd_;
+  watcher_.events = EV_READ | EV__IOFDSET;
+  ev_io_start(loop_, &watcher_);
+  return Status::Ok();
+}
+
+void InteractiveLinks::stop() {
+  if (loop_) ev_io_stop(loop_, &watcher_);
+  loop_ = nullptr;
+}
+
+bool InteractiveLinks::ready() {
+  if (members_.empty() || serving_ || !loop_) return false;
+  const auto now = Clock::now();
+  if (now < next_check_) return false;
+  next_check_ = now + kCheckInterval;
+  epoll_event event{};
+  return epoll_wait(epoll_fd_, &event, 1, 0) > 0;
+}
+
+void InteractiveLinks::check() {
+  if (ready()) ev_feed_event(loop_, &watcher_, EV_READ);
+}
+
+void InteractiveLinks::poll() {
+  if (ready()) serve();
+}
+
+void InteractiveLinks::on_ready(struct ev_loop* /*loop*/, ev_io* watcher, int /*revents*/) {
+  static_cast<InteractiveLinks*>(watcher->data)->serve();
+}
+
+void InteractiveLinks::serve() {
+  if (serving_) return;
+  serving_ = true;
+  const auto began = Clock::now();
+  for (int n = 0; n < kMaxServedAtOnce; ++n) {
+    // One at a time: serving a link may end another, and a later entry of a
+    // longer batch could point at a link already gone.
+    epoll_event ready{};
+    if (epoll_wait(epoll_fd_, &ready, 1, 0) <= 0) break;
+    Link* link = static_cast<Link*>(ready.data.ptr);
+    current_ = link;
+    const std::uint64_t reads_before = link->records_->reads();
+    lws_pollfd readable{};
+    readable.fd = link->fd_;
+    readable.events = POLLIN;
+    readable.revents = POLLIN;
+    lws_service_fd(context_, &readable);
+    if (!current_) continue;  // it closed
+    if (link->records_->reads() == reads_before) {
+      link->parked_ = true;
+      link->sync();
+      continue;
+    }
+    for (int held = 0; held < kMaxHeldRecords && current_ && current_->receiving_ &&
+                       current_->records_->holds_records();
+         ++held) {
+      lws_service_fd(context_, &readable);
+    }
+  }
+  current_ = nullptr;
+  serving_ = false;
+  // A link that keeps its socket busy (a file transfer at full speed) gets at most
+  // a third of the loop while the fleet waits: the next check comes no sooner than
+  // twice this service's time.
+  const auto now = Clock::now();
+  next_check_ = now + std::max<Clock::duration>(kCheckInterval, 2 * (now - began));
+}
+
+void InteractiveLinks::sweep(Clock::time_point now) {
+  std::vector<Link*> ended;
+  for (Link* link : members_) {
+    if (link->until_ <= now) {
+      ended.push_back(link);
+    } else if (link->parked_) {
+      link->parked_ = false;
+      link->sync();
+    }
+  }
+  for (Link* link : ended) leave(*link);
+}
+
+void InteractiveLinks::leave(Link& link) {
+  if (!link.member_) return;
+  link.member_ = false;
+  link.sync();
+  members_.erase(std::remove(members_.begin(), members_.end(), &link), members_.end());
+}
+
+InteractiveLinks::Link::~Link() {
+  owner_.leave(*this);
+  if (owner_.current_ == this) owner_.current_ = nullptr;
+}
+
+void InteractiveLinks::Link::start(lws* wsi, const TlsReadAhead::Link& records) {
+  wsi_ = wsi;
+  fd_ = lws_get_socket_fd(wsi);
+  records_ = &records;
+}
+
+void InteractiveLinks::Link::hold(Clock::time_point until) {
+  until_ = std::max(until_, until);
+  // Only links whose reads TlsReadAhead sees (TLS ones; the hub has no other).
+  if (member_ || !records_ || !records_->watching() || owner_.epoll_fd_ < 0) return;
+  member_ = true;
+  owner_.members_.push_back(this);
+  sync();
+}
+
+void InteractiveLinks::Link::set_receiving(bool on) {
+  if (receiving_ == on) return;
+  receiving_ = on;
+  sync();
+}
+
+void InteractiveLinks::Link::sync() {
+  const bool wanted = member_ && receiving_ && !parked_;
+  if (wanted == registered_) return;
+  if (wanted) {
+    epoll_event interest{};
+    interest.events = EPOLLIN;
+    interest.data.ptr = this;
+    registered_ = epoll_ctl(owner_.epoll_fd_, EPOLL_CTL_ADD, fd_, &interest) == 0;
+  } else {
+    // Fails only if the socket is already closed, which took it out of the set too.
+    (void)epoll_ctl(owner_.epoll_fd_, EPOLL_CTL_DEL, fd_, nullptr);
+    registered_ = false;
+  }
+}
+
+}  // namespace tether::hub
