@@ -12,6 +12,16 @@
 
 namespace tether::hub {
 
+namespace {
+
+// The socket has data, an end of stream or an error waiting.
+bool still_readable(int fd) {
+  pollfd p{fd, POLLIN, 0};
+  return ::poll(&p, 1, 0) > 0;
+}
+
+}  // namespace
+
 InteractiveLinks::~InteractiveLinks() {
   if (epoll_fd_ >= 0) ::close(epoll_fd_);
 }
@@ -72,14 +82,18 @@ void InteractiveLinks::serve() {
     if (epoll_wait(epoll_fd_, &ready, 1, 0) <= 0) break;
     Link* link = static_cast<Link*>(ready.data.ptr);
     current_ = link;
-    const std::uint64_t reads_before = link->records_->reads();
+    // Records already inside OpenSSL are served without reading the socket.
+    const bool held_before = link->records_->holds_records();
+    const std::uint64_t read_before = link->records_->bytes_read();
     lws_pollfd readable{};
     readable.fd = link->fd_;
     readable.events = POLLIN;
     readable.revents = POLLIN;
     lws_service_fd(context_, &readable);
     if (!current_) continue;  // it closed
-    if (link->records_->reads() == reads_before) {
+    if (!held_before && link->records_->bytes_read() == read_before && still_readable(link->fd_)) {
+      // lws left the socket as it was (the link is closing, say): watching it
+      // would wake the loop for nothing until it goes.
       link->parked_ = true;
       link->sync();
       continue;

@@ -26,8 +26,8 @@
 // took, so a link that is always readable (a file transfer at full speed) takes at
 // most a third of the loop from the fleet. A link is in the
 // epoll set only while it can be read: a paused link (flow control) leaves it
-// until it resumes, and a link lws did not read when served (it is closing, say)
-// is parked until the next sweep, so that its socket's readiness cannot make the
+// until it resumes, and a link whose socket lws left readable when served (it is
+// closing, say) is parked until the next sweep, so that its socket's readiness cannot make the
 // loop spin.
 #pragma once
 
@@ -86,7 +86,7 @@ class InteractiveLinks {
     Clock::time_point until_{};
     bool member_ = false;  // held: in members_
     bool receiving_ = true;
-    bool parked_ = false;      // lws did not read it when served
+    bool parked_ = false;      // lws left it readable when served
     bool registered_ = false;  // its socket is in the epoll set
   };
 

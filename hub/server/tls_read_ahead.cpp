@@ -43,8 +43,8 @@ long TlsReadAhead::Link::on_bio(BIO* bio, int oper, const char* /*argp*/, std::s
   if (oper != (BIO_CB_READ | BIO_CB_RETURN)) return ret;
   auto* link = reinterpret_cast<Link*>(BIO_get_callback_arg(bio));
   if (!link) return ret;
-  ++link->reads_;
   if (ret > 0 && processed && *processed > 0) {
+    link->bytes_read_ += *processed;
     link->starved_ = false;
     link->budget_ = std::min(link->budget_ + *processed / kMinRecord + 1, kMaxBudget);
     link->owner_.queue(*link);

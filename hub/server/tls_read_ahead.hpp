@@ -48,9 +48,9 @@ class TlsReadAhead {
     void set_receiving(bool on);
     // The link's reads are watched (it has TLS and start() ran).
     bool watching() const { return ssl_ != nullptr; }
-    // Reads from the socket so far, data or not: a service that left it unchanged
-    // did not read.
-    std::uint64_t reads() const { return reads_; }
+    // Bytes read from the socket so far: a service that left it unchanged took
+    // nothing from the socket.
+    std::uint64_t bytes_read() const { return bytes_read_; }
     // OpenSSL holds a whole record or more for the link, and it is receiving.
     bool holds_records() const { return due(); }
 
@@ -75,7 +75,7 @@ class TlsReadAhead {
     // holds at most n / kMinRecord records, so a link that lws does not drain (it
     // should) cannot make the loop spin.
     std::size_t budget_ = 0;
-    std::uint64_t reads_ = 0;
+    std::uint64_t bytes_read_ = 0;
   };
 
   // After each loop pass: serves every link that is due, once, and calls
