@@ -5,7 +5,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <string>
@@ -75,12 +77,20 @@ void InteractiveLinks::serve() {
   if (serving_) return;
   serving_ = true;
   const auto began = Clock::now();
-  for (int n = 0; n < kMaxServedAtOnce; ++n) {
+  std::array<const Link*, kMaxServedAtOnce> served{};
+  for (std::size_t n = 0; n < served.size(); ++n) {
     // One at a time: serving a link may end another, and a later entry of a
     // longer batch could point at a link already gone.
     epoll_event ready{};
     if (epoll_wait(epoll_fd_, &ready, 1, 0) <= 0) break;
     Link* link = static_cast<Link*>(ready.data.ptr);
+    // The set is level-triggered and hands out its ready links in turn: the same
+    // one again means every ready link had its turn.
+    if (std::find(served.begin(), served.begin() + static_cast<std::ptrdiff_t>(n), link) !=
+        served.begin() + static_cast<std::ptrdiff_t>(n)) {
+      break;
+    }
+    served[n] = link;
     current_ = link;
     // Records already inside OpenSSL are served without reading the socket.
     const bool held_before = link->records_->holds_records();

@@ -21,10 +21,11 @@
 // A served link is read as lws reads any socket (lws_service_fd, as if it were
 // readable), once per readiness, plus the records OpenSSL already holds for it
 // (TlsReadAhead), so a message that shares a read with others is not left behind.
-// The set is bounded by the operator sessions and the hold, and its service by
-// time: after serving, the next check waits at least twice as long as the service
-// took, so a link that is always readable (a file transfer at full speed) takes at
-// most a third of the loop from the fleet. A link is in the
+// The set is bounded by the operator sessions and the hold, and its service: a
+// turn serves each ready link once, at most kMaxServedAtOnce of them, and during a
+// pass the next check waits at least twice as long as the last turn took, so a
+// link that is always readable (a file transfer at full speed) takes about a third
+// of the loop from the fleet, not all of it. A link is in the
 // epoll set only while it can be read: a paused link (flow control) leaves it
 // until it resumes, and a link whose socket lws left readable when served (it is
 // closing, say) is parked until the next sweep, so that its socket's readiness cannot make the
@@ -35,6 +36,7 @@
 #include <libwebsockets.h>
 
 #include <chrono>
+#include <cstddef>
 #include <vector>
 
 #include "hub/server/tls_read_ahead.hpp"
@@ -106,9 +108,9 @@ class InteractiveLinks {
   void sweep(Clock::time_point now);
 
  private:
-  // At most this many links served per readiness of the set; the rest wait for
-  // the next check (the set's epoll is level-triggered).
-  static constexpr int kMaxServedAtOnce = 16;
+  // At most this many links served per readiness of the set, each once; the rest
+  // wait for the next check (the set's epoll is level-triggered).
+  static constexpr std::size_t kMaxServedAtOnce = 16;
   // Records OpenSSL holds that are served with the read that brought them.
   static constexpr int kMaxHeldRecords = 4;
   static void on_ready(struct ev_loop* loop, ev_io* watcher, int revents);
