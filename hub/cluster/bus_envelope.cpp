@@ -144,9 +144,14 @@ Result<BusMessage> decode_bus_message(std::span<const std::uint8_t> data) {
 
 namespace bus_subjects {
 
+namespace {
+constexpr std::string_view kDevicePrefix = "tether.device.";
+constexpr std::string_view kInstancePrefix = "tether.instance.";
+}  // namespace
+
 std::string device(const std::string& device_id) {
   static constexpr char kHex[] = "0123456789abcdef";
-  std::string subject = "tether.device.";
+  std::string subject(kDevicePrefix);
   for (const char c : device_id) {
     const auto byte = static_cast<unsigned char>(c);
     subject += kHex[byte >> 4];
@@ -156,7 +161,11 @@ std::string device(const std::string& device_id) {
 }
 
 std::string instance(const std::string& instance_id) {
-  return "tether.instance." + instance_id;
+  return std::string(kInstancePrefix) + instance_id;
+}
+
+bool urgent(std::string_view subject) {
+  return subject.starts_with(kDevicePrefix) || subject.starts_with(kInstancePrefix);
 }
 
 }  // namespace bus_subjects

@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <span>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -70,6 +71,11 @@ inline constexpr const char* kOperators = "tether.operators";
 // Device ids may hold '.', NATS's token separator: the subject carries them in hex.
 std::string device(const std::string& device_id);
 std::string instance(const std::string& instance_id);
+// A device's and an instance's subjects carry what operators wait for (a session's
+// messages to the device and back; also the rarer config, command and update
+// sends): the receiving instance runs them ahead of its fleet's traffic
+// (LoopInbox::post_urgent). Presence and operator news wait their turn.
+bool urgent(std::string_view subject);
 }  // namespace bus_subjects
 
 }  // namespace tether::hub::cluster

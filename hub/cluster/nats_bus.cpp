@@ -9,6 +9,8 @@
 #include <map>
 #include <utility>
 
+#include "hub/cluster/bus_envelope.hpp"
+
 namespace tether::hub::cluster {
 
 namespace {
@@ -44,12 +46,17 @@ Error nats_error(const std::string& what, natsStatus status) {
   return Error(ErrorCode::kUnavailable, what + ": " + natsStatus_GetText(status));
 }
 
-void post(NatsBus::Shared& shared, std::function<void(NatsBus&)> task) {
+void post(NatsBus::Shared& shared, std::function<void(NatsBus&)> task, bool urgent = false) {
   std::weak_ptr<bool> alive = shared.alive;
   NatsBus* bus = shared.bus;
-  shared.inbox->post([alive, bus, task = std::move(task)] {
+  LoopInbox::Task guarded = [alive, bus, task = std::move(task)] {
     if (auto still = alive.lock(); still && *still) task(*bus);
-  });
+  };
+  if (urgent) {
+    shared.inbox->post_urgent(std::move(guarded));
+  } else {
+    shared.inbox->post(std::move(guarded));
+  }
 }
 
 void on_message(natsConnection* /*nc*/, natsSubscription* /*sub*/, natsMsg* msg, void* closure) {
@@ -59,9 +66,13 @@ void on_message(natsConnection* /*nc*/, natsSubscription* /*sub*/, natsMsg* msg,
   const auto size = static_cast<std::size_t>(natsMsg_GetDataLength(msg));
   protocol::Bytes data(bytes, bytes + size);
   natsMsg_Destroy(msg);
-  post(shared, [subject = std::move(subject), data = std::move(data)](NatsBus& bus) {
-    bus.delivered(subject, data);
-  });
+  const bool urgent = bus_subjects::urgent(subject);
+  post(
+      shared,
+      [subject = std::move(subject), data = std::move(data)](NatsBus& bus) {
+        bus.delivered(subject, data);
+      },
+      urgent);
 }
 
 void on_subscription_done(void* closure) {

@@ -2,6 +2,7 @@
 
 #include <poll.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -11,6 +12,7 @@
 #include <cstdint>
 #include <cstring>
 #include <string>
+#include <utility>
 
 namespace tether::hub {
 
@@ -25,13 +27,33 @@ bool still_readable(int fd) {
 }  // namespace
 
 InteractiveLinks::~InteractiveLinks() {
+  if (urgent_fd_ >= 0) ::close(urgent_fd_);
   if (epoll_fd_ >= 0) ::close(epoll_fd_);
+}
+
+void InteractiveLinks::set_urgent_work(std::function<bool()> run) {
+  run_urgent_ = std::move(run);
+}
+
+void InteractiveLinks::wake_urgent() {
+  if (urgent_fd_ < 0) return;
+  urgent_waiting_.store(true, std::memory_order_release);
+  const std::uint64_t one = 1;
+  // Fails only when the counter is full, and then it is readable anyway.
+  (void)::write(urgent_fd_, &one, sizeof one);
 }
 
 Status InteractiveLinks::start(struct ev_loop* loop, lws_context* context) {
   epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
   if (epoll_fd_ < 0) {
     return Error(std::string("creating the interactive links' epoll set: ") + std::strerror(errno));
+  }
+  urgent_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  epoll_event interest{};
+  interest.events = EPOLLIN;
+  interest.data.ptr = &urgent_fd_;
+  if (urgent_fd_ < 0 || epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, urgent_fd_, &interest) != 0) {
+    return Error(std::string("creating the loop's urgent-work eventfd: ") + std::strerror(errno));
   }
   loop_ = loop;
   context_ = context;
@@ -53,7 +75,8 @@ void InteractiveLinks::stop() {
 }
 
 bool InteractiveLinks::ready() {
-  if (members_.empty() || serving_ || !loop_) return false;
+  if (serving_ || !loop_) return false;
+  if (members_.empty() && !urgent_waiting_.load(std::memory_order_acquire)) return false;
   const auto now = Clock::now();
   if (now < next_check_) return false;
   next_check_ = now + kCheckInterval;
@@ -78,11 +101,18 @@ void InteractiveLinks::serve() {
   serving_ = true;
   const auto began = Clock::now();
   std::array<const Link*, kMaxServedAtOnce> served{};
+  bool urgent_ran = false;
   for (std::size_t n = 0; n < served.size(); ++n) {
     // One at a time: serving a link may end another, and a later entry of a
     // longer batch could point at a link already gone.
     epoll_event ready{};
     if (epoll_wait(epoll_fd_, &ready, 1, 0) <= 0) break;
+    if (ready.data.ptr == &urgent_fd_) {
+      if (urgent_ran) break;
+      urgent_ran = true;
+      run_urgent();
+      continue;
+    }
     Link* link = static_cast<Link*>(ready.data.ptr);
     // The set is level-triggered and hands out its ready links in turn: the same
     // one again means every ready link had its turn.
@@ -121,6 +151,14 @@ void InteractiveLinks::serve() {
   // twice this service's time.
   const auto now = Clock::now();
   next_check_ = now + std::max<Clock::duration>(kCheckInterval, 2 * (now - began));
+}
+
+void InteractiveLinks::run_urgent() {
+  std::uint64_t count = 0;
+  (void)::read(urgent_fd_, &count, sizeof count);
+  // Cleared before the work runs: a post during it wakes the set again.
+  urgent_waiting_.store(false, std::memory_order_release);
+  if (run_urgent_ && run_urgent_()) wake_urgent();
 }
 
 void InteractiveLinks::sweep(Clock::time_point now) {

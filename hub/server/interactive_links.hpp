@@ -21,6 +21,9 @@
 // A served link is read as lws reads any socket (lws_service_fd, as if it were
 // readable), once per readiness, plus the records OpenSSL already holds for it
 // (TlsReadAhead), so a message that shares a read with others is not left behind.
+// The same set carries the urgent work other threads hand the loop (an eventfd:
+// a session's messages from another hub instance), so those too are taken between
+// two sockets' services rather than after the pass.
 // The set is bounded by the operator sessions and the hold, and its service: a
 // turn serves each ready link once, at most kMaxServedAtOnce of them, and during a
 // pass the next check waits at least twice as long as the last turn took, so a
@@ -35,8 +38,10 @@
 #include <ev.h>
 #include <libwebsockets.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstddef>
+#include <functional>
 #include <vector>
 
 #include "hub/server/tls_read_ahead.hpp"
@@ -92,6 +97,15 @@ class InteractiveLinks {
     bool registered_ = false;  // its socket is in the epoll set
   };
 
+  // Work other threads hand the loop that an operator waits for (LoopInbox's
+  // urgent tasks: a session's messages from another hub instance). `run` is
+  // called on the loop thread first in the set's next turn, with nothing of lws
+  // on the stack, and says whether some is left. Set before start().
+  void set_urgent_work(std::function<bool()> run);
+  // Any thread, after start(): urgent work is waiting. The set becomes ready (an
+  // eventfd in it), so the work runs between two sockets' services of a pass.
+  void wake_urgent();
+
   // Creates the set and its high-priority watcher on `loop`, whose sockets lws
   // serves for `context`.
   Status start(struct ev_loop* loop, lws_context* context);
@@ -117,11 +131,19 @@ class InteractiveLinks {
   // Due for a check, and some link of the set is readable.
   bool ready();
   void serve();
+  // Resets the eventfd and runs the urgent work; wakes again if some is left.
+  void run_urgent();
   void leave(Link& link);
 
   struct ev_loop* loop_ = nullptr;
   lws_context* context_ = nullptr;
   int epoll_fd_ = -1;
+  // Readable while urgent work waits; in the epoll set with data.ptr == &urgent_fd_.
+  int urgent_fd_ = -1;
+  // Set by wake_urgent() before it writes the eventfd: lets ready() skip the
+  // epoll_wait while no link is a member and nothing was posted.
+  std::atomic<bool> urgent_waiting_{false};
+  std::function<bool()> run_urgent_;
   ev_io watcher_{};
   std::vector<Link*> members_;
   Clock::time_point next_check_{};

@@ -44,6 +44,9 @@ constexpr std::size_t kMaxHttpBody = std::size_t{16} * 1024;
 // enough to keep up with tens of thousands of records a second, few enough that a
 // burst costs an operator's keystroke milliseconds, not the whole burst.
 constexpr std::size_t kMaxInboxTasksPerPass = 256;
+// Urgent inbox tasks (a session's messages from another instance) run per turn of
+// the interactive set, which may come several times a pass.
+constexpr std::size_t kMaxUrgentTasksPerTurn = 64;
 // What lws reads from a socket per event: more than the largest TLS record.
 constexpr unsigned kServiceBufferSize = 32 * 1024;
 // How often the keepalive sweep runs: a ping goes out at most this late, a dead
@@ -464,6 +467,7 @@ class WsConn final : public Link, public Keepalive::Peer {
 Server::Impl::~Impl() {
   shutting_down_ = true;
   core_.inbox().set_wake({});
+  core_.inbox().set_urgent_wake({});
   if (context_) lws_context_destroy(context_);
   interactive_.stop();
   if (loop_) ev_loop_destroy(loop_);
@@ -517,7 +521,13 @@ Status Server::Impl::start() {
         "creating the libwebsockets context failed (is lws's libev plugin, package "
         "libwebsockets-evlib-ev, installed?)");
   }
+  interactive_.set_urgent_work([this] {
+    core_.inbox().run_urgent(kMaxUrgentTasksPerTurn);
+    return core_.inbox().has_urgent();
+  });
   if (Status s = interactive_.start(loop_, context_); !s.ok()) return s;
+  // A session's messages from another instance: run between two sockets' services.
+  core_.inbox().set_urgent_wake([this] { interactive_.wake_urgent(); });
   // Commits reported by the stores' writer threads: lws_cancel_service may be
   // called from any thread and makes the loop deliver EVENT_WAIT_CANCELLED.
   core_.inbox().set_wake([context = context_] { lws_cancel_service(context); });

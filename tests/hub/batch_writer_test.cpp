@@ -16,6 +16,7 @@
 #include <condition_variable>
 #include <deque>
 #include <mutex>
+#include <string>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -253,6 +254,49 @@ TEST(LoopInbox, RunsABoundedShareInOrderAndWakesOncePerBurst) {
   inbox.post([] {});
   EXPECT_EQ(wakes, 2);
   inbox.set_wake({});
+  EXPECT_EQ(inbox.run_pending(), 1U);
+}
+
+// Urgent tasks (a session's messages from another instance) have their own wake,
+// once per burst, and run ahead of the ordinary ones, in their own order, within
+// the same bounds.
+TEST(LoopInbox, UrgentTasksHaveTheirOwnWakeAndRunFirst) {
+  LoopInbox inbox;
+  int wakes = 0;
+  int urgent_wakes = 0;
+  inbox.set_wake([&wakes] { ++wakes; });
+  inbox.set_urgent_wake([&urgent_wakes] { ++urgent_wakes; });
+  std::vector<std::string> ran;
+  inbox.post([&ran] { ran.emplace_back("a"); });
+  inbox.post([&ran] { ran.emplace_back("b"); });
+  inbox.post_urgent([&ran] { ran.emplace_back("u1"); });
+  inbox.post_urgent([&ran] { ran.emplace_back("u2"); });
+  inbox.post_urgent([&ran] { ran.emplace_back("u3"); });
+  EXPECT_EQ(wakes, 1);
+  EXPECT_EQ(urgent_wakes, 1);
+  EXPECT_TRUE(inbox.has_urgent());
+
+  EXPECT_EQ(inbox.run_urgent(2), 2U);
+  EXPECT_EQ(ran, (std::vector<std::string>{"u1", "u2"}));
+  EXPECT_TRUE(inbox.has_urgent());
+  EXPECT_EQ(inbox.run_pending(2), 2U);
+  EXPECT_EQ(ran, (std::vector<std::string>{"u1", "u2", "u3", "a"}));
+  EXPECT_FALSE(inbox.has_urgent());
+  EXPECT_TRUE(inbox.has_pending());
+  EXPECT_EQ(inbox.run_urgent(10), 0U);
+  EXPECT_EQ(inbox.run_pending(), 1U);
+  EXPECT_FALSE(inbox.has_pending());
+
+  inbox.post_urgent([] {});
+  EXPECT_EQ(urgent_wakes, 2);
+  EXPECT_EQ(wakes, 1);
+  EXPECT_EQ(inbox.run_pending(), 1U);
+
+  // Without an urgent wake the ordinary one serves, so nothing waits unseen.
+  inbox.set_urgent_wake({});
+  inbox.post_urgent([] {});
+  EXPECT_EQ(wakes, 2);
+  EXPECT_TRUE(inbox.has_pending());
   EXPECT_EQ(inbox.run_pending(), 1U);
 }
 

@@ -108,6 +108,19 @@ TEST(BusEnvelope, DeviceSubjectsAreSingleTokens) {
   EXPECT_NE(cluster::bus_subjects::device("a.b"), cluster::bus_subjects::device("a:b"));
 }
 
+// What an operator waits for goes ahead of the fleet's traffic on the receiving
+// instance; presence (thousands of messages in a restart storm) and operator news
+// do not.
+TEST(BusEnvelope, OnlyTheDeviceAndInstanceSubjectsAreUrgent) {
+  EXPECT_TRUE(cluster::bus_subjects::urgent(cluster::bus_subjects::device("gw-1")));
+  EXPECT_TRUE(cluster::bus_subjects::urgent(cluster::bus_subjects::instance("a1b2")));
+  EXPECT_FALSE(cluster::bus_subjects::urgent(cluster::bus_subjects::kPresence));
+  EXPECT_FALSE(cluster::bus_subjects::urgent(cluster::bus_subjects::kOperators));
+  EXPECT_FALSE(cluster::bus_subjects::urgent(""));
+  EXPECT_FALSE(cluster::bus_subjects::urgent("tether.device"));
+  EXPECT_FALSE(cluster::bus_subjects::urgent("other.tether.device.61"));
+}
+
 TEST(BusUrl, OnlyNatsHostPortIsAccepted) {
   const auto parse = [](const std::string& url) {
     const std::string arg = "--bus.url=" + url;
