@@ -99,8 +99,9 @@ class InteractiveLinks {
 
   // Work other threads hand the loop that an operator waits for (LoopInbox's
   // urgent tasks: a session's messages from another hub instance). `run` is
-  // called on the loop thread first in the set's next turn, with nothing of lws
-  // on the stack, and says whether some is left. Set before start().
+  // called on the loop thread once in the set's next turn, alongside its ready
+  // links, with nothing of lws on the stack, and says whether some is left (which
+  // then waits for the turn after). Set before start().
   void set_urgent_work(std::function<bool()> run);
   // Any thread, after start(): urgent work is waiting. The set becomes ready (an
   // eventfd in it), so the work runs between two sockets' services of a pass.
